@@ -1,0 +1,24 @@
+"""Information-theoretically optimal attacks (Yi, Mudumbai and Xu 2020, arXiv 2007.14042).
+
+Every function takes numpy arrays or torch tensors (CPU, or CUDA when built with CUDA), works in
+float64 by default, and reports information in nats unless ``base=`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from .projection import ProjectionAttackResult, projection_attack
+from .waterfill import (
+    ReverseWaterfillResult,
+    WaterfillResult,
+    reverse_waterfill,
+    waterfill,
+)
+
+__all__ = [
+    "ProjectionAttackResult",
+    "ReverseWaterfillResult",
+    "WaterfillResult",
+    "projection_attack",
+    "reverse_waterfill",
+    "waterfill",
+]
