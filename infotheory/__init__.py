@@ -1,7 +1,8 @@
 """infotheory: information-theoretic adversarial robustness with a compiled C++/CUDA core.
 
-Subpackages: ``channels`` (optimal attacks, water-filling). Torch is imported only by the parts
-that need it.
+Subpackages (imported on first use): ``channels`` (optimal attacks, water-filling), ``estimators``,
+``bounds``, ``lipschitz``, ``attacks``, ``ib``, ``data``, ``experiments``. Torch is imported only
+by ``attacks`` and ``ib`` (and by functions that receive tensors).
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ from ._config import get_num_threads, set_num_threads, show_config
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("channels", "experiments", "cli")
+_SUBPACKAGES = (
+    "attacks",
+    "bounds",
+    "channels",
+    "cli",
+    "data",
+    "estimators",
+    "experiments",
+    "ib",
+    "lipschitz",
+)
 
 
 def __getattr__(name: str) -> Any:

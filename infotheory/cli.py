@@ -11,6 +11,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("infotheory.experiments.info_cmd", "print the build and runtime configuration"),
     "demo": ("infotheory.experiments.demo", "run the main job on embedded data and write a report"),
+    "reproduce": ("infotheory.experiments.reproduce", "reproduce a table or figure of the papers"),
 }
 
 
