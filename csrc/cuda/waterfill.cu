@@ -56,7 +56,7 @@ __global__ void reverse_kernel(const T* __restrict__ sigma2, const T* __restrict
     return;
   }
   double tau, info;
-  if (D >= total) {
+  if (D >= total * (1.0 - static_cast<double>(k + 1) * 0x1p-52)) {  // as the CPU kernel
     tau = top;
     info = 0.0;
   } else if (D == 0.0) {
