@@ -79,3 +79,16 @@ def test_demo_quick_writes_its_outputs(tmp_path):
 def test_unknown_command_fails_cleanly():
     out = _run("-m", "infotheory", "no-such-command")
     assert out.returncode != 0 and "invalid choice" in out.stderr
+
+
+def test_readme_test_command_is_what_ci_runs():
+    root = Path(__file__).resolve().parents[1]
+    readme, ci = root / "README.md", root / ".ci" / "run"
+    if not (readme.exists() and ci.exists()):
+        pytest.skip("not running from a source checkout")
+    blocks = readme.read_text().split("```bash\n")[1:3]
+    commands = [b.split("\n```")[0].strip() for b in blocks]
+    assert commands[1].endswith("pytest"), "the README's second command must run the tests"
+    ci_lines = [ln.strip() for ln in ci.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    assert commands[1] in ci_lines, ".ci/run must run exactly the README's test command"
+    assert commands[0].endswith("infotheory demo")
