@@ -21,15 +21,21 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def set_threads(n: int) -> None:
     """Pin every library we use to ``n`` threads. Call before heavy imports where possible."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "INFOTHEORY_NUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "INFOTHEORY_NUM_THREADS",
+    ):
         os.environ[var] = str(n)
     import infotheory
 
@@ -46,8 +52,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def timeit(fn: Callable[[], Any], *, repeat: int = 7, warmup: int = 1, min_time: float = 0.02,
-           sync: Callable[[], None] | None = None) -> dict[str, float]:
+def timeit(
+    fn: Callable[[], Any],
+    *,
+    repeat: int = 7,
+    warmup: int = 1,
+    min_time: float = 0.02,
+    sync: Callable[[], None] | None = None,
+) -> dict[str, float]:
     """Median seconds per call. Each repeat runs enough calls to last ``min_time``."""
     for _ in range(warmup):
         fn()
@@ -72,8 +84,12 @@ def timeit(fn: Callable[[], Any], *, repeat: int = 7, warmup: int = 1, min_time:
         if sync:
             sync()
         samples.append((time.perf_counter() - t0) / number)
-    return {"median_s": statistics.median(samples), "min_s": min(samples), "calls": number,
-            "repeats": repeat}
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "calls": number,
+        "repeats": repeat,
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -110,28 +126,48 @@ def machine() -> dict[str, Any]:
 class Bench:
     """Collects comparisons and writes ``<out>/<name>.json``."""
 
-    def __init__(self, name: str, *, threads: int = 1, out: Path = RESULTS, device: str = "cpu") -> None:
+    def __init__(
+        self, name: str, *, threads: int = 1, out: Path = RESULTS, device: str = "cpu"
+    ) -> None:
         set_threads(threads)
         self.name, self.threads, self.out, self.device = name, threads, Path(out), device
         self.rows: list[dict[str, Any]] = []
 
-    def compare(self, case: str, ours: Callable[[], Any], baseline: Callable[[], Any], *,
-                baseline_name: str, work: float | None = None, repeat: int = 7,
-                sync: Callable[[], None] | None = None, extra: dict[str, Any] | None = None) -> float:
+    def compare(
+        self,
+        case: str,
+        ours: Callable[[], Any],
+        baseline: Callable[[], Any],
+        *,
+        baseline_name: str,
+        work: float | None = None,
+        repeat: int = 7,
+        sync: Callable[[], None] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> float:
         """Time both callables; return baseline time / our time (> 1 means we are faster).
         ``work`` (problems, bytes, ...) adds per-unit times to the record."""
         b = timeit(baseline, repeat=repeat, sync=sync)
         o = timeit(ours, repeat=repeat, sync=sync)
         ratio = b["median_s"] / o["median_s"]
-        row = {"case": case, "baseline": baseline_name, "ours_s": o["median_s"],
-               "baseline_s": b["median_s"], "ratio": ratio, "device": self.device}
+        row = {
+            "case": case,
+            "baseline": baseline_name,
+            "ours_s": o["median_s"],
+            "baseline_s": b["median_s"],
+            "ratio": ratio,
+            "device": self.device,
+        }
         if work:
             row["ours_per_unit_s"] = o["median_s"] / work
             row["baseline_per_unit_s"] = b["median_s"] / work
         row.update(extra or {})
         self.rows.append(row)
-        print(f"{case:<38} {baseline_name:<22} ours {o['median_s'] * 1e3:10.3f} ms   "
-              f"base {b['median_s'] * 1e3:10.3f} ms   x{ratio:10.1f}", flush=True)
+        print(
+            f"{case:<38} {baseline_name:<22} ours {o['median_s'] * 1e3:10.3f} ms   "
+            f"base {b['median_s'] * 1e3:10.3f} ms   x{ratio:10.1f}",
+            flush=True,
+        )
         return ratio
 
     def record(self, case: str, **fields: Any) -> None:
@@ -142,8 +178,14 @@ class Bench:
     def finish(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / f"{self.name}.json"
-        doc = {"name": self.name, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "threads": self.threads, "device": self.device, "machine": machine(), "rows": self.rows}
+        doc = {
+            "name": self.name,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "threads": self.threads,
+            "device": self.device,
+            "machine": machine(),
+            "rows": self.rows,
+        }
         path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
         print(f"wrote {path}")
         return path

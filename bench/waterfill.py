@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from _harness import Bench, parser, timeit  # noqa: E402
+import numpy as np
+from _harness import Bench, parser, timeit
 
 
 def numpy_reverse_waterfill(s: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,23 +51,37 @@ def main() -> None:
     D = rng.uniform(0.05, 0.95, size=n) * s.sum(-1)
 
     ours = reverse_waterfill(s, D)
-    level_np, mi_np = numpy_reverse_waterfill(s, D)
+    _, mi_np = numpy_reverse_waterfill(s, D)
     err = float(np.max(np.abs(ours.mi - mi_np)))
     if err > 1e-8:
         raise SystemExit(f"kernel and numpy baseline disagree: max |dMI| = {err}")
 
-    bench.compare(f"reverse_waterfill {n}x{k}", lambda: reverse_waterfill(s, D),
-                  lambda: numpy_reverse_waterfill(s, D), baseline_name="numpy vectorised",
-                  work=n, extra={"max_abs_mi_diff": err})
+    bench.compare(
+        f"reverse_waterfill {n}x{k}",
+        lambda: reverse_waterfill(s, D),
+        lambda: numpy_reverse_waterfill(s, D),
+        baseline_name="numpy vectorised",
+        work=n,
+        extra={"max_abs_mi_diff": err},
+    )
 
     m = 2 if args.quick else 5
-    t_cvx = timeit(lambda: [cvxpy_reverse_waterfill(s[i], D[i]) for i in range(m)], repeat=3,
-                   warmup=0)["median_s"] / m
+    t_cvx = (
+        timeit(lambda: [cvxpy_reverse_waterfill(s[i], D[i]) for i in range(m)], repeat=3, warmup=0)[
+            "median_s"
+        ]
+        / m
+    )
     cvx_err = max(abs(cvxpy_reverse_waterfill(s[i], D[i]) - float(ours.mi[i])) for i in range(m))
     t_ours = timeit(lambda: reverse_waterfill(s, D))["median_s"] / n
-    bench.record(f"reverse_waterfill 1x{k} vs cvxpy", baseline="cvxpy (Clarabel), per problem",
-                 ours_per_problem_s=t_ours, baseline_per_problem_s=t_cvx, ratio=t_cvx / t_ours,
-                 max_abs_mi_diff=cvx_err)
+    bench.record(
+        f"reverse_waterfill 1x{k} vs cvxpy",
+        baseline="cvxpy (Clarabel), per problem",
+        ours_per_problem_s=t_ours,
+        baseline_per_problem_s=t_cvx,
+        ratio=t_cvx / t_ours,
+        max_abs_mi_diff=cvx_err,
+    )
     bench.finish()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
-    from . import _core
+    from . import _core  # noqa: F401  (fail here, with the build hint, if the core is missing)
 except ImportError as _err:  # pragma: no cover - exercised only on a broken install
     raise ImportError(
         "infotheory's compiled core (infotheory._core) could not be imported: "

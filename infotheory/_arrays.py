@@ -127,7 +127,9 @@ def float_array(
     else:
         arg = _numpy_arg(x, name, allow_copy=allow_copy, dtypes=dtypes)
     if len(arg.shape) < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arg.shape}")
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s), got shape {arg.shape}"
+        )
     if not allow_empty and int(np.prod(arg.shape)) == 0:
         raise ValueError(f"{name} must not be empty, got shape {arg.shape}")
     return arg
@@ -163,14 +165,21 @@ def _tensor_arg(t: Any, name: str, *, allow_copy: bool, dtypes: tuple[np.dtype, 
     t = t.detach()
     want_dtypes = [getattr(torch, d.name) for d in dtypes]
     if t.dtype not in want_dtypes:
-        if allow_copy and not t.is_complex() and t.dtype != torch.bool and np.dtype(np.float64) in dtypes:
+        if (
+            allow_copy
+            and not t.is_complex()
+            and t.dtype != torch.bool
+            and np.dtype(np.float64) in dtypes
+        ):
             t = t.to(torch.float64)
         else:
             want = " or ".join(d.name for d in dtypes)
             raise TypeError(f"{name} must have dtype {want}, got {_dtype_name(t.dtype)}")
     if not t.is_contiguous():
         if not allow_copy:
-            raise ValueError(f"{name} must be contiguous (no copy is made here); call .contiguous()")
+            raise ValueError(
+                f"{name} must be contiguous (no copy is made here); call .contiguous()"
+            )
         t = t.contiguous()
     if t.device.type == "cpu":
         if t.is_conj() or t.is_neg():

@@ -15,7 +15,9 @@ def log_base(base: str | float) -> tuple[float, str]:
     if isinstance(base, str):
         if base in _NAMED:
             return _NAMED[base]
-        raise ValueError(f'base must be "e", "nats", "bits" or a positive number != 1, got {base!r}')
+        raise ValueError(
+            f'base must be "e", "nats", "bits" or a positive number != 1, got {base!r}'
+        )
     if isinstance(base, bool) or not isinstance(base, (int, float)):
         raise TypeError(f"base must be a string or a number, got {type(base).__name__}")
     b = float(base)

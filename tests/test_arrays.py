@@ -31,7 +31,11 @@ def test_torch_cpu_tensor_is_viewed_not_copied():
     ("make", "exc", "match"),
     [
         (lambda: np.ones((4, 4))[:, ::2], ValueError, "x must be C-contiguous"),
-        (lambda: np.ones(3, dtype=np.int64), TypeError, "x must have dtype float32 or float64, got int64"),
+        (
+            lambda: np.ones(3, dtype=np.int64),
+            TypeError,
+            "x must have dtype float32 or float64, got int64",
+        ),
         (lambda: np.ones(3, dtype=np.float16), TypeError, "got float16"),
         (lambda: [1.0, 2.0], TypeError, "x must be a numpy array or torch tensor, got list"),
     ],

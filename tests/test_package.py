@@ -16,20 +16,39 @@ import infotheory
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_show_config_keys():
     cfg = infotheory.show_config()
-    for key in ("version", "compiler", "openmp", "threads", "with_cuda", "cuda_devices", "torch",
-                "numpy", "python"):
+    for key in (
+        "version",
+        "compiler",
+        "openmp",
+        "threads",
+        "with_cuda",
+        "cuda_devices",
+        "torch",
+        "numpy",
+        "python",
+    ):
         assert key in cfg
     assert cfg["version"] == infotheory.__version__
     assert isinstance(cfg["with_cuda"], bool) and cfg["threads"] >= 1
     assert cfg["cuda_devices"] == infotheory._core.cuda_device_count()
-    if shutil.which("nvcc") and os.environ.get("INFOTHEORY_CUDA", "AUTO").upper() != "OFF" \
-            and os.environ.get("CI"):
+    if (
+        shutil.which("nvcc")
+        and os.environ.get("INFOTHEORY_CUDA", "AUTO").upper() != "OFF"
+        and os.environ.get("CI")
+    ):
         assert cfg["with_cuda"], "built on a machine with nvcc, so the CUDA kernels must be in"
 
 
@@ -47,9 +66,11 @@ def test_threads_setting_round_trips():
 
 
 def test_numerics_do_not_import_torch():
-    code = ("import sys, infotheory, infotheory.channels; "
-            "infotheory.channels.reverse_waterfill([1.0, 2.0], 1.0); "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, infotheory, infotheory.channels; "
+        "infotheory.channels.reverse_waterfill([1.0, 2.0], 1.0); "
+        "print('torch' in sys.modules)"
+    )
     out = _run("-c", code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -62,7 +83,9 @@ def test_info_command(tmp_path):
     assert cfg["version"] == infotheory.__version__
     exe = shutil.which("infotheory")
     if exe:  # the console script, where the package is installed
-        res = subprocess.run([exe, "info"], capture_output=True, text=True, timeout=120, check=False)
+        res = subprocess.run(
+            [exe, "info"], capture_output=True, text=True, timeout=120, check=False
+        )
         assert res.returncode == 0 and "with_cuda" in res.stdout
 
 

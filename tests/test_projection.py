@@ -51,8 +51,13 @@ def test_figure_45_reference_values(m, ratio, s2, at01, f1, f5, f9):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 7), m=st.integers(1, 7), frac=st.floats(0.01, 1.1), c=st.floats(0.1, 10.0),
-       seed=st.integers(0, 2**31))
+@given(
+    n=st.integers(1, 7),
+    m=st.integers(1, 7),
+    frac=st.floats(0.01, 1.1),
+    c=st.floats(0.1, 10.0),
+    seed=st.integers(0, 2**31),
+)
 def test_matches_svd_and_scales(n, m, frac, c, seed):
     H = np.random.default_rng(seed).normal(size=(n, m))
     s = np.linalg.svd(H, compute_uv=False)

@@ -124,8 +124,9 @@ def test_cvxpy_agrees_on_small_cases():
         D = float(rng.uniform(0.05, 0.95) * s.sum())
         d = cp.Variable(k)
         prob = cp.Problem(cp.Maximize(cp.sum(cp.log(d))), [d <= s, cp.sum(d) == D])
-        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-14, tol_gap_rel=1e-14, tol_feas=1e-14,
-                   max_iter=500)
+        prob.solve(
+            solver=cp.CLARABEL, tol_gap_abs=1e-14, tol_gap_rel=1e-14, tol_feas=1e-14, max_iter=500
+        )
         ref = 0.5 * (np.log(s).sum() - prob.value)
         r = reverse_waterfill(s, D)
         assert float(r.mi) == pytest.approx(ref, abs=1e-9)
@@ -177,8 +178,10 @@ def test_concurrent_calls_release_the_gil():
 
 
 @settings(max_examples=200, deadline=None)
-@given(n=hnp.arrays(np.float64, st.integers(1, 30), elements=st.floats(1e-3, 50.0)),
-       P=st.floats(0.0, 200.0))
+@given(
+    n=hnp.arrays(np.float64, st.integers(1, 30), elements=st.floats(1e-3, 50.0)),
+    P=st.floats(0.0, 200.0),
+)
 def test_forward_kkt(n, P):
     r = waterfill(n, P)
     p, nu, cap = np.asarray(r.allocation), float(r.level), float(r.capacity)
@@ -277,7 +280,7 @@ def test_cuda_bad_input_raises():
     torch = pytest.importorskip("torch")
     s = torch.ones(4, 8, dtype=torch.float64, device="cuda")
     s[2, 3] = float("nan")
-    with pytest.raises(ValueError, match="sigma2 must be finite.*problem 2"):
+    with pytest.raises(ValueError, match=r"sigma2 must be finite.*problem 2"):
         reverse_waterfill(s, 1.0)
     with pytest.raises(ValueError, match="D must be finite and >= 0"):
         reverse_waterfill(torch.ones(4, 8, device="cuda", dtype=torch.float64), -1.0)

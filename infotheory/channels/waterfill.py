@@ -69,7 +69,9 @@ def _solve(rows: Any, budget: Any, base: str | float, *, reverse: bool) -> tuple
     arg = _arrays.float_array(rows, rname, allow_copy=True, min_ndim=1)
     batch, k = arg.shape[:-1], arg.shape[-1]
     if k == 0:
-        raise ValueError(f"{rname} must have at least one coordinate in its last axis, got shape {arg.shape}")
+        raise ValueError(
+            f"{rname} must have at least one coordinate in its last axis, got shape {arg.shape}"
+        )
     n = int(np.prod(batch))
     flat = arg.array.reshape(n, k)
     b = arg.like(budget, bname, batch).reshape(n)

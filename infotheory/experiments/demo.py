@@ -38,8 +38,17 @@ def projection_curves(m: int, ratios: list[float], seed: int) -> list[dict]:
         budgets = np.array([0.1] + [f * s2 for f in fractions])
         res = projection_attack(np.broadcast_to(H, (len(budgets), n, m)), budgets, base=2)
         for f, D, mi in zip(["abs 0.1", *fractions], budgets, res.mi, strict=True):
-            rows.append({"m": m, "n_over_m": ratio, "n": n, "fraction": f, "D": float(D),
-                         "sum_sigma2": s2, "mi_bits": float(mi)})
+            rows.append(
+                {
+                    "m": m,
+                    "n_over_m": ratio,
+                    "n": n,
+                    "fraction": f,
+                    "D": float(D),
+                    "sum_sigma2": s2,
+                    "mi_bits": float(mi),
+                }
+            )
     return rows
 
 
@@ -48,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    worked = reverse_waterfill(np.tile([4.0, 2.0, 1.0, 0.25], (len(WORKED), 1)), list(WORKED), base=2)
+    worked = reverse_waterfill(
+        np.tile([4.0, 2.0, 1.0, 0.25], (len(WORKED), 1)), list(WORKED), base=2
+    )
     worked_rows = [
         {"D": D, "mi_bits": float(mi), "math_md": ref, "abs_error": abs(float(mi) - ref)}
         for (D, ref), mi in zip(WORKED.items(), worked.mi, strict=True)
@@ -60,21 +71,41 @@ def run(args: argparse.Namespace) -> int:
     ratios = [0.1, 0.5, 0.9] if args.quick else [0.1, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.7, 1.9]
     rows = projection_curves(m, ratios, args.seed)
     print(f"\nMinimal I(U; HU + E) in bits, m = {m}, H_ij ~ N(0, 1/m), seed {args.seed}:")
-    table = [{"n/m": r, **{f"f={f}": next(x["mi_bits"] for x in rows if x["n_over_m"] == r and
-                                         x["fraction"] == f) for f in (0.1, 0.5, 0.9)}}
-             for r in ratios]
+    table = [
+        {
+            "n/m": r,
+            **{
+                f"f={f}": next(
+                    x["mi_bits"] for x in rows if x["n_over_m"] == r and x["fraction"] == f
+                )
+                for f in (0.1, 0.5, 0.9)
+            },
+        }
+        for r in ratios
+    ]
     print(markdown_table(table, ["n/m", "f=0.1", "f=0.5", "f=0.9"], fmt=".2f"))
 
     write_csv(out / "projection_attack.csv", rows)
-    write_json(out / "demo.json", {"worked_example": worked_rows, "projection_attack": rows,
-                                   "seconds": time.perf_counter() - t0})
+    write_json(
+        out / "demo.json",
+        {
+            "worked_example": worked_rows,
+            "projection_attack": rows,
+            "seconds": time.perf_counter() - t0,
+        },
+    )
     plt = pyplot()
     if plt is not None:
         fig, ax = plt.subplots(figsize=(6, 4))
         for r in ratios:
             pts = [x for x in rows if x["n_over_m"] == r]
-            ax.plot([x["D"] for x in pts], [x["mi_bits"] for x in pts], marker="o", ms=3,
-                    label=f"n/m = {r}")
+            ax.plot(
+                [x["D"] for x in pts],
+                [x["mi_bits"] for x in pts],
+                marker="o",
+                ms=3,
+                label=f"n/m = {r}",
+            )
         ax.set_xlabel("attack power D")
         ax.set_ylabel("minimal I(U; Y) [bits]")
         ax.set_yscale("log")
@@ -83,11 +114,21 @@ def run(args: argparse.Namespace) -> int:
         fig.tight_layout()
         fig.savefig(out / "projection_attack.png", dpi=120)
         plt.close(fig)
-    lines = ["# infotheory demo", "", "## Reverse water-filling (math.md §A3.3)", "",
-             markdown_table(worked_rows, ["D", "mi_bits", "math_md", "abs_error"]), "",
-             f"## Optimal attack on X = HU, m = {m}", "",
-             markdown_table(table, ["n/m", "f=0.1", "f=0.5", "f=0.9"], fmt=".2f"), ""]
+    lines = [
+        "# infotheory demo",
+        "",
+        "## Reverse water-filling (math.md §A3.3)",
+        "",
+        markdown_table(worked_rows, ["D", "mi_bits", "math_md", "abs_error"]),
+        "",
+        f"## Optimal attack on X = HU, m = {m}",
+        "",
+        markdown_table(table, ["n/m", "f=0.1", "f=0.5", "f=0.9"], fmt=".2f"),
+        "",
+    ]
     (out / "report.md").write_text("\n".join(lines))
-    print(f"\nwrote {out.resolve()} (report.md, demo.json, projection_attack.csv"
-          f"{', projection_attack.png' if plt else ''}) in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"\nwrote {out.resolve()} (report.md, demo.json, projection_attack.csv"
+        f"{', projection_attack.png' if plt else ''}) in {time.perf_counter() - t0:.1f} s"
+    )
     return 0

@@ -27,15 +27,19 @@ class Options:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=sorted(TARGETS), help="which table or figure")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default ./reproduce-NAME)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (default ./reproduce-NAME)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="smallest settings (smoke run)")
     p.add_argument("--full", action="store_true", help="the paper's full settings (slow)")
-    p.add_argument("--data", default=None, help="data set: mnist-sample, digits, mnist:PATH, cifar10:PATH")
+    p.add_argument(
+        "--data", default=None, help="data set: mnist-sample, digits, mnist:PATH, cifar10:PATH"
+    )
     p.add_argument("--epochs", type=int, default=None)
 
 
-def resolve(name: str):  # noqa: ANN201 - returns the target function
+def resolve(name: str):
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r}; choose from {', '.join(sorted(TARGETS))}")
     module, func = TARGETS[name][0].split(":")
@@ -44,8 +48,14 @@ def resolve(name: str):  # noqa: ANN201 - returns the target function
 
 def run(args: argparse.Namespace) -> int:
     out = args.out or Path(f"reproduce-{args.name}")
-    opts = Options(out=out, seed=args.seed, quick=args.quick, full=args.full, data=args.data,
-                   epochs=args.epochs)
+    opts = Options(
+        out=out,
+        seed=args.seed,
+        quick=args.quick,
+        full=args.full,
+        data=args.data,
+        epochs=args.epochs,
+    )
     resolve(args.name)(opts)
     print(f"results written to {out.resolve()}")
     return 0

@@ -1,0 +1,37 @@
+"""Type stubs for the private compiled core. Users call the public API, never these."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+WITH_CUDA: bool
+
+def cuda_device_count() -> int: ...
+def build_info() -> dict[str, Any]: ...
+def get_num_threads() -> int: ...
+def set_num_threads(threads: int) -> None: ...
+
+# waterfill family: float64 or float32, all arrays of one dtype, C-contiguous, no conversion.
+def reverse_waterfill(
+    sigma2: npt.NDArray[np.floating],
+    D: npt.NDArray[np.floating],
+    level: npt.NDArray[np.floating],
+    allocation: npt.NDArray[np.floating],
+    mi: npt.NDArray[np.floating],
+) -> None: ...
+def forward_waterfill(
+    noise: npt.NDArray[np.floating],
+    power: npt.NDArray[np.floating],
+    level: npt.NDArray[np.floating],
+    allocation: npt.NDArray[np.floating],
+    capacity: npt.NDArray[np.floating],
+) -> None: ...
+
+# CUDA entry points (present when WITH_CUDA): DLPack capsules and torch's stream handle.
+def reverse_waterfill_cuda(
+    sigma2: Any, D: Any, level: Any, allocation: Any, mi: Any, status: Any, stream: int
+) -> None: ...
+def forward_waterfill_cuda(
+    noise: Any, power: Any, level: Any, allocation: Any, capacity: Any, status: Any, stream: int
+) -> None: ...
