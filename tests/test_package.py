@@ -115,3 +115,11 @@ def test_readme_test_command_is_what_ci_runs():
     ci_lines = [ln.strip() for ln in ci.read_text().splitlines() if not ln.lstrip().startswith("#")]
     assert commands[1] in ci_lines, ".ci/run must run exactly the README's test command"
     assert commands[0].endswith("infotheory demo")
+
+
+def test_missing_core_says_how_to_build(tmp_path):
+    pkg = Path(infotheory.__file__).resolve().parent
+    shutil.copytree(pkg, tmp_path / "infotheory", ignore=shutil.ignore_patterns("_core*"))
+    out = _run("-c", "import infotheory", cwd=tmp_path)
+    assert out.returncode != 0
+    assert "could not be imported" in out.stderr and "pip install" in out.stderr

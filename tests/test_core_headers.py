@@ -1,0 +1,42 @@
+"""The header-only core compiles alone: C++17, no Python and no CUDA headers (DESIGN.md)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADERS = sorted((ROOT / "csrc" / "core").glob("*.hpp")) if (ROOT / "csrc").exists() else []
+CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+
+
+@pytest.mark.skipif(
+    not HEADERS or CXX is None, reason="needs the source checkout and a C++ compiler"
+)
+@pytest.mark.parametrize("header", HEADERS, ids=lambda p: p.name)
+def test_header_compiles_standalone(header, tmp_path):
+    text = header.read_text()
+    for forbidden in ("Python.h", "pybind11", "cuda_runtime", "torch/"):
+        assert forbidden not in text, f"{header.name} must not include {forbidden}"
+    src = tmp_path / "tu.cpp"
+    src.write_text(f'#include "core/{header.name}"\nint main() {{ return 0; }}\n')
+    res = subprocess.run(
+        [
+            CXX,
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            f"-I{ROOT / 'csrc'}",
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
