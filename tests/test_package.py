@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,18 @@ import infotheory
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    return subprocess.run(
-        [sys.executable, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    """Run this Python from a neutral folder (not the source root, whose unbuilt ``infotheory/``
+    would shadow the installed package)."""
+    with tempfile.TemporaryDirectory() as neutral:
+        return subprocess.run(
+            [sys.executable, *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd or neutral,
+            env=dict(os.environ),
+            timeout=300,
+            check=False,
+        )
 
 
 def test_show_config_keys():
