@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 WITH_CUDA: bool
+FAMILIES: list[str]
 
 def cuda_device_count() -> int: ...
 def build_info() -> dict[str, Any]: ...

@@ -8,7 +8,7 @@
 
 #include "check.cuh"
 #include "core/common.hpp"
-#include "launch.hpp"
+#include "waterfill_launch.hpp"
 
 namespace infotheory::cuda {
 namespace {

@@ -1,6 +1,7 @@
 // The extension module infotheory._core: build facts, the thread setting, and the kernel families.
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <string>
 
 #include "common.hpp"
@@ -74,5 +75,13 @@ PYBIND11_MODULE(_core, m) {
         infotheory::pyutil::thread_setting() = n;
       },
       py::arg("threads"));
-  infotheory::register_waterfill(m);
+  auto families = infotheory::family_registry();
+  std::sort(families.begin(), families.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  py::list names;
+  for (const auto& [name, fn] : families) {
+    fn(m);
+    names.append(name);
+  }
+  m.attr("FAMILIES") = names;
 }

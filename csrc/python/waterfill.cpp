@@ -8,7 +8,7 @@
 #include "dlpack.hpp"
 #include "families.hpp"
 #ifdef INFOTHEORY_WITH_CUDA
-#include "cuda/launch.hpp"
+#include "cuda/waterfill_launch.hpp"
 #endif
 
 namespace infotheory {
@@ -159,6 +159,7 @@ void def_cpu(py::module_& m) {
 
 }  // namespace
 
+namespace {
 void register_waterfill(py::module_& m) {
   def_cpu<double>(m);
   def_cpu<float>(m);
@@ -181,5 +182,9 @@ void register_waterfill(py::module_& m) {
       py::arg("capacity"), py::arg("status"), py::arg("stream"));
 #endif
 }
+
+}  // namespace
+
+INFOTHEORY_REGISTER_FAMILY(waterfill, register_waterfill);
 
 }  // namespace infotheory

@@ -1,18 +1,36 @@
 """``infotheory reproduce NAME``: the papers' tables and figures.
 
 Each target is a function ``target(opts: Options) -> dict`` that writes PNG + JSON/CSV + a markdown
-section into ``opts.out`` and returns a summary. Register it in ``TARGETS`` (imported lazily).
+section into ``opts.out`` and returns a summary. Targets are registered without a shared list: every
+module ``infotheory/experiments/repro_*.py`` defines ``TARGETS = {name: ("module:function", "one
+line")}`` (cheap to import: no torch at module level), and this module merges them.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
 # name -> ("module:function", one-line description)
 TARGETS: dict[str, tuple[str, str]] = {}
+
+
+def _discover() -> None:
+    from infotheory import experiments
+
+    for info in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda i: i.name):
+        if info.name.startswith("repro_"):
+            mod = importlib.import_module(f"infotheory.experiments.{info.name}")
+            for name, entry in getattr(mod, "TARGETS", {}).items():
+                if name in TARGETS:
+                    raise RuntimeError(f"reproduce target {name!r} is registered twice")
+                TARGETS[name] = entry
+
+
+_discover()
 
 
 @dataclass(frozen=True)
