@@ -36,3 +36,31 @@ def reverse_waterfill_cuda(
 def forward_waterfill_cuda(
     noise: Any, power: Any, level: Any, allocation: Any, capacity: Any, status: Any, stream: int
 ) -> None: ...
+
+# attack_step family: x, grad, x0, eps, alpha, l2, linf of one dtype (float64 or float32),
+# C-contiguous, no conversion; x is updated in place, l2/linf (n,) are outputs. norm: "inf" | "2".
+def attack_step(
+    x: npt.NDArray[np.floating],
+    grad: npt.NDArray[np.floating],
+    x0: npt.NDArray[np.floating],
+    eps: npt.NDArray[np.floating],
+    alpha: npt.NDArray[np.floating],
+    lo: float,
+    hi: float,
+    norm: str,
+    l2: npt.NDArray[np.floating],
+    linf: npt.NDArray[np.floating],
+) -> None: ...
+def attack_step_cuda(
+    x: Any,
+    grad: Any,
+    x0: Any,
+    eps: Any,
+    alpha: Any,
+    lo: float,
+    hi: float,
+    norm: str,
+    l2: Any,
+    linf: Any,
+    stream: int,
+) -> None: ...

@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from ._attack import Attack
 from ._base import AttackResult
+from ._step import attack_step
 from .cw import CW
 from .deepfool import DeepFool
 from .evaluate import evaluate
 from .gradient import BIM, FGSM, PGD
 
-__all__ = ["BIM", "CW", "FGSM", "PGD", "Attack", "AttackResult", "DeepFool", "evaluate"]
+__all__ = [
+    "BIM",
+    "CW",
+    "FGSM",
+    "PGD",
+    "Attack",
+    "AttackResult",
+    "DeepFool",
+    "attack_step",
+    "evaluate",
+]

@@ -6,7 +6,12 @@ sequence below is the reference and the fallback for inputs the kernel cannot ta
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
+
+from .. import _arrays, _core
 
 
 def torch_step_(
@@ -71,6 +76,83 @@ def default_alpha(eps: float | torch.Tensor, steps: int) -> float | torch.Tensor
     return eps * (2.5 / max(steps, 1))
 
 
+def attack_step(
+    x: Any,
+    grad: Any,
+    x0: Any,
+    eps: Any,
+    alpha: Any,
+    norm: str = "inf",
+    clip: tuple[float, float] | None = (0.0, 1.0),
+) -> tuple[Any, Any]:
+    """One fused projected-gradient step, in place on ``x``:
+    ``x <- clip(proj_{B(x0, eps)}(x + alpha * dir(grad)), lo, hi)``.
+
+    ``dir`` is ``sign(grad)`` for ``norm="inf"`` and ``grad / ||grad||_2`` per sample for
+    ``norm="2"`` (no step where the gradient is zero). The projection is onto the eps-ball around
+    ``x0`` in that norm, then the box clips; for ``x0`` in the box the result stays in the ball.
+
+    Parameters
+    ----------
+    x : array, shape ``(n, ...)``, float32 or float64, C-contiguous, writable
+        Current iterate; updated in place (numpy array, torch CPU tensor or CUDA tensor). Never
+        copied: a wrong dtype raises TypeError, a non-contiguous array ValueError.
+    grad, x0 : arrays like ``x``
+        Loss gradient at ``x`` and the clean input (same dtype, shape, contiguity rules).
+    eps, alpha : float or array of shape ``(n,)``
+        Budget and step size, per sample if arrays.
+    norm : "inf" or "2"
+    clip : (lo, hi) or None
+
+    Returns
+    -------
+    (l2, linf) : arrays of shape ``(n,)``
+        Norms of ``x - x0`` after the step, in ``x``'s array type and dtype.
+    """
+    from ._base import parse_clip, parse_norm
+
+    nm = parse_norm(norm)
+    box = parse_clip(clip)
+    lo, hi = box if box is not None else (-np.inf, np.inf)
+    xa = _arrays.float_array(x, "x", allow_copy=False, min_ndim=1, allow_empty=True)
+    same = (xa.np_dtype,)
+    ga = _arrays.float_array(grad, "grad", allow_copy=False, dtypes=same, allow_empty=True)
+    ba = _arrays.float_array(x0, "x0", allow_copy=False, dtypes=same, allow_empty=True)
+    for a in (ga, ba):
+        if a.backend != xa.backend:
+            raise ValueError(f"{a.name} is a {a.backend} array but x is a {xa.backend} array")
+        if a.shape != xa.shape:
+            raise ValueError(f"{a.name} must have x's shape {xa.shape}, got {a.shape}")
+    n = xa.shape[0]
+    e = xa.like(eps, "eps", (n,))
+    al = xa.like(alpha, "alpha", (n,))
+    for name, v in (("eps", e), ("alpha", al)):
+        if bool((v < 0).any()) or not bool(_finite(v)):
+            raise ValueError(f"{name} must be finite and non-negative")
+    l2, linf = xa.empty((n,)), xa.empty((n,))
+    if xa.backend == "cuda":
+        stream = _arrays.cuda_stream(xa.array)
+        caps = [_arrays.dlpack(t, stream) for t in (xa.array, ga.array, ba.array, e, al)]
+        outs = [_arrays.dlpack(t, stream) for t in (l2, linf)]
+        _core.attack_step_cuda(*caps, float(lo), float(hi), nm, *outs, stream)
+    else:
+        _core.attack_step(xa.array, ga.array, ba.array, e, al, float(lo), float(hi), nm, l2, linf)
+    return xa.wrap(l2), xa.wrap(linf)
+
+
+def _finite(v: Any) -> Any:
+    return torch.isfinite(v).all() if _arrays.is_tensor(v) else np.isfinite(v).all()
+
+
+def kernel_takes(x: torch.Tensor) -> bool:
+    """Whether the fused kernel can run on ``x`` (else the eager torch step is used)."""
+    if x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous():
+        return False
+    if x.device.type == "cpu":
+        return True
+    return x.device.type == "cuda" and bool(_core.WITH_CUDA)
+
+
 def step_(
     x: torch.Tensor,
     grad: torch.Tensor,
@@ -81,4 +163,7 @@ def step_(
     clip: tuple[float, float] | None,
 ) -> None:
     """The step the attacks use: the fused kernel where it takes the input, else eager torch."""
-    torch_step_(x, grad, x0, eps, alpha, norm, clip)
+    if kernel_takes(x) and grad.is_contiguous() and x0.is_contiguous():
+        attack_step(x, grad, x0, eps, alpha, norm, clip)
+    else:
+        torch_step_(x, grad, x0, eps, alpha, norm, clip)
