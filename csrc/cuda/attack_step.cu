@@ -56,12 +56,8 @@ __global__ void step_kernel(T* __restrict__ x, const T* __restrict__ g, const T*
   double s2 = 0.0, mx = 0.0;
   for (int64_t i = threadIdx.x; i < d; i += kThreads) {
     const T base = bs[i];
-    const T v = norm == 1
-                    ? attack_step::clamp(T(base + xs[i] * factor), lo, hi)
-                    : attack_step::clamp(
-                          T(base + attack_step::clamp(T(xs[i] + a * attack_step::sign(gs[i]) - base),
-                                                      T(-e), e)),
-                          lo, hi);
+    const T v = norm == 1 ? attack_step::l2_value(xs[i], base, factor, lo, hi)
+                          : attack_step::linf_value(xs[i], gs[i], base, e, a, lo, hi);
     xs[i] = v;
     const double dd = double(v - base);
     s2 += dd * dd;

@@ -162,8 +162,35 @@ def step_(
     norm: str,
     clip: tuple[float, float] | None,
 ) -> None:
-    """The step the attacks use: the fused kernel where it takes the input, else eager torch."""
-    if kernel_takes(x) and grad.is_contiguous() and x0.is_contiguous():
+    """The step the attacks use: the fused kernel where it takes the input, else eager torch.
+
+    The attacks own every buffer (contiguous, one dtype), so the CPU path skips the public
+    wrapper's validation and calls the kernel on zero-copy numpy views."""
+    if (
+        x.device.type == "cpu"
+        and kernel_takes(x)
+        and grad.dtype == x.dtype
+        and grad.is_contiguous()
+        and x0.is_contiguous()
+        and grad.device.type == "cpu"
+    ):
+        lo, hi = clip if clip is not None else (-np.inf, np.inf)
+        n = x.shape[0]
+        dt = np.float32 if x.dtype == torch.float32 else np.float64
+        l2, linf = np.empty(n, dtype=dt), np.empty(n, dtype=dt)
+        _core.attack_step(
+            x.detach().numpy(),
+            grad.detach().numpy(),
+            x0.detach().numpy(),
+            eps.numpy(),
+            alpha.numpy(),
+            float(lo),
+            float(hi),
+            norm,
+            l2,
+            linf,
+        )
+    elif kernel_takes(x) and grad.is_contiguous() and x0.is_contiguous():
         attack_step(x, grad, x0, eps, alpha, norm, clip)
     else:
         torch_step_(x, grad, x0, eps, alpha, norm, clip)
