@@ -43,8 +43,8 @@ def _apply(W64: Any, v: Any) -> Any:
     return (W64.mT @ (W64 @ v.unsqueeze(-1))).squeeze(-1)
 
 
-def _bracket(W64: Any, y: Any) -> tuple[Any, Any, Any]:
-    w = _apply(W64, y)
+def _bracket(apply: Any, y: Any) -> tuple[Any, Any, Any]:
+    w = apply(y)
     theta = (y * w).sum(-1).clamp_min(0)
     r = (w - theta.unsqueeze(-1) * y).norm(dim=-1)
     return theta.sqrt(), (theta + r).sqrt(), w
@@ -81,10 +81,11 @@ def spectral_norm_torch(
         max_iter = 2000 if run == "lanczos" else 20000
     v = _start(W64, init, seed)
     v = v / v.norm(dim=-1, keepdim=True)
-    if run == "power":
-        lo, hi, it, v = _power(W64, v, tol, max_iter)
-    else:
-        lo, hi, it, v = _lanczos(W64, v, tol, max_iter)
+    flat = v.reshape(-1, v.shape[-1])
+    Wb = W64.reshape(-1, *W64.shape[-2:])
+    lo, hi, it, flat = iterate(lambda x: _apply(Wb, x), flat, run, tol, max_iter)
+    lo, hi, it = (t.reshape(batch) for t in (lo, hi, it))
+    v = flat.reshape(v.shape)
     ok = hi - lo <= tol * lo
     ok = ok | (hi == 0)
     if not bool(ok.all()):
@@ -109,7 +110,18 @@ def _wrap(batch, lo, hi, it, ok, method, u, v, dtype) -> SpectralNormResult:  # 
     return SpectralNormResult(lo, lo, hi, it.to(lo.device), ok, method, u, v)
 
 
-def _power(W64: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
+def iterate(
+    apply: Any, v: Any, method: str, tol: float, max_iter: int
+) -> tuple[Any, Any, Any, Any]:
+    """Top eigenvalue of the PSD operator ``apply`` (batched: ``(B, n) -> (B, n)``, float64) from
+    unit start vectors ``v``: returns ``(lower, upper, iterations, y)`` for ``sqrt`` of it, i.e.
+    the singular-value bracket when ``apply`` is ``A^T A``."""
+    if method == "power":
+        return _power(apply, v, tol, max_iter)
+    return _lanczos(apply, v, tol, max_iter)
+
+
+def _power(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
     import torch
 
     it = torch.zeros(v.shape[:-1], dtype=torch.int32, device=v.device)
@@ -118,17 +130,17 @@ def _power(W64: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, 
     while True:
         steps = min(check_every, max_iter - done)
         for _ in range(steps - 1):
-            w = _apply(W64, v)
+            w = apply(v)
             v = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         done += steps
-        lo, hi, w = _bracket(W64, v)
+        lo, hi, w = _bracket(apply, v)
         it += steps
         if done >= max_iter or bool((hi - lo <= tol * lo).all() | (hi == 0).all()):
             return lo, hi, it, v
         v = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-300)
 
 
-def _lanczos(W64: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
+def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
     import torch
 
     n = v.shape[-1]
@@ -139,28 +151,43 @@ def _lanczos(W64: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any
         Q = [v]
         alphas, betas = [], []
         k = 0
+        scale = 0.0
         while True:
-            w = _apply(W64, Q[-1])
+            w = apply(Q[-1])
             k += 1
-            Qs = torch.stack(Q, dim=-1)  # (..., n, k)
-            alphas.append((Q[-1] * w).sum(-1))
-            for _ in range(2):
-                w = w - (Qs @ (Qs.mT @ w.unsqueeze(-1))).squeeze(-1)
+            Qs = torch.stack(Q, dim=-2)  # (B, k, n)
+            a = (Q[-1] * w).sum(-1)
+            alphas.append(a)
+            for _ in range(2):  # full reorthogonalisation, twice
+                w = w - (Qs.mT @ (Qs @ w.unsqueeze(-1))).squeeze(-1)
             b = w.norm(dim=-1)
             betas.append(b)
-            if k >= kmax or done + k + 1 >= max_iter:
+            scale = max(scale, float(a.abs().max()))
+            live = b > 1e-13 * scale
+            if k >= kmax or done + k + 1 >= max_iter or not bool(live.any()):
                 break
-            Q.append(w / b.unsqueeze(-1).clamp_min(1e-300))
-        T = torch.diag_embed(torch.stack(alphas, -1))
-        if k > 1:
-            off = torch.stack(betas[:-1], -1)
-            T = T + torch.diag_embed(off, 1) + torch.diag_embed(off, -1)
-        _, S = torch.linalg.eigh(T)
+            if k % 4 == 0:
+                theta, S = torch.linalg.eigh(_tridiag(alphas, betas))
+                est = b * S[..., -1, -1].abs()
+                if bool((est <= 0.5 * tol * theta[..., -1]).all()):
+                    break
+            Q.append(torch.where(live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0))
+        _, S = torch.linalg.eigh(_tridiag(alphas, betas))
         y = (torch.stack(Q, dim=-1) @ S[..., :, -1:]).squeeze(-1)
         y = y / y.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         done += k + 1
         total += k + 1
-        lo, hi, _ = _bracket(W64, y)
+        lo, hi, _ = _bracket(apply, y)
         if done >= max_iter or bool((hi - lo <= tol * lo).all() | (hi == 0).all()):
             return lo, hi, total, y
         v = y
+
+
+def _tridiag(alphas: list[Any], betas: list[Any]) -> Any:
+    import torch
+
+    T = torch.diag_embed(torch.stack(alphas, -1))
+    if len(alphas) > 1:
+        off = torch.stack(betas[: len(alphas) - 1], -1)
+        T = T + torch.diag_embed(off, 1) + torch.diag_embed(off, -1)
+    return T
