@@ -10,5 +10,28 @@ from __future__ import annotations
 
 from ._dense import SpectralNormResult, spectral_norm
 from .conv import ConvNormResult, conv_operator_norm
+from .encoder import certified_accuracy, certified_radius, gaussian_encoder_bound
+from .network import (
+    LayerBound,
+    LowerBound,
+    NetworkBound,
+    lipschitz_lower_bound,
+    lipschitz_upper_bound,
+    network_bound,
+)
 
-__all__ = ["ConvNormResult", "SpectralNormResult", "conv_operator_norm", "spectral_norm"]
+__all__ = [
+    "ConvNormResult",
+    "LayerBound",
+    "LowerBound",
+    "NetworkBound",
+    "SpectralNormResult",
+    "certified_accuracy",
+    "certified_radius",
+    "conv_operator_norm",
+    "gaussian_encoder_bound",
+    "lipschitz_lower_bound",
+    "lipschitz_upper_bound",
+    "network_bound",
+    "spectral_norm",
+]

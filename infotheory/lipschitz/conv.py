@@ -258,10 +258,7 @@ def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, 
     import torch
     import torch.nn.functional as F
 
-    from ._torch_iter import iterate
-
     weight = torch.from_numpy(w)
-    n = math.prod(shape)
 
     def forward(x: Any) -> Any:
         if padding_mode == "circular" and any(pd):
@@ -269,9 +266,35 @@ def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, 
             return F.conv2d(x, weight, stride=st, dilation=dl)
         return F.conv2d(x, weight, stride=st, padding=pd, dilation=dl)
 
+    lo, hi, its = linear_operator_norm(
+        forward, shape, method=method, tol=tol, max_iter=max_iter, seed=seed
+    )
+    return result(lo, lo, hi, "estimate", its)
+
+
+def linear_operator_norm(
+    forward: Any,
+    input_shape: tuple[int, ...],
+    *,
+    method: str = "lanczos",
+    tol: float = 1e-6,
+    max_iter: int | None = None,
+    seed: int = 0,
+) -> tuple[float, float, int]:
+    """Bracket ``(lower, upper, applications)`` on the operator norm of a linear torch map
+    ``forward`` from tensors ``(B, *input_shape)`` (float64), by power iteration or Lanczos on
+    ``A^T A`` with the adjoint from autograd."""
+    import warnings
+
+    import torch
+
+    from ._torch_iter import iterate
+
+    n = math.prod(input_shape)
+
     def gram(v: Any) -> Any:
         with torch.enable_grad():
-            x = v.reshape(-1, *shape).detach().requires_grad_(True)
+            x = v.reshape(-1, *input_shape).detach().requires_grad_(True)
             y = forward(x)
             (g,) = torch.autograd.grad(y, x, grad_outputs=y.detach())
         return g.reshape(v.shape[0], n)
@@ -285,11 +308,9 @@ def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, 
     lo, hi, its, _ = iterate(gram, v, method, tol, max_iter)
     lo_f, hi_f = float(lo[0]), float(hi[0])
     if not hi_f - lo_f <= tol * lo_f and hi_f > 0:
-        import warnings
-
         warnings.warn(
-            f"conv_operator_norm ({method}) did not reach tol={tol} within max_iter={max_iter}",
+            f"operator norm ({method}) did not reach tol={tol} within max_iter={max_iter}",
             RuntimeWarning,
             stacklevel=3,
         )
-    return result(lo_f, lo_f, hi_f, "estimate", int(its[0]))
+    return lo_f, hi_f, int(its[0])
