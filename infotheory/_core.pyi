@@ -63,4 +63,19 @@ def attack_step_cuda(
     l2: Any,
     linf: Any,
     stream: int,
+# spectral family: W float64 or float32 (batch, m, n), C-contiguous; vectors and outputs float64.
+def spectral_top(
+    W: npt.NDArray[np.floating],
+    v: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    iterations: npt.NDArray[np.int32],
+    status: npt.NDArray[np.int32],
+    method: int,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
 ) -> None: ...
