@@ -6,6 +6,12 @@ float64 by default, and reports information in nats unless ``base=`` says otherw
 
 from __future__ import annotations
 
+from .gaussian import (
+    GaussianScalarResult,
+    GaussianVectorResult,
+    gaussian_scalar_attack,
+    gaussian_vector_attack,
+)
 from .projection import ProjectionAttackResult, projection_attack
 from .waterfill import (
     ReverseWaterfillResult,
@@ -15,9 +21,13 @@ from .waterfill import (
 )
 
 __all__ = [
+    "GaussianScalarResult",
+    "GaussianVectorResult",
     "ProjectionAttackResult",
     "ReverseWaterfillResult",
     "WaterfillResult",
+    "gaussian_scalar_attack",
+    "gaussian_vector_attack",
     "projection_attack",
     "reverse_waterfill",
     "waterfill",
