@@ -36,3 +36,25 @@ def reverse_waterfill_cuda(
 def forward_waterfill_cuda(
     noise: Any, power: Any, level: Any, allocation: Any, capacity: Any, status: Any, stream: int
 ) -> None: ...
+
+# channel family: float64 only, C-contiguous, no conversion. p is (n, 4); flip (n, 4); alpha (n, 2).
+def binary_attack(
+    p: npt.NDArray[np.float64],
+    eps: npt.NDArray[np.float64],
+    mi: npt.NDArray[np.float64],
+    flip: npt.NDArray[np.float64],
+    alpha: npt.NDArray[np.float64],
+    multiplier: npt.NDArray[np.float64],
+    zero_information_budget: npt.NDArray[np.float64],
+) -> None: ...
+def binary_attack_cuda(
+    p: Any,
+    eps: Any,
+    mi: Any,
+    flip: Any,
+    alpha: Any,
+    multiplier: Any,
+    zero_information_budget: Any,
+    status: Any,
+    stream: int,
+) -> None: ...

@@ -6,6 +6,7 @@ float64 by default, and reports information in nats unless ``base=`` says otherw
 
 from __future__ import annotations
 
+from .binary import BinaryAttackResult, KKTReport, binary_attack, binary_attack_grid, check_kkt
 from .gaussian import (
     GaussianScalarResult,
     GaussianVectorResult,
@@ -21,11 +22,16 @@ from .waterfill import (
 )
 
 __all__ = [
+    "BinaryAttackResult",
     "GaussianScalarResult",
     "GaussianVectorResult",
+    "KKTReport",
     "ProjectionAttackResult",
     "ReverseWaterfillResult",
     "WaterfillResult",
+    "binary_attack",
+    "binary_attack_grid",
+    "check_kkt",
     "gaussian_scalar_attack",
     "gaussian_vector_attack",
     "projection_attack",
