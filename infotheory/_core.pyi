@@ -89,3 +89,24 @@ def entropy_jvhw(
     fingerprint: npt.NDArray[np.int64], n: int, g_table: npt.NDArray[np.float64]
 ) -> float: ...
 def jvhw_degree(n: int) -> int: ...
+# channel family: float64 only, C-contiguous, no conversion. p is (n, 4); flip (n, 4); alpha (n, 2).
+def binary_attack(
+    p: npt.NDArray[np.float64],
+    eps: npt.NDArray[np.float64],
+    mi: npt.NDArray[np.float64],
+    flip: npt.NDArray[np.float64],
+    alpha: npt.NDArray[np.float64],
+    multiplier: npt.NDArray[np.float64],
+    zero_information_budget: npt.NDArray[np.float64],
+) -> None: ...
+def binary_attack_cuda(
+    p: Any,
+    eps: Any,
+    mi: Any,
+    flip: Any,
+    alpha: Any,
+    multiplier: Any,
+    zero_information_budget: Any,
+    status: Any,
+    stream: int,
+) -> None: ...
