@@ -122,6 +122,8 @@ def test_kl_rate_matches_math_md_example():
     from infotheory.experiments import _pipeline as P
 
     class Enc(torch.nn.Module):
+        stochastic = True
+
         def encode(self, x):
             n = len(x)
             mu = torch.tensor([0.5, -1.0]).expand(n, 2)
