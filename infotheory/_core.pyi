@@ -63,6 +63,8 @@ def attack_step_cuda(
     l2: Any,
     linf: Any,
     stream: int,
+) -> None: ...
+
 # spectral family: W float64 or float32 (batch, m, n), C-contiguous; vectors and outputs float64.
 def spectral_top(
     W: npt.NDArray[np.floating],
@@ -79,6 +81,7 @@ def spectral_top(
     max_basis: int,
     seed: int,
 ) -> None: ...
+
 # entropy family: integer/bool codes (n, d) C-contiguous; counts, fingerprints and estimators (nats).
 def count_symbols(
     codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_], return_index: bool, return_inverse: bool
@@ -89,6 +92,7 @@ def entropy_jvhw(
     fingerprint: npt.NDArray[np.int64], n: int, g_table: npt.NDArray[np.float64]
 ) -> float: ...
 def jvhw_degree(n: int) -> int: ...
+
 # channel family: float64 only, C-contiguous, no conversion. p is (n, 4); flip (n, 4); alpha (n, 2).
 def binary_attack(
     p: npt.NDArray[np.float64],
