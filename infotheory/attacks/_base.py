@@ -210,6 +210,15 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def mean_logits(model: nn.Module, x: torch.Tensor, eot: int) -> torch.Tensor:
+    """Logits averaged over ``eot`` forward passes (differentiable): the expectation a stochastic
+    model's decision follows, for the attacks that work on logits (DeepFool, CW)."""
+    z = logits_of(model, x)
+    for _ in range(eot - 1):
+        z = z + logits_of(model, x)
+    return z / eot if eot > 1 else z
+
+
 def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-sample ``max_{j != y} z_j - z_y``: positive exactly when the prediction is not ``y``."""
     zy = logits.gather(1, y[:, None])[:, 0]
