@@ -415,3 +415,28 @@ def test_cw_targeted(blobs):
     res = CW(c=1.0, steps=100, lr=0.05, search_steps=3)(model, x[:64], y[:64], target=target)
     assert res.success_rate > 0.9
     torch.testing.assert_close(res.success, res.adv_labels == target)
+
+
+def test_eot_defeats_randomised_gradients():
+    """A model whose output is a fixed linear map but whose input gradient carries a large random
+    term (s * V, s ~ N(0, 10^2) per sample and pass): one-pass FGSM follows noise and mostly fails
+    (the false robustness of gradient masking); averaging 500 passes recovers W's gradient."""
+
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            g = torch.Generator().manual_seed(8)
+            self.w = nn.Parameter(torch.randn(20, 3, generator=g))
+            self.v = nn.Parameter(torch.randn(20, 3, generator=g))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s = 10.0 * torch.randn(x.shape[0], 1)
+            return x @ self.w + s * (x @ self.v - (x @ self.v).detach())
+
+    torch.manual_seed(0)
+    model = Masked()
+    x = torch.rand(200, 20) * 0.6 + 0.2
+    y = model(x).argmax(1).detach()
+    one = FGSM(0.15, eot=1)(model, x, y)
+    many = FGSM(0.15, eot=500)(model, x, y)
+    assert one.success_rate < 0.25 and many.success_rate > 0.5
