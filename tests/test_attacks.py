@@ -369,6 +369,11 @@ def test_bad_input_raises(blobs):
         FGSM(0.1)(lambda t: t, x, y)
     with pytest.raises(ValueError, match="eps has 3 entries"):
         PGD(torch.tensor([0.1, 0.2, 0.3]))(model, x, y)
+    with pytest.raises(TypeError, match="steps must be an int"):
+        PGD(0.1, steps=2.5)
+    with pytest.raises(TypeError, match="eps must be a number"):
+        FGSM("0.1")
+    assert PGD(np.float32(0.1), steps=np.int64(3)).steps == 3  # numpy scalars are numbers
     with pytest.raises(ValueError, match="untargeted"):
         DeepFool()(model, x, y, target=y)
 
