@@ -235,3 +235,11 @@ def test_load_model_uses_averaged_weights(digits, tmp_path: Path) -> None:
         torch.testing.assert_close(m(x, eps=eps), t.eval_model.eval()(x, eps=eps))
         raw = load_model(tmp_path, ema=False)
         torch.testing.assert_close(raw(x, eps=eps), t.model.eval()(x, eps=eps))
+
+
+def test_custom_optimizer_and_lr_decay(digits) -> None:
+    tr, _ = digits
+    t = Trainer(_vib(), optimizer=lambda p: torch.optim.SGD(p, lr=0.5), lr_decay=0.5, quiet=True)
+    assert isinstance(t.optimizer, torch.optim.SGD)
+    h = t.fit((tr[0][:100], tr[1][:100]), None, 3)
+    assert h.column("lr") == [0.5, 0.25, 0.125]

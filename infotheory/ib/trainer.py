@@ -165,6 +165,7 @@ class Trainer:
         self.world, self.rank, self._net = _distributed(model)
         make = optimizer if optimizer is not None else (lambda p: torch.optim.Adam(p, lr=self.lr))
         self.optimizer = make(model.parameters())
+        self._base_lrs = [float(g["lr"]) for g in self.optimizer.param_groups]
         self.ema = EMA(model, ema) if ema is not None else None
         self._ema_model: nn.Module | None = None
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -252,16 +253,16 @@ class Trainer:
         n = len(y_tr)
         bs = self.batch_size
         steps = math.ceil(n / bs)
-        for g in self.optimizer.param_groups:
-            g["lr"] = self.lr * self.lr_decay**epoch
+        for g, base in zip(self.optimizer.param_groups, self._base_lrs, strict=True):
+            g["lr"] = base * self.lr_decay**epoch
         perm = torch.randperm(n, generator=self.generator)
         # sums over the epoch: clean ce, kl, correct, count; adversarial ce, kl, count
         acc = torch.zeros(7, dtype=torch.float64)
         self.model.train()
         bar = _progress(steps, f"epoch {epoch + 1}/{epochs}", self.quiet or self.rank != 0)
         beta = self.beta
-        for _ in range(steps):
-            idx = perm[(self.step % steps) * bs : (self.step % steps + 1) * bs]
+        for i in range(steps):
+            idx = perm[i * bs : (i + 1) * bs]
             b = len(idx)
             n_adv = round(self.adv_ratio * b) if self.adversary is not None else 0
             eps = (
@@ -299,7 +300,8 @@ class Trainer:
                     ce[~cl].sum(), kl[~cl].sum(), (~cl).sum(),
                 ]).double().cpu()  # fmt: skip
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()) / self.world:.4f}")
+            if not bar.disable:  # reading the loss back costs a sync per step; only for the bar
+                bar.set_postfix(loss=f"{float(loss.detach()) / self.world:.4f}")
         bar.close()
         if self.world > 1:
             dist.all_reduce(acc)
