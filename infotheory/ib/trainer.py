@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._state import EMA, History, load_checkpoint, save_checkpoint
+from .estimate import batch_stats
 from .losses import LN2, gaussian_kl, label_entropy
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -316,8 +317,8 @@ class Trainer:
     def evaluate(
         self, x: torch.Tensor, y: torch.Tensor, *, seed: int | None = None
     ) -> dict[str, float]:
-        """Accuracy, CE of the averaged prediction and mean KL on (x, y), with :attr:`eval_model` in
-        eval mode. The encoder noise is drawn from ``seed`` (default: the trainer's seed), so the
+        """Accuracy, mean CE over encoder draws and mean KL (nan for deterministic models) on (x, y),
+        with :attr:`eval_model` in eval mode. The encoder noise is drawn from ``seed`` (default: the trainer's seed), so the
         result does not depend on, or change, the global random state."""
         model = self.eval_model
         was = model.training
@@ -328,25 +329,12 @@ class Trainer:
             for i in range(0, len(y), self.eval_batch_size):
                 xb = x[i : i + self.eval_batch_size].to(self.device)
                 yb = y[i : i + self.eval_batch_size].to(self.device)
-                if self.stochastic:
-                    s = int(getattr(model, "samples", 1))
-                    eps = torch.randn((s, len(yb), model.K), generator=gen).to(
-                        self.device, xb.dtype
-                    )
-                    logits, mu, sigma = model(xb, eps=eps, with_stats=True)
-                    kl_sum += float(gaussian_kl(mu, sigma).sum())
-                else:
-                    logits = self._forward(model, xb, None)[0]
-                correct += int((logits.argmax(1) == yb).sum())
-                ce_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
+                c, ce, kl = batch_stats(model, xb, yb, gen)
+                correct, ce_sum, kl_sum = correct + c, ce_sum + ce, kl_sum + kl
         finally:
             model.train(was)
         n = len(y)
-        return {
-            "acc": correct / n,
-            "ce": ce_sum / n,
-            "kl": kl_sum / n if self.stochastic else math.nan,
-        }
+        return {"acc": correct / n, "ce": ce_sum / n, "kl": kl_sum / n}
 
     def fit(
         self,
