@@ -258,7 +258,7 @@ class Trainer:
             g["lr"] = base * self.lr_decay**epoch
         perm = torch.randperm(n, generator=self.generator)
         # sums over the epoch: clean ce, kl, correct, count; adversarial ce, kl, count
-        acc = torch.zeros(7, dtype=torch.float64)
+        acc = torch.zeros(7, dtype=torch.float64, device=self.device)
         self.model.train()
         bar = _progress(steps, f"epoch {epoch + 1}/{epochs}", self.quiet or self.rank != 0)
         beta = self.beta
@@ -275,8 +275,7 @@ class Trainer:
             lo, hi = (int(part[0]), int(part[-1]) + 1) if len(part) else (0, 0)
             x = x_tr[idx[lo:hi]].to(self.device)
             y = y_tr[idx[lo:hi]].to(self.device)
-            is_adv = torch.arange(lo, hi) < n_adv
-            k_adv = int(is_adv.sum())
+            k_adv = min(max(n_adv - lo, 0), hi - lo)  # global rows < n_adv are made adversarial
             if k_adv:
                 x = torch.cat([self._adversarial(x[:k_adv], y[:k_adv]), x[k_adv:]])
             self.optimizer.zero_grad(set_to_none=True)
@@ -293,20 +292,19 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(self.model)
             self.step += 1
-            with torch.no_grad():
-                cl = ~is_adv.to(self.device)
-                correct = (logits.argmax(1) == y) & cl
+            with torch.no_grad():  # the first k_adv rows are adversarial, the rest clean
+                hit = (logits[k_adv:].argmax(1) == y[k_adv:]).sum()
                 acc += torch.stack([
-                    ce[cl].sum(), kl[cl].sum(), correct.sum(), cl.sum(),
-                    ce[~cl].sum(), kl[~cl].sum(), (~cl).sum(),
-                ]).double().cpu()  # fmt: skip
+                    ce[k_adv:].sum(), kl[k_adv:].sum(), hit, hit.new_tensor(len(y) - k_adv),
+                    ce[:k_adv].sum(), kl[:k_adv].sum(), hit.new_tensor(k_adv),
+                ]).double()  # fmt: skip
             bar.update(1)
             if not bar.disable:  # reading the loss back costs a sync per step; only for the bar
                 bar.set_postfix(loss=f"{float(loss.detach()) / self.world:.4f}")
         bar.close()
         if self.world > 1:
             dist.all_reduce(acc)
-        s = acc.tolist()
+        s = acc.cpu().tolist()
         return {
             "ce": s[0] / max(s[3], 1), "kl": s[1] / max(s[3], 1), "train_acc": s[2] / max(s[3], 1),
             "ce_adv": s[4] / s[6] if s[6] else math.nan, "kl_adv": s[5] / s[6] if s[6] else math.nan,
@@ -397,6 +395,8 @@ def _record(
 
     ixt = opt(tr["kl"], vib)
     iyt = h_y - tr["ce"]
+    ixt_adv = opt(tr["kl_adv"], vib and adv)
+    iyt_adv = opt(h_y - tr["ce_adv"], adv)
     return {
         "epoch": epoch + 1,
         "loss": tr["ce"] + tr["beta"] * tr["kl"] if vib else tr["ce"],
@@ -406,8 +406,10 @@ def _record(
         "iyt": iyt,
         "ixt_bits": ixt / LN2 if ixt is not None else None,
         "iyt_bits": iyt / LN2,
-        "ixt_adv": opt(tr["kl_adv"], vib and adv),
-        "iyt_adv": opt(h_y - tr["ce_adv"], adv),
+        "ixt_adv": ixt_adv,
+        "iyt_adv": iyt_adv,
+        "ixt_adv_bits": ixt_adv / LN2 if ixt_adv is not None else None,
+        "iyt_adv_bits": iyt_adv / LN2 if iyt_adv is not None else None,
         "train_acc": tr["train_acc"],
         "test_acc": te["acc"] if te else None,
         "test_ixt": opt(te["kl"], vib) if te else None,
