@@ -243,3 +243,15 @@ def test_custom_optimizer_and_lr_decay(digits) -> None:
     assert isinstance(t.optimizer, torch.optim.SGD)
     h = t.fit((tr[0][:100], tr[1][:100]), None, 3)
     assert h.column("lr") == [0.5, 0.25, 0.125]
+
+
+def test_adversarial_training_with_infotheory_attacks(digits) -> None:
+    attacks = pytest.importorskip("infotheory.attacks")
+    from infotheory.ib import estimate_mi
+
+    tr, te = digits
+    t = Trainer(_vib(), lr=3e-3, batch_size=50, adversary=attacks.FGSM(eps=0.3), quiet=True)
+    r = t.fit(tr, te, 1).last
+    assert r["ixt_adv"] > 0 and r["iyt_adv"] is not None and t.model.training
+    est = estimate_mi(t.eval_model, *te, adversary=attacks.PGD(eps=0.2, steps=3, seed=0))
+    assert est["acc_adv"] <= est["acc"] and est["ixt_adv"] > 0
