@@ -166,10 +166,11 @@ def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, A
             live = b > 1e-13 * scale
             if k >= kmax or done + k + 1 >= max_iter or not bool(live.any()):
                 break
-            if k % 4 == 0:
+            if k % 2 == 0:
+                # the singular-value bracket needs r <= (2 tol + tol^2) theta (as the C++ kernel)
                 theta, S = torch.linalg.eigh(_tridiag(alphas, betas))
                 est = b * S[..., -1, -1].abs()
-                if bool((est <= 0.5 * tol * theta[..., -1]).all()):
+                if bool((est <= 1.9 * tol * theta[..., -1]).all()):
                     break
             Q.append(torch.where(live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0))
         _, S = torch.linalg.eigh(_tridiag(alphas, betas))

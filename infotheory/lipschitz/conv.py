@@ -266,8 +266,23 @@ def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, 
             return F.conv2d(x, weight, stride=st, dilation=dl)
         return F.conv2d(x, weight, stride=st, padding=pd, dilation=dl)
 
+    adjoint = None
+    if padding_mode == "zeros" or not any(pd):
+        # conv_transpose2d is the exact adjoint once output_padding restores the input size
+        k = (w.shape[2], w.shape[3])
+        out_hw = conv_output_shape((shape[1], shape[2]), k, st, pd, dl)
+        op = tuple(
+            n - ((o - 1) * s - 2 * p + d * (kk - 1) + 1)
+            for n, o, s, p, d, kk in zip(shape[1:], out_hw, st, pd, dl, k, strict=True)
+        )
+
+        def adjoint(y: Any) -> Any:
+            return F.conv_transpose2d(
+                y, weight, stride=st, padding=pd, output_padding=op, dilation=dl
+            )
+
     lo, hi, its = linear_operator_norm(
-        forward, shape, method=method, tol=tol, max_iter=max_iter, seed=seed
+        forward, shape, method=method, tol=tol, max_iter=max_iter, seed=seed, adjoint=adjoint
     )
     return result(lo, lo, hi, "estimate", its)
 
@@ -280,10 +295,11 @@ def linear_operator_norm(
     tol: float = 1e-6,
     max_iter: int | None = None,
     seed: int = 0,
+    adjoint: Any = None,
 ) -> tuple[float, float, int]:
     """Bracket ``(lower, upper, applications)`` on the operator norm of a linear torch map
     ``forward`` from tensors ``(B, *input_shape)`` (float64), by power iteration or Lanczos on
-    ``A^T A`` with the adjoint from autograd."""
+    ``A^T A`` with the adjoint from autograd (or ``adjoint``, when given)."""
     import warnings
 
     import torch
@@ -293,6 +309,9 @@ def linear_operator_norm(
     n = math.prod(input_shape)
 
     def gram(v: Any) -> Any:
+        if adjoint is not None:
+            with torch.no_grad():
+                return adjoint(forward(v.reshape(-1, *input_shape))).reshape(v.shape[0], n)
         with torch.enable_grad():
             x = v.reshape(-1, *input_shape).detach().requires_grad_(True)
             y = forward(x)
