@@ -1,5 +1,5 @@
 // Bindings of the spectral family: batched top singular value of dense matrices on CPU (OpenMP
-// across the batch, or across row blocks of one large matrix).
+// across the batch, or across row blocks of one large matrix) and CUDA (power iteration).
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -7,7 +7,11 @@
 
 #include "common.hpp"
 #include "core/spectral.hpp"
+#include "dlpack.hpp"
 #include "families.hpp"
+#ifdef INFOTHEORY_WITH_CUDA
+#include "cuda/spectral_launch.hpp"
+#endif
 
 namespace infotheory {
 namespace {
@@ -130,6 +134,55 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
 }
 
 
+#ifdef INFOTHEORY_WITH_CUDA
+// CUDA power iteration (see cuda/spectral_launch.hpp). Capsules: W (b, m, n) float32/float64; v
+// (b, n), Av (b, m), sigma (b,), resid (b,) of W's dtype; scale (b,) float64. Runs `iters` steps on
+// the caller's stream; the caller checks convergence.
+void run_cuda(py::capsule W_c, py::capsule v_c, py::capsule av_c, py::capsule sigma_c,
+              py::capsule resid_c, py::capsule scale_c, int iters, std::uintptr_t stream) {
+  const auto W = dl::view_of(W_c, "W");
+  if (W.shape.size() != 3) pyutil::value_error("W must be 3-D (batch, m, n) at the kernel");
+  const int64_t b = W.shape[0], m = W.shape[1], n = W.shape[2];
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  const uint8_t bits = W.dtype.bits;
+  if (W.dtype.code != dl::kDLFloat || (bits != 32 && bits != 64)) {
+    pyutil::type_error("W must be float32 or float64, got " + dl::dtype_name(W.dtype));
+  }
+  if (iters < 1) pyutil::value_error("iters must be >= 1, got " + std::to_string(iters));
+  const int dev = W.device.device_id;
+  dl::expect_cuda(W, "W", dl::kDLFloat, bits, dev, false);
+  const auto v = dl::view_of(v_c, "v");
+  const auto av = dl::view_of(av_c, "Av");
+  const auto sigma = dl::view_of(sigma_c, "sigma");
+  const auto resid = dl::view_of(resid_c, "resid");
+  const auto scale = dl::view_of(scale_c, "scale");
+  dl::expect_cuda(v, "v", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(av, "Av", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(sigma, "sigma", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(resid, "resid", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(scale, "scale", dl::kDLFloat, 64, dev, true);
+  pyutil::expect_shape("v", v.shape, {b, n});
+  pyutil::expect_shape("Av", av.shape, {b, m});
+  pyutil::expect_shape("sigma", sigma.shape, {b});
+  pyutil::expect_shape("resid", resid.shape, {b});
+  pyutil::expect_shape("scale", scale.shape, {b});
+  py::gil_scoped_release release;
+  if (bits == 64) {
+    using T = double;
+    cuda::spectral_power(static_cast<const T*>(W.data), static_cast<T*>(v.data),
+                         static_cast<T*>(av.data), static_cast<T*>(sigma.data),
+                         static_cast<T*>(resid.data), static_cast<double*>(scale.data), b, m, n,
+                         iters, stream);
+  } else {
+    using T = float;
+    cuda::spectral_power(static_cast<const T*>(W.data), static_cast<T*>(v.data),
+                         static_cast<T*>(av.data), static_cast<T*>(sigma.data),
+                         static_cast<T*>(resid.data), static_cast<double*>(scale.data), b, m, n,
+                         iters, stream);
+  }
+}
+#endif
+
 template <class T>
 void def_cpu(py::module_& m) {
   m.def("spectral_top", &run_cpu<T>, py::arg("W").noconvert(), py::arg("v").noconvert(),
@@ -142,6 +195,10 @@ void def_cpu(py::module_& m) {
 void register_spectral(py::module_& m) {
   def_cpu<double>(m);
   def_cpu<float>(m);
+#ifdef INFOTHEORY_WITH_CUDA
+  m.def("spectral_power_cuda", &run_cuda, py::arg("W"), py::arg("v"), py::arg("Av"),
+        py::arg("sigma"), py::arg("resid"), py::arg("scale"), py::arg("iters"), py::arg("stream"));
+#endif
 }
 
 }  // namespace

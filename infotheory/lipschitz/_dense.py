@@ -101,7 +101,8 @@ def spectral_norm(
         Golub-Kahan bidiagonalisation), restarted every 64 steps; a few tens of operator
         applications on a Gaussian 1024x1024 matrix. ``"power"``: power iteration, best with a
         warm start (``init``) in training loops. ``"svd"``: full SVD (numpy or torch), the
-        reference. ``"auto"``: lanczos, or power on CUDA tensors.
+        reference. ``"auto"``: lanczos. On CUDA tensors ``power`` runs the compiled kernel and
+        ``lanczos`` runs batched torch operations on the device.
     tol : float
         Relative width of the certified bracket: stops when ``upper - lower <= tol * lower``
         (see :class:`SpectralNormResult`). Not the relative change between iterations, which
@@ -131,7 +132,18 @@ def spectral_norm(
         raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
     arg = _check_matrix(W)
     if arg.backend == "cuda":
+        from . import _cuda
         from ._torch_iter import spectral_norm_torch
+
+        if method == "power" and _cuda.available():
+            return _cuda.spectral_norm_cuda_power(
+                arg.array,
+                tol=tol,
+                max_iter=max_iter,
+                return_vectors=return_vectors,
+                init=init,
+                seed=seed,
+            )
 
         return spectral_norm_torch(
             arg.array,

@@ -76,7 +76,7 @@ def spectral_norm_torch(
             V = None
         it = torch.zeros_like(s, dtype=torch.int32)
         return _wrap(batch, s, s, it, torch.ones_like(s, dtype=torch.bool), "svd", U, V, W.dtype)
-    run = "lanczos" if method == "lanczos" else "power"
+    run = "power" if method == "power" else "lanczos"
     if max_iter is None:
         max_iter = 2000 if run == "lanczos" else 20000
     v = _start(W64, init, seed)
