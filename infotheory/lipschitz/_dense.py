@@ -33,8 +33,9 @@ class SpectralNormResult(ResultMixin):
         vector ``y`` (a Rayleigh quotient: always a lower bound); ``upper = sqrt(theta + ||W^T W y -
         theta y||)``, the residual bound, which holds once ``y`` has converged to the top singular
         direction (it does from a random start with probability one; where the top singular
-        value is repeated up to a relative gap g, up to that gap). ``upper - lower <= tol * lower``
-        when ``converged``.
+        value is repeated up to a relative gap g, up to that gap: power iteration can settle
+        between two such values with a small residual, Lanczos separates them). ``upper - lower
+        <= tol * lower`` when ``converged``.
     iterations : int or array of int
         Applications of ``W^T W`` (each reads ``W`` once), including the final certificate.
     converged : bool or array of bool
