@@ -57,6 +57,13 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
     def arpack() -> float:
         return float(svds(op, k=1, tol=TOL, return_singular_vectors=False)[0])
 
+    def ours_zero32() -> object:
+        return conv_operator_norm(
+            w, shape, padding=1, method="lanczos", tol=TOL, precision="float32"
+        )
+
+    r32 = ours_zero32()
+    t_ours32 = timeit(ours_zero32, repeat=1, warmup=0)["median_s"]
     r = ours_zero()
     t_ours = timeit(ours_zero, repeat=1, warmup=0)["median_s"]
     t0 = timeit(arpack, repeat=1, warmup=0)["median_s"]
@@ -71,6 +78,9 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
         value=r.value,
         arpack_value=arp,
         rel_diff=abs(r.value - arp) / arp,
+        ours_float32_convs_s=t_ours32,
+        ratio_float32_convs=t0 / t_ours32,
+        rel_diff_float32=abs(r32.value - arp) / arp,
     )
 
     def circular() -> object:
