@@ -317,3 +317,17 @@ def test_circular_and_grouped_convs():
         M = out.reshape(n, -1).T.double()
         assert lb.value == pytest.approx(_svd_norm(M), rel=1e-5)
         shape = tuple(out.shape[1:])
+
+
+def test_theorem3_reproduce_target(tmp_path):
+    from infotheory.experiments.reproduce import TARGETS, Options, resolve
+
+    assert "theorem3" in TARGETS
+    summary = resolve("theorem3")(Options(out=tmp_path, quick=True))
+    c = summary["counterexample"]
+    assert c["observed"] == pytest.approx(317.8, abs=0.1)  # math.md §B4.2
+    assert c["paper"] < c["observed"] <= c["corrected"]
+    assert all(
+        v["max_observed_over_corrected"] <= 1.0 for k, v in summary.items() if k != "counterexample"
+    )
+    assert (tmp_path / "theorem3.json").exists() and (tmp_path / "theorem3.md").exists()
