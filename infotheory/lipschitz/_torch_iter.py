@@ -146,20 +146,22 @@ def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, A
     n = v.shape[-1]
     kmax = min(64, n)
     total = torch.zeros(v.shape[:-1], dtype=torch.int32, device=v.device)
+    Q = v.new_zeros((*v.shape[:-1], kmax, n))  # basis rows, allocated once
     done = 0
     while True:
-        Q = [v]
+        Q[..., 0, :] = v
         alphas, betas = [], []
         k = 0
         scale = 0.0
         while True:
-            w = apply(Q[-1])
+            q = Q[..., k, :]
+            w = apply(q)
             k += 1
-            Qs = torch.stack(Q, dim=-2)  # (B, k, n)
-            a = (Q[-1] * w).sum(-1)
+            Qk = Q[..., :k, :]
+            a = (q * w).sum(-1)
             alphas.append(a)
             for _ in range(2):  # full reorthogonalisation, twice
-                w = w - (Qs.mT @ (Qs @ w.unsqueeze(-1))).squeeze(-1)
+                w = w - (Qk.mT @ (Qk @ w.unsqueeze(-1))).squeeze(-1)
             b = w.norm(dim=-1)
             betas.append(b)
             scale = max(scale, float(a.abs().max()))
@@ -172,9 +174,11 @@ def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, A
                 est = b * S[..., -1, -1].abs()
                 if bool((est <= 1.9 * tol * theta[..., -1]).all()):
                     break
-            Q.append(torch.where(live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0))
+            Q[..., k, :] = torch.where(
+                live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0
+            )
         _, S = torch.linalg.eigh(_tridiag(alphas, betas))
-        y = (torch.stack(Q, dim=-1) @ S[..., :, -1:]).squeeze(-1)
+        y = (Q[..., :k, :].mT @ S[..., :, -1:]).squeeze(-1)
         y = y / y.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         done += k + 1
         total += k + 1

@@ -186,7 +186,7 @@ def conv_operator_norm(
     padding: Any = 0,
     dilation: Any = 1,
     padding_mode: str = "zeros",
-    method: str = "power",
+    method: str = "lanczos",
     tol: float = 1e-6,
     max_iter: int | None = None,
     gram_steps: int = 8,
@@ -204,9 +204,10 @@ def conv_operator_norm(
     stride, padding, dilation : int or pair
         As in ``torch.nn.Conv2d`` (integer padding).
     padding_mode : {"zeros", "circular"}
-    method : {"power", "lanczos", "fft", "gram", "reshape"}
-        ``power``/``lanczos``: iterate the convolution and its adjoint (needs torch), any settings;
-        bracket to ``tol``. ``fft``: exact for circular padding with stride 1 and output size equal
+    method : {"lanczos", "power", "fft", "gram", "reshape"}
+        ``lanczos`` (default)/``power``: iterate the convolution and its adjoint (needs torch), any
+        settings; bracket to ``tol``. Convolutions have many near-equal top singular values, which
+        Lanczos separates and power iteration may not. ``fft``: exact for circular padding with stride 1 and output size equal
         to the input size; for zero padding (any stride) a certified upper bound through the
         ``(n + d (k - 1))`` torus. ``gram``: certified upper bound by ``gram_steps`` Gram
         iterations on the same blocks. ``reshape``: the norm of ``weight.reshape(c_out, -1)``, what
