@@ -113,4 +113,20 @@ def binary_attack_cuda(
     zero_information_budget: Any,
     status: Any,
     stream: int,
+def spectral_power_cuda(
+    W: Any, v: Any, Av: Any, sigma: Any, resid: Any, scale: Any, iters: int, stream: int
+) -> None: ...
+def spectral_top_complex(
+    W: npt.NDArray[np.float64],
+    v: npt.NDArray[np.float64],
+    sigma: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    iterations: npt.NDArray[np.int32],
+    status: npt.NDArray[np.int32],
+    method: int,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
 ) -> None: ...
