@@ -93,7 +93,7 @@ def mutual_information(
     x, y : array_like, shape (n,) or (n, d)
         Paired samples. Discrete methods need integer symbols (rows of 2-D input are symbols);
         ``"ksg"`` takes real values.
-    method : {"jvhw", "mle", "miller_madow", "ksg"}
+    method : {"jvhw", "mle", "miller_madow", "nsb", "ksg"}
         Discrete methods estimate H(X) + H(Y) - H(X,Y) with that entropy estimator, the pair
         encoded as one symbol (math.md §C2 step 7), clipped at 0. ``"ksg"`` is the Kraskov k-NN
         estimator (:func:`ksg_mi`), not clipped.
