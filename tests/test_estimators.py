@@ -302,9 +302,12 @@ def test_counts_thread_count_does_not_change_results():
     np.testing.assert_array_equal(v1, v2)
 
 
-def test_counts_accept_noncontiguous_and_tensors():
+def test_counts_accept_noncontiguous_big_endian_and_tensors():
     a = np.arange(40).reshape(10, 4) % 3
     _check_counts(a[:, ::2])
+    big = (np.arange(40).reshape(10, 4) * 1000).astype(">i4")
+    _check_counts(big)
+    assert entropy(big, method="mle") == pytest.approx(math.log(10))
     torch = pytest.importorskip("torch")
     t = torch.as_tensor(a)
     np.testing.assert_array_equal(np.sort(count_symbols(t)), np.sort(count_symbols(a)))
@@ -417,3 +420,15 @@ def test_alphabet_size_checks():
         entropy(np.arange(3), method="mle", alphabet_size=5)
     with pytest.raises(ValueError, match="alphabet_size"):
         entropy(np.arange(3), method="nsb", alphabet_size=2)
+
+
+def test_concurrent_calls_release_the_gil_safely():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    inputs = [rng.integers(0, 3 + i, size=(20_000, 6)).astype(np.int16) for i in range(6)]
+    expected = [np.sort(count_symbols(a)) for a in inputs]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        got = list(pool.map(lambda a: np.sort(count_symbols(a)), inputs * 2))
+    for i, g in enumerate(got):
+        np.testing.assert_array_equal(g, expected[i % len(inputs)])

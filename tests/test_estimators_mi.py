@@ -216,6 +216,11 @@ def test_feature_entropy_of_a_layer():
     assert feature_entropy(model, loader, model[1], bins=4, method="mle") == pytest.approx(h)
     assert feature_entropy(model, x, "1", strategy="sign", method="jvhw") > 0
 
+    class Data:  # duck-typed infotheory.data.Dataset
+        x_test = x
+
+    assert feature_entropy(model, Data(), "1", bins=4, method="mle") == pytest.approx(h)
+
 
 def ksg_ckdtree(x: np.ndarray, y: np.ndarray, k: int) -> float:
     """KSG algorithm 1 with scipy's cKDTree (max-norm), the independent reference."""
