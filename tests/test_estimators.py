@@ -159,9 +159,51 @@ def test_jvhw_matches_reference_semantics(n, support, skew, seed):
     p = rng.random(support) ** (1 + skew * 4)
     p /= p.sum()
     s = rng.choice(support, size=n, p=p)
+    # The issue's bar is 1e-9 bits; only the summation order differs from the reference.
     assert entropy(s, method="jvhw", base=2) == pytest.approx(
-        jvhw_reference_bits(s), rel=1e-11, abs=1e-11
+        jvhw_reference_bits(s), rel=1e-10, abs=1e-10
     )
+
+
+def jvhw_exact_bits(samples: np.ndarray) -> float:
+    """JVHW of the reference algorithm evaluated in 50-digit arithmetic (threshold as in double)."""
+    mp = pytest.importorskip("mpmath")
+    _, counts = np.unique(samples, return_counts=True)
+    n = int(samples.shape[0])
+    f = np.bincount(counts)
+    K = min(4 + int(np.ceil(1.2 * np.log(n))), 22)
+    with mp.workdps(50):
+        g = [mp.mpf(float(v)) for v in jvhw_coefficients(K)]
+        u = np.log(n / f[1])
+        c1 = 0.3303 * u + 0.4679 if (n < 200 or u > 1.5) else None
+        if c1 is None:
+            c1 = np.polyval([-0.530556484842359, 1.09787328176926, 0.184831781602259], u)
+        T = mp.mpf(4 * max(c1, 1 / (1.9 * np.log(n))) * np.log(n) / n)
+        H = mp.mpf(0)
+        for j in map(int, np.nonzero(f)[0]):
+            x = mp.mpf(j) / n
+            mle = -x * mp.log(x) + mp.mpf(1) / (2 * n)
+            ratio = min(max(2 * x / T - 1, 0), 1)
+            term, poly = T, g[0] * T
+            for k in range(1, K + 1):
+                term *= (j - (k - 1)) / (T * (n - (k - 1)))
+                poly += g[k] * term
+            v = max(ratio * mle + (1 - ratio) * (poly - x * mp.log(T)), 0)
+            H += int(f[j]) * v
+        return float(H / mp.log(2))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jvhw_against_extended_precision(seed):
+    # Large n: degree 19 polynomials whose coefficients reach 1e11 cancel heavily near x = Delta.
+    rng = np.random.default_rng(seed)
+    S = 200_000
+    p = rng.random(S) ** 6
+    s = rng.choice(S, size=150_000, p=p / p.sum())
+    exact = jvhw_exact_bits(s)
+    assert entropy(s, method="jvhw", base=2) == pytest.approx(exact, abs=2e-11)
+    # The float64 reference algorithm itself is only this close to the exact value.
+    assert jvhw_reference_bits(s) == pytest.approx(exact, abs=1e-7)
 
 
 def test_jvhw_beats_mle_undersampled_uniform():
