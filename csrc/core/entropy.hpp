@@ -56,6 +56,23 @@ inline uint64_t to_u64(T x) {
 // Per-column min and max over rows [r0, r1), merged into mn/mx (initialise them from row r0).
 template <class T>
 void column_range(const T* x, int64_t r0, int64_t r1, int64_t d, T* mn, T* mx) {
+  if (d == 1) {  // one column: four independent min/max chains instead of one serial chain
+    T lo[4] = {mn[0], mn[0], mn[0], mn[0]}, hi[4] = {mx[0], mx[0], mx[0], mx[0]};
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+      for (int u = 0; u < 4; ++u) {
+        lo[u] = std::min(lo[u], x[r + u]);
+        hi[u] = std::max(hi[u], x[r + u]);
+      }
+    }
+    for (; r < r1; ++r) {
+      lo[0] = std::min(lo[0], x[r]);
+      hi[0] = std::max(hi[0], x[r]);
+    }
+    mn[0] = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
+    mx[0] = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
+    return;
+  }
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * d;
     for (int64_t c = 0; c < d; ++c) {
