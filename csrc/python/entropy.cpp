@@ -229,7 +229,6 @@ void register_entropy(py::module_& m) {
   m.def("entropy_plugin", &plugin, py::arg("fingerprint").noconvert(), py::arg("n"));
   m.def("entropy_jvhw", &jvhw, py::arg("fingerprint").noconvert(), py::arg("n"),
         py::arg("g_table").noconvert());
-  m.def("jvhw_degree", &entropy::jvhw_degree, py::arg("n"));
 }
 
 }  // namespace
