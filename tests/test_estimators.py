@@ -474,3 +474,12 @@ def test_concurrent_calls_release_the_gil_safely():
         got = list(pool.map(lambda a: np.sort(count_symbols(a)), inputs * 2))
     for i, g in enumerate(got):
         np.testing.assert_array_equal(g, expected[i % len(inputs)])
+
+
+@pytest.mark.cuda
+def test_cuda_tensors_are_counted_on_the_host():
+    torch = pytest.importorskip("torch")
+    t = torch.randint(0, 5, (1000, 3), device="cuda")
+    ref = t.cpu().numpy()
+    np.testing.assert_array_equal(np.sort(count_symbols(t)), np.sort(count_symbols(ref)))
+    assert entropy(t, method="jvhw") == entropy(ref, method="jvhw")
