@@ -58,3 +58,11 @@ def binary_attack_cuda(
     status: Any,
     stream: int,
 ) -> None: ...
+def discrete_attack(
+    p_ux: npt.NDArray[np.float64],
+    distortion: npt.NDArray[np.float64],
+    D: float,
+    tol: float,
+    max_iter: int,
+    q: npt.NDArray[np.float64],
+) -> tuple[float, float, float, float, int, bool]: ...

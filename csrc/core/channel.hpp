@@ -11,8 +11,10 @@
 // solved by Newton's method inside a bisection bracket (a handful of steps instead of 60 halvings).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "common.hpp"
 
@@ -158,6 +160,274 @@ INFOTHEORY_HD inline Status binary_one(const double* w, double eps, BinaryResult
   const double l0 = absval(logit(a0) - lq), l1 = absval(logit(a1) - lq);
   r.lambda = l0 > l1 ? l0 : l1;
   return kOk;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// General finite alphabets (math.md §A1.2): minimise I(U;Y) over channels q(y|u,x) under
+// sum p(u,x) q(y|u,x) d(x,y) <= D. For a multiplier mu the Lagrangian I + mu E[d] is minimised by the
+// alternating (Blahut-Arimoto-style) update
+//     q(y|u,x) <- q(y|u,x) (r(y) / r_u(y)) exp(-mu d(x,y)) / normaliser,
+// r_u = P(Y|U=u), r = P(Y): the closed-form minimiser of the variational bound in which the posterior
+// and the output marginal are held fixed, so every step lowers the Lagrangian. The Frank-Wolfe gap
+// certifies it. The outer loop moves mu (bracket, then secant in log mu) until a budget-feasible mix
+// of two iterates and the dual bound L(q_mu) - gap - mu D agree to `tol`.
+struct DiscreteResult {
+  double mi = 0.0;         // I(U;Y) of the returned channel, nats
+  double cost = 0.0;       // its expected distortion
+  double multiplier = 0.0; // mu of the budget
+  double gap = 0.0;        // certified bound on mi - optimum
+  int64_t iterations = 0;  // inner updates in all
+};
+
+namespace detail {
+
+struct Problem {
+  int64_t U, X, Y;
+  const double* p;  // U x X joint
+  const double* d;  // X x Y distortion
+  std::vector<double> pu, pxu, dmin;
+};
+
+// r_u = P(Y|U=u) (U x Y) and r = P(Y).
+inline void marginals(const Problem& P, const double* q, std::vector<double>& ru,
+                      std::vector<double>& r) {
+  const int64_t U = P.U, X = P.X, Y = P.Y;
+  std::fill(ru.begin(), ru.end(), 0.0);
+  std::fill(r.begin(), r.end(), 0.0);
+  for (int64_t u = 0; u < U; ++u) {
+    double* row = ru.data() + u * Y;
+    for (int64_t x = 0; x < X; ++x) {
+      const double w = P.pxu[u * X + x];
+      if (w == 0.0) continue;
+      const double* qr = q + (u * X + x) * Y;
+      for (int64_t y = 0; y < Y; ++y) row[y] += w * qr[y];
+    }
+    for (int64_t y = 0; y < Y; ++y) r[y] += P.pu[u] * row[y];
+  }
+}
+
+// I(U;Y) and cost of q; fills ru (U x Y) and r (Y).
+inline void evaluate(const Problem& P, const double* q, std::vector<double>& ru,
+                     std::vector<double>& r, double& mi, double& cost) {
+  const int64_t U = P.U, X = P.X, Y = P.Y;
+  std::fill(ru.begin(), ru.end(), 0.0);
+  std::fill(r.begin(), r.end(), 0.0);
+  cost = 0.0;
+  for (int64_t u = 0; u < U; ++u) {
+    for (int64_t x = 0; x < X; ++x) {
+      const double w = P.pxu[u * X + x];
+      if (w == 0.0) continue;
+      const double* qr = q + (u * X + x) * Y;
+      double c = 0.0;
+      for (int64_t y = 0; y < Y; ++y) {
+        ru[u * Y + y] += w * qr[y];
+        c += qr[y] * P.d[x * Y + y];
+      }
+      cost += P.pu[u] * w * c;
+    }
+    for (int64_t y = 0; y < Y; ++y) r[y] += P.pu[u] * ru[u * Y + y];
+  }
+  mi = 0.0;
+  for (int64_t u = 0; u < U; ++u) {
+    for (int64_t y = 0; y < Y; ++y) {
+      const double a = ru[u * Y + y];
+      if (a > 0.0) mi += P.pu[u] * a * std::log(a / r[y]);
+    }
+  }
+  if (mi < 0.0) mi = 0.0;
+}
+
+// Minimise I + mu E[d] from q (in place); returns the Frank-Wolfe gap at the final q.
+inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, double tol,
+                    std::vector<double>& K, std::vector<double>& ru, std::vector<double>& r,
+                    int64_t& iterations) {
+  const int64_t U = P.U, X = P.X, Y = P.Y;
+  // kernel relative to each row's cheapest output (exp never overflows); outputs that cost more
+  // than the cheapest by more than ~745/mu underflow to 0, which is their limit anyway
+  for (int64_t x = 0; x < X; ++x) {
+    for (int64_t y = 0; y < Y; ++y) {
+      const double extra = P.d[x * Y + y] - P.dmin[x];
+      K[x * Y + y] = std::isinf(mu) ? (extra == 0.0 ? 1.0 : 0.0) : std::exp(-mu * extra);
+    }
+  }
+  std::vector<double>& ratio = r;  // reuse: r(y) / r_u(y) is formed in place per class below
+  std::vector<double> rat(static_cast<size_t>(U * Y));
+  // Entries that decayed to exactly 0 at a previous multiplier could never come back under the
+  // multiplicative update: give every allowed output a floor of 1e-12 first (and none to the rest).
+  for (int64_t i = 0; i < U * X; ++i) {
+    double* qr = q + i * Y;
+    const int64_t x = i % X;
+    double z = 0.0;
+    for (int64_t y = 0; y < Y; ++y) {
+      if (K[x * Y + y] == 0.0) {
+        qr[y] = 0.0;  // unreachable at this multiplier (or off the cheapest outputs at mu = inf)
+      } else if (qr[y] < 1e-12) {
+        qr[y] = 1e-12;
+      }
+      z += qr[y];
+    }
+    for (int64_t y = 0; y < Y; ++y) qr[y] /= z;
+  }
+  double gap = 0.0;
+  for (int64_t it = 0; it < max_iter; ++it) {
+    marginals(P, q, ru, ratio);
+    const bool check = (it % 16) == 0 || it + 1 == max_iter;
+    if (check) {
+      // Frank-Wolfe gap of the Lagrangian: sum_{u,x} p(u,x) [<q, g> - min_y g], g = ln(ru/r) + mu d
+      gap = 0.0;
+      for (int64_t u = 0; u < U; ++u) {
+        for (int64_t x = 0; x < X; ++x) {
+          const double w = P.pu[u] * P.pxu[u * X + x];
+          if (w == 0.0) continue;
+          const double* qr = q + (u * X + x) * Y;
+          double lin = 0.0, lo = inf();
+          for (int64_t y = 0; y < Y; ++y) {
+            const double a = ru[u * Y + y];
+            // mu d shifted by the row's cheapest cost (the same constant for every y of the row)
+            const double extra = std::isinf(mu) ? 0.0 : mu * (P.d[x * Y + y] - P.dmin[x]);
+            // an output class u never reaches (r_u(y) = 0 after exp underflow, ~e^-745) has an
+            // infinite slope but a negligible effect: it is left out of the minimum
+            if (a <= 0.0) continue;
+            const double g = std::log(a / ratio[y]) + extra;
+            if (K[x * Y + y] > 0.0 && g < lo) lo = g;
+            if (qr[y] > 0.0) lin += qr[y] * g;
+          }
+          gap += w * (lin - lo);
+        }
+      }
+      ++iterations;
+      if (gap <= tol) return gap;
+    }
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t y = 0; y < Y; ++y) {
+        const double a = ru[u * Y + y];
+        rat[u * Y + y] = a > 0.0 ? ratio[y] / a : 0.0;
+      }
+    }
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t x = 0; x < X; ++x) {
+        double* qr = q + (u * X + x) * Y;
+        double z = 0.0;
+        for (int64_t y = 0; y < Y; ++y) {
+          qr[y] *= rat[u * Y + y] * K[x * Y + y];
+          z += qr[y];
+        }
+        const double iz = 1.0 / z;
+        for (int64_t y = 0; y < Y; ++y) qr[y] *= iz;
+      }
+    }
+    ++iterations;
+  }
+  return gap;
+}
+
+}  // namespace detail
+
+// p: U x X joint (checked by the caller: finite, >= 0, sums to 1), d: X x Y (finite, >= 0), D >= the
+// least reachable cost. q: U x X x Y output. Returns kNoConvergence when the certified gap stayed
+// above tol after max_iter inner updates (q is then the best feasible channel found).
+inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, const double* d,
+                             double D, double tol, int64_t max_iter, double* q,
+                             DiscreteResult& res) {
+  detail::Problem P{U, X, Y, p, d, {}, {}, {}};
+  P.pu.assign(static_cast<size_t>(U), 0.0);
+  P.pxu.assign(static_cast<size_t>(U * X), 0.0);
+  P.dmin.assign(static_cast<size_t>(X), inf());
+  for (int64_t u = 0; u < U; ++u) {
+    for (int64_t x = 0; x < X; ++x) P.pu[u] += p[u * X + x];
+    for (int64_t x = 0; x < X; ++x) {
+      P.pxu[u * X + x] = P.pu[u] > 0.0 ? p[u * X + x] / P.pu[u] : 0.0;
+    }
+  }
+  double floor_cost = 0.0;  // the least reachable cost: every row on its cheapest outputs
+  for (int64_t x = 0; x < X; ++x) {
+    double px = 0.0;
+    for (int64_t u = 0; u < U; ++u) px += p[u * X + x];
+    for (int64_t y = 0; y < Y; ++y) P.dmin[x] = std::min(P.dmin[x], d[x * Y + y]);
+    floor_cost += px * P.dmin[x];
+  }
+  std::vector<double> K(static_cast<size_t>(X * Y)), ru(static_cast<size_t>(U * Y)),
+      r(static_cast<size_t>(Y));
+  std::vector<double> qa(static_cast<size_t>(U * X * Y));
+  const size_t nq = qa.size();
+  res = DiscreteResult{};
+  for (size_t i = 0; i < nq; ++i) qa[i] = 1.0 / static_cast<double>(Y);
+  if (D <= floor_cost * (1.0 + 1e-12)) {
+    // no budget beyond the floor: mu = +inf, the channel stays on each row's cheapest outputs
+    int64_t its = 0;
+    res.gap = detail::inner(P, inf(), qa.data(), max_iter, tol, K, ru, r, its);
+    std::copy(qa.begin(), qa.end(), q);
+    detail::evaluate(P, q, ru, r, res.mi, res.cost);
+    res.multiplier = inf();
+    res.iterations = its;
+    return res.gap <= tol ? kOk : kNoConvergence;
+  }
+  // Feasible side (cost <= D, larger mu) and infeasible side (cost > D, smaller mu).
+  double mu_hi = -1.0, mu_lo = -1.0, cost_hi = 0.0, cost_lo = 0.0, mi_hi = 0.0, mi_lo = 0.0;
+  double best_dual = 0.0;
+  std::vector<double> q_hi(nq), q_lo(nq);
+  double mu = 1.0, w_lo = 1.0, w_hi = 1.0;
+  int last_side = 0;
+  int64_t used = 0;
+  const int64_t inner_cap = std::max<int64_t>(200, max_iter / 8);
+  for (int outer = 0; outer < 200 && used < max_iter; ++outer) {
+    int64_t its = 0;
+    const double fw = detail::inner(P, mu, qa.data(), inner_cap, 0.1 * tol, K, ru, r, its);
+    used += its;
+    double mi, cost;
+    detail::evaluate(P, qa.data(), ru, r, mi, cost);
+    best_dual = std::max(best_dual, mi + mu * (cost - D) - fw);
+    if (cost <= D) {
+      mu_hi = mu, cost_hi = cost, mi_hi = mi;
+      std::copy(qa.begin(), qa.end(), q_hi.begin());
+    } else {
+      mu_lo = mu, cost_lo = cost, mi_lo = mi;
+      std::copy(qa.begin(), qa.end(), q_lo.begin());
+    }
+    // best feasible primal value: the feasible iterate, or the budget-exact mix of the two sides
+    double primal = mu_hi >= 0.0 ? mi_hi : inf();
+    if (mu_hi >= 0.0 && mu_lo >= 0.0 && cost_lo > cost_hi) {
+      const double th = (D - cost_hi) / (cost_lo - cost_hi);
+      primal = std::min(primal, (1.0 - th) * mi_hi + th * mi_lo);  // convexity bound on the mix
+    }
+    res.gap = primal - best_dual;
+    if (res.gap <= tol) break;
+    if (mu_hi < 0.0) {
+      mu *= 4.0;
+    } else if (mu_lo < 0.0) {
+      mu *= 0.25;
+      if (mu < 1e-12) break;  // D is beyond the zero-information budget: I -> 0 as mu -> 0
+    } else {
+      // regula falsi on cost(log mu) = D with the Illinois fix: an end kept twice in a row has its
+      // residual halved, so the bracket shrinks from both sides
+      const bool feasible = cost <= D;
+      if (last_side == (feasible ? 1 : -1)) {
+        (feasible ? w_lo : w_hi) *= 0.5;
+      } else {
+        w_lo = w_hi = 1.0;
+      }
+      last_side = feasible ? 1 : -1;
+      const double a = std::log(mu_lo), b = std::log(mu_hi);
+      const double fa = w_lo * (cost_lo - D), fb = w_hi * (cost_hi - D);
+      double t = a + fa * (b - a) / (fa - fb);
+      if (!(t > std::min(a, b) && t < std::max(a, b))) t = 0.5 * (a + b);
+      mu = std::exp(t);
+    }
+  }
+  res.iterations = used;
+  // the returned channel: the budget-exact mix (or the feasible iterate)
+  if (mu_hi < 0.0) {
+    std::copy(q_lo.begin(), q_lo.end(), q);  // never feasible: caller checked D >= floor
+  } else if (mu_lo >= 0.0 && cost_lo > cost_hi) {
+    const double th = std::min(1.0, std::max(0.0, (D - cost_hi) / (cost_lo - cost_hi)));
+    for (size_t i = 0; i < nq; ++i) q[i] = (1.0 - th) * q_hi[i] + th * q_lo[i];
+  } else {
+    std::copy(q_hi.begin(), q_hi.end(), q);
+  }
+  detail::evaluate(P, q, ru, r, res.mi, res.cost);
+  res.multiplier = mu_hi >= 0.0 ? mu_hi : mu;
+  res.gap = std::max(0.0, res.mi - best_dual);
+  return res.gap <= tol ? kOk : kNoConvergence;
 }
 
 }  // namespace infotheory::channel

@@ -80,6 +80,24 @@ void binary_cpu(carray<double> p, carray<double> eps, carray<double> mi, carray<
   }
 }
 
+// One general finite-alphabet problem; the caller (Python) has validated p, d and D.
+py::tuple discrete_cpu(carray<double> p, carray<double> d, double D, double tol, int64_t max_iter,
+                       carray<double> q) {
+  if (p.ndim() != 2 || d.ndim() != 2) pyutil::value_error("p_ux and distortion must be 2-D");
+  const int64_t U = p.shape(0), X = p.shape(1), Y = d.shape(1);
+  pyutil::expect_shape("distortion", pyutil::shape_of(d), {X, Y});
+  pyutil::expect_shape("q", pyutil::shape_of(q), {U, X, Y});
+  pyutil::expect_writable("q", q);
+  channel::DiscreteResult r;
+  Status st;
+  {
+    py::gil_scoped_release release;
+    st = channel::discrete_solve(p.data(), U, X, Y, d.data(), D, tol, max_iter, q.mutable_data(),
+                                 r);
+  }
+  return py::make_tuple(r.mi, r.cost, r.multiplier, r.gap, r.iterations, st == kOk);
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 void binary_cuda(py::capsule p_c, py::capsule eps_c, py::capsule mi_c, py::capsule flip_c,
                  py::capsule alpha_c, py::capsule lam_c, py::capsule d0_c, py::capsule status_c,
@@ -124,6 +142,9 @@ void register_channel(py::module_& m) {
   m.def("binary_attack", &binary_cpu, py::arg("p").noconvert(), py::arg("eps").noconvert(),
         py::arg("mi").noconvert(), py::arg("flip").noconvert(), py::arg("alpha").noconvert(),
         py::arg("multiplier").noconvert(), py::arg("zero_information_budget").noconvert());
+  m.def("discrete_attack", &discrete_cpu, py::arg("p_ux").noconvert(),
+        py::arg("distortion").noconvert(), py::arg("D"), py::arg("tol"), py::arg("max_iter"),
+        py::arg("q").noconvert());
 #ifdef INFOTHEORY_WITH_CUDA
   m.def("binary_attack_cuda", &binary_cuda, py::arg("p"), py::arg("eps"), py::arg("mi"),
         py::arg("flip"), py::arg("alpha"), py::arg("multiplier"),

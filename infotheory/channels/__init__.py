@@ -7,6 +7,7 @@ float64 by default, and reports information in nats unless ``base=`` says otherw
 from __future__ import annotations
 
 from .binary import BinaryAttackResult, KKTReport, binary_attack, binary_attack_grid, check_kkt
+from .discrete import DiscreteAttackResult, discrete_attack, zero_information_budget
 from .gaussian import (
     GaussianScalarResult,
     GaussianVectorResult,
@@ -23,6 +24,7 @@ from .waterfill import (
 
 __all__ = [
     "BinaryAttackResult",
+    "DiscreteAttackResult",
     "GaussianScalarResult",
     "GaussianVectorResult",
     "KKTReport",
@@ -32,9 +34,11 @@ __all__ = [
     "binary_attack",
     "binary_attack_grid",
     "check_kkt",
+    "discrete_attack",
     "gaussian_scalar_attack",
     "gaussian_vector_attack",
     "projection_attack",
     "reverse_waterfill",
     "waterfill",
+    "zero_information_budget",
 ]
