@@ -15,6 +15,7 @@ from .gaussian import (
     gaussian_vector_attack,
 )
 from .projection import ProjectionAttackResult, projection_attack
+from .subset import SubsetAttackResult, subset_attack
 from .waterfill import (
     ReverseWaterfillResult,
     WaterfillResult,
@@ -30,6 +31,7 @@ __all__ = [
     "KKTReport",
     "ProjectionAttackResult",
     "ReverseWaterfillResult",
+    "SubsetAttackResult",
     "WaterfillResult",
     "binary_attack",
     "binary_attack_grid",
@@ -39,6 +41,7 @@ __all__ = [
     "gaussian_vector_attack",
     "projection_attack",
     "reverse_waterfill",
+    "subset_attack",
     "waterfill",
     "zero_information_budget",
 ]
