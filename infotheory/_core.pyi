@@ -66,3 +66,11 @@ def discrete_attack(
     max_iter: int,
     q: npt.NDArray[np.float64],
 ) -> tuple[float, float, float, float, int, bool]: ...
+def gaussian_vector_attack(
+    a2: npt.NDArray[np.float64],
+    s2: npt.NDArray[np.float64],
+    D: npt.NDArray[np.float64],
+    allocation: npt.NDArray[np.float64],
+    mi: npt.NDArray[np.float64],
+    multiplier: npt.NDArray[np.float64],
+) -> None: ...

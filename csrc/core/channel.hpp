@@ -1,11 +1,13 @@
-// Optimal attacks on finite channels (math.md §A4.4): the binary ("BSC-like") attack of Section 3.3 by
-// the exact one-dimensional reduction, one problem at a time (the binding batches them).
+// Optimal attacks of arXiv 2007.14042 in the channel family, one problem at a time (the binding
+// batches them): the binary attack (math.md §A4.4), the Gaussian vector allocation (§A2.4) and the
+// general finite-alphabet program (§A1.2).
 //
-// (U, X) in {0,1}^2 with w = [a, b, c, d] = P(U=0,X=0), P(U=0,X=1), P(U=1,X=0), P(U=1,X=1); the attacker
-// flips X with probabilities p1..p4 (one per (u, x)) under P(E=1) = a p1 + b p2 + c p3 + d p4 <= eps and
-// minimises I(U; X xor E). I depends on p only through alpha_u = P(Y=1|U=u), the cheapest way to move
-// alpha_u costs pi_u |alpha_u - beta_u|, the two conditionals move towards each other and the whole
-// budget is spent, so the problem is a convex function of the budget split t in [0, eps]:
+// Binary: (U, X) in {0,1}^2 with w = [a, b, c, d] = P(U=0,X=0), P(U=0,X=1), P(U=1,X=0),
+// P(U=1,X=1); the attacker flips X with probabilities p1..p4 (one per (u, x)) under
+// P(E=1) = a p1 + b p2 + c p3 + d p4 <= eps and minimises I(U; X xor E). I depends on p only
+// through alpha_u = P(Y=1|U=u), the cheapest way to move alpha_u costs pi_u |alpha_u - beta_u|, the
+// two conditionals move towards each other and the whole budget is spent, so the problem is a
+// convex function of the budget split t in [0, eps]:
 //   alpha0(t) = beta0 + s t/pi0,  alpha1(t) = beta1 - s (eps - t)/pi1,  s = sign(beta1 - beta0),
 //   f'(t) = s (logit alpha0 + logit alpha1 - 2 logit q),  q = pi0 alpha0 + pi1 alpha1,
 // solved by Newton's method inside a bisection bracket (a handful of steps instead of 60 halvings).
@@ -162,15 +164,134 @@ INFOTHEORY_HD inline Status binary_one(const double* w, double eps, BinaryResult
   return kOk;
 }
 
-// ---------------------------------------------------------------------------------------------------
+// -----------------------------------------------------------------------------------------------
+// Gaussian vector attack (math.md §A2.4): split a power budget D over independent coordinates with
+// source variances a2_i and noise variances s2_i so that sum_i I*_scalar(a2_i, s2_i, D_i) is least.
+// KKT: -dI*_i/dD_i = lambda on every coordinate that is not erased. In the angle phi of the scalar
+// theorem's geometry (D = S sin^2 phi, a = sqrt(S) cos theta, sigma = sqrt(S) sin theta),
+// -dI*/dD = cot(theta + phi) / (S sin 2 phi), which falls from +inf to 0 (or to 1/(2 S) without
+// noise): the inner solve is Newton on its logarithm in a bisection bracket, and the outer solve is
+// Newton on ln(lambda) for sum_i D_i = D, also bracketed, warm-starting each inner solve.
+
+// I*(a2, s2, D) of Theorem 3.1 in nats (math.md §A2.2).
+inline double gaussian_scalar_mi(double a2, double s2, double D) {
+  if (D >= a2) return 0.0;
+  const double S = a2 + s2;
+  const double g = std::sqrt(s2) * std::sqrt(S - D) + std::sqrt(a2) * std::sqrt(D);
+  const double v = std::log(S / g);
+  return v > 0.0 ? v : 0.0;
+}
+
+namespace detail {
+
+constexpr double kHalfPi = 1.57079632679489661923;
+
+// ln(-dI*/dD) at angle phi and its derivative in phi.
+inline void log_slope(double phi, double theta, double S, double& val, double& der) {
+  const double psi = theta + phi;
+  val = std::log(std::cos(psi) / std::sin(psi)) - std::log(std::sin(2.0 * phi)) - std::log(S);
+  der = -2.0 / std::sin(2.0 * psi) - 2.0 / std::tan(2.0 * phi);
+}
+
+// The angle with -dI*/dD = exp(loglam), from the warm start phi; dD = dD_i / d ln(lambda).
+inline double angle_at(double loglam, double theta, double S, double phi, double& dD) {
+  const double top = kHalfPi - theta;
+  dD = 0.0;
+  if (!(top > 0.0)) return 0.0;  // a2 = 0: nothing to spend
+  double val, der;
+  log_slope(top, theta, S, val, der);
+  if (val >= loglam) return top;  // erased (only without noise can the slope stay >= lambda)
+  double lo = 0.0, hi = top;
+  if (!(phi > lo && phi < hi)) phi = 0.5 * (lo + hi);
+  for (int it = 0; it < 200; ++it) {
+    log_slope(phi, theta, S, val, der);
+    const double f = val - loglam;
+    if (absval(f) <= 1e-13) break;
+    if (f > 0.0) {
+      lo = phi;
+    } else {
+      hi = phi;
+    }
+    double next = phi - f / der;
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    const double step = absval(next - phi);
+    phi = next;
+    if (step <= 4e-16 * phi) break;
+  }
+  log_slope(phi, theta, S, val, der);
+  dD = S * std::sin(2.0 * phi) / der;
+  return phi;
+}
+
+}  // namespace detail
+
+// One problem of k coordinates. a2, s2 finite and >= 0, D finite and >= 0 (checked by the caller).
+// work needs 3 k doubles. Writes alloc (k), the MI in nats and lambda.
+inline void gaussian_vector_one(const double* a2, const double* s2, int64_t k, double D,
+                                double* alloc, double& mi, double& lambda, double* work) {
+  double* theta = work;
+  double* S = work + k;
+  double* phi = work + 2 * k;
+  double total = 0.0;
+  for (int64_t i = 0; i < k; ++i) {
+    S[i] = a2[i] + s2[i];
+    theta[i] = S[i] > 0.0 ? std::acos(std::sqrt(a2[i] / S[i])) : detail::kHalfPi;
+    phi[i] = 0.0;
+    total += a2[i];
+  }
+  mi = 0.0;
+  if (D >= total || D == 0.0) {
+    for (int64_t i = 0; i < k; ++i) {
+      alloc[i] = D == 0.0 ? 0.0 : a2[i];
+      mi += gaussian_scalar_mi(a2[i], s2[i], alloc[i]);
+    }
+    lambda = D == 0.0 ? inf() : 0.0;
+    return;
+  }
+  double nu = std::log(static_cast<double>(k) / (2.0 * D));  // exact without noise
+  double lo = -745.0, hi = 745.0;
+  for (int outer = 0; outer < 200; ++outer) {
+    double used = 0.0, slope = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      double dD;
+      phi[i] = detail::angle_at(nu, theta[i], S[i], phi[i], dD);
+      const double sp = std::sin(phi[i]);
+      used += S[i] * sp * sp;
+      slope += dD;
+    }
+    const double gap = used - D;
+    if (gap > 0.0) {
+      lo = nu;  // too much power: raise lambda
+    } else {
+      hi = nu;
+    }
+    double next = nu - gap / slope;
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    // the used power is a sum of k rounded terms: ask for a few ulps of D, not exact equality
+    const double tiny = 1e-15 * static_cast<double>(k + 4);
+    if (absval(gap) <= tiny * D || absval(next - nu) <= 1e-15 * (1.0 + absval(nu))) break;
+    nu = next;
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    double dD;
+    phi[i] = detail::angle_at(nu, theta[i], S[i], phi[i], dD);
+    const double sp = std::sin(phi[i]);
+    alloc[i] = S[i] * sp * sp;
+    mi += gaussian_scalar_mi(a2[i], s2[i], alloc[i]);
+  }
+  lambda = std::exp(nu);
+}
+
+// -----------------------------------------------------------------------------------------------
 // General finite alphabets (math.md §A1.2): minimise I(U;Y) over channels q(y|u,x) under
-// sum p(u,x) q(y|u,x) d(x,y) <= D. For a multiplier mu the Lagrangian I + mu E[d] is minimised by the
-// alternating (Blahut-Arimoto-style) update
+// sum p(u,x) q(y|u,x) d(x,y) <= D. For a multiplier mu the Lagrangian I + mu E[d] is minimised by
+// the alternating (Blahut-Arimoto-style) update
 //     q(y|u,x) <- q(y|u,x) (r(y) / r_u(y)) exp(-mu d(x,y)) / normaliser,
-// r_u = P(Y|U=u), r = P(Y): the closed-form minimiser of the variational bound in which the posterior
-// and the output marginal are held fixed, so every step lowers the Lagrangian. The Frank-Wolfe gap
-// certifies it. The outer loop moves mu (bracket, then secant in log mu) until a budget-feasible mix
-// of two iterates and the dual bound L(q_mu) - gap - mu D agree to `tol`.
+// r_u = P(Y|U=u), r = P(Y): the closed-form minimiser of the variational bound in which the
+// posterior and the output marginal are held fixed, so every step lowers the Lagrangian. The
+// Frank-Wolfe gap certifies it. The outer loop moves mu (bracket, then Illinois regula falsi in
+// log mu) until a budget-feasible mix of two iterates and the dual bound L(q_mu) - gap - mu D agree
+// to `tol`.
 struct DiscreteResult {
   double mi = 0.0;         // I(U;Y) of the returned channel, nats
   double cost = 0.0;       // its expected distortion
@@ -323,8 +444,8 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
 
 }  // namespace detail
 
-// p: U x X joint (checked by the caller: finite, >= 0, sums to 1), d: X x Y (finite, >= 0), D >= the
-// least reachable cost. q: U x X x Y output. Returns kNoConvergence when the certified gap stayed
+// p: U x X joint (checked by the caller: finite, >= 0, sums to 1), d: X x Y (finite, >= 0),
+// D >= the least reachable cost. q: U x X x Y output. Returns kNoConvergence when the certified gap stayed
 // above tol after max_iter inner updates (q is then the best feasible channel found).
 inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, const double* d,
                              double D, double tol, int64_t max_iter, double* q,

@@ -148,7 +148,10 @@ def projection_attack(
     else:
         if not np.isfinite(arg.array).all():
             raise ValueError("H must be finite, found NaN or inf")
-        s = np.linalg.svd(arg.array, compute_uv=False)
+        if arg.array.ndim == 2:  # one H: keep the bases, which sample() needs
+            Qf, s, Vt = np.linalg.svd(arg.array, full_matrices=False)
+        else:
+            s = np.linalg.svd(arg.array, compute_uv=False)
         keep = s > tol * s[..., :1]
         s = np.where(keep, s, 0.0).astype(arg.array.dtype, copy=False)
         rank = keep.sum(-1)
@@ -157,8 +160,7 @@ def projection_attack(
         raise ValueError(f"noise_var must be finite and >= 0, got {noise_var}")
     Q = V = None
     if arg.backend != "cuda" and arg.array.ndim == 2:
-        Qf, _, Vt = np.linalg.svd(arg.array.astype(np.float64, copy=False), full_matrices=False)
-        Q, V = Qf, Vt.T
+        Q, V = Qf.astype(np.float64, copy=False), Vt.T.astype(np.float64, copy=False)
     if nv == 0:
         wf = reverse_waterfill(s * s, D, base=base)
         level, alloc, mi, unit = wf.level, wf.allocation, wf.mi, wf.unit
