@@ -3,6 +3,8 @@ binary closed form."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -83,12 +85,19 @@ def test_fast_equals_cvxpy(args):
     d0, _ = zero_information_budget(p, d)
     floor = float(np.sum(p.sum(0) * d.min(1)))
     D = floor + frac * (d0 - floor)
-    fast = discrete_attack(p, d, D)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fast = discrete_attack(p, d, D)
     ref = discrete_attack(p, d, D, solver="cvxpy")
-    assert fast.mi == pytest.approx(ref.mi, abs=1e-7)
-    # never worse than cvxpy, up to what cvxpy's own budget violation buys it (mu times the excess)
+    # the fast solver certifies its gap, or says so and falls back to cvxpy
+    assert (fast.solver in ("fast", "exact-zero")) == (not caught)
+    # Clarabel may overspend the budget by ~1e-9; at a steep multiplier that buys it some MI, so
+    # compare up to what its violation is worth (mu times the excess)
     slack = fast.multiplier * max(0.0, ref.distortion - D)
+    assert fast.mi == pytest.approx(ref.mi, abs=1e-7 + slack)
     assert fast.mi <= ref.mi + slack + 1e-8
+    if fast.solver == "fast":
+        assert fast.gap <= 1e-8
     assert fast.distortion <= D * (1 + 1e-12) + 1e-15
 
 

@@ -302,6 +302,11 @@ struct DiscreteResult {
 
 namespace detail {
 
+// Mirror-descent step of the update, q <- q ((r / r_u) exp(-mu d))^kStep. 1 is the monotone
+// Blahut-Arimoto step; 1.5 converges about three times faster on the problems we measured, and the
+// duality-gap certificate is valid whatever path the iterates take.
+constexpr double kStep = 1.5;
+
 struct Problem {
   int64_t U, X, Y;
   const double* p;  // U x X joint
@@ -368,7 +373,7 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
   for (int64_t x = 0; x < X; ++x) {
     for (int64_t y = 0; y < Y; ++y) {
       const double extra = P.d[x * Y + y] - P.dmin[x];
-      K[x * Y + y] = std::isinf(mu) ? (extra == 0.0 ? 1.0 : 0.0) : std::exp(-mu * extra);
+      K[x * Y + y] = std::isinf(mu) ? (extra == 0.0 ? 1.0 : 0.0) : std::exp(-kStep * mu * extra);
     }
   }
   std::vector<double>& ratio = r;  // reuse: r(y) / r_u(y) is formed in place per class below
@@ -422,7 +427,7 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
     for (int64_t u = 0; u < U; ++u) {
       for (int64_t y = 0; y < Y; ++y) {
         const double a = ru[u * Y + y];
-        rat[u * Y + y] = a > 0.0 ? ratio[y] / a : 0.0;
+        rat[u * Y + y] = a > 0.0 ? std::pow(ratio[y] / a, kStep) : 0.0;
       }
     }
     for (int64_t u = 0; u < U; ++u) {
@@ -488,21 +493,31 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
   double best_dual = 0.0;
   std::vector<double> q_hi(nq), q_lo(nq);
   double mu = 1.0, w_lo = 1.0, w_hi = 1.0;
+  double fw_lo = 0.0, fw_hi = 0.0;  // accuracy of each end's solve: a loose one may sit on the
+                                   // wrong side of the budget
   int last_side = 0;
   int64_t used = 0;
   const int64_t inner_cap = std::max<int64_t>(200, max_iter / 8);
+  res.gap = inf();
   for (int outer = 0; outer < 200 && used < max_iter; ++outer) {
     int64_t its = 0;
-    const double fw = detail::inner(P, mu, qa.data(), inner_cap, 0.1 * tol, K, ru, r, its);
+    // solve each Lagrangian only as well as the outer search can use: a thousandth of the current
+    // primal-dual gap and of the bracket's width in log mu (the bounds stay valid at any accuracy;
+    // the cost can be a step function of mu, whose jump only a precise solve locates), down to a
+    // tenth of tol at the end
+    const double width = (mu_lo > 0.0 && mu_hi > 0.0) ? absval(std::log(mu_hi / mu_lo)) : inf();
+    const double inner_tol = std::max(0.1 * tol, 1e-3 * std::min(std::min(res.gap, width), 1e-1));
+    const double fw = detail::inner(P, mu, qa.data(), inner_cap, inner_tol, K, ru, r, its);
     used += its;
     double mi, cost;
     detail::evaluate(P, qa.data(), ru, r, mi, cost);
     best_dual = std::max(best_dual, mi + mu * (cost - D) - fw);
     if (cost <= D) {
-      mu_hi = mu, cost_hi = cost, mi_hi = mi;
+      if (mu_lo > 0.0 && mu <= mu_lo) mu_lo = -1.0;  // the low end was misjudged: search below
+      mu_hi = mu, cost_hi = cost, mi_hi = mi, fw_hi = fw;
       std::copy(qa.begin(), qa.end(), q_hi.begin());
     } else {
-      mu_lo = mu, cost_lo = cost, mi_lo = mi;
+      mu_lo = mu, cost_lo = cost, mi_lo = mi, fw_lo = fw;
       std::copy(qa.begin(), qa.end(), q_lo.begin());
     }
     // best feasible primal value: the feasible iterate, or the budget-exact mix of the two sides
@@ -533,6 +548,14 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
       double t = a + fa * (b - a) / (fa - fb);
       if (!(t > std::min(a, b) && t < std::max(a, b))) t = 0.5 * (a + b);
       mu = std::exp(t);
+      // a narrow bracket whose end was solved loosely: solve that end again, precisely
+      if (absval(b - a) < 1e-6) {
+        if (fw_lo > tol) {
+          mu = mu_lo;
+        } else if (fw_hi > tol) {
+          mu = mu_hi;
+        }
+      }
     }
   }
   res.iterations = used;
