@@ -218,3 +218,16 @@ def test_cuda_matches_cpu():
     np.testing.assert_allclose(gpu.flip.cpu().numpy(), cpu.flip, atol=1e-10)
     with pytest.raises(ValueError, match="sum to 1"):
         binary_attack(torch.full((2, 4), 0.3, device="cuda", dtype=torch.float64), 0.1)
+
+
+def test_concurrent_calls_release_the_gil_and_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    w = rng.dirichlet(np.ones(4), size=(4, 20_000))
+    eps = rng.uniform(0, 0.4, size=(4, 20_000))
+    serial = [binary_attack(w[i], eps[i]).mi for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda i: binary_attack(w[i], eps[i]).mi, range(4)))
+    for a, b in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(a, b)
