@@ -47,6 +47,7 @@ def test_worked_examples(w, eps, mi, flip, alpha, lam):
     assert float(r.mi) == pytest.approx(mi, abs=5e-9)
     np.testing.assert_allclose(r.flip, flip, atol=1e-12)
     np.testing.assert_allclose(r.alpha, alpha, atol=5e-7)
+    assert (float(r.alpha0), float(r.alpha1)) == pytest.approx(alpha, abs=5e-7)
     assert float(r.multiplier) == pytest.approx(lam, abs=5e-7)
     assert check_kkt(r).max_violation < 1e-10
 

@@ -53,6 +53,16 @@ class BinaryAttackResult(ResultMixin):
     eps: Any
     unit: str
 
+    @property
+    def alpha0(self) -> Any:
+        """``P(Y=1 | U=0)`` at the optimum, shape ``(...)``."""
+        return self.alpha[..., 0]
+
+    @property
+    def alpha1(self) -> Any:
+        """``P(Y=1 | U=1)`` at the optimum, shape ``(...)``."""
+        return self.alpha[..., 1]
+
 
 def _prior_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     if len(shape) >= 1 and shape[-1] == 4:
