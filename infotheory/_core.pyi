@@ -132,3 +132,19 @@ def spectral_top_complex(
     max_basis: int,
     seed: int,
 ) -> None: ...
+def discrete_attack(
+    p_ux: npt.NDArray[np.float64],
+    distortion: npt.NDArray[np.float64],
+    D: float,
+    tol: float,
+    max_iter: int,
+    q: npt.NDArray[np.float64],
+) -> tuple[float, float, float, float, int, bool]: ...
+def gaussian_vector_attack(
+    a2: npt.NDArray[np.float64],
+    s2: npt.NDArray[np.float64],
+    D: npt.NDArray[np.float64],
+    allocation: npt.NDArray[np.float64],
+    mi: npt.NDArray[np.float64],
+    multiplier: npt.NDArray[np.float64],
+) -> None: ...
