@@ -208,18 +208,20 @@ def plot_masking(path: Path, probes: Mapping[str, Mapping[str, Any]]) -> Path | 
         return None
     fig, ax = plt.subplots(figsize=(9, 3.8))
     models = list(probes)
+
+    def label(r: Mapping[str, Any]) -> str:
+        # FGSM is shown with and without EOT; the other rows use EOT on stochastic models only
+        eot = ", EOT" if r["eot"] > 1 and r["attack"].startswith("FGSM") else ""
+        return f"{r['attack']}\n{r['loss']}{eot}"
+
     labels: list[str] = []
     for probe in probes.values():
         for r in probe["rows"]:
-            lab = f"{r['attack']}\n{r['loss']}" + (f", EOT {r['eot']}" if r["eot"] > 1 else "")
-            if lab not in labels:
-                labels.append(lab)
+            if label(r) not in labels:
+                labels.append(label(r))
     width = 0.8 / max(1, len(models))
     for i, model in enumerate(models):
-        vals = {
-            f"{r['attack']}\n{r['loss']}" + (f", EOT {r['eot']}" if r["eot"] > 1 else ""): r["acc"]
-            for r in probes[model]["rows"]
-        }
+        vals = {label(r): r["acc"] for r in probes[model]["rows"]}
         xs = [k + (i - (len(models) - 1) / 2) * width for k in range(len(labels))]
         ax.bar(xs, [_num(vals.get(lab)) for lab in labels], width, label=model)
     ax.set_xticks(range(len(labels)))
