@@ -277,7 +277,8 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
         "L: upper bound on the encoder's L2 Lipschitz constant (product of its layers' spectral "
         "norms; the paper's proxy for the stochastic encoder). I(X;T) and I(X';T'): variational "
         "upper bound E KL(p(t|x) || N(0, I)) on clean and FGSM-0.3 test inputs (VIB only). "
-        "I(Y;T): variational lower bound log2(10) - CE. H(T_unit): mean per-unit entropy of the "
+        "I(Y;T): variational lower bound log2(10) - CE (negative on adversarial inputs, where the "
+        "bound is vacuous). H(T_unit): mean per-unit entropy of the "
         f"last hidden layer in {s.bins} bins, MLE and JVHW. All in bits.",
         "",
         markdown_table(
