@@ -6,6 +6,13 @@ float64 by default, and reports information in nats unless ``base=`` says otherw
 
 from __future__ import annotations
 
+from .binary import BinaryAttackResult, KKTReport, binary_attack, binary_attack_grid, check_kkt
+from .gaussian import (
+    GaussianScalarResult,
+    GaussianVectorResult,
+    gaussian_scalar_attack,
+    gaussian_vector_attack,
+)
 from .projection import ProjectionAttackResult, projection_attack
 from .waterfill import (
     ReverseWaterfillResult,
@@ -15,9 +22,18 @@ from .waterfill import (
 )
 
 __all__ = [
+    "BinaryAttackResult",
+    "GaussianScalarResult",
+    "GaussianVectorResult",
+    "KKTReport",
     "ProjectionAttackResult",
     "ReverseWaterfillResult",
     "WaterfillResult",
+    "binary_attack",
+    "binary_attack_grid",
+    "check_kkt",
+    "gaussian_scalar_attack",
+    "gaussian_vector_attack",
     "projection_attack",
     "reverse_waterfill",
     "waterfill",

@@ -388,7 +388,8 @@ def lipschitz(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> d
     try:
         if bound is not None:
             r = bound(enc, input_shape=input_shape)
-            value, per_layer = r.value, r.per_layer
+            value = r.value
+            per_layer = [float(getattr(v, "value", v)) for v in r.per_layer]
         else:  # only dense layers: the product of their spectral norms (ReLU is 1-Lipschitz)
             layers = [m for m in enc.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
             if any(isinstance(m, nn.Conv2d) for m in layers):

@@ -1,0 +1,33 @@
+"""Argument checks shared by the channel solvers: numpy float64, finite, named in every error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._arrays import is_tensor
+
+
+def as_float(x: Any, name: str, *, nonneg: bool = True) -> np.ndarray:
+    """``x`` as a float64 numpy array (torch CPU tensors and array-likes accepted), checked finite
+    and, by default, non-negative. Raises TypeError/ValueError naming ``name``."""
+    if is_tensor(x):
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name} must be a rectangular array of numbers: {e}") from e
+    if a.dtype == object or a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite, found NaN or inf")
+    if nonneg and (a < 0).any():
+        raise ValueError(f"{name} must be >= 0, got {a[a < 0].flat[0]!r}")
+    return a
+
+
+def scalar_out(a: np.ndarray) -> Any:
+    """0-d arrays as numpy scalars (np.float64), others unchanged."""
+    return a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a

@@ -1,0 +1,289 @@
+"""Theorem 3.1 of arXiv 2007.14042: the optimal power-limited attack on a Gaussian source observed in
+Gaussian noise, in closed form (math.md §A2.2-§A2.3), and its vector extension (§A2.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._units import log_base
+from ._result import ResultMixin
+from ._validate import as_float, scalar_out
+
+
+@dataclass(frozen=True)
+class GaussianScalarResult(ResultMixin):
+    """Optimal attack ``E = alpha U + beta W + N`` on ``X = U + W`` (math.md §A2.2, §A2.3).
+
+    Attributes
+    ----------
+    mi : array
+        Minimal ``I(U; X + E)`` in ``unit``.
+    rho2 : array
+        Squared correlation of U and Y = X + E at the optimum (the value of the paper's program (4),
+        which is what the paper's Figure 3 plots).
+    cov_ue, cov_we : array
+        ``Cov(U, E*)`` and ``Cov(W, E*)`` (the paper's x and y).
+    alpha, beta : array
+        Linear coefficients of the optimal perturbation on U and on W.
+    noise_var : array
+        Variance of the independent Gaussian part N (0 for the U-aware attacker, which needs none).
+    power : array
+        ``E[E*^2]`` actually used (``min(D, a2)`` for the aware attacker: beyond ``a2`` the
+        information is already 0 and extra power is not needed).
+    unit : str
+    aware : bool
+        True: the attacker sees U and X (Theorem 3.1). False: it sees X only (§A2.3).
+    """
+
+    mi: Any
+    rho2: Any
+    cov_ue: Any
+    cov_we: Any
+    alpha: Any
+    beta: Any
+    noise_var: Any
+    power: Any
+    unit: str
+    aware: bool
+
+
+@dataclass(frozen=True)
+class GaussianVectorResult(ResultMixin):
+    """Optimal per-coordinate allocation of a power budget (math.md §A2.4).
+
+    Attributes
+    ----------
+    mi : array, shape ``(...)``
+        Minimal ``I(U; U + W + E)`` in ``unit``.
+    allocation : array, shape ``(..., k)``
+        Power ``D_i`` spent on coordinate i (sum ``min(D, sum a2)``).
+    coordinate_mi : array, shape ``(..., k)``
+        ``I*_scalar(a2_i, s2_i, D_i)`` in ``unit``.
+    multiplier : array, shape ``(...)``
+        lambda with ``dI*_i/dD_i = -lambda`` on every coordinate that is not erased, in nats per unit
+        power; 0 when the budget erases everything, +inf when ``D = 0``.
+    unit : str
+    """
+
+    mi: Any
+    allocation: Any
+    coordinate_mi: Any
+    multiplier: Any
+    unit: str
+
+
+def _scalar_mi_nats(a2: np.ndarray, s2: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """``ln(S / (sigma sqrt(S - D) + a sqrt(D)))`` for D < a2, else 0 (math.md §A2.2)."""
+    S = a2 + s2
+    Dc = np.minimum(D, a2)
+    g = np.sqrt(s2) * np.sqrt(np.maximum(S - Dc, 0.0)) + np.sqrt(a2) * np.sqrt(Dc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mi = np.log(S / g)
+    mi = np.where(D >= a2, 0.0, mi)
+    return np.maximum(mi, 0.0)
+
+
+def gaussian_scalar_attack(
+    a2: Any, s2: Any, D: Any, *, aware: bool = True, base: str | float = "e"
+) -> GaussianScalarResult:
+    """Minimal ``I(U; U + W + E)`` for ``U ~ N(0, a2)``, ``W ~ N(0, s2)`` independent and
+    ``E[E^2] <= D`` (Theorem 3.1 of arXiv 2007.14042, closed form of math.md §A2.2).
+
+    Parameters
+    ----------
+    a2, s2, D : array_like
+        Source variance, noise variance and power budget (all finite, >= 0), broadcast together.
+    aware : bool
+        True (default): the attacker knows U and X, p(E | U, X), as in the paper. False: it knows X
+        only (the blind attacker of §A2.3), ``I = -1/2 ln(1 - (a2/S)(1 - D/S))`` with ``S = a2+s2``.
+    base : "e", 2, 10 or a positive number
+        Unit of ``mi``.
+
+    Returns
+    -------
+    GaussianScalarResult
+        For the aware attacker and ``D < a2``: ``I* = ln(S / (sigma sqrt(S-D) + a sqrt(D)))``,
+        ``rho*^2 = ((a sqrt(S-D) - sigma sqrt(D)) / S)^2``,
+        ``x* = -(a2 D + a sigma sqrt(D(S-D))) / S``, ``y* = (-s2 D + a sigma sqrt(D(S-D))) / S``,
+        ``E* = (x*/a2) U + (y*/s2) W``. For ``D >= a2``: ``I* = 0`` with ``E* = -U``.
+    """
+    factor, unit = log_base(base)
+    a2 = as_float(a2, "a2")
+    s2 = as_float(s2, "s2")
+    D = as_float(D, "D")
+    try:
+        a2, s2, D = np.broadcast_arrays(a2, s2, D)
+    except ValueError as e:
+        raise ValueError(f"a2, s2 and D do not broadcast together: {e}") from e
+    S = a2 + s2
+    a, sig = np.sqrt(a2), np.sqrt(s2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if aware:
+            Dc = np.minimum(D, a2)
+            root = np.sqrt(Dc * np.maximum(S - Dc, 0.0))
+            x = np.where(S > 0, -(a2 * Dc + a * sig * root) / S, 0.0)
+            y = np.where(S > 0, (-s2 * Dc + a * sig * root) / S, 0.0)
+            rho = np.where(
+                S > 0, (a * np.sqrt(np.maximum(S - Dc, 0.0)) - sig * np.sqrt(Dc)) / S, 0.0
+            )
+            rho2 = np.where(D >= a2, 0.0, rho * rho)
+            mi = _scalar_mi_nats(a2, s2, D)
+            x = np.where(D >= a2, -a2, x)
+            y = np.where(D >= a2, 0.0, y)
+            noise = np.zeros_like(S)
+            power = Dc
+        else:
+            f = np.where(S > 0, np.minimum(D, S) / np.where(S > 0, S, 1.0), 1.0)
+            rho2 = np.where(S > 0, (a2 / np.where(S > 0, S, 1.0)) * (1.0 - f), 0.0)
+            mi = -0.5 * np.log1p(-rho2)
+            x, y = -f * a2, -f * s2
+            noise = np.minimum(D, S) * (1.0 - f)
+            power = np.minimum(D, S)
+        alpha = np.where(a2 > 0, x / np.where(a2 > 0, a2, 1.0), -1.0 if aware else -f)
+        beta = np.where(s2 > 0, y / np.where(s2 > 0, s2, 1.0), 0.0 if aware else -f)
+    mi = mi / factor
+    return GaussianScalarResult(
+        mi=scalar_out(mi),
+        rho2=scalar_out(rho2),
+        cov_ue=scalar_out(x),
+        cov_we=scalar_out(y),
+        alpha=scalar_out(alpha),
+        beta=scalar_out(beta),
+        noise_var=scalar_out(noise),
+        power=scalar_out(power),
+        unit=unit,
+        aware=bool(aware),
+    )
+
+
+def _log_h(phi: np.ndarray, theta: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ln(-dI*/dD)`` at ``D = S sin^2 phi`` and its derivative in phi (math.md §A2.4).
+
+    With ``a = sqrt(S) cos(theta)`` and ``sigma = sqrt(S) sin(theta)``, ``-dI*/dD =
+    cot(theta + phi) / (S sin(2 phi))``, which decreases in phi from +inf (phi -> 0)."""
+    psi = theta + phi
+    val = np.log(np.cos(psi) / np.sin(psi)) - np.log(np.sin(2.0 * phi)) - np.log(S)
+    der = -2.0 / np.sin(2.0 * psi) - 2.0 / np.tan(2.0 * phi)
+    return val, der
+
+
+def _allocation_at(
+    loglam: np.ndarray, theta: np.ndarray, S: np.ndarray, phi0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coordinate angle phi (``D_i = S sin^2 phi``) with ``-dI*_i/dD = lambda``, by Newton's
+    method on ``ln(-dI*/dD)`` kept inside a bisection bracket; returns phi and ``dD_i/d ln(lambda)``.
+    Where even the largest angle (``D_i = a2_i``, reachable only without noise) keeps
+    ``-dI*/dD >= lambda``, the coordinate is erased."""
+    top = 0.5 * np.pi - theta
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cap, _ = _log_h(top, theta, S)
+        capped = (top <= 0) | (np.nan_to_num(cap, nan=-np.inf) >= loglam)
+        lo = np.zeros_like(theta)
+        hi = top.copy()
+        phi = np.clip(phi0, 0.0, top)
+        phi = np.where((phi <= lo) | (phi >= hi), 0.5 * (lo + hi), phi)
+        for _ in range(200):
+            val, der = _log_h(phi, theta, S)
+            f = val - loglam
+            lo = np.where(f > 0, phi, lo)
+            hi = np.where(f > 0, hi, phi)
+            step = f / der
+            new = phi - step
+            bad = ~((new > lo) & (new < hi)) | ~np.isfinite(new)
+            new = np.where(bad, 0.5 * (lo + hi), new)
+            done = (np.abs(f) <= 1e-13) | (np.abs(new - phi) <= 4e-16 * phi) | capped
+            phi = np.where(done, phi, new)
+            if done.all():
+                break
+        phi = np.where(capped, np.maximum(top, 0.0), phi)
+        _, der = _log_h(phi, theta, S)
+        dD = np.where(capped, 0.0, S * np.sin(2.0 * phi) / der)
+    return phi, dD
+
+
+def gaussian_vector_attack(
+    a2: Any, s2: Any, D: Any, *, base: str | float = "e", iters: int = 64
+) -> GaussianVectorResult:
+    """Minimal ``I(U; U + W + E)`` for independent coordinates ``U_i ~ N(0, a2_i)``,
+    ``W_i ~ N(0, s2_i)`` under ``E||E||^2 <= D`` (math.md §A2.4).
+
+    Parameters
+    ----------
+    a2, s2 : array_like, shape ``(..., k)``
+        Source and noise variances (finite, >= 0), broadcast together; leading axes are a batch.
+    D : array_like
+        Total power budget; its shape broadcasts with the batch shape ``a2.shape[:-1]``.
+    base : "e", 2, 10 or a positive number
+        Unit of ``mi``.
+    iters : int
+        Cap on the outer iterations (safeguarded Newton on ln(lambda)).
+
+    Returns
+    -------
+    GaussianVectorResult
+        The allocation solves ``min sum_i I*_scalar(a2_i, s2_i, D_i)`` s.t. ``sum D_i <= D`` by the
+        KKT condition ``dI*_i/dD = -lambda`` (outer Newton on ln(lambda), inner Newton per
+        coordinate, both inside bisection brackets). As ``s2 -> 0`` it reduces to reverse water-filling with level ``1/(2 lambda)``.
+    """
+    factor, unit = log_base(base)
+    a2 = as_float(a2, "a2")
+    s2 = as_float(s2, "s2")
+    try:
+        a2, s2 = np.broadcast_arrays(a2, s2)
+    except ValueError as e:
+        raise ValueError(f"a2 and s2 do not broadcast together: {e}") from e
+    if a2.ndim == 0:
+        raise ValueError("a2 must have at least one dimension (the coordinates), got a scalar")
+    if a2.shape[-1] == 0:
+        raise ValueError(f"a2 must have at least one coordinate, got shape {a2.shape}")
+    D = as_float(D, "D")
+    try:
+        batch = np.broadcast_shapes(a2.shape[:-1], D.shape)
+    except ValueError as e:
+        raise ValueError(f"D with shape {D.shape} does not broadcast to {a2.shape[:-1]}") from e
+    D = np.broadcast_to(D, batch)
+    a2 = np.broadcast_to(a2, batch + a2.shape[-1:])
+    s2 = np.broadcast_to(s2, a2.shape)
+    S = a2 + s2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(S > 0, np.arccos(np.sqrt(np.where(S > 0, a2 / S, 1.0))), 0.5 * np.pi)
+    total = a2.sum(-1)
+    erase = D >= total
+    active = ~erase & (D > 0)
+    k = a2.shape[-1]
+    # the noiseless case D_i = 1/(2 lambda) gives the starting point
+    nu = np.log(k / (2.0 * np.where(active, D, 1.0)))
+    lo = np.full(batch, -745.0)
+    hi = np.full(batch, 745.0)
+    phi = np.zeros_like(a2)
+    for _ in range(iters):
+        phi, dD = _allocation_at(nu[..., None], theta, S, phi)
+        gap = (S * np.sin(phi) ** 2).sum(-1) - D
+        lo = np.where(gap > 0, nu, lo)  # too much power: raise lambda
+        hi = np.where(gap > 0, hi, nu)
+        slope = dD.sum(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = nu - gap / slope
+        bad = ~((new > lo) & (new < hi)) | ~np.isfinite(new)
+        new = np.where(bad, 0.5 * (lo + hi), new)
+        done = (np.abs(gap) <= 1e-15 * D) | (np.abs(new - nu) <= 1e-15 * np.abs(nu)) | ~active
+        nu = np.where(done, nu, new)
+        if done.all():
+            break
+    phi, _ = _allocation_at(nu[..., None], theta, S, phi)
+    alloc = S * np.sin(phi) ** 2
+    alloc = np.where(erase[..., None], a2, alloc)
+    alloc = np.where((D == 0)[..., None], 0.0, alloc)
+    lam = np.where(erase, 0.0, np.where(D == 0, np.inf, np.exp(nu)))
+    coord = _scalar_mi_nats(a2, s2, alloc)
+    mi = coord.sum(-1)
+    return GaussianVectorResult(
+        mi=scalar_out(mi / factor),
+        allocation=alloc,
+        coordinate_mi=coord / factor,
+        multiplier=scalar_out(lam),
+        unit=unit,
+    )
