@@ -150,7 +150,8 @@ def test_plots_are_written(tmp_path):
 
 
 def test_kl_rate_matches_math_md_example():
-    torch = pytest.importorskip("torch")
+    import torch
+
     from infotheory.experiments import _pipeline as P
 
     class Enc(torch.nn.Module):
@@ -167,7 +168,8 @@ def test_kl_rate_matches_math_md_example():
 
 
 def test_last_hidden_accuracy_and_norms():
-    torch = pytest.importorskip("torch")
+    import torch
+
     from infotheory.experiments import _pipeline as P
 
     torch.manual_seed(0)
@@ -185,17 +187,11 @@ def test_last_hidden_accuracy_and_norms():
     assert P.iyt_bits(net, x, y, 3) <= math.log2(3)
 
 
-# ---- end to end (needs the attacks, ib, data, lipschitz and estimators packages)
-
-
-def _needs_stack():
-    for mod in ("attacks", "ib", "data", "lipschitz", "estimators"):
-        pytest.importorskip(f"infotheory.{mod}")
+# ---- end to end
 
 
 @pytest.fixture(scope="module")
 def quick_demo():
-    _needs_stack()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "demo"
         res = subprocess.run(

@@ -48,13 +48,7 @@ def test_table3_without_cifar_says_what_it_needs(tmp_path):
         reproduce.resolve("table3")(reproduce.Options(out=tmp_path, data="mnist-sample"))
 
 
-def _needs_stack():
-    for mod in ("attacks", "ib", "data", "lipschitz", "estimators", "bounds"):
-        pytest.importorskip(f"infotheory.{mod}")
-
-
 def _run_quick(name: str, out: Path, data: str = "digits", epochs: int = 2) -> dict:
-    _needs_stack()
     # 8x8 digits keep the smoke runs to seconds; the embedded MNIST sample runs in test_demo
     opts = reproduce.Options(out=out, quick=True, epochs=epochs, data=data)
     reproduce.resolve(name)(opts)

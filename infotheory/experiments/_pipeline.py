@@ -373,34 +373,20 @@ def evaluate(
 # Lipschitz and information
 
 
-def encoder_of(model: nn.Module) -> nn.Module:
-    enc = getattr(model, "encoder", None)
-    return enc if isinstance(enc, nn.Module) else model
-
-
 def lipschitz(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
-    """Upper bound on the encoder's Lipschitz constant (L2, product of per-layer spectral norms,
-    the paper's proxy for the stochastic encoder's constant, math.md §B4.2)."""
-    import infotheory.lipschitz as lip
+    """Upper bound on the encoder's L2 Lipschitz constant (product of per-layer spectral norms,
+    the paper's proxy for the stochastic encoder's constant, math.md §B4.2), with the VIB mean and
+    std heads' bounds where the model has them."""
+    from infotheory.lipschitz import network_bound
 
-    enc = encoder_of(model)
-    bound = getattr(lip, "network_bound", None)
     try:
-        if bound is not None:
-            r = bound(enc, input_shape=input_shape)
-            value = r.value
-            per_layer = [float(getattr(v, "value", v)) for v in r.per_layer]
-        else:  # only dense layers: the product of their spectral norms (ReLU is 1-Lipschitz)
-            layers = [m for m in enc.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-            if any(isinstance(m, nn.Conv2d) for m in layers):
-                raise NotImplementedError("convolutional encoder needs lipschitz.network_bound")
-            per_layer = [float(lip.spectral_norm(m.weight.detach().double()).value) for m in layers]
-            value = float(np.prod(per_layer))
-    except (TypeError, ValueError, NotImplementedError, RuntimeError) as err:
-        return {"value": float("nan"), "per_layer": [], "error": str(err)}
+        r = network_bound(model, input_shape=input_shape)
+    except (TypeError, ValueError) as err:
+        return {"value": float("nan"), "per_layer": [], "heads": {}, "error": str(err)}
     return {
-        "value": float(value),
-        "per_layer": [float(v) for v in np.asarray(per_layer, dtype=float).ravel()],
+        "value": float(r.value),
+        "per_layer": [float(lb.value) for lb in r.per_layer],
+        "heads": {k: float(v) for k, v in r.heads.items()},
     }
 
 

@@ -74,47 +74,7 @@ def waterfill_check() -> list[dict[str, float]]:
     ]
 
 
-STACK = ("attacks", "ib", "data", "lipschitz", "estimators")
-
-
-def _missing_stack() -> list[str]:
-    import importlib.util
-
-    return [m for m in STACK if importlib.util.find_spec(f"infotheory.{m}") is None]
-
-
-def _core_only(out: Path, missing: list[str]) -> int:
-    """Interim: until the training stack is merged, run the core self-check only."""
-    out.mkdir(parents=True, exist_ok=True)
-    worked = waterfill_check()
-    print(
-        "core self-check, reverse water-filling on math.md §A3.3's example: max error "
-        f"{max(r['abs_error'] for r in worked):.1e} bits"
-    )
-    note = "not installed yet: " + ", ".join(f"infotheory.{m}" for m in missing)
-    print(f"training and attacks skipped ({note})")
-    doc = {"worked_example": worked, "missing": missing}
-    write_json(out / "results.json", doc)
-    write_json(out / "demo.json", doc)
-    lines = [
-        "# infotheory demo",
-        "",
-        f"Training and attacks skipped: {note}.",
-        "",
-        "## Reverse water-filling (math.md §A3.3)",
-        "",
-        markdown_table(worked, ["D", "mi_bits", "math_md", "abs_error"]),
-        "",
-    ]
-    (out / "report.md").write_text("\n".join(lines))
-    print(f"wrote {out.resolve()}")
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    missing = _missing_stack()
-    if missing:
-        return _core_only(args.out, missing)
     import torch
 
     from . import _pipeline as P
