@@ -33,8 +33,8 @@ class Settings:
     data: str = "default"
     n_train: int | None = None
     n_test: int | None = None
-    n_attack: int = 500  # test samples attacked (the first ones of the test split)
-    n_probe: int = 150  # test samples in the gradient-masking probe
+    n_attack: int = 400  # test samples attacked (the first ones of the test split)
+    n_probe: int = 100  # test samples in the gradient-masking probe
     widths: tuple[int, ...] = (512,) * 3 + (256,) * 3  # the paper's {512}x3-{256}x3 encoder
     K: int = 256
     epochs: int = 8
@@ -360,10 +360,12 @@ def evaluate(
     norms: dict[str, dict] = {}
     kept: dict[str, torch.Tensor] = {}
     for name in progress(list(attacks), desc, quiet=quiet):
+        t = time.perf_counter()
         x_adv = run_attack(attacks[name], model, x, y)
+        seconds = time.perf_counter() - t
         pred = logits(model, x_adv).argmax(-1)
         acc[name] = 100.0 * float((pred == y).float().mean())
-        norms[name] = perturbation_norms(x, x_adv, clean_ok & (pred != y))
+        norms[name] = {**perturbation_norms(x, x_adv, clean_ok & (pred != y)), "seconds": seconds}
         if name in keep:
             kept[name] = x_adv
     return acc, norms, kept

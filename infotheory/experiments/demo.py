@@ -235,7 +235,8 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
         "## Lipschitz bound and information per model",
         "",
         "L: upper bound on the encoder's L2 Lipschitz constant (product of its layers' spectral "
-        "norms; the paper's proxy for the stochastic encoder). I(X;T) and I(X';T'): variational "
+        "norms; the paper's proxy for the stochastic encoder), and the same for the VIB's mean "
+        "and pre-softplus std heads (Theorem 3's L^mu and L^sigma; softplus is 1-Lipschitz). I(X;T) and I(X';T'): variational "
         "upper bound E KL(p(t|x) || N(0, I)) on clean and FGSM-0.3 test inputs (VIB only). "
         "I(Y;T): variational lower bound log2(10) - CE (negative on adversarial inputs, where the "
         "bound is vacuous). H(T_unit): mean per-unit entropy of the "
@@ -246,6 +247,8 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
                 {
                     "model": m,
                     "L (upper bound)": _fmt(i["lipschitz"]["value"], ".4g"),
+                    "L mean head": _fmt(i["lipschitz"]["heads"].get("mean"), ".4g"),
+                    "L std head": _fmt(i["lipschitz"]["heads"].get("std"), ".4g"),
                     "I(X;T)": _fmt(i["ixt_bits"], ".4g"),
                     "I(X';T')": _fmt(i["ixt_adv_bits"], ".4g"),
                     "I(Y;T)": _fmt(i["iyt_bits"], ".3f"),
@@ -258,6 +261,8 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
             [
                 "model",
                 "L (upper bound)",
+                "L mean head",
+                "L std head",
                 "I(X;T)",
                 "I(X';T')",
                 "I(Y;T)",
@@ -315,6 +320,17 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
         "format)" + (", " + ", ".join(f"`{p}`" for p in plots) if plots else "") + ".",
         *[f"- {k}: {v:.1f} s" for k, v in doc["stage_seconds"].items()],
         f"- total: {doc['seconds']:.1f} s",
+        "",
+        "Seconds per attack (all attacked images):",
+        "",
+        markdown_table(
+            [
+                {"model": m, **{columns[k]: v.get("seconds", float("nan")) for k, v in n.items()}}
+                for m, n in doc["norms"].items()
+            ],
+            ["model", *[columns[k] for k in columns if k != "clean"]],
+            fmt=".1f",
+        ),
         "",
     ]
     return "\n".join(lines)
