@@ -187,6 +187,40 @@ def test_last_hidden_accuracy_and_norms():
     assert P.iyt_bits(net, x, y, 3) <= math.log2(3)
 
 
+def _linear_problem(scale: float):
+    """Two well-separated classes in [0, 1]^16 and a linear classifier; ``scale`` multiplies its
+    logits (a huge scale saturates the softmax, so the CE gradient underflows to zero)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.zeros(16)
+    w[:8] = 1.0
+    y = torch.arange(40) % 2
+    x = 0.5 + 0.1 * (2.0 * y[:, None] - 1.0) * w + 0.02 * torch.randn(40, 16, generator=g)
+    net = torch.nn.Linear(16, 2)
+    with torch.no_grad():
+        net.weight.copy_(scale * torch.stack([-w, w]))
+        net.bias.copy_(scale * torch.tensor([4.0, -4.0]))  # boundary at w.x = 4 (x = 0.5)
+    return net, x.clamp(0.0, 1.0), y
+
+
+def test_masking_probe_flags_a_saturated_softmax_only():
+    from infotheory.experiments._pipeline import Settings
+    from infotheory.experiments.paper1_masking import masking_probe
+
+    s = Settings(steps=5, eot=2)
+    honest, x, y = _linear_problem(1.0)
+    clean = masking_probe(honest, x, y, s, source=honest)
+    assert clean["findings"] == [] and not clean["masking_suspected"]
+    assert clean["plain_fgsm"] == 0.0  # eps 0.3 crosses the boundary at distance 0.1
+    masked, x, y = _linear_problem(1e4)
+    probe = masking_probe(masked, x, y, s)
+    rows = {(r["attack"], r["loss"]): r["acc"] for r in probe["rows"]}
+    assert rows[("FGSM 0.3", "ce")] == 100.0  # the CE gradient is exactly zero in float32
+    assert rows[("FGSM 0.3", "margin")] == 0.0
+    assert probe["masking_suspected"] and "margin loss" in probe["findings"][0]
+
+
 # ---- end to end
 
 

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import _pipeline as P
     from . import paper1_report as R
+    from .paper1_masking import masking_probe
     from .paper1_numbers import ERRATA_PAPER1, ERRATA_PAPER2, TABLE2, TABLE2_COLUMNS
 
     clock = P.Clock()
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     probes: dict[str, dict] = {}
     for name in P.progress(list(models), "masking probe", quiet=quiet):
         with clock.stage("masking probe"):
-            probes[name] = P.masking_probe(
+            probes[name] = masking_probe(
                 models[name], xp, yp, s, source=models[TRANSFER_SOURCE[name]], seed=s.seed
             )
 
