@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="training epochs per model")
 
 
-def settings(quick: bool, seed: int, data: str = "default", epochs: int | None = None):
+def settings(quick: bool, seed: int, data: str = "default", epochs: int | None = None) -> Any:
     from ._pipeline import Settings
 
     if quick:
