@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="training epochs per model")
 
 
-def settings(quick: bool, seed: int, data: str = "default", epochs: int | None = None):
+def settings(quick: bool, seed: int, data: str = "default", epochs: int | None = None) -> Any:
     from ._pipeline import Settings
 
     if quick:
@@ -74,51 +74,12 @@ def waterfill_check() -> list[dict[str, float]]:
     ]
 
 
-STACK = ("attacks", "ib", "data", "lipschitz", "estimators")
-
-
-def _missing_stack() -> list[str]:
-    import importlib.util
-
-    return [m for m in STACK if importlib.util.find_spec(f"infotheory.{m}") is None]
-
-
-def _core_only(out: Path, missing: list[str]) -> int:
-    """Interim: until the training stack is merged, run the core self-check only."""
-    out.mkdir(parents=True, exist_ok=True)
-    worked = waterfill_check()
-    print(
-        "core self-check, reverse water-filling on math.md §A3.3's example: max error "
-        f"{max(r['abs_error'] for r in worked):.1e} bits"
-    )
-    note = "not installed yet: " + ", ".join(f"infotheory.{m}" for m in missing)
-    print(f"training and attacks skipped ({note})")
-    doc = {"worked_example": worked, "missing": missing}
-    write_json(out / "results.json", doc)
-    write_json(out / "demo.json", doc)
-    lines = [
-        "# infotheory demo",
-        "",
-        f"Training and attacks skipped: {note}.",
-        "",
-        "## Reverse water-filling (math.md §A3.3)",
-        "",
-        markdown_table(worked, ["D", "mi_bits", "math_md", "abs_error"]),
-        "",
-    ]
-    (out / "report.md").write_text("\n".join(lines))
-    print(f"wrote {out.resolve()}")
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    missing = _missing_stack()
-    if missing:
-        return _core_only(args.out, missing)
     import torch
 
     from . import _pipeline as P
     from . import paper1_report as R
+    from .paper1_masking import masking_probe
     from .paper1_numbers import ERRATA_PAPER1, ERRATA_PAPER2, TABLE2, TABLE2_COLUMNS
 
     clock = P.Clock()
@@ -167,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     probes: dict[str, dict] = {}
     for name in P.progress(list(models), "masking probe", quiet=quiet):
         with clock.stage("masking probe"):
-            probes[name] = P.masking_probe(
+            probes[name] = masking_probe(
                 models[name], xp, yp, s, source=models[TRANSFER_SOURCE[name]], seed=s.seed
             )
 
@@ -275,9 +236,11 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
         "## Lipschitz bound and information per model",
         "",
         "L: upper bound on the encoder's L2 Lipschitz constant (product of its layers' spectral "
-        "norms; the paper's proxy for the stochastic encoder). I(X;T) and I(X';T'): variational "
+        "norms; the paper's proxy for the stochastic encoder), and the same for the VIB's mean "
+        "and pre-softplus std heads (Theorem 3's L^mu and L^sigma; softplus is 1-Lipschitz). I(X;T) and I(X';T'): variational "
         "upper bound E KL(p(t|x) || N(0, I)) on clean and FGSM-0.3 test inputs (VIB only). "
-        "I(Y;T): variational lower bound log2(10) - CE. H(T_unit): mean per-unit entropy of the "
+        "I(Y;T): variational lower bound log2(10) - CE (negative on adversarial inputs, where the "
+        "bound is vacuous). H(T_unit): mean per-unit entropy of the "
         f"last hidden layer in {s.bins} bins, MLE and JVHW. All in bits.",
         "",
         markdown_table(
@@ -285,6 +248,8 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
                 {
                     "model": m,
                     "L (upper bound)": _fmt(i["lipschitz"]["value"], ".4g"),
+                    "L mean head": _fmt(i["lipschitz"]["heads"].get("mean"), ".4g"),
+                    "L std head": _fmt(i["lipschitz"]["heads"].get("std"), ".4g"),
                     "I(X;T)": _fmt(i["ixt_bits"], ".4g"),
                     "I(X';T')": _fmt(i["ixt_adv_bits"], ".4g"),
                     "I(Y;T)": _fmt(i["iyt_bits"], ".3f"),
@@ -297,6 +262,8 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
             [
                 "model",
                 "L (upper bound)",
+                "L mean head",
+                "L std head",
                 "I(X;T)",
                 "I(X';T')",
                 "I(Y;T)",
@@ -354,6 +321,17 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
         "format)" + (", " + ", ".join(f"`{p}`" for p in plots) if plots else "") + ".",
         *[f"- {k}: {v:.1f} s" for k, v in doc["stage_seconds"].items()],
         f"- total: {doc['seconds']:.1f} s",
+        "",
+        "Seconds per attack (all attacked images):",
+        "",
+        markdown_table(
+            [
+                {"model": m, **{columns[k]: v.get("seconds", float("nan")) for k, v in n.items()}}
+                for m, n in doc["norms"].items()
+            ],
+            ["model", *[columns[k] for k in columns if k != "clean"]],
+            fmt=".1f",
+        ),
         "",
     ]
     return "\n".join(lines)
