@@ -115,6 +115,7 @@ def binary_attack_cuda(
     zero_information_budget: Any,
     status: Any,
     stream: int,
+) -> None: ...
 def spectral_power_cuda(
     W: Any, v: Any, Av: Any, sigma: Any, resid: Any, scale: Any, iters: int, stream: int
 ) -> None: ...
