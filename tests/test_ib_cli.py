@@ -16,7 +16,8 @@ TINY = ["--data", "digits", "--K", "4", "--widths", "16", "--batch-size", "50", 
 
 def test_train_writes_run_folder_and_resumes(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    assert main(["train", *TINY, "--epochs", "1", "--out", str(out), "--beta", "0.01"]) == 0
+    args = ["--epochs", "1", "--out", str(out), "--beta", "0.01", "--warmup-shape", "geometric"]
+    assert main(["train", *TINY, *args]) == 0
     assert {p.name for p in out.iterdir()} >= {
         "checkpoint.pt",
         "history.json",
@@ -25,6 +26,7 @@ def test_train_writes_run_folder_and_resumes(tmp_path: Path, capsys) -> None:
     }
     run = json.loads((out / "run.json").read_text())
     assert run["data_name"] == "digits" and run["model_config"]["K"] == 4 and run["arch"] == "mlp"
+    assert run["warmup_shape"] == "geometric"
     assert main(["train", *TINY, "--epochs", "2", "--out", str(out), "--resume"]) == 0
     assert [r["epoch"] for r in json.loads((out / "history.json").read_text())] == [1, 2]
     assert "epoch 2, test accuracy" in capsys.readouterr().out

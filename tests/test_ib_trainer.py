@@ -66,6 +66,12 @@ def test_beta_warmup_schedule() -> None:
     assert [t._beta_at(s, 10) for s in (0, 9, 19, 25)] == pytest.approx([0.005, 0.05, 0.1, 0.1])
     assert Trainer(_vib(), beta=0.1, quiet=True).beta_warmup_epochs == 1.0  # default at large beta
     assert Trainer(_vib(), beta=1e-3, quiet=True)._beta_at(0, 10) == 1e-3
+    g = Trainer(_vib(), beta=0.1, beta_warmup_epochs=2, warmup_shape="geometric", quiet=True)
+    assert [g._beta_at(s, 10) for s in (0, 9, 19, 25)] == pytest.approx(
+        [0.1 * 1e-4 ** (1 - 1 / 20), 0.1 * 1e-4**0.5, 0.1, 0.1]
+    )
+    with pytest.raises(ValueError, match="warmup_shape"):
+        Trainer(_vib(), warmup_shape="cosine")
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, default=0.999, help="weight EMA decay; 0 turns it off")
     p.add_argument("--warmup", type=float, default=None,
                    help="beta warm-up epochs (default: 0 below beta 1e-2, else 1)")  # fmt: skip
+    p.add_argument("--warmup-shape", choices=("linear", "geometric"), default="linear",
+                   help="beta warm-up from 0 (linear) or from 1e-4 beta (geometric)")  # fmt: skip
     p.add_argument("--adv", choices=ATTACK_NAMES, default=None, help="adversarial training attack")
     p.add_argument("--adv-eps", type=float, default=0.3)
     p.add_argument(
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             model, beta=args.beta, lr=args.lr, batch_size=args.batch_size, adversary=adversary,
             adv_ratio=args.adv_ratio, beta_warmup_epochs=args.warmup,
             ema=args.ema if args.ema > 0 else None, seed=args.seed, out=out, quiet=args.quiet,
-            lr_decay=args.lr_decay,
+            lr_decay=args.lr_decay, warmup_shape=args.warmup_shape,
         )  # fmt: skip
         if trainer.rank == 0:
             out.mkdir(parents=True, exist_ok=True)
