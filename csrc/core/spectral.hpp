@@ -572,15 +572,23 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
         return res;
       }
       al[k] = dot(q, w, n);
-      // full reorthogonalisation, two classical Gram-Schmidt passes ("twice is enough")
+      // three-term recurrence, then full reorthogonalisation against the whole basis; a second
+      // pass only when the first removed much (Kahan-Parlett: "twice is enough")
+      const double* qp = k ? Q + (k - 1) * n : q;
+      const double bp = k ? be[k - 1] : 0.0;
+      for (int64_t j = 0; j < n; ++j) w[j] -= al[k] * q[j] + bp * qp[j];
+      double b = norm2(w, n);
       for (int pass = 0; pass < 2; ++pass) {
         for (int64_t i = 0; i <= k; ++i) {
           const double* qi = Q + i * n;
           const double c = dot(qi, w, n);
           for (int64_t j = 0; j < n; ++j) w[j] -= c * qi[j];
         }
+        const double after = norm2(w, n);
+        const bool again = after < 0.7 * b;
+        b = after;
+        if (!again) break;
       }
-      const double b = norm2(w, n);
       be[k] = b;
       ++k;
       s[k - 1] = k == 1 ? 1.0 : 0.0;  // previous Ritz vector, extended by a zero

@@ -160,9 +160,19 @@ def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, A
             Qk = Q[..., :k, :]
             a = (q * w).sum(-1)
             alphas.append(a)
-            for _ in range(2):  # full reorthogonalisation, twice
-                w = w - (Qk.mT @ (Qk @ w.unsqueeze(-1))).squeeze(-1)
+            # three-term recurrence, then full reorthogonalisation; a second pass only when the
+            # first removed much (Kahan-Parlett)
+            w = w - a.unsqueeze(-1) * q
+            if k > 1:
+                w = w - betas[-1].unsqueeze(-1) * Q[..., k - 2, :]
             b = w.norm(dim=-1)
+            for _ in range(2):
+                w = w - (Qk.mT @ (Qk @ w.unsqueeze(-1))).squeeze(-1)
+                after = w.norm(dim=-1)
+                again = bool((after < 0.7 * b).any())
+                b = after
+                if not again:
+                    break
             betas.append(b)
             scale = max(scale, float(a.abs().max()))
             live = b > 1e-13 * scale
