@@ -24,12 +24,15 @@ from infotheory.estimators import (
 DISCRETE = ["jvhw", "mle", "miller_madow"]
 
 
-def test_numerics_do_not_import_torch():
+def test_numerics_do_not_import_torch(tmp_path):
     code = (
         "import sys, infotheory.estimators, infotheory.bounds; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    # From a neutral folder: in the source root the unbuilt infotheory/ would shadow the install.
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr
 
 
