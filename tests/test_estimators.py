@@ -328,6 +328,26 @@ def test_counts_paths_on_larger_inputs():
         _check_counts(a)
 
 
+def test_one_column_growing_window_edges():
+    i64 = np.iinfo(np.int64)
+    rng = np.random.default_rng(9)
+    cases = [
+        np.arange(100_000)[::-1],  # the window grows downward again and again
+        np.arange(-50_000, 50_000),  # and upward
+        np.array([i64.max, i64.max - 1, i64.max - 5000, i64.max]),
+        np.array([i64.min, i64.min + 3, i64.min + 2000, i64.min]),
+        np.array([0, 10**9, 0, 5]),  # wider than the dense window: the hash path takes over
+        np.array([i64.min, i64.max, 0]),
+        rng.integers(-(2**20), 2**20, size=3000).astype(np.int32),
+        np.array([-128, 127, 0, -128], dtype=np.int8),
+        np.array([0, 2**32 - 1, 7], dtype=np.uint32),
+    ]
+    for a in cases:
+        _, ref = np.unique(a, return_counts=True)
+        np.testing.assert_array_equal(np.sort(count_symbols(a)), np.sort(ref))
+        assert entropy(a, method="mle") == pytest.approx(scipy.stats.entropy(ref), abs=1e-12)
+
+
 def test_counts_thread_count_does_not_change_results():
     rng = np.random.default_rng(3)
     a = rng.integers(0, 3, size=(40_000, 10)).astype(np.int32)

@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -285,6 +287,55 @@ void count_keys(int64_t n, uint64_t total, KeyFn key, Counts& out, bool want_fir
   } else {
     count_hashed_keys(n, key, out, want_first, inverse);
   }
+}
+
+// One pass over a single column, counts only: a bincount whose window [base, base + size) grows
+// (at least doubling) whenever a value falls outside it, so no separate min/max pass is needed.
+// Returns false, leaving `out` unspecified, once the value range exceeds `cap` slots; the caller
+// then counts another way. Values must fit in int64 (every integer type except uint64).
+template <class T>
+bool count_column_growing(const T* x, int64_t n, uint64_t cap, Counts& out) {
+  static_assert(std::is_signed_v<T> || sizeof(T) < 8, "values must fit in int64");
+  using lim = std::numeric_limits<int64_t>;
+  constexpr int64_t kStart = 1024;
+  // The window [base, base + size - 1] always lies inside int64.
+  const int64_t x0 = static_cast<int64_t>(x[0]);
+  int64_t base = x0 < lim::min() + kStart / 2 ? lim::min() : x0 - kStart / 2;
+  base = std::min(base, lim::max() - (kStart - 1));
+  std::vector<int64_t> cnt(static_cast<size_t>(kStart), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = static_cast<int64_t>(x[i]);
+    const uint64_t idx = static_cast<uint64_t>(v) - static_cast<uint64_t>(base);
+    if (idx < cnt.size()) {
+      ++cnt[static_cast<size_t>(idx)];
+      continue;
+    }
+    // Grow to cover v, at least doubling; the spare room goes on the side that grew.
+    const int64_t top = base + (static_cast<int64_t>(cnt.size()) - 1);
+    const int64_t lo = std::min(base, v), hi = std::max(top, v);
+    const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+    if (span == 0 || span > cap) return false;
+    const uint64_t size = std::min(cap, std::max<uint64_t>(span, 2 * cnt.size()));
+    const uint64_t extra = size - span;
+    const uint64_t room_below = static_cast<uint64_t>(lo) - static_cast<uint64_t>(lim::min());
+    const uint64_t room_above = static_cast<uint64_t>(lim::max()) - static_cast<uint64_t>(hi);
+    const uint64_t below =
+        v < base ? std::min(extra, room_below) : extra - std::min(extra, room_above);
+    const int64_t new_base = static_cast<int64_t>(static_cast<uint64_t>(lo) - below);
+    std::vector<int64_t> grown(static_cast<size_t>(size), 0);
+    const auto shift = static_cast<std::ptrdiff_t>(static_cast<uint64_t>(base) -
+                                                   static_cast<uint64_t>(new_base));
+    std::copy(cnt.begin(), cnt.end(), grown.begin() + shift);
+    cnt.swap(grown);
+    base = new_base;
+    ++cnt[static_cast<size_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(base))];
+  }
+  out.counts.clear();
+  out.first.clear();
+  for (int64_t c : cnt) {
+    if (c) out.counts.push_back(c);
+  }
+  return true;
 }
 
 // Fingerprint: fp[j] = number of symbols with count j, for j = 0..max(counts); fp[0] = 0.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,14 @@ void count_typed(const T* x, int64_t n, int64_t d, Counts& out, bool want_first,
                  int64_t* inverse) {
   const int nt = pyutil::threads();
   const int64_t chunks = (nt > 1 && n * d >= pyutil::kSerialWork && n >= nt) ? nt : 1;
+  if constexpr (std::is_signed_v<T> || sizeof(T) < 8) {
+    // The common entropy() case (one column, counts only): a single pass, no min/max pass.
+    const uint64_t cap = std::min(entropy::kDenseMax,
+                                  std::max(entropy::kDenseMin, 2 * static_cast<uint64_t>(n)));
+    if (d == 1 && !want_first && !inverse && entropy::count_column_growing(x, n, cap, out)) {
+      return;
+    }
+  }
   std::vector<T> cmn(static_cast<size_t>(chunks * d)), cmx(static_cast<size_t>(chunks * d));
   pyutil::parallel_for(chunks, pyutil::kSerialWork, [&](int64_t c) {
     const int64_t r0 = n * c / chunks, r1 = n * (c + 1) / chunks;
