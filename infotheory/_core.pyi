@@ -37,6 +37,62 @@ def forward_waterfill_cuda(
     noise: Any, power: Any, level: Any, allocation: Any, capacity: Any, status: Any, stream: int
 ) -> None: ...
 
+# attack_step family: x, grad, x0, eps, alpha, l2, linf of one dtype (float64 or float32),
+# C-contiguous, no conversion; x is updated in place, l2/linf (n,) are outputs. norm: "inf" | "2".
+def attack_step(
+    x: npt.NDArray[np.floating],
+    grad: npt.NDArray[np.floating],
+    x0: npt.NDArray[np.floating],
+    eps: npt.NDArray[np.floating],
+    alpha: npt.NDArray[np.floating],
+    lo: float,
+    hi: float,
+    norm: str,
+    l2: npt.NDArray[np.floating],
+    linf: npt.NDArray[np.floating],
+) -> None: ...
+def attack_step_cuda(
+    x: Any,
+    grad: Any,
+    x0: Any,
+    eps: Any,
+    alpha: Any,
+    lo: float,
+    hi: float,
+    norm: str,
+    l2: Any,
+    linf: Any,
+    stream: int,
+) -> None: ...
+
+# spectral family: W float64 or float32 (batch, m, n), C-contiguous; vectors and outputs float64.
+def spectral_top(
+    W: npt.NDArray[np.floating],
+    v: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    iterations: npt.NDArray[np.int32],
+    status: npt.NDArray[np.int32],
+    method: int,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
+) -> None: ...
+
+# entropy family: integer/bool codes (n, d) C-contiguous; counts, fingerprints and estimators (nats).
+def count_symbols(
+    codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_], return_index: bool, return_inverse: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, npt.NDArray[np.int64] | None]: ...
+def fingerprint(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]: ...
+def entropy_plugin(fingerprint: npt.NDArray[np.int64], n: int) -> float: ...
+def entropy_jvhw(
+    fingerprint: npt.NDArray[np.int64], n: int, g_table: npt.NDArray[np.float64]
+) -> float: ...
+def jvhw_degree(n: int) -> int: ...
+
 # channel family: float64 only, C-contiguous, no conversion. p is (n, 4); flip (n, 4); alpha (n, 2).
 def binary_attack(
     p: npt.NDArray[np.float64],

@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("infotheory.experiments.info_cmd", "print the build and runtime configuration"),
     "demo": ("infotheory.experiments.demo", "run the main job on embedded data and write a report"),
     "reproduce": ("infotheory.experiments.reproduce", "reproduce a table or figure of the papers"),
+    "train": ("infotheory.experiments.train_cmd", "train a VIB or CE model into a run folder"),
+    "attack": ("infotheory.experiments.attack_cmd", "robust accuracy of a trained model"),
 }
 
 

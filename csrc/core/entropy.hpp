@@ -1,0 +1,352 @@
+// Counting distinct rows of an integer matrix and entropy estimators from fingerprints
+// (math.md Part C).
+//
+// Counting. Each row is one symbol. When the per-column ranges multiply to less than 2^63 a row
+// becomes one 64-bit mixed-radix key; small key spaces are counted in a dense array (a bincount),
+// large ones in an open-addressing hash table. Rows whose key space is wider are hashed byte-wise
+// and compared with memcmp. Nothing is sorted. Symbols get ids in order of first occurrence, except
+// on the dense counts-only path, which reports them in key order (callers treat order as opaque).
+//
+// Estimators work on the fingerprint f_j = #{symbols seen exactly j times}: the number of distinct
+// count values is at most sqrt(2n), so they cost almost nothing after counting.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "common.hpp"
+
+namespace infotheory::entropy {
+
+// Highest JVHW polynomial degree: the reference caps it because monomial coefficients grow ~10^12.
+constexpr int kMaxDegree = 22;
+
+// Dense counting when the key space is at most this many slots (or twice the number of rows).
+constexpr uint64_t kDenseMin = uint64_t{1} << 16;
+constexpr uint64_t kDenseMax = uint64_t{1} << 26;
+
+struct Counts {
+  std::vector<int64_t> counts;  // occurrences of each distinct symbol
+  std::vector<int64_t> first;   // row of its first occurrence (filled when requested)
+};
+
+// splitmix64 finaliser: a full-avalanche mix, so linear probing on the low bits behaves.
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+template <class T>
+inline uint64_t to_u64(T x) {
+  if constexpr (std::is_signed_v<T>) {
+    return static_cast<uint64_t>(static_cast<int64_t>(x));
+  } else {
+    return static_cast<uint64_t>(x);
+  }
+}
+
+// Per-column min and max over rows [r0, r1), merged into mn/mx (initialise them from row r0).
+template <class T>
+void column_range(const T* x, int64_t r0, int64_t r1, int64_t d, T* mn, T* mx) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* row = x + r * d;
+    for (int64_t c = 0; c < d; ++c) {
+      mn[c] = std::min(mn[c], row[c]);
+      mx[c] = std::max(mx[c], row[c]);
+    }
+  }
+}
+
+// Mixed-radix strides of the offsets (x_c - min_c). Returns false when the key space does not fit
+// in 63 bits; otherwise `total` is the number of possible keys.
+template <class T>
+bool radix_strides(const T* mn, const T* mx, int64_t d, uint64_t* stride, uint64_t& total) {
+  constexpr uint64_t kLimit = uint64_t{1} << 63;
+  uint64_t s = 1;
+  for (int64_t c = d - 1; c >= 0; --c) {
+    stride[c] = s;
+    const uint64_t span = to_u64(mx[c]) - to_u64(mn[c]) + 1;  // 0 when the column spans 2^64
+    if (span == 0 || s > kLimit / span) return false;
+    s *= span;
+  }
+  total = s;
+  return true;
+}
+
+template <class T>
+inline uint64_t row_key(const T* row, int64_t d, const T* mn, const uint64_t* stride) {
+  uint64_t k = 0;
+  for (int64_t c = 0; c < d; ++c) k += (to_u64(row[c]) - to_u64(mn[c])) * stride[c];
+  return k;
+}
+
+// Bincount of keys in [0, total) without ids: symbols come out in key order.
+template <class KeyFn>
+void count_dense_plain(int64_t n, uint64_t total, KeyFn key, Counts& out) {
+  std::vector<int64_t> cnt(static_cast<size_t>(total), 0);
+  for (int64_t i = 0; i < n; ++i) ++cnt[static_cast<size_t>(key(i))];
+  out.counts.clear();
+  for (int64_t c : cnt) {
+    if (c) out.counts.push_back(c);
+  }
+}
+
+// Dense slots holding ids in first-occurrence order; optional first rows and per-row labels.
+template <class KeyFn>
+void count_dense_ids(int64_t n, uint64_t total, KeyFn key, Counts& out, bool want_first,
+                     int64_t* inverse) {
+  std::vector<int64_t> slot(static_cast<size_t>(total), -1);
+  out.counts.clear();
+  out.first.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t& s = slot[static_cast<size_t>(key(i))];
+    if (s < 0) {
+      s = static_cast<int64_t>(out.counts.size());
+      out.counts.push_back(0);
+      if (want_first) out.first.push_back(i);
+    }
+    ++out.counts[static_cast<size_t>(s)];
+    if (inverse) inverse[i] = s;
+  }
+}
+
+// Hash-table probes miss the cache once the table outgrows it: hash rows kAhead ahead of the insert
+// and prefetch their slots, so the misses overlap.
+constexpr int64_t kAhead = 16;
+
+template <class P>
+inline void prefetch(const P* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
+// Open addressing with linear probing on 64-bit keys; grows 4x at load 1/2.
+template <class KeyFn>
+void count_hashed_keys(int64_t n, KeyFn key, Counts& out, bool want_first, int64_t* inverse) {
+  struct Slot {
+    uint64_t key;
+    int64_t id;
+  };
+  size_t cap = 1024;
+  std::vector<Slot> table(cap, Slot{0, -1});
+  std::vector<uint64_t> id_key;
+  out.counts.clear();
+  out.first.clear();
+  uint64_t ring_key[kAhead], ring_hash[kAhead];
+  for (int64_t i = 0; i < std::min(n, kAhead); ++i) {
+    ring_key[i] = key(i);
+    ring_hash[i] = mix64(ring_key[i]);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = i % kAhead;
+    const uint64_t k = ring_key[r], hk = ring_hash[r];
+    if (i + kAhead < n) {
+      ring_key[r] = key(i + kAhead);
+      ring_hash[r] = mix64(ring_key[r]);
+      prefetch(&table[static_cast<size_t>(ring_hash[r]) & (cap - 1)]);
+    }
+    size_t h = static_cast<size_t>(hk) & (cap - 1);
+    while (table[h].id >= 0 && table[h].key != k) h = (h + 1) & (cap - 1);
+    int64_t id = table[h].id;
+    if (id < 0) {
+      id = static_cast<int64_t>(out.counts.size());
+      table[h] = Slot{k, id};
+      out.counts.push_back(0);
+      id_key.push_back(k);
+      if (want_first) out.first.push_back(i);
+      if (2 * out.counts.size() > cap) {
+        cap *= 4;
+        std::vector<Slot> grown(cap, Slot{0, -1});
+        for (size_t j = 0; j < id_key.size(); ++j) {
+          size_t g = static_cast<size_t>(mix64(id_key[j])) & (cap - 1);
+          while (grown[g].id >= 0) g = (g + 1) & (cap - 1);
+          grown[g] = Slot{id_key[j], static_cast<int64_t>(j)};
+        }
+        table.swap(grown);
+      }
+    }
+    ++out.counts[static_cast<size_t>(id)];
+    if (inverse) inverse[i] = id;
+  }
+}
+
+inline uint64_t hash_bytes(const unsigned char* p, int64_t w) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(w);
+  int64_t i = 0;
+  for (; i + 8 <= w; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    h = mix64(h ^ v);
+  }
+  if (i < w) {
+    uint64_t v = 0;
+    std::memcpy(&v, p + i, static_cast<size_t>(w - i));
+    h = mix64(h ^ v ^ 0xa0761d6478bd642fULL);
+  }
+  return h;
+}
+
+// Rows of w bytes each, hashed and compared byte-wise (integer rows are equal iff their bytes are).
+inline void count_rows_bytes(const unsigned char* data, int64_t n, int64_t w, Counts& out,
+                             bool want_first, int64_t* inverse) {
+  struct Slot {
+    uint64_t hash;
+    int64_t id;
+  };
+  size_t cap = 1024;
+  std::vector<Slot> table(cap, Slot{0, -1});
+  std::vector<uint64_t> id_hash;
+  std::vector<int64_t> id_row;
+  out.counts.clear();
+  out.first.clear();
+  uint64_t ring[kAhead];
+  for (int64_t i = 0; i < std::min(n, kAhead); ++i) ring[i] = hash_bytes(data + i * w, w);
+  for (int64_t i = 0; i < n; ++i) {
+    const unsigned char* row = data + i * w;
+    const int64_t r = i % kAhead;
+    const uint64_t hv = ring[r];
+    if (i + kAhead < n) {
+      ring[r] = hash_bytes(data + (i + kAhead) * w, w);
+      prefetch(&table[static_cast<size_t>(ring[r]) & (cap - 1)]);
+    }
+    size_t h = static_cast<size_t>(hv) & (cap - 1);
+    int64_t id = -1;
+    while (table[h].id >= 0) {
+      if (table[h].hash == hv &&
+          std::memcmp(data + id_row[static_cast<size_t>(table[h].id)] * w, row,
+                      static_cast<size_t>(w)) == 0) {
+        id = table[h].id;
+        break;
+      }
+      h = (h + 1) & (cap - 1);
+    }
+    if (id < 0) {
+      id = static_cast<int64_t>(out.counts.size());
+      table[h] = Slot{hv, id};
+      out.counts.push_back(0);
+      id_hash.push_back(hv);
+      id_row.push_back(i);
+      if (2 * out.counts.size() > cap) {
+        cap *= 4;
+        std::vector<Slot> grown(cap, Slot{0, -1});
+        for (size_t j = 0; j < id_hash.size(); ++j) {
+          size_t g = static_cast<size_t>(id_hash[j]) & (cap - 1);
+          while (grown[g].id >= 0) g = (g + 1) & (cap - 1);
+          grown[g] = Slot{id_hash[j], static_cast<int64_t>(j)};
+        }
+        table.swap(grown);
+      }
+    }
+    ++out.counts[static_cast<size_t>(id)];
+    if (inverse) inverse[i] = id;
+  }
+  if (want_first) out.first = id_row;
+}
+
+// Count keys produced by key(i) for i in [0, n), choosing dense or hashed storage.
+template <class KeyFn>
+void count_keys(int64_t n, uint64_t total, KeyFn key, Counts& out, bool want_first,
+                int64_t* inverse) {
+  const uint64_t dense_cap = std::min(kDenseMax, std::max(kDenseMin, 2 * static_cast<uint64_t>(n)));
+  if (total <= dense_cap) {
+    if (!want_first && !inverse) {
+      count_dense_plain(n, total, key, out);
+    } else {
+      count_dense_ids(n, total, key, out, want_first, inverse);
+    }
+  } else {
+    count_hashed_keys(n, key, out, want_first, inverse);
+  }
+}
+
+// Fingerprint: fp[j] = number of symbols with count j, for j = 0..max(counts); fp[0] = 0.
+inline std::vector<int64_t> fingerprint(const int64_t* counts, int64_t k) {
+  int64_t mx = 0;
+  for (int64_t i = 0; i < k; ++i) mx = std::max(mx, counts[i]);
+  std::vector<int64_t> fp(static_cast<size_t>(mx) + 1, 0);
+  for (int64_t i = 0; i < k; ++i) {
+    if (counts[i] > 0) ++fp[static_cast<size_t>(counts[i])];
+  }
+  return fp;
+}
+
+// Plug-in (maximum-likelihood) entropy in nats: -sum_j f_j (j/n) ln(j/n).
+inline double plugin_nats(const int64_t* fp, int64_t len, int64_t n) {
+  const double dn = static_cast<double>(n);
+  double h = 0.0;
+  for (int64_t j = 1; j < len; ++j) {
+    if (fp[j] == 0) continue;
+    const double x = static_cast<double>(j) / dn;
+    h -= static_cast<double>(fp[j]) * x * std::log(x);
+  }
+  return h;
+}
+
+// JVHW polynomial degree (math.md §C2 step 2).
+inline int jvhw_degree(int64_t n) {
+  const double k = 4.0 + std::ceil(1.2 * std::log(static_cast<double>(n)));
+  return static_cast<int>(std::min(k, static_cast<double>(kMaxDegree)));
+}
+
+// Data-driven threshold constant c1 (math.md §C2 step 4); 0 means "bias-corrected plug-in only".
+inline double jvhw_c1(int64_t n, int64_t f1, int degree) {
+  if (n < degree || f1 <= 0) return 0.0;
+  const double dn = static_cast<double>(n);
+  const double u = std::log(dn / static_cast<double>(f1));
+  double c1;
+  if (n < 200 || u > 1.5) {
+    c1 = 0.3303 * u + 0.4679;
+  } else {
+    c1 = (-0.530556484842359 * u + 1.09787328176926) * u + 0.184831781602259;
+  }
+  return std::max(c1, 1.0 / (1.9 * std::log(dn)));
+}
+
+// JVHW value of one symbol seen j times (math.md §C2 step 5), in nats. g holds g_0..g_K.
+inline double jvhw_symbol(int64_t j, int64_t n, double thres, const double* g, int degree) {
+  const double dn = static_cast<double>(n);
+  const double x = static_cast<double>(j) / dn;
+  const double mle = -x * std::log(x) + 1.0 / (2.0 * dn);
+  if (!(thres > 0.0)) return std::max(mle, 0.0);
+  const double ratio = std::min(std::max(2.0 * x / thres - 1.0, 0.0), 1.0);
+  if (ratio >= 1.0) return std::max(mle, 0.0);
+  // Unbiased estimate of Delta g(p/Delta) - p ln Delta via falling factorials (j)_k / (n)_k.
+  const double nx = dn * x;
+  double term = thres, poly = g[0] * thres;
+  for (int k = 1; k <= degree; ++k) {
+    const double q = static_cast<double>(k - 1);
+    term *= (nx - q) / (thres * (dn - q));
+    poly += g[k] * term;
+  }
+  poly -= x * std::log(thres);
+  if (!std::isfinite(poly)) poly = mle;
+  return std::max(ratio * mle + (1.0 - ratio) * poly, 0.0);
+}
+
+// JVHW entropy in nats from a fingerprint of n samples; g_table is kMaxDegree rows of
+// kMaxDegree + 1 coefficients, row K-1 holding g_0..g_K of the degree-K approximation.
+inline double jvhw_nats(const int64_t* fp, int64_t len, int64_t n, const double* g_table) {
+  const int degree = jvhw_degree(n);
+  const double* g = g_table + static_cast<int64_t>(degree - 1) * (kMaxDegree + 1);
+  const double c1 = jvhw_c1(n, len > 1 ? fp[1] : 0, degree);
+  const double thres = 4.0 * c1 * std::log(static_cast<double>(n)) / static_cast<double>(n);
+  double h = 0.0;
+  for (int64_t j = 1; j < len; ++j) {
+    if (fp[j] == 0) continue;
+    h += static_cast<double>(fp[j]) * jvhw_symbol(j, n, thres, g, degree);
+  }
+  return h;
+}
+
+}  // namespace infotheory::entropy

@@ -1,0 +1,151 @@
+// Bindings of the spectral family: batched top singular value of dense matrices on CPU (OpenMP
+// across the batch, or across row blocks of one large matrix).
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "core/spectral.hpp"
+#include "families.hpp"
+
+namespace infotheory {
+namespace {
+
+using pyutil::carray;
+
+// A single matrix this large (elements) uses all threads inside each operator application.
+constexpr int64_t kSplitRows = 1 << 18;
+
+template <class T>
+void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
+             carray<double> lower, carray<double> upper, carray<int32_t> iters,
+             carray<int32_t> status, int method, double tol, int max_iter, int max_basis,
+             std::uint64_t seed) {
+  if (A.ndim() != 3) {
+    pyutil::value_error("W must be 3-D (batch, m, n) at the kernel, got " +
+                        std::to_string(A.ndim()) + "-D");
+  }
+  const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  if (method != spectral::kPower && method != spectral::kLanczos) {
+    pyutil::value_error("method must be 0 (power) or 1 (lanczos), got " + std::to_string(method));
+  }
+  if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
+  if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
+  if (max_basis < 2) pyutil::value_error("max_basis must be >= 2, got " + std::to_string(max_basis));
+  pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
+  auto out1 = [&](const char* name, const auto& arr) {
+    pyutil::expect_shape(name, pyutil::shape_of(arr), {b});
+    pyutil::expect_writable(name, arr);
+  };
+  out1("sigma", sigma);
+  out1("lower", lower);
+  out1("upper", upper);
+  out1("iterations", iters);
+  out1("status", status);
+  pyutil::expect_writable("v", v);
+  double* up = nullptr;
+  carray<double> u;
+  if (!u_obj.is_none()) {
+    if (!py::isinstance<carray<double>>(u_obj)) {
+      pyutil::type_error("u must be a C-contiguous float64 array or None");
+    }
+    u = u_obj.cast<carray<double>>();
+    pyutil::expect_shape("u", pyutil::shape_of(u), {b, m});
+    pyutil::expect_writable("u", u);
+    up = u.mutable_data();
+  }
+  const T* a = A.data();
+  double* vp = v.mutable_data();
+  double* sg = sigma.mutable_data();
+  double* lo = lower.mutable_data();
+  double* hi = upper.mutable_data();
+  int32_t* it = iters.mutable_data();
+  int32_t* st = status.mutable_data();
+  const auto meth = static_cast<spectral::Method>(method);
+  const int nt = pyutil::threads();
+  py::gil_scoped_release release;
+  auto store = [&](int64_t p, const spectral::Result& r) {
+    sg[p] = r.sigma;
+    lo[p] = r.lower;
+    hi[p] = r.upper;
+    it[p] = r.iterations;
+    st[p] = r.status;
+  };
+#ifdef _OPENMP
+  if (nt > 1 && b < nt && m * n >= kSplitRows) {
+    // Few large matrices: split each operator application over row blocks, one partial A^T A v
+    // per thread, summed afterwards.
+    for (int64_t p = 0; p < b; ++p) {
+      const T* Ap = a + p * m * n;
+      std::vector<std::vector<double>> part(static_cast<size_t>(nt));
+      auto apply = [&](const double* x, double* y) {
+        const int64_t chunk = ((m + nt - 1) / nt + 3) / 4 * 4;
+#pragma omp parallel num_threads(nt)
+        {
+          const int t = omp_get_thread_num();
+          const int64_t r0 = std::min<int64_t>(m, t * chunk), r1 = std::min<int64_t>(m, r0 + chunk);
+          auto& buf = part[static_cast<size_t>(t)];
+          buf.assign(static_cast<size_t>(n), 0.0);
+          if (r1 > r0) spectral::gram_apply(Ap + r0 * n, r1 - r0, n, x, buf.data(), nullptr);
+#pragma omp barrier
+#pragma omp for schedule(static)
+          for (int64_t j = 0; j < n; ++j) {
+            double s = 0.0;
+            for (int q = 0; q < nt; ++q) s += part[static_cast<size_t>(q)][static_cast<size_t>(j)];
+            y[j] = s;
+          }
+        }
+      };
+      double* vq = vp + p * n;
+      bool any = false;
+      for (int64_t j = 0; j < n && !any; ++j) any = vq[j] != 0.0;
+      if (!any) spectral::random_start(vq, n, seed + static_cast<std::uint64_t>(p));
+      spectral::Workspace ws;
+      const auto r = meth == spectral::kPower
+                         ? spectral::power(apply, n, vq, tol, max_iter, ws)
+                         : spectral::lanczos(apply, n, vq, tol, max_iter, max_basis, ws);
+      store(p, r);
+      if (up && r.status != kNonFiniteInput) {
+        double* uq = up + p * m;
+        ws.w.resize(static_cast<size_t>(n));
+        spectral::gram_apply(Ap, m, n, vq, ws.w.data(), uq);
+        const double nu = spectral::norm2(uq, m);
+        if (nu > 0.0) {
+          for (int64_t i = 0; i < m; ++i) uq[i] /= nu;
+        }
+      }
+    }
+    return;
+  }
+#endif
+  pyutil::parallel_for(b, m * n * 8, [&](int64_t p) {
+    thread_local spectral::Workspace ws;
+    const auto r = spectral::top_singular(a + p * m * n, m, n, vp + p * n, up ? up + p * m : nullptr,
+                                          meth, tol, max_iter, max_basis,
+                                          seed + static_cast<std::uint64_t>(p), ws);
+    store(p, r);
+  });
+}
+
+
+template <class T>
+void def_cpu(py::module_& m) {
+  m.def("spectral_top", &run_cpu<T>, py::arg("W").noconvert(), py::arg("v").noconvert(),
+        py::arg("u").none(true), py::arg("sigma").noconvert(), py::arg("lower").noconvert(),
+        py::arg("upper").noconvert(), py::arg("iterations").noconvert(),
+        py::arg("status").noconvert(), py::arg("method"), py::arg("tol"), py::arg("max_iter"),
+        py::arg("max_basis"), py::arg("seed"));
+}
+
+void register_spectral(py::module_& m) {
+  def_cpu<double>(m);
+  def_cpu<float>(m);
+}
+
+}  // namespace
+
+INFOTHEORY_REGISTER_FAMILY(spectral, register_spectral);
+
+}  // namespace infotheory

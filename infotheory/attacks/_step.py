@@ -1,0 +1,196 @@
+"""One projected gradient step, in place: ``x <- clip(proj_{B(x0, eps)}(x + alpha * dir(g)), lo, hi)``.
+
+``dir`` is ``sign(g)`` for the L-inf norm and ``g / ||g||_2`` (per sample) for L2. The eager torch
+sequence below is the reference and the fallback for inputs the kernel cannot take.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import _arrays, _core
+
+
+def torch_step_(
+    x: torch.Tensor,
+    grad: torch.Tensor,
+    x0: torch.Tensor,
+    eps: torch.Tensor,
+    alpha: torch.Tensor,
+    norm: str,
+    clip: tuple[float, float] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eager torch version of the step (several passes over memory); returns (l2, linf) norms of
+    ``x - x0`` after the step."""
+    n = x.shape[0]
+    view = (n,) + (1,) * (x.dim() - 1)
+    if norm == "inf":
+        x.add_(grad.sign() * alpha.view(view))
+        delta = torch.maximum(torch.minimum(x - x0, eps.view(view)), -eps.view(view))
+    else:
+        gn = grad.reshape(n, -1).norm(dim=1)
+        scale = torch.where(gn > 0, alpha / gn, torch.zeros_like(gn))
+        x.add_(grad * scale.view(view))
+        delta = x - x0
+        dn = delta.reshape(n, -1).norm(dim=1)
+        factor = torch.where(dn > eps, eps / dn, torch.ones_like(dn))
+        delta = delta * factor.view(view)
+    torch.add(x0, delta, out=x)
+    if clip is not None:
+        x.clamp_(clip[0], clip[1])
+    d = (x - x0).reshape(n, -1)
+    return d.norm(dim=1), d.abs().amax(dim=1)
+
+
+def random_start_(
+    x: torch.Tensor,
+    x0: torch.Tensor,
+    eps: torch.Tensor,
+    norm: str,
+    clip: tuple[float, float] | None,
+    gen: torch.Generator | None,
+) -> None:
+    """``x <- clip(x0 + u)`` with ``u`` uniform in the eps-ball: a uniform cube for L-inf; for L2 a
+    Gaussian direction with radius ``eps * U^(1/d)`` (uniform in volume, not on the sphere)."""
+    n = x.shape[0]
+    d = x[0].numel()
+    view = (n,) + (1,) * (x.dim() - 1)
+    if norm == "inf":
+        u = torch.rand(x.shape, generator=gen, dtype=x.dtype, device=x.device)
+        u.mul_(2).sub_(1).mul_(eps.view(view))
+    else:
+        u = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
+        un = u.reshape(n, -1).norm(dim=1).clamp_min(torch.finfo(x.dtype).tiny)
+        r = torch.rand(n, generator=gen, dtype=x.dtype, device=x.device).pow(1.0 / d)
+        u.mul_((eps * r / un).view(view))
+    torch.add(x0, u, out=x)
+    if clip is not None:
+        x.clamp_(clip[0], clip[1])
+
+
+def default_alpha(eps: float | torch.Tensor, steps: int) -> float | torch.Tensor:
+    """Madry et al.'s rule of thumb: 2.5 * eps / steps, enough to cross the ball and come back."""
+    return eps * (2.5 / max(steps, 1))
+
+
+def attack_step(
+    x: Any,
+    grad: Any,
+    x0: Any,
+    eps: Any,
+    alpha: Any,
+    norm: str = "inf",
+    clip: tuple[float, float] | None = (0.0, 1.0),
+) -> tuple[Any, Any]:
+    """One fused projected-gradient step, in place on ``x``:
+    ``x <- clip(proj_{B(x0, eps)}(x + alpha * dir(grad)), lo, hi)``.
+
+    ``dir`` is ``sign(grad)`` for ``norm="inf"`` and ``grad / ||grad||_2`` per sample for
+    ``norm="2"`` (no step where the gradient is zero). The projection is onto the eps-ball around
+    ``x0`` in that norm, then the box clips; for ``x0`` in the box the result stays in the ball.
+
+    Parameters
+    ----------
+    x : array, shape ``(n, ...)``, float32 or float64, C-contiguous, writable
+        Current iterate; updated in place (numpy array, torch CPU tensor or CUDA tensor). Never
+        copied: a wrong dtype raises TypeError, a non-contiguous array ValueError.
+    grad, x0 : arrays like ``x``
+        Loss gradient at ``x`` and the clean input (same dtype, shape, contiguity rules).
+    eps, alpha : float or array of shape ``(n,)``
+        Budget and step size, per sample if arrays.
+    norm : "inf" or "2"
+    clip : (lo, hi) or None
+
+    Returns
+    -------
+    (l2, linf) : arrays of shape ``(n,)``
+        Norms of ``x - x0`` after the step, in ``x``'s array type and dtype.
+    """
+    from ._base import parse_clip, parse_norm
+
+    nm = parse_norm(norm)
+    box = parse_clip(clip)
+    lo, hi = box if box is not None else (-np.inf, np.inf)
+    xa = _arrays.float_array(x, "x", allow_copy=False, min_ndim=1, allow_empty=True)
+    same = (xa.np_dtype,)
+    ga = _arrays.float_array(grad, "grad", allow_copy=False, dtypes=same, allow_empty=True)
+    ba = _arrays.float_array(x0, "x0", allow_copy=False, dtypes=same, allow_empty=True)
+    for a in (ga, ba):
+        if a.backend != xa.backend:
+            raise ValueError(f"{a.name} is a {a.backend} array but x is a {xa.backend} array")
+        if a.shape != xa.shape:
+            raise ValueError(f"{a.name} must have x's shape {xa.shape}, got {a.shape}")
+    n = xa.shape[0]
+    e = xa.like(eps, "eps", (n,))
+    al = xa.like(alpha, "alpha", (n,))
+    for name, v in (("eps", e), ("alpha", al)):
+        if bool((v < 0).any()) or not bool(_finite(v)):
+            raise ValueError(f"{name} must be finite and non-negative")
+    l2, linf = xa.empty((n,)), xa.empty((n,))
+    if xa.backend == "cuda":
+        stream = _arrays.cuda_stream(xa.array)
+        caps = [_arrays.dlpack(t, stream) for t in (xa.array, ga.array, ba.array, e, al)]
+        outs = [_arrays.dlpack(t, stream) for t in (l2, linf)]
+        _core.attack_step_cuda(*caps, float(lo), float(hi), nm, *outs, stream)
+    else:
+        _core.attack_step(xa.array, ga.array, ba.array, e, al, float(lo), float(hi), nm, l2, linf)
+    return xa.wrap(l2), xa.wrap(linf)
+
+
+def _finite(v: Any) -> Any:
+    return torch.isfinite(v).all() if _arrays.is_tensor(v) else np.isfinite(v).all()
+
+
+def kernel_takes(x: torch.Tensor) -> bool:
+    """Whether the fused kernel can run on ``x`` (else the eager torch step is used)."""
+    if x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous():
+        return False
+    if x.device.type == "cpu":
+        return True
+    return x.device.type == "cuda" and bool(_core.WITH_CUDA)
+
+
+def step_(
+    x: torch.Tensor,
+    grad: torch.Tensor,
+    x0: torch.Tensor,
+    eps: torch.Tensor,
+    alpha: torch.Tensor,
+    norm: str,
+    clip: tuple[float, float] | None,
+) -> None:
+    """The step the attacks use: the fused kernel where it takes the input, else eager torch.
+
+    The attacks own every buffer (contiguous, one dtype), so the CPU path skips the public
+    wrapper's validation and calls the kernel on zero-copy numpy views."""
+    if (
+        x.device.type == "cpu"
+        and kernel_takes(x)
+        and grad.dtype == x.dtype
+        and grad.is_contiguous()
+        and x0.is_contiguous()
+        and grad.device.type == "cpu"
+    ):
+        lo, hi = clip if clip is not None else (-np.inf, np.inf)
+        n = x.shape[0]
+        dt = np.float32 if x.dtype == torch.float32 else np.float64
+        l2, linf = np.empty(n, dtype=dt), np.empty(n, dtype=dt)
+        _core.attack_step(
+            x.detach().numpy(),
+            grad.detach().numpy(),
+            x0.detach().numpy(),
+            eps.numpy(),
+            alpha.numpy(),
+            float(lo),
+            float(hi),
+            norm,
+            l2,
+            linf,
+        )
+    elif kernel_takes(x) and grad.is_contiguous() and x0.is_contiguous():
+        attack_step(x, grad, x0, eps, alpha, norm, clip)
+    else:
+        torch_step_(x, grad, x0, eps, alpha, norm, clip)

@@ -1,0 +1,173 @@
+"""Discretising continuous features into integer symbols, and the entropy of a network layer's
+features (the first paper's Figure 4: MLE and JVHW on quantised last-layer features)."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from .._arrays import is_tensor
+from ._entropy import entropy
+
+STRATEGIES = ("uniform", "quantile", "sign")
+
+
+def _code_dtype(bins: int) -> type:
+    if bins <= np.iinfo(np.int8).max + 1:
+        return np.int8
+    if bins <= np.iinfo(np.int16).max + 1:
+        return np.int16
+    return np.int32
+
+
+def discretize(
+    features: Any,
+    *,
+    bins: int = 30,
+    strategy: str = "uniform",
+    range: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Quantise real features into integer codes, one symbol per row.
+
+    Parameters
+    ----------
+    features : array_like of float, shape (n,), (n, d) or (n, ...)
+        Numpy array or torch tensor; trailing dimensions (feature maps) are flattened to d.
+    bins : int
+        Number of bins per coordinate (``"uniform"`` and ``"quantile"``).
+    strategy : {"uniform", "quantile", "sign"}
+        ``"uniform"``: ``bins`` equal-width bins over ``range`` (default: the global min and max of
+        all features, as in binning-based MI estimates of network layers); values outside the
+        range fall into the end bins. ``"quantile"``: per-coordinate bins with equal mass.
+        ``"sign"``: 1 where the feature is > 0 (ReLU activation patterns), else 0.
+    range : (float, float), optional
+        Lower and upper edge for ``"uniform"``.
+
+    Returns
+    -------
+    ndarray of int8/int16/int32, shape (n,) or (n, d)
+        Codes in 0..bins-1 (0..1 for ``"sign"``), ready for :func:`entropy` or
+        :func:`count_symbols`.
+    """
+    if is_tensor(features):
+        features = features.detach().cpu().numpy()
+    x = np.asarray(features)
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"features must be real numbers, got dtype {x.dtype}")
+    if x.ndim == 0 or x.shape[0] == 0 or x.size == 0:
+        raise ValueError(f"features must hold at least one sample, got shape {x.shape}")
+    if x.ndim > 2:
+        x = x.reshape(x.shape[0], -1)
+    x = x.astype(np.float64, copy=False)
+    if np.isnan(x).any():
+        raise ValueError("features must not contain NaN")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if strategy == "sign":
+        return (x > 0).astype(np.int8)
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)):
+        raise TypeError(f"bins must be an int, got {type(bins).__name__}")
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    dtype = _code_dtype(int(bins))
+    if strategy == "quantile":
+        if range is not None:
+            raise ValueError('range applies to strategy="uniform" only')
+        cols = x.reshape(x.shape[0], -1)
+        probs = np.linspace(0.0, 1.0, int(bins) + 1)[1:-1]
+        codes = np.empty(cols.shape, dtype=dtype)
+        for j in builtins.range(cols.shape[1]):
+            edges = np.quantile(cols[:, j], probs)
+            codes[:, j] = np.searchsorted(edges, cols[:, j], side="right")
+        return codes.reshape(x.shape)
+    if range is None:
+        finite = x[np.isfinite(x)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    else:
+        if len(range) != 2:
+            raise ValueError(f"range must be (low, high), got {range!r}")
+        lo, hi = float(range[0]), float(range[1])
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:
+            raise ValueError(f"range must be finite with low <= high, got {range!r}")
+    if hi == lo:
+        return np.zeros(x.shape, dtype=dtype)
+    # Bin i holds edges[i] <= x < edges[i+1] (the last bin is closed), as numpy.histogram: the
+    # scaled index can be off by one next to an edge, so it is corrected against the edges.
+    edges = np.linspace(lo, hi, int(bins) + 1)
+    idx = np.clip(np.floor((x - lo) * (bins / (hi - lo))), 0, bins - 1).astype(np.intp)
+    idx -= x < edges[idx]
+    idx += (x >= edges[idx + 1]) & (idx != bins - 1)
+    return np.clip(idx, 0, bins - 1).astype(dtype)
+
+
+def _batches(data: Any, batch_size: int) -> Any:
+    if is_tensor(data) or isinstance(data, np.ndarray):
+        for i in builtins.range(0, data.shape[0], batch_size):
+            yield data[i : i + batch_size]
+        return
+    for batch in data:
+        yield batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def feature_entropy(
+    model: Any,
+    data: Any,
+    layer: Any,
+    *,
+    method: str = "jvhw",
+    bins: int = 30,
+    strategy: str = "uniform",
+    range: tuple[float, float] | None = None,
+    base: str | float = "e",
+    batch_size: int = 256,
+) -> float:
+    """Entropy H(T) of a deterministic network's features at ``layer`` over ``data``.
+
+    For a deterministic encoder I(X;T) = H(T) (math.md §B3.3); the first paper estimates it on
+    the last convolutional layer with MLE and JVHW after quantising each coordinate.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Run in eval mode under ``torch.no_grad``; its mode is restored afterwards.
+    data : tensor, ndarray or iterable of batches
+        Inputs, or an iterable (a DataLoader) yielding inputs or (inputs, labels) pairs.
+    layer : torch.nn.Module or str
+        The submodule whose output is T, or its name in ``model.named_modules()``.
+    method, base
+        As in :func:`entropy`.
+    bins, strategy, range
+        As in :func:`discretize`, applied to the features of all inputs at once.
+    """
+    import torch
+
+    if isinstance(layer, str):
+        layer = model.get_submodule(layer)
+    if not isinstance(layer, torch.nn.Module):
+        raise TypeError(f"layer must be a torch.nn.Module or its name, got {type(layer).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    feats: list[np.ndarray] = []
+
+    def hook(_mod: Any, _inp: Any, out: Any) -> None:
+        t = out[0] if isinstance(out, (tuple, list)) else out
+        feats.append(t.detach().reshape(t.shape[0], -1).cpu().double().numpy())
+
+    was_training = model.training
+    handle = layer.register_forward_hook(hook)
+    try:
+        model.eval()
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.no_grad():
+            for xb in _batches(data, batch_size):
+                xb = torch.as_tensor(xb)
+                model(xb.to(device))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if not feats:
+        raise ValueError("data yielded no inputs")
+    codes = discretize(np.concatenate(feats), bins=bins, strategy=strategy, range=range)
+    return entropy(codes, method=method, base=base)

@@ -1,0 +1,193 @@
+"""Power iteration and Lanczos written with torch operations (any device, batched).
+
+Used for CUDA tensors; the CPU path runs the C++ kernels. The same certificate as the kernels: a
+Rayleigh quotient below, the residual bound above (see :class:`SpectralNormResult`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from ._dense import SpectralNormResult
+
+
+def _start(W: Any, init: Any, seed: int) -> Any:
+    import torch
+
+    *batch, _, n = W.shape
+    if init is not None:
+        v = torch.as_tensor(init, dtype=torch.float64, device=W.device)
+        try:
+            v = torch.broadcast_to(v, (*batch, n)).clone()
+        except RuntimeError as e:
+            raise ValueError(
+                f"init must have shape (..., {n}) matching W's batch {tuple(batch)}, got "
+                f"{tuple(v.shape)}"
+            ) from e
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError("init must be finite")
+        dead = v.norm(dim=-1, keepdim=True) == 0
+    else:
+        dead = None
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    rnd = torch.rand((*batch, n), generator=g, dtype=torch.float64).to(W.device)
+    rnd = torch.where(rnd < 0.5, -0.5 - rnd, rnd)
+    if dead is None:
+        return rnd
+    return torch.where(dead, rnd, v)
+
+
+def _apply(W64: Any, v: Any) -> Any:
+    return (W64.mT @ (W64 @ v.unsqueeze(-1))).squeeze(-1)
+
+
+def _bracket(apply: Any, y: Any) -> tuple[Any, Any, Any]:
+    w = apply(y)
+    theta = (y * w).sum(-1).clamp_min(0)
+    r = (w - theta.unsqueeze(-1) * y).norm(dim=-1)
+    return theta.sqrt(), (theta + r).sqrt(), w
+
+
+def spectral_norm_torch(
+    W: Any,
+    *,
+    method: str,
+    tol: float,
+    max_iter: int | None,
+    return_vectors: bool,
+    init: Any,
+    seed: int,
+) -> SpectralNormResult:
+    import torch
+
+    if not bool(torch.isfinite(W).all()):
+        raise ValueError("W must be finite, found NaN or inf")
+    batch = W.shape[:-2]
+    W64 = W.to(torch.float64)
+    if method == "svd":
+        s = torch.linalg.matrix_norm(W64, ord=2)
+        U = V = None
+        if return_vectors:
+            Uf, _, Vh = torch.linalg.svd(W64, full_matrices=False)
+            U, V = Uf[..., :, 0], Vh[..., 0, :]
+        else:
+            V = None
+        it = torch.zeros_like(s, dtype=torch.int32)
+        return _wrap(batch, s, s, it, torch.ones_like(s, dtype=torch.bool), "svd", U, V, W.dtype)
+    run = "lanczos" if method == "lanczos" else "power"
+    if max_iter is None:
+        max_iter = 2000 if run == "lanczos" else 20000
+    v = _start(W64, init, seed)
+    v = v / v.norm(dim=-1, keepdim=True)
+    flat = v.reshape(-1, v.shape[-1])
+    Wb = W64.reshape(-1, *W64.shape[-2:])
+    lo, hi, it, flat = iterate(lambda x: _apply(Wb, x), flat, run, tol, max_iter)
+    lo, hi, it = (t.reshape(batch) for t in (lo, hi, it))
+    v = flat.reshape(v.shape)
+    ok = hi - lo <= tol * lo
+    ok = ok | (hi == 0)
+    if not bool(ok.all()):
+        warnings.warn(
+            f"spectral_norm ({run}) did not reach tol={tol} within max_iter={max_iter} for "
+            f"{int((~ok).sum())} of {math.prod(batch)} matrices",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    u = None
+    if return_vectors:
+        Av = (W64 @ v.unsqueeze(-1)).squeeze(-1)
+        u = Av / Av.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+    return _wrap(batch, lo, hi, it, ok, run, u, v, W.dtype)
+
+
+def _wrap(batch, lo, hi, it, ok, method, u, v, dtype) -> SpectralNormResult:  # type: ignore[no-untyped-def]
+    u = None if u is None else u.to(dtype)
+    v = None if v is None else v.to(dtype)
+    if not batch:
+        return SpectralNormResult(float(lo), float(lo), float(hi), int(it), bool(ok), method, u, v)
+    return SpectralNormResult(lo, lo, hi, it.to(lo.device), ok, method, u, v)
+
+
+def iterate(
+    apply: Any, v: Any, method: str, tol: float, max_iter: int
+) -> tuple[Any, Any, Any, Any]:
+    """Top eigenvalue of the PSD operator ``apply`` (batched: ``(B, n) -> (B, n)``, float64) from
+    unit start vectors ``v``: returns ``(lower, upper, iterations, y)`` for ``sqrt`` of it, i.e.
+    the singular-value bracket when ``apply`` is ``A^T A``."""
+    if method == "power":
+        return _power(apply, v, tol, max_iter)
+    return _lanczos(apply, v, tol, max_iter)
+
+
+def _power(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
+    import torch
+
+    it = torch.zeros(v.shape[:-1], dtype=torch.int32, device=v.device)
+    check_every = 8
+    done = 0
+    while True:
+        steps = min(check_every, max_iter - done)
+        for _ in range(steps - 1):
+            w = apply(v)
+            v = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+        done += steps
+        lo, hi, w = _bracket(apply, v)
+        it += steps
+        if done >= max_iter or bool((hi - lo <= tol * lo).all() | (hi == 0).all()):
+            return lo, hi, it, v
+        v = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+
+
+def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
+    import torch
+
+    n = v.shape[-1]
+    kmax = min(64, n)
+    total = torch.zeros(v.shape[:-1], dtype=torch.int32, device=v.device)
+    done = 0
+    while True:
+        Q = [v]
+        alphas, betas = [], []
+        k = 0
+        scale = 0.0
+        while True:
+            w = apply(Q[-1])
+            k += 1
+            Qs = torch.stack(Q, dim=-2)  # (B, k, n)
+            a = (Q[-1] * w).sum(-1)
+            alphas.append(a)
+            for _ in range(2):  # full reorthogonalisation, twice
+                w = w - (Qs.mT @ (Qs @ w.unsqueeze(-1))).squeeze(-1)
+            b = w.norm(dim=-1)
+            betas.append(b)
+            scale = max(scale, float(a.abs().max()))
+            live = b > 1e-13 * scale
+            if k >= kmax or done + k + 1 >= max_iter or not bool(live.any()):
+                break
+            if k % 4 == 0:
+                theta, S = torch.linalg.eigh(_tridiag(alphas, betas))
+                est = b * S[..., -1, -1].abs()
+                if bool((est <= 0.5 * tol * theta[..., -1]).all()):
+                    break
+            Q.append(torch.where(live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0))
+        _, S = torch.linalg.eigh(_tridiag(alphas, betas))
+        y = (torch.stack(Q, dim=-1) @ S[..., :, -1:]).squeeze(-1)
+        y = y / y.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+        done += k + 1
+        total += k + 1
+        lo, hi, _ = _bracket(apply, y)
+        if done >= max_iter or bool((hi - lo <= tol * lo).all() | (hi == 0).all()):
+            return lo, hi, total, y
+        v = y
+
+
+def _tridiag(alphas: list[Any], betas: list[Any]) -> Any:
+    import torch
+
+    T = torch.diag_embed(torch.stack(alphas, -1))
+    if len(alphas) > 1:
+        off = torch.stack(betas[: len(alphas) - 1], -1)
+        T = T + torch.diag_embed(off, 1) + torch.diag_embed(off, -1)
+    return T

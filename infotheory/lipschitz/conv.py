@@ -1,0 +1,316 @@
+"""Operator norms of 2-D convolutions as linear maps on a given input shape.
+
+``fft``: a circular convolution on an ``N1 x N2`` torus is block-diagonalised by the 2-D DFT; its
+singular values are those of the ``c_out x c_in`` blocks ``K_hat(w) = sum_k K[:, :, k] e^{-2 pi i
+<w, k> / N}`` (Sedghi, Gupta and Long 2019). We take the top singular value of every block with the
+batched kernel (a complex block ``B + iC`` has the singular values of the real ``[[B, -C], [C, B]]``,
+each twice) and return the largest. A zero-padded convolution is the restriction of the full linear
+convolution, which is a circular one on the ``(n + k - 1)`` torus, so the same computation there is
+a certified upper bound. ``gram``: Gram iteration on those blocks (Delattre, Barthelemy, Araujo and
+Allauzen 2023), a certified upper bound. ``power``/``lanczos``: iterate ``A^T A`` with the layer's
+own convolution and its exact adjoint (autograd), for any padding, stride and dilation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _arrays
+from ._dense import spectral_norm
+from ._result import ResultMixin
+
+METHODS = ("power", "lanczos", "fft", "gram", "reshape")
+PADDING_MODES = ("zeros", "circular")
+
+
+@dataclass(frozen=True)
+class ConvNormResult(ResultMixin):
+    """Operator norm of a convolution on a fixed input shape.
+
+    Attributes
+    ----------
+    value : float
+        The reported norm: the estimate (``power``/``lanczos``/exact ``fft``) or the upper bound
+        (``gram``, ``fft`` on zero padding).
+    lower, upper : float
+        Bracket on the true operator norm (``lower`` is 0.0 where a method gives no lower bound).
+    kind : str
+        "exact" (to ``tol``: circular ``fft``), "estimate" (iterative bracket), "upper_bound"
+        (certified), or "heuristic" (``reshape``: torch's ``spectral_norm`` for convolutions, the
+        norm of the weight reshaped to ``(c_out, c_in k1 k2)``: neither bound in general).
+    method : str
+    iterations : int
+        Operator applications (iterative methods) or Gram steps.
+    input_shape, output_shape : tuple of int
+        ``(c_in, H, W)`` and ``(c_out, H_out, W_out)``.
+    """
+
+    value: float
+    lower: float
+    upper: float
+    kind: str
+    method: str
+    iterations: int
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+def _pair(x: Any, name: str, minimum: int) -> tuple[int, int]:
+    t = (x, x) if isinstance(x, (int, np.integer)) and not isinstance(x, bool) else tuple(x)
+    if len(t) != 2 or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in t):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {x!r}")
+    if any(a < minimum for a in t):
+        raise ValueError(f"{name} must be >= {minimum}, got {x!r}")
+    return int(t[0]), int(t[1])
+
+
+def _weight_numpy(weight: Any) -> np.ndarray:
+    w = weight.detach().cpu().numpy() if _arrays.is_tensor(weight) else np.asarray(weight)
+    if w.dtype.kind != "f":
+        raise TypeError(f"weight must be a real floating-point array, got dtype {w.dtype}")
+    if w.ndim != 4:
+        raise ValueError(f"weight must have shape (c_out, c_in, k1, k2), got {w.shape}")
+    if 0 in w.shape:
+        raise ValueError(f"weight must not be empty, got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weight must be finite, found NaN or inf")
+    return w.astype(np.float64)
+
+
+def conv_output_shape(
+    input_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> tuple[int, int]:
+    out = tuple(
+        (n + 2 * p - d * (k - 1) - 1) // s + 1
+        for n, k, s, p, d in zip(input_hw, kernel, stride, padding, dilation, strict=True)
+    )
+    return out  # type: ignore[return-value]
+
+
+def fft_blocks(w: np.ndarray, torus: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """``K_hat`` on the half-spectrum of an ``N1 x N2`` torus: shape ``(N1, N2 // 2 + 1, c_out,
+    c_in)``, complex. Kernel taps beyond the torus wrap around (a circular convolution)."""
+    c_out, c_in, k1, k2 = w.shape
+    N1, N2 = torus
+    full = np.zeros((c_out, c_in, N1, N2))
+    for a in range(k1):
+        for b in range(k2):
+            full[:, :, (a * dilation[0]) % N1, (b * dilation[1]) % N2] += w[:, :, a, b]
+    spec = np.fft.rfft2(full, axes=(2, 3))
+    return np.ascontiguousarray(spec.transpose(2, 3, 0, 1))
+
+
+def _real_embedding(blocks: np.ndarray) -> np.ndarray:
+    """``[[Re, -Im], [Im, Re]]``: the same singular values as the complex block, each twice."""
+    re, im = blocks.real, blocks.imag
+    top = np.concatenate([re, -im], axis=-1)
+    bottom = np.concatenate([im, re], axis=-1)
+    return np.ascontiguousarray(np.concatenate([top, bottom], axis=-2))
+
+
+def blocks_top_singular(blocks: np.ndarray, tol: float) -> tuple[float, float, int]:
+    """Max over complex blocks ``(..., m, n)`` of the top singular value: ``(lower, upper,
+    applications)``. A cheap pass brackets every block to 1e-2; only blocks whose upper end can
+    still exceed the best lower end are refined to ``tol``."""
+    flat = blocks.reshape(-1, *blocks.shape[-2:])
+    real = _real_embedding(flat)
+    coarse_tol = max(tol, 1e-2)
+    first = spectral_norm(real, method="lanczos", tol=coarse_tol)
+    lo, hi = np.asarray(first.lower), np.asarray(first.upper)
+    its = int(np.sum(first.iterations))
+    if coarse_tol > tol:
+        keep = np.flatnonzero(hi >= lo.max())
+        fine = spectral_norm(real[keep], method="lanczos", tol=tol, init=np.asarray(first.v)[keep])
+        lo[keep], hi[keep] = fine.lower, fine.upper
+        its += int(np.sum(fine.iterations))
+    return float(lo.max()), float(hi.max()), its
+
+
+def _gram_bound(blocks: np.ndarray, steps: int) -> float:
+    """Gram iteration per block: ``sigma(G) <= ||G_T||_F^(1/2^T) prod_t f_t^(1/2^t)`` with
+    ``G_{t+1} = (G_t / f_t)^H (G_t / f_t)`` and ``f_t = ||G_t||_F`` (rescaled: no overflow)."""
+    G = blocks.reshape(-1, *blocks.shape[-2:])
+    if G.shape[-2] < G.shape[-1]:
+        G = np.conj(np.swapaxes(G, -1, -2))
+    log_bound = np.zeros(G.shape[0])
+    for t in range(steps):
+        f = np.linalg.norm(G, axis=(-2, -1))
+        f = np.where(f > 0, f, 1.0)
+        log_bound += np.log(f) / 2.0**t
+        G = G / f[:, None, None]
+        G = np.conj(np.swapaxes(G, -1, -2)) @ G
+    last = np.linalg.norm(G, axis=(-2, -1))
+    with np.errstate(divide="ignore"):
+        log_bound += np.log(last) / 2.0**steps
+    return float(np.exp(log_bound.max()))
+
+
+def conv_operator_norm(
+    weight: Any,
+    input_shape: tuple[int, ...],
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    padding_mode: str = "zeros",
+    method: str = "power",
+    tol: float = 1e-6,
+    max_iter: int | None = None,
+    gram_steps: int = 8,
+    seed: int = 0,
+) -> ConvNormResult:
+    """Operator norm ``max ||conv(x)|| / ||x||`` of a ``Conv2d`` on inputs of a given shape.
+
+    Parameters
+    ----------
+    weight : array or tensor, shape ``(c_out, c_in, k1, k2)``
+        The layer's weight (``groups=1``; the bias does not change the Lipschitz constant).
+    input_shape : tuple
+        ``(c_in, H, W)`` or ``(H, W)``.
+    stride, padding, dilation : int or pair
+        As in ``torch.nn.Conv2d`` (integer padding).
+    padding_mode : {"zeros", "circular"}
+    method : {"power", "lanczos", "fft", "gram", "reshape"}
+        ``power``/``lanczos``: iterate the convolution and its adjoint (needs torch), any settings;
+        bracket to ``tol``. ``fft``: exact for circular padding with stride 1 and output size equal
+        to the input size; for zero padding (any stride) a certified upper bound through the
+        ``(n + d (k - 1))`` torus. ``gram``: certified upper bound by ``gram_steps`` Gram
+        iterations on the same blocks. ``reshape``: the norm of ``weight.reshape(c_out, -1)``, what
+        ``torch.nn.utils.spectral_norm`` uses for convolutions; flagged ``kind="heuristic"``.
+    tol : float
+        Relative bracket width for the iterative parts.
+    max_iter : int, optional
+        Cap on operator applications (``power``/``lanczos``).
+
+    Returns
+    -------
+    ConvNormResult
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0.0 < tol < 1.0):
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    w = _weight_numpy(weight)
+    c_out, c_in, k1, k2 = w.shape
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) == 2:
+        shape = (c_in, *shape)
+    if len(shape) != 3 or shape[0] != c_in or min(shape) < 1:
+        raise ValueError(
+            f"input_shape must be (c_in, H, W) with c_in={c_in} (or (H, W)), got {input_shape!r}"
+        )
+    st, pd, dl = (
+        _pair(stride, "stride", 1),
+        _pair(padding, "padding", 0),
+        _pair(dilation, "dilation", 1),
+    )
+    hw = (shape[1], shape[2])
+    out_hw = conv_output_shape(hw, (k1, k2), st, pd, dl)
+    if min(out_hw) < 1:
+        raise ValueError(f"the convolution has an empty output for input_shape {shape}")
+    if padding_mode == "circular" and any(p > n for p, n in zip(pd, hw, strict=True)):
+        raise ValueError(f"circular padding {pd} must not exceed the input size {hw}")
+    out_shape = (c_out, *out_hw)
+
+    def result(value: float, lo: float, hi: float, kind: str, its: int) -> ConvNormResult:
+        return ConvNormResult(value, lo, hi, kind, method, its, shape, out_shape)
+
+    if method == "reshape":
+        r = spectral_norm(w.reshape(c_out, -1), tol=tol)
+        return result(r.value, r.value, r.value, "heuristic", r.iterations)
+    if method in ("fft", "gram"):
+        ext = tuple(d * (k - 1) for d, k in zip(dl, (k1, k2), strict=True))
+        if padding_mode == "circular":
+            if st != (1, 1) or out_hw != hw:
+                raise ValueError(
+                    f"method={method!r} with circular padding needs stride 1 and an output of the "
+                    f"input's size (2 * padding == dilation * (k - 1)); got stride {st}, output "
+                    f"{out_hw} for input {hw}: use method='power'"
+                )
+            torus = hw
+        else:
+            torus = (hw[0] + ext[0], hw[1] + ext[1])
+        blocks = fft_blocks(w, torus, dl)
+        if method == "gram":
+            ub = _gram_bound(blocks, gram_steps)
+            return result(ub, 0.0, ub, "upper_bound", gram_steps)
+        lo, hi, its = blocks_top_singular(blocks, tol)
+        if padding_mode == "circular":
+            return result(lo, lo, hi, "exact", its)
+        return result(hi, 0.0, hi, "upper_bound", its)
+    return _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, result)
+
+
+def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, result):  # type: ignore[no-untyped-def]
+    import torch
+    import torch.nn.functional as F
+
+    weight = torch.from_numpy(w)
+
+    def forward(x: Any) -> Any:
+        if padding_mode == "circular" and any(pd):
+            x = F.pad(x, (pd[1], pd[1], pd[0], pd[0]), mode="circular")
+            return F.conv2d(x, weight, stride=st, dilation=dl)
+        return F.conv2d(x, weight, stride=st, padding=pd, dilation=dl)
+
+    lo, hi, its = linear_operator_norm(
+        forward, shape, method=method, tol=tol, max_iter=max_iter, seed=seed
+    )
+    return result(lo, lo, hi, "estimate", its)
+
+
+def linear_operator_norm(
+    forward: Any,
+    input_shape: tuple[int, ...],
+    *,
+    method: str = "lanczos",
+    tol: float = 1e-6,
+    max_iter: int | None = None,
+    seed: int = 0,
+) -> tuple[float, float, int]:
+    """Bracket ``(lower, upper, applications)`` on the operator norm of a linear torch map
+    ``forward`` from tensors ``(B, *input_shape)`` (float64), by power iteration or Lanczos on
+    ``A^T A`` with the adjoint from autograd."""
+    import warnings
+
+    import torch
+
+    from ._torch_iter import iterate
+
+    n = math.prod(input_shape)
+
+    def gram(v: Any) -> Any:
+        with torch.enable_grad():
+            x = v.reshape(-1, *input_shape).detach().requires_grad_(True)
+            y = forward(x)
+            (g,) = torch.autograd.grad(y, x, grad_outputs=y.detach())
+        return g.reshape(v.shape[0], n)
+
+    g = torch.Generator().manual_seed(int(seed))
+    v = torch.rand((1, n), generator=g, dtype=torch.float64)
+    v = torch.where(v < 0.5, -0.5 - v, v)
+    v = v / v.norm()
+    if max_iter is None:
+        max_iter = 2000 if method == "lanczos" else 20000
+    lo, hi, its, _ = iterate(gram, v, method, tol, max_iter)
+    lo_f, hi_f = float(lo[0]), float(hi[0])
+    if not hi_f - lo_f <= tol * lo_f and hi_f > 0:
+        warnings.warn(
+            f"operator norm ({method}) did not reach tol={tol} within max_iter={max_iter}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return lo_f, hi_f, int(its[0])

@@ -1,0 +1,122 @@
+"""Stochastic-encoder Lipschitz bounds (math.md §B4.2) and certified radii from logit margins."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._arrays import is_tensor, torch_module
+
+FORMS = ("corrected", "paper")
+
+
+def _nonneg(name: str, x: Any, *, positive: bool = False) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    v = float(x)
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {x!r}")
+    return v
+
+
+def gaussian_encoder_bound(
+    L_mu: float, L_sigma: float, sigma_min: float, K: int, *, form: str = "corrected"
+) -> float:
+    """Lipschitz constant in x of the density ``p(t|x) = N(t | f_mu(x), diag f_sigma(x)^2)``.
+
+    ``corrected`` (math.md §B4.2, the default; holds for every K):
+
+        K / ((2 pi)^(K/2) sigma_min^(K+1)) * (L_sigma + e^(-1/2) L_mu)
+
+    ``paper`` (the first paper's Theorem 3, eq. 8; valid for K = 1 only, violated for K >= 2):
+
+        K / (sqrt(2 pi)^(K-1) sigma_min^2) * (2 L_sigma / e^(3/2) + L_mu / e^(1/2))
+
+    Parameters
+    ----------
+    L_mu, L_sigma : float
+        Coordinate-wise Lipschitz constants of the mean and standard-deviation networks (an l2
+        bound on the whole head, e.g. from :func:`lipschitz_upper_bound`, is one).
+    sigma_min : float
+        ``min_x min_k f_sigma_k(x) > 0``.
+    K : int
+        Dimension of t.
+    form : {"corrected", "paper"}
+
+    Returns
+    -------
+    float
+        The bound, in units of density per unit of ``||x - x'||``.
+    """
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
+        raise ValueError(f"K must be a positive int, got {K!r}")
+    lm, ls = _nonneg("L_mu", L_mu), _nonneg("L_sigma", L_sigma)
+    smin = _nonneg("sigma_min", sigma_min, positive=True)
+    k = int(K)
+    if form == "paper":
+        pre = k / (math.sqrt(2 * math.pi) ** (k - 1) * smin**2)
+        return pre * (2 * ls / math.e**1.5 + lm / math.e**0.5)
+    # in logs: sigma_min^(K+1) under/overflows for large K
+    log_pre = math.log(k) - 0.5 * k * math.log(2 * math.pi) - (k + 1) * math.log(smin)
+    return math.exp(log_pre) * (ls + math.exp(-0.5) * lm)
+
+
+def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
+    """l2 radius within which the prediction cannot change: ``margin / (sqrt(2) L)``.
+
+    The margin is ``z_top - z_second`` (or ``z_y - max_{j != y} z_j`` with labels, clipped at 0
+    for misclassified inputs). Each difference ``z_i - z_j`` is ``sqrt(2) L``-Lipschitz when the
+    logit map is ``L``-Lipschitz in l2 (Tsuzuku, Sato and Sugiyama 2018).
+
+    Parameters
+    ----------
+    logits : array or tensor, shape ``(N, classes)``
+    L : float
+        Upper bound on the logit map's l2 Lipschitz constant (> 0).
+    y : array or tensor of int, shape ``(N,)``, optional
+
+    Returns
+    -------
+    array or tensor, shape ``(N,)``
+        In the caller's array type (float64 for numpy).
+    """
+    Lf = _nonneg("L", L, positive=True)
+    tensor = is_tensor(logits)
+    z = logits.detach().cpu().double().numpy() if tensor else np.asarray(logits, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] < 2 or z.shape[0] == 0:
+        raise ValueError(f"logits must have shape (N, classes >= 2), got {z.shape}")
+    if not np.isfinite(z).all():
+        raise ValueError("logits must be finite")
+    if y is None:
+        top2 = np.sort(z, axis=1)[:, -2:]
+        margin = top2[:, 1] - top2[:, 0]
+    else:
+        yy = y.detach().cpu().numpy() if is_tensor(y) else np.asarray(y)
+        if yy.shape != (z.shape[0],) or yy.dtype.kind not in "iu":
+            raise ValueError(f"y must be integer labels of shape ({z.shape[0]},), got {yy.shape}")
+        if yy.min() < 0 or yy.max() >= z.shape[1]:
+            raise ValueError(f"y must be in [0, {z.shape[1]}), got range [{yy.min()}, {yy.max()}]")
+        idx = np.arange(z.shape[0])
+        zy = z[idx, yy]
+        other = z.copy()
+        other[idx, yy] = -np.inf
+        margin = np.maximum(zy - other.max(axis=1), 0.0)
+    r = margin / (math.sqrt(2.0) * Lf)
+    if tensor:
+        return torch_module().from_numpy(r).to(logits.device)
+    return r
+
+
+def certified_accuracy(logits: Any, y: Any, L: float, eps: float) -> float:
+    """Fraction of inputs classified correctly with certified radius >= ``eps`` (l2)."""
+    e = _nonneg("eps", eps)
+    r = certified_radius(logits, L, y)
+    r = r.cpu().numpy() if is_tensor(r) else r
+    z = logits.detach().cpu().numpy() if is_tensor(logits) else np.asarray(logits)
+    yy = y.detach().cpu().numpy() if is_tensor(y) else np.asarray(y)
+    correct = z.argmax(axis=1) == yy
+    return float(np.mean(correct & (r >= e)))

@@ -1,0 +1,187 @@
+"""The fused attack_step kernel: float64 reference, projection property, writes through to the
+caller's memory, refuses to copy, agrees with the eager torch fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from infotheory.attacks import PGD
+from infotheory.attacks import _step as step_mod
+from infotheory.attacks._step import attack_step, torch_step_
+
+
+def reference(x, g, x0, eps, alpha, norm, clip):
+    """float64 numpy reference of the documented step, written independently of the kernel."""
+    x, g, x0 = (np.asarray(a, dtype=np.float64).reshape(len(a), -1) for a in (x, g, x0))
+    n = x.shape[0]
+    eps = np.broadcast_to(np.asarray(eps, dtype=np.float64), (n,))[:, None]
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (n,))[:, None]
+    if norm == "inf":
+        delta = np.clip(x + alpha * np.sign(g) - x0, -eps, eps)
+    else:
+        gn = np.linalg.norm(g, axis=1, keepdims=True)
+        step = np.divide(g, gn, out=np.zeros_like(g), where=gn > 0)
+        delta = x + alpha * step - x0
+        dn = np.linalg.norm(delta, axis=1, keepdims=True)
+        delta = delta * np.minimum(1.0, np.divide(eps, dn, out=np.ones_like(dn), where=dn > 0))
+    out = x0 + delta
+    if clip is not None:
+        out = np.clip(out, *clip)
+    d = out - x0
+    return out, np.linalg.norm(d, axis=1), np.abs(d).max(axis=1, initial=0.0)
+
+
+def problem(shape, dtype, seed, box):
+    rng = np.random.default_rng(seed)
+    lo, hi = box if box is not None else (-3.0, 3.0)
+    x0 = rng.uniform(lo, hi, size=shape)
+    x = np.clip(x0 + rng.normal(scale=0.3, size=shape), lo, hi)
+    g = rng.normal(size=shape)
+    g[rng.random(size=shape) < 0.1] = 0.0  # sign(0) = 0: no step along that coordinate
+    return [torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)) for a in (x, g, x0)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shape=st.sampled_from([(1, 1), (3, 5), (4, 3, 2, 2), (2, 1000), (7, 1, 3)]),
+    norm=st.sampled_from(["inf", "2"]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    eps=st.one_of(st.floats(0.0, 2.0), st.just(0.0)),
+    per_sample=st.booleans(),
+    alpha=st.floats(0.0, 1.0),
+    box=st.sampled_from([(0.0, 1.0), (-1.0, 1.0), None]),
+    seed=st.integers(0, 2**16),
+)
+def test_kernel_matches_float64_reference(shape, norm, dtype, eps, per_sample, alpha, box, seed):
+    x, g, x0 = problem(shape, dtype, seed, box)
+    n = shape[0]
+    if box is not None:  # x0 must lie in the box for the ball property below
+        x0.clamp_(*box)
+    e = torch.rand(n, dtype=x.dtype, generator=torch.Generator().manual_seed(seed)) * eps
+    e = e if per_sample else eps
+    want, w2, winf = reference(x.numpy(), g.numpy(), x0.numpy(), np.asarray(e), alpha, norm, box)
+    l2, linf = attack_step(x, g, x0, e, alpha, norm, box)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(x.numpy().reshape(n, -1), want, rtol=tol, atol=tol * 4)
+    np.testing.assert_allclose(l2.numpy(), w2, rtol=tol * 10, atol=tol * 4)
+    np.testing.assert_allclose(linf.numpy(), winf, rtol=tol, atol=tol * 4)
+    # projection property: in the ball around x0 and in the box
+    bound = np.broadcast_to(np.asarray(e, dtype=np.float64), (n,))
+    got = (linf if norm == "inf" else l2).numpy().astype(np.float64)
+    assert np.all(got <= bound * (1 + 4 * tol) + 4 * tol)
+    if box is not None:
+        assert float(x.min()) >= box[0] and float(x.max()) <= box[1]
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kernel_agrees_with_eager_torch(norm, dtype):
+    x, g, x0 = problem((16, 3, 8, 8), np.float64, 1, (0.0, 1.0))
+    x, g, x0 = (t.to(dtype) for t in (x, g, x0))
+    eps = torch.linspace(0.0, 0.5, 16, dtype=dtype)
+    alpha = torch.full((16,), 0.05, dtype=dtype)
+    xe = x.clone()
+    e2, einf = torch_step_(xe, g, x0, eps, alpha, norm, (0.0, 1.0))
+    l2, linf = attack_step(x, g, x0, eps, alpha, norm, (0.0, 1.0))
+    tol = 1e-12 if dtype == torch.float64 else 1e-6
+    torch.testing.assert_close(x, xe, rtol=tol, atol=tol)
+    torch.testing.assert_close(l2, e2, rtol=tol, atol=tol)
+    torch.testing.assert_close(linf, einf, rtol=tol, atol=tol)
+
+
+def test_pgd_same_with_kernel_and_fallback(monkeypatch):
+    """The attacks give the same iterates whichever step runs (the fallback serves inputs the
+    kernel cannot take)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(12, 16, dtype=torch.float64), nn.Tanh(), nn.Linear(16, 3, dtype=torch.float64)
+    )
+    x = torch.rand(20, 12, dtype=torch.float64)
+    y = torch.randint(0, 3, (20,))
+    for norm in ("inf", "2"):
+        a = PGD(0.3, steps=10, norm=norm, seed=4)(model, x, y)
+        monkeypatch.setattr(step_mod, "kernel_takes", lambda t: False)
+        b = PGD(0.3, steps=10, norm=norm, seed=4)(model, x, y)
+        monkeypatch.undo()
+        torch.testing.assert_close(a.x_adv, b.x_adv, rtol=1e-12, atol=1e-12)
+
+
+def test_fallback_serves_half_precision():
+    model = nn.Linear(6, 3).to(torch.bfloat16)
+    x = torch.rand(4, 6, dtype=torch.bfloat16)
+    y = torch.randint(0, 3, (4,))
+    res = PGD(0.1, steps=3, seed=0)(model, x, y)
+    assert res.x_adv.dtype == torch.bfloat16
+    assert float(res.linf.max()) <= 0.1 + 1e-2
+
+
+def test_writes_through_to_caller_memory():
+    big = torch.zeros(6, 4, dtype=torch.float64)
+    x = big[2:4]  # a contiguous view into the caller's storage
+    ptr = x.data_ptr()
+    g = torch.ones(2, 4, dtype=torch.float64)
+    x0 = torch.zeros(2, 4, dtype=torch.float64)
+    attack_step(x, g, x0, 0.25, 0.1, "inf", (0.0, 1.0))
+    assert x.data_ptr() == ptr
+    torch.testing.assert_close(big[2:4], torch.full((2, 4), 0.1, dtype=torch.float64))
+    assert float(big[:2].abs().sum()) == 0.0 and float(big[4:].abs().sum()) == 0.0
+    arr = np.full((3, 2), 0.5)
+    l2, linf = attack_step(arr, -np.ones((3, 2)), np.full((3, 2), 0.5), 0.2, 0.3, "inf")
+    np.testing.assert_allclose(arr, 0.3)
+    assert isinstance(l2, np.ndarray)
+    np.testing.assert_allclose(linf, 0.2)
+
+
+def test_refuses_to_copy():
+    x = torch.rand(4, 6, dtype=torch.float64)
+    g, x0 = torch.rand_like(x), x.clone()
+    with pytest.raises(ValueError, match="x must be contiguous"):
+        attack_step(x.t(), g.t().contiguous(), x0.t().contiguous(), 0.1, 0.1)
+    with pytest.raises(ValueError, match="grad must be contiguous"):
+        attack_step(x[:, :3].contiguous(), g[:, ::2], x0[:, :3].contiguous(), 0.1, 0.1)
+    with pytest.raises(TypeError, match="x must have dtype"):
+        attack_step(x.half(), g.half(), x0.half(), 0.1, 0.1)
+    with pytest.raises(TypeError, match="grad must have dtype float64"):
+        attack_step(x, g.float(), x0, 0.1, 0.1)
+    with pytest.raises(TypeError, match="x must be a numpy array or torch tensor"):
+        attack_step([[0.5]], [[1.0]], [[0.5]], 0.1, 0.1)
+    with pytest.raises(ValueError, match="x0 must have x's shape"):
+        attack_step(x, g, x0[:2], 0.1, 0.1)
+    with pytest.raises(ValueError, match="eps must be finite and non-negative"):
+        attack_step(x, g, x0, -0.1, 0.1)
+    with pytest.raises(ValueError, match="eps with shape"):
+        attack_step(x, g, x0, np.ones(3), 0.1)
+    with pytest.raises(ValueError, match="grad is a numpy array but x is a torch"):
+        attack_step(x, g.numpy(), x0, 0.1, 0.1)
+    with pytest.raises(ValueError, match="norm"):
+        attack_step(x, g, x0, 0.1, 0.1, norm="1")
+    ro = np.zeros((2, 2))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        attack_step(ro, np.zeros((2, 2)), np.zeros((2, 2)), 0.1, 0.1)
+    # nothing was written by the failed calls
+    torch.testing.assert_close(x, x0)
+
+
+def test_empty_batch():
+    x = torch.empty(0, 5)
+    l2, linf = attack_step(x, torch.empty(0, 5), torch.empty(0, 5), 0.1, 0.1)
+    assert l2.shape == (0,) and linf.shape == (0,)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_cuda_kernel_matches_cpu(norm):
+    x, g, x0 = problem((64, 3, 16, 16), np.float32, 2, (0.0, 1.0))
+    eps = torch.linspace(0, 1, 64)
+    xc, gc, x0c, ec = (t.cuda() for t in (x, g, x0, eps))
+    l2c, linfc = attack_step(xc, gc, x0c, ec, 0.1, norm)
+    l2, linf = attack_step(x, g, x0, eps, 0.1, norm)
+    torch.testing.assert_close(xc.cpu(), x, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(l2c.cpu(), l2, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(linfc.cpu(), linf, rtol=1e-6, atol=1e-6)

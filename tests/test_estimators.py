@@ -1,0 +1,348 @@
+"""Entropy estimators and symbol counting (math.md Part C) against closed forms, scipy, numpy and an
+independent float64 implementation of the JVHW reference semantics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import infotheory
+from infotheory.estimators import (
+    count_symbols,
+    entropy,
+    entropy_from_counts,
+    fingerprint,
+    jvhw_coefficients,
+)
+
+LN2 = math.log(2.0)
+
+# Minimax errors E_K (= g_0) of -y ln y on [0, 1], K = 1..22 (math.md §C2, mpmath Remez oracle).
+E_K = [
+    0.18393972058572117, 0.0528191781348697, 0.02435057762261, 0.013896205581839604,
+    0.008956415634200705, 0.0062442524025562735, 0.004598693751927533, 0.00352645067626499,
+    0.0027893777028943816, 0.002261171593711356, 0.0018698274212817344, 0.0015718737300744988,
+    0.00133981293421893, 0.0011555655806577462, 0.0010068503618111885, 0.0008850886644657807,
+    0.000784141934571228, 0.000699524094154473, 0.0006278952574087861, 0.0005667275448146366,
+    0.0005140792600240683, 0.00046843906439195934,
+]  # fmt: skip
+G7 = [
+    0.004598693751927533, 3.929506276484174, -23.803039944728773, 94.2204090540996,
+    -222.45167148375612, 291.71219777683194, -196.98534172192905, 53.37794004299822,
+]  # fmt: skip
+G22 = [
+    0.00046843906439195934, 6.218709549449108, -238.76265857000294, 10060.923649224926,
+    -281678.46662379574, 5233017.814231632, -67527782.90933429, 630180433.5158639,
+    -4388251753.769833, 23346060846.32592, -96566095177.46727, 314462038340.3264,
+    -812956939923.7375, 1676117993102.218, -2758435569782.3735, 3612650554828.293,
+    -3736721785776.6973, 3011576882467.8477, -1850222279357.0212, 836500093720.7175,
+    -262207340663.11575, 50879070049.932045, -4602044739.812854,
+]  # fmt: skip
+
+
+def jvhw_reference_bits(samples: np.ndarray) -> float:
+    """JVHW with the reference implementation's semantics, vectorised over the fingerprint as the
+    reference code is (math.md §C2), written independently of the kernel."""
+    _, counts = np.unique(samples, return_counts=True)
+    n = float(samples.shape[0])
+    f = np.bincount(counts)[1:].astype(float)  # f[j-1] = symbols seen j times
+    order = min(4 + int(np.ceil(1.2 * np.log(n))), 22)
+    g = jvhw_coefficients(order)
+    c1 = 0.0
+    if n >= order and f[0] > 0:
+        u = np.log(n / f[0])
+        if n < 200 or u > 1.5:
+            c1 = np.polyval([0.3303, 0.4679], u)
+        else:
+            c1 = np.polyval([-0.530556484842359, 1.09787328176926, 0.184831781602259], u)
+        c1 = max(c1, 1 / (1.9 * np.log(n)))
+    x = np.arange(1, f.shape[0] + 1) / n
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        T = 4 * c1 * np.log(n) / n
+        ratio = np.clip(2 * x / T - 1, 0, 1)
+        q = np.arange(order)
+        factors = np.concatenate(
+            [np.full((x.size, 1), T), (n * x[:, None] - q) / (T * (n - q))], axis=1
+        )
+        poly = (np.cumprod(factors, axis=1) * g).sum(axis=1) - x * np.log(T)
+        mle = -x * np.log(x) + 1 / (2 * n)
+        poly = np.where(np.isfinite(poly), poly, mle)
+        val = np.maximum(ratio * mle + (1 - ratio) * poly, 0)
+    return float(np.sum(f * val) / np.log(2))
+
+
+# ---- coefficients -------------------------------------------------------------------------------
+
+
+def test_coefficient_table_matches_remez_oracle():
+    for K, E in enumerate(E_K, start=1):
+        g = jvhw_coefficients(K)
+        assert g.shape == (K + 1,)
+        assert g[0] == pytest.approx(E, rel=1e-12)
+    np.testing.assert_allclose(jvhw_coefficients(7), G7, rtol=1e-12)
+    np.testing.assert_allclose(jvhw_coefficients(22), G22, rtol=1e-9)
+    # Best line is the constant 1/(2e).
+    np.testing.assert_allclose(jvhw_coefficients(1), [1 / (2 * math.e), 0.0], atol=1e-15)
+
+
+def test_remez_generator_reproduces_table():
+    pytest.importorskip("mpmath")
+    from infotheory.estimators._remez import remez_coeffs
+
+    for K in (3, 6):
+        g, E = remez_coeffs(K)
+        np.testing.assert_allclose(g, jvhw_coefficients(K), rtol=1e-13, atol=1e-16)
+        assert E == pytest.approx(E_K[K - 1], rel=1e-13)
+        # The error equioscillates: |g(y) - phi(y)| <= E on a fine grid, and reaches E at 0 and 1.
+        y = np.linspace(1e-12, 1, 20001)
+        err = np.polyval(g[::-1], y) + y * np.log(y)
+        assert np.max(np.abs(err)) <= E * (1 + 1e-9)
+        assert abs(np.polyval(g[::-1], 1.0)) == pytest.approx(E, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [0, 23, -1])
+def test_coefficients_bad_degree(bad):
+    with pytest.raises(ValueError, match="degree"):
+        jvhw_coefficients(bad)
+
+
+# ---- worked examples ----------------------------------------------------------------------------
+
+
+def test_eight_sample_example():
+    s = np.array([1, 1, 2, 3, 3, 3, 4, 5])
+    assert entropy(s, method="jvhw", base=2) == pytest.approx(3.599232, abs=5e-7)
+    assert entropy(s, method="mle", base=2) == pytest.approx(2.155639, abs=5e-7)
+    assert entropy(s, method="jvhw") == pytest.approx(2.494797, abs=5e-7)  # nats
+    assert entropy(s, method="jvhw", base=2) == pytest.approx(jvhw_reference_bits(s), abs=1e-12)
+
+
+def test_constant_sample_is_plugin_plus_half_over_n():
+    s = np.full(50, 7)
+    assert entropy(s, method="jvhw", base=2) == pytest.approx(0.01 / LN2, abs=1e-12)
+    assert entropy(s, method="mle") == 0.0
+    assert entropy(s, method="miller_madow") == 0.0
+
+
+def test_all_singletons_and_tiny_samples():
+    for n in (1, 2, 5, 150, 300, 2000):
+        s = np.arange(n)
+        assert entropy(s, method="jvhw", base=2) == pytest.approx(
+            jvhw_reference_bits(s), rel=1e-12, abs=1e-12
+        )
+        assert entropy(s, method="mle") == pytest.approx(math.log(n), abs=1e-12)
+
+
+def test_uniform_well_sampled():
+    rng = np.random.default_rng(1)
+    s = rng.integers(0, 100, size=10_000)
+    h = entropy(s, method="jvhw", base=2)
+    assert h == pytest.approx(math.log2(100), abs=0.02)
+    assert h == pytest.approx(jvhw_reference_bits(s), abs=1e-10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 3000),
+    support=st.integers(1, 5000),
+    skew=st.floats(0.0, 3.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_jvhw_matches_reference_semantics(n, support, skew, seed):
+    rng = np.random.default_rng(seed)
+    p = rng.random(support) ** (1 + skew * 4)
+    p /= p.sum()
+    s = rng.choice(support, size=n, p=p)
+    assert entropy(s, method="jvhw", base=2) == pytest.approx(
+        jvhw_reference_bits(s), rel=1e-11, abs=1e-11
+    )
+
+
+def test_jvhw_beats_mle_undersampled_uniform():
+    S, n = 1000, 500
+    truth = math.log(S)
+    errs = {"jvhw": [], "mle": [], "miller_madow": []}
+    for seed in range(30):
+        s = np.random.default_rng(seed).integers(0, S, size=n)
+        for m in errs:
+            errs[m].append((entropy(s, method=m) - truth) ** 2)
+    mse = {m: float(np.mean(v)) for m, v in errs.items()}
+    assert mse["jvhw"] < 0.1 * mse["mle"]
+    assert mse["miller_madow"] < mse["mle"]
+
+
+# ---- plug-in, Miller-Madow and closed forms -----------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(counts=hnp.arrays(np.int64, st.integers(1, 60), elements=st.integers(0, 10_000)))
+def test_mle_and_miller_madow_match_scipy(counts):
+    if counts.sum() == 0:
+        counts[0] = 1
+    n, k = int(counts.sum()), int(np.count_nonzero(counts))
+    ref = scipy.stats.entropy(counts)
+    assert entropy_from_counts(counts, method="mle") == pytest.approx(ref, rel=1e-12, abs=1e-12)
+    assert entropy_from_counts(counts, method="miller_madow") == pytest.approx(
+        ref + (k - 1) / (2 * n), rel=1e-12, abs=1e-12
+    )
+    assert entropy_from_counts(counts, method="mle", base=2) == pytest.approx(
+        scipy.stats.entropy(counts, base=2), rel=1e-12, abs=1e-12
+    )
+    samples = np.repeat(np.arange(counts.size), counts)
+    assert entropy(samples, method="mle") == pytest.approx(ref, rel=1e-12, abs=1e-12)
+    assert entropy(samples, method="jvhw") == pytest.approx(
+        entropy_from_counts(counts, method="jvhw"), rel=1e-13, abs=1e-13
+    )
+
+
+@pytest.mark.parametrize("S", [1, 2, 7, 256])
+def test_uniform_closed_form(S):
+    s = np.tile(np.arange(S), 40)
+    assert entropy(s, method="mle") == pytest.approx(math.log(S), abs=1e-12)
+    assert entropy(s, method="mle", base=2) == pytest.approx(math.log2(S), abs=1e-12)
+    assert entropy(s, method="mle", base=10) == pytest.approx(math.log10(S), abs=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.1, 0.01])
+def test_bernoulli_closed_form(p):
+    hb = -p * math.log2(p) - (1 - p) * math.log2(1 - p)
+    n = 200_000
+    s = np.zeros(n, dtype=bool)
+    s[: round(p * n)] = True
+    assert entropy(s, method="mle", base=2) == pytest.approx(hb, abs=1e-12)
+    for m in ("jvhw", "miller_madow"):
+        assert entropy(s, method=m, base=2) == pytest.approx(hb, abs=1e-4)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), method=st.sampled_from(["jvhw", "mle", "miller_madow"]))
+def test_invariant_under_relabelling_and_row_order(seed, method):
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 40, size=rng.integers(1, 400))
+    relabel = rng.permutation(1000)[:40] * 7919 - 3
+    h = entropy(s, method=method)
+    assert entropy(relabel[s], method=method) == pytest.approx(h, rel=1e-12, abs=1e-12)
+    assert entropy(rng.permutation(s), method=method) == pytest.approx(h, rel=1e-12, abs=1e-12)
+    rows = np.stack([s % 5, s // 5], axis=1).astype(np.int16)
+    assert entropy(rows, method=method) == pytest.approx(h, rel=1e-12, abs=1e-12)
+
+
+# ---- counting -----------------------------------------------------------------------------------
+
+INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+
+
+def _check_counts(a: np.ndarray) -> None:
+    a2 = a.reshape(a.shape[0], -1)
+    _, ref = np.unique(a2, axis=0, return_counts=True)
+    counts = count_symbols(a)
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(np.sort(counts), np.sort(ref))
+    counts2, index, inverse = count_symbols(a, return_index=True, return_inverse=True)
+    np.testing.assert_array_equal(np.sort(counts2), np.sort(ref))
+    np.testing.assert_array_equal(a2[index][inverse], a2)
+    np.testing.assert_array_equal(np.bincount(inverse, minlength=counts2.size), counts2)
+    assert np.all(np.diff(index) > 0)  # first-occurrence order
+    np.testing.assert_array_equal(index[inverse] <= np.arange(a2.shape[0]), True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dtype=st.sampled_from(INT_DTYPES),
+    n=st.integers(1, 300),
+    d=st.integers(1, 9),
+    spread=st.sampled_from(["tiny", "small", "full"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_counts_equal_numpy_unique(dtype, n, d, spread, seed):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    if spread == "tiny":
+        a = rng.integers(0, 3, size=(n, d)).astype(dtype)
+    elif spread == "small":
+        a = rng.integers(max(info.min, -50), 50, size=(n, d)).astype(dtype)
+    else:  # full range: the byte-hash path for wide rows, the key hash for narrow ones
+        a = rng.integers(info.min, info.max, size=(n, d), dtype=dtype, endpoint=True)
+        a[rng.integers(0, n, size=n // 2)] = a[0]  # and some repeats
+    _check_counts(a)
+
+
+def test_counts_paths_on_larger_inputs():
+    rng = np.random.default_rng(0)
+    cases = [
+        rng.integers(0, 1000, size=50_000),  # dense bincount
+        rng.integers(0, 10**12, size=50_000) // 10**8,  # key hash (sparse 1-D)
+        rng.integers(0, 4, size=(50_000, 20)).astype(np.int8),  # key hash (mixed radix)
+        rng.integers(-128, 128, size=(50_000, 12)).astype(np.int8),  # byte hash
+        rng.integers(0, 2, size=(50_000, 70)).astype(bool),  # > 63 bits of keys: byte hash
+    ]
+    for a in cases:
+        _check_counts(a)
+
+
+def test_counts_thread_count_does_not_change_results():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 3, size=(40_000, 10)).astype(np.int32)
+    before = infotheory.get_num_threads()
+    try:
+        infotheory.set_num_threads(1)
+        c1, i1, v1 = count_symbols(a, return_index=True, return_inverse=True)
+        infotheory.set_num_threads(2)
+        c2, i2, v2 = count_symbols(a, return_index=True, return_inverse=True)
+    finally:
+        infotheory.set_num_threads(before)
+    np.testing.assert_array_equal(c1, c2)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(v1, v2)
+
+
+def test_counts_accept_noncontiguous_and_tensors():
+    a = np.arange(40).reshape(10, 4) % 3
+    _check_counts(a[:, ::2])
+    torch = pytest.importorskip("torch")
+    t = torch.as_tensor(a)
+    np.testing.assert_array_equal(np.sort(count_symbols(t)), np.sort(count_symbols(a)))
+    assert entropy(t, method="mle") == pytest.approx(entropy(a, method="mle"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(counts=hnp.arrays(np.int64, st.integers(0, 50), elements=st.integers(0, 500)))
+def test_fingerprint(counts):
+    fp = fingerprint(counts)
+    assert fp[0] == 0
+    ref = np.bincount(counts) if counts.size else np.zeros(1, dtype=np.int64)
+    ref[0] = 0
+    np.testing.assert_array_equal(fp, ref)
+    assert int((np.arange(fp.size) * fp).sum()) == int(counts.sum())
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match=r"samples.*discretize"):
+        entropy(np.array([0.5, 1.0]))
+    with pytest.raises(TypeError, match="samples"):
+        entropy(np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="samples"):
+        entropy(np.array([], dtype=np.int64))
+    with pytest.raises(ValueError, match="samples"):
+        entropy(np.zeros((2, 2, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="method"):
+        entropy(np.array([1, 2]), method="nsb?")
+    with pytest.raises(ValueError, match="base"):
+        entropy(np.array([1, 2]), base=1)
+    with pytest.raises(ValueError, match="counts"):
+        fingerprint(np.array([1, -2]))
+    with pytest.raises(TypeError, match="counts"):
+        fingerprint(np.array([1.0]))
+    with pytest.raises(ValueError, match="positive"):
+        entropy_from_counts(np.array([0, 0]))
+    with pytest.raises(TypeError, match="codes"):
+        count_symbols(np.array([np.nan]))

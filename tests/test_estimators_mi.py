@@ -1,0 +1,220 @@
+"""Mutual information (discrete and KSG), the Gaussian closed form, discretisation and the entropy of
+a network layer's features."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infotheory.estimators import (
+    discretize,
+    entropy,
+    feature_entropy,
+    gaussian_mi,
+    ksg_mi,
+    mutual_information,
+)
+
+DISCRETE = ["jvhw", "mle", "miller_madow"]
+
+
+def test_numerics_do_not_import_torch(tmp_path):
+    code = (
+        "import sys, infotheory.estimators, infotheory.bounds; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    # From a neutral folder: in the source root the unbuilt infotheory/ would shadow the install.
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+
+
+# ---- discrete MI --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", DISCRETE)
+def test_mi_of_identical_samples_is_entropy(method):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 30, size=500)
+    assert mutual_information(x, x, method=method) == pytest.approx(
+        entropy(x, method=method), rel=1e-12
+    )
+    assert mutual_information(x, 3 * x + 1, method=method, base=2) == pytest.approx(
+        entropy(x, method=method, base=2), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("method", DISCRETE)
+def test_mi_of_independent_samples_near_zero(method):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, size=100_000)
+    y = rng.integers(0, 5, size=100_000)
+    mi = mutual_information(x, y, method=method)
+    assert 0.0 <= mi < 2e-3
+
+
+def test_plugin_mi_matches_joint_table():
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 3, size=2000)
+    y = (x + rng.integers(0, 2, size=2000)) % 4
+    p = np.zeros((3, 4))
+    np.add.at(p, (x, y), 1.0)
+    p /= p.sum()
+    px, py = p.sum(1, keepdims=True), p.sum(0, keepdims=True)
+    nz = p > 0
+    ref = float(np.sum(p[nz] * np.log(p[nz] / (px @ py)[nz])))
+    assert mutual_information(x, y, method="mle") == pytest.approx(ref, rel=1e-12)
+    # Rows of 2-D input are symbols.
+    xy = np.stack([x, x], axis=1)
+    assert mutual_information(xy, y, method="mle") == pytest.approx(ref, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), method=st.sampled_from(DISCRETE))
+def test_mi_symmetric_and_relabelling_invariant(seed, method):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 300))
+    x = rng.integers(0, 6, size=n)
+    y = (x * rng.integers(0, 2, size=n) + rng.integers(0, 3, size=n)) % 7
+    mi = mutual_information(x, y, method=method)
+    assert mutual_information(y, x, method=method) == pytest.approx(mi, abs=1e-12)
+    perm = rng.permutation(50)
+    assert mutual_information(perm[x], perm[y] - 100, method=method) == pytest.approx(mi, abs=1e-12)
+
+
+def test_discrete_mi_bad_input():
+    with pytest.raises(ValueError, match="same number"):
+        mutual_information(np.arange(3), np.arange(4))
+    with pytest.raises(TypeError, match="x"):
+        mutual_information(np.array([0.5, 0.2]), np.arange(2))
+    with pytest.raises(ValueError, match="method"):
+        mutual_information(np.arange(3), np.arange(3), method="knn")
+
+
+# ---- KSG and the Gaussian closed form -----------------------------------------------------------
+
+
+def test_gaussian_mi_closed_form():
+    for rho in (0.0, 0.3, 0.9, -0.99):
+        cov = [[1.0, rho], [rho, 1.0]]
+        assert gaussian_mi(cov, [0], [1]) == pytest.approx(-0.5 * math.log(1 - rho**2), abs=1e-14)
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(5, 5))
+    cov = A @ A.T + np.eye(5)
+    # Chain rule: I(X; Y1 Y2) = I(X; Y1) + I(X; Y2 | Y1) >= I(X; Y1).
+    assert gaussian_mi(cov, [0, 1], [2, 3, 4]) >= gaussian_mi(cov, [0, 1], [2]) - 1e-12
+    assert gaussian_mi(cov, [0, 1], [2, 3, 4], base=2) == pytest.approx(
+        gaussian_mi(cov, [0, 1], [2, 3, 4]) / math.log(2)
+    )
+    with pytest.raises(ValueError, match="disjoint"):
+        gaussian_mi(cov, [0, 1], [1])
+    with pytest.raises(ValueError, match="symmetric"):
+        gaussian_mi([[1, 0.5], [0.1, 1]], [0], [1])
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6, 0.9])
+def test_ksg_gaussian_1d(rho):
+    rng = np.random.default_rng(4)
+    n = 4000
+    cov = np.array([[1.0, rho], [rho, 1.0]])
+    z = rng.multivariate_normal([0, 0], cov, size=n)
+    est = mutual_information(z[:, 0], z[:, 1], method="ksg", k=3)
+    assert est == pytest.approx(-0.5 * math.log(1 - rho**2), abs=0.03)
+
+
+def test_ksg_gaussian_multivariate():
+    rng = np.random.default_rng(5)
+    d = 4
+    A = rng.normal(size=(d, d)) * 0.5
+    cov = A @ A.T + np.eye(d)
+    z = rng.multivariate_normal(np.zeros(d), cov, size=5000)
+    truth = gaussian_mi(cov, [0, 1], [2, 3])
+    assert ksg_mi(z[:, :2], z[:, 2:], k=4) == pytest.approx(truth, abs=0.05)
+
+
+def test_ksg_matches_sklearn_on_standardised_data():
+    feature_selection = pytest.importorskip("sklearn.feature_selection")
+    rng = np.random.default_rng(6)
+    n = 1500
+    x = rng.normal(size=n)
+    y = 0.7 * x + 0.5 * rng.normal(size=n)
+    ref = feature_selection.mutual_info_regression(x[:, None], y, n_neighbors=3, random_state=0)[0]
+    ours = ksg_mi(x / x.std(), y / y.std(), k=3)
+    assert ours == pytest.approx(ref, abs=1e-6)
+
+
+def test_ksg_bad_input():
+    with pytest.raises(ValueError, match="finite"):
+        ksg_mi(np.array([0.0, np.nan, 1.0]), np.arange(3.0))
+    with pytest.raises(ValueError, match="k"):
+        ksg_mi(np.arange(5.0), np.arange(5.0), k=5)
+    with pytest.raises(ValueError, match="same number"):
+        ksg_mi(np.arange(5.0), np.arange(6.0))
+    with pytest.raises(ValueError, match="empty"):
+        ksg_mi(np.zeros(0), np.zeros(0))
+
+
+# ---- discretisation -----------------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bins=st.integers(1, 300))
+def test_discretize_uniform_matches_histogram(seed, bins):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(200, 3)) * rng.uniform(0.1, 10)
+    codes = discretize(x, bins=bins)
+    assert codes.shape == x.shape and codes.min() >= 0 and codes.max() <= bins - 1
+    hist, _ = np.histogram(x, bins=bins)
+    np.testing.assert_array_equal(np.bincount(codes.ravel(), minlength=bins), hist)
+
+
+def test_discretize_strategies():
+    x = np.linspace(-1, 1, 1000).reshape(250, 4)
+    q = discretize(x, bins=4, strategy="quantile")
+    for j in range(4):
+        np.testing.assert_array_equal(np.bincount(q[:, j]), [63, 62, 62, 63])
+    s = discretize(x, strategy="sign")
+    np.testing.assert_array_equal(s, (x > 0).astype(np.int8))
+    r = discretize(np.array([-5.0, 0.0, 0.5, 5.0]), bins=2, range=(0.0, 1.0))
+    np.testing.assert_array_equal(r, [0, 0, 1, 1])
+    assert discretize(np.ones(5), bins=3).tolist() == [0] * 5
+    assert discretize(np.zeros(3), bins=1000).dtype == np.int16
+    assert discretize(np.zeros((3, 2, 2))).shape == (3, 4)
+
+
+def test_discretize_bad_input():
+    with pytest.raises(ValueError, match="NaN"):
+        discretize(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="bins"):
+        discretize(np.zeros(3), bins=0)
+    with pytest.raises(ValueError, match="strategy"):
+        discretize(np.zeros(3), strategy="kmeans")
+    with pytest.raises(ValueError, match="range"):
+        discretize(np.zeros(3), range=(1.0, 0.0))
+    with pytest.raises(ValueError, match="features"):
+        discretize(np.zeros((0, 3)))
+
+
+def test_feature_entropy_of_a_layer():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)
+    ).double()
+    x = torch.randn(700, 6, dtype=torch.float64)
+    model.train()
+    h = feature_entropy(model, x, "1", bins=4, method="mle", batch_size=128)
+    assert model.training  # mode restored
+    with torch.no_grad():
+        feats = model[1](model[0](x)).numpy()
+    assert h == pytest.approx(entropy(discretize(feats, bins=4), method="mle"), rel=1e-12)
+    loader = [(x[i : i + 100], None) for i in range(0, 700, 100)]
+    assert feature_entropy(model, loader, model[1], bins=4, method="mle") == pytest.approx(h)
+    assert feature_entropy(model, x, "1", strategy="sign", method="jvhw") > 0

@@ -1,0 +1,250 @@
+"""spectral_norm: closed forms, numpy.linalg.svd, scipy svds, batching, warm starts, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infotheory.lipschitz import spectral_norm
+
+METHODS = ["lanczos", "power", "auto"]
+
+
+def _ref(A: np.ndarray) -> np.ndarray:
+    return np.linalg.svd(np.asarray(A, dtype=np.float64), compute_uv=False)[..., 0]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_diagonal_closed_form(method):
+    d = np.array([0.5, -3.0, 2.0, 2.9, 1e-3])
+    res = spectral_norm(np.diag(d), method=method, tol=1e-10)
+    assert res.converged
+    assert res.value == pytest.approx(3.0, rel=1e-10)
+    assert res.lower <= 3.0 * (1 + 1e-14) <= res.upper * (1 + 1e-14)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_orthogonal_has_norm_one(method):
+    Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((40, 40)))
+    res = spectral_norm(Q, method=method, tol=1e-9)
+    assert res.value == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_rank_one_and_scaling(method):
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal(17), rng.standard_normal(9)
+    A = np.outer(a, b)
+    want = np.linalg.norm(a) * np.linalg.norm(b)
+    assert spectral_norm(A, method=method).value == pytest.approx(want, rel=1e-8)
+    assert spectral_norm(-7.5 * A, method=method).value == pytest.approx(7.5 * want, rel=1e-8)
+
+
+def test_zero_matrix():
+    res = spectral_norm(np.zeros((5, 3)))
+    assert res.value == 0.0 and res.upper == 0.0 and res.converged
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.integers(1, 40),
+    n=st.integers(1, 40),
+    seed=st.integers(0, 2**31),
+    cond=st.sampled_from([1.0, 1e3, 1e8]),
+    method=st.sampled_from(["lanczos", "power"]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_matches_numpy_svd_within_certified_bracket(m, n, seed, cond, method, dtype):
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    k = min(m, n)
+    s = np.geomspace(1.0, 1.0 / cond, k) * rng.uniform(0.5, 2.0)
+    A = ((U[:, :k] * s) @ V[:, :k].T).astype(dtype)
+    want = _ref(A)
+    tol = 1e-7
+    res = spectral_norm(A, method=method, tol=tol)
+    assert res.converged
+    assert abs(res.value - want) <= tol * want + 1e-300
+    assert res.lower <= want * (1 + 1e-12)
+    # cond = 1 makes the top singular value (nearly, after rounding) repeated: there the residual
+    # bound covers the cluster only up to its width, which is below tol
+    slack = 1e-12 if cond > 1.0 or k == 1 else tol
+    assert res.upper >= want * (1 - slack)
+    assert res.upper - res.lower <= tol * res.lower
+
+
+def test_gaussian_against_scipy_svds():
+    from scipy.sparse.linalg import svds
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((300, 200))
+    want = svds(A, k=1, tol=1e-12, return_singular_vectors=False)[0]
+    res = spectral_norm(A, tol=1e-9)
+    assert res.value == pytest.approx(want, rel=1e-9)
+    assert res.method == "lanczos" and res.iterations < 120
+
+
+def test_vectors_satisfy_singular_relations():
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((30, 20))
+    res = spectral_norm(A, return_vectors=True, tol=1e-10)
+    u, v = res.u, res.v
+    assert np.linalg.norm(u) == pytest.approx(1.0) and np.linalg.norm(v) == pytest.approx(1.0)
+    np.testing.assert_allclose(A @ v, res.value * u, atol=1e-4 * res.value)
+    np.testing.assert_allclose(A.T @ u, res.value * v, atol=1e-4 * res.value)
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+def test_batched_equals_one_by_one(method):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((3, 4, 12, 7))
+    res = spectral_norm(A, method=method, tol=1e-9)
+    assert res.value.shape == (3, 4)
+    for i in range(3):
+        for j in range(4):
+            one = spectral_norm(A[i, j], method=method, tol=1e-9)
+            assert res.value[i, j] == pytest.approx(one.value, rel=1e-12)
+    np.testing.assert_allclose(res.value, _ref(A), rtol=1e-9)
+
+
+def test_float32_and_threads_agree():
+    import infotheory
+
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((8, 50, 40)).astype(np.float32)
+    before = infotheory.get_num_threads()
+    try:
+        infotheory.set_num_threads(1)
+        one = spectral_norm(A).value
+        infotheory.set_num_threads(2)
+        two = spectral_norm(A).value
+    finally:
+        infotheory.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_allclose(one, _ref(A), rtol=1e-8)
+
+
+def test_large_single_matrix_split_across_threads():
+    import infotheory
+
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((600, 500))
+    before = infotheory.get_num_threads()
+    try:
+        infotheory.set_num_threads(2)
+        res = spectral_norm(A, tol=1e-9)
+    finally:
+        infotheory.set_num_threads(before)
+    assert res.value == pytest.approx(_ref(A), rel=1e-9)
+
+
+def test_warm_start_converges_at_once():
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((60, 40))
+    cold = spectral_norm(A, method="power", tol=1e-6)
+    warm = spectral_norm(
+        A + 1e-9 * rng.standard_normal(A.shape), method="power", tol=1e-6, init=cold.v
+    )
+    assert warm.iterations < cold.iterations / 5
+    assert warm.value == pytest.approx(cold.value, rel=1e-6)
+
+
+def test_power_warns_when_capped_and_bracket_still_holds():
+    rng = np.random.default_rng(9)
+    A = rng.standard_normal((80, 80))
+    with pytest.warns(RuntimeWarning, match="did not reach"):
+        res = spectral_norm(A, method="power", tol=1e-10, max_iter=5)
+    assert not res.converged and res.iterations == 5
+    want = _ref(A)
+    assert res.lower <= want <= res.upper
+
+
+def test_torch_cpu_input_returns_tensors():
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(2, 9, 6, generator=g, dtype=torch.float32)
+    res = spectral_norm(W, return_vectors=True)
+    assert isinstance(res.value, torch.Tensor) and res.value.shape == (2,)
+    assert isinstance(res.v, torch.Tensor) and res.v.dtype == torch.float32
+    ref = torch.linalg.matrix_norm(W.double(), ord=2)
+    torch.testing.assert_close(res.value, ref, rtol=1e-8, atol=0)
+
+
+def test_torch_reference_iterations_match_kernel():
+    """The torch-ops path (used for CUDA tensors) agrees with the kernels, run here on the CPU."""
+    torch = pytest.importorskip("torch")
+    from infotheory.lipschitz._torch_iter import spectral_norm_torch
+
+    W = torch.from_numpy(np.random.default_rng(10).standard_normal((3, 20, 15)))
+    ref = torch.linalg.matrix_norm(W, ord=2)
+    for method in ("power", "lanczos"):
+        r = spectral_norm_torch(
+            W, method=method, tol=1e-9, max_iter=None, return_vectors=True, init=None, seed=0
+        )
+        torch.testing.assert_close(r.value, ref, rtol=1e-8, atol=0)
+        assert bool((r.lower <= ref * (1 + 1e-12)).all() and (r.upper >= ref * (1 - 1e-12)).all())
+
+
+def test_svd_method_is_the_reference():
+    A = np.random.default_rng(11).standard_normal((5, 6, 4))
+    res = spectral_norm(A, method="svd", return_vectors=True)
+    np.testing.assert_allclose(res.value, _ref(A), rtol=1e-14)
+    assert res.u.shape == (5, 6) and res.v.shape == (5, 4)
+
+
+@pytest.mark.parametrize(
+    ("W", "exc", "match"),
+    [
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "finite"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), ValueError, "finite"),
+        (np.zeros((0, 3)), ValueError, "empty"),
+        (np.ones(4), ValueError, "2 dimensions"),
+        (np.ones((3, 3), dtype=np.int64), TypeError, "floating"),
+        (np.ones((3, 3), dtype=complex), TypeError, "floating"),
+    ],
+)
+def test_bad_input_raises(W, exc, match):
+    with pytest.raises(exc, match=match):
+        spectral_norm(W)
+
+
+def test_nan_in_batch_names_the_matrix():
+    A = np.ones((2, 3, 3, 3))
+    A[1, 2, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"\(1, 2\)"):
+        spectral_norm(A)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "qr"}, "method"),
+        ({"tol": 0.0}, "tol"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"init": np.ones(7)}, "init"),
+    ],
+)
+def test_bad_options_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        spectral_norm(np.eye(3), **kwargs)
+
+
+def test_import_does_not_import_torch(tmp_path):
+    code = (
+        "import sys, numpy as np; import infotheory.lipschitz as L; "
+        "L.spectral_norm(np.eye(3)); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, timeout=120)
+
+
+def test_no_warning_on_success():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spectral_norm(np.random.default_rng(12).standard_normal((20, 20)))

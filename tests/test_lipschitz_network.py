@@ -1,0 +1,295 @@
+"""Network upper and lower bounds, the Gaussian-encoder bound (math.md §B4.2), certified radii."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+from infotheory.lipschitz import (  # noqa: E402
+    certified_accuracy,
+    certified_radius,
+    gaussian_encoder_bound,
+    lipschitz_lower_bound,
+    lipschitz_upper_bound,
+    network_bound,
+)
+
+
+def _svd_norm(W):
+    return float(torch.linalg.matrix_norm(W.detach().double(), ord=2))
+
+
+def _mlp(seed, widths=(6, 9, 7, 4), act=nn.ReLU):
+    torch.manual_seed(seed)
+    layers = []
+    for a, b in itertools.pairwise(widths):
+        layers += [nn.Linear(a, b), act()]
+    return nn.Sequential(*layers[:-1])
+
+
+def _cnn(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(3, 4, 3, padding=1, stride=2),
+        nn.Softplus(),
+        nn.AvgPool2d(2, stride=1),
+        nn.Flatten(),
+        nn.Linear(4, 5),
+        nn.Sigmoid(),
+        nn.Linear(5, 3),
+    )
+
+
+def test_mlp_bound_is_product_of_layer_norms():
+    net = _mlp(0)
+    b = network_bound(net)
+    want = math.prod(_svd_norm(m.weight) for m in net if isinstance(m, nn.Linear))
+    assert b.value == pytest.approx(want, rel=1e-6)
+    assert b.value >= want * (1 - 1e-12)  # the upper end of each bracket
+    assert [lb.layer for lb in b.per_layer] == ["Linear", "ReLU"] * 2 + ["Linear"]
+    assert b.to_dict()["per_layer"][0]["layer"] == "Linear"
+
+
+def test_linear_network_lower_bound_meets_upper():
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(5, 8), nn.Identity(), nn.Linear(8, 3)).double()
+    up = lipschitz_upper_bound(net).value
+    exact = _svd_norm(net[2].weight @ net[0].weight)
+    low = lipschitz_lower_bound(net, torch.randn(4, 5, dtype=torch.float64), steps=60).value
+    assert low == pytest.approx(exact, rel=1e-8)
+    assert low <= up * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cnn_bracket_random_and_trained(seed):
+    net = _cnn(seed)
+    x = torch.rand(32, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+    up = lipschitz_upper_bound(net, (1, 8, 8))
+    assert up.output_shape == (3,)
+    assert up.per_layer[5].input_shape == (4, 2, 2)
+    assert lipschitz_lower_bound(net, x).value <= up.value
+    # a few steps of training move the weights; the bracket must still hold
+    y = torch.randint(0, 3, (32,), generator=torch.Generator().manual_seed(seed))
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    for _ in range(30):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    up2 = lipschitz_upper_bound(net, (1, 8, 8))
+    low2 = lipschitz_lower_bound(net, x)
+    assert 0 < low2.value <= up2.value
+    fft = lipschitz_upper_bound(net, (1, 8, 8), conv_method="fft")
+    assert fft.value >= up2.value * (1 - 1e-6)  # torus bounds are above the true conv norms
+
+
+def test_lower_bound_is_a_finite_difference_rate_from_below():
+    net = _mlp(3, act=nn.Tanh).double()
+    x = torch.randn(8, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    lb = lipschitz_lower_bound(net, x, steps=50)
+    # along the top right singular direction the difference quotient approaches the local norm
+    x0 = x[lb.index : lb.index + 1]
+    J = torch.autograd.functional.jacobian(lambda z: net(z).squeeze(0), x0).reshape(4, 6)
+    assert lb.value == pytest.approx(_svd_norm(J), rel=1e-6)
+
+
+def test_pooling_and_batchnorm_constants():
+    torch.manual_seed(0)
+    bn = nn.BatchNorm2d(3)
+    bn.running_var.copy_(torch.tensor([4.0, 0.25, 1.0]))
+    bn.weight.data.copy_(torch.tensor([1.0, 0.5, -3.0]))
+    net = nn.Sequential(bn, nn.MaxPool2d(3, stride=1), nn.LeakyReLU(0.1), nn.ELU(2.0))
+    b = lipschitz_upper_bound(net, (3, 6, 6))
+    values = [lb.value for lb in b.per_layer]
+    assert values[0] == pytest.approx(3.0 / math.sqrt(1.0 + bn.eps))
+    assert values[1] == pytest.approx(3.0)  # each input is in up to 3 x 3 windows: sqrt(9)
+    assert values[2:] == [1.0, 2.0]
+    # overlapping max pooling: the empirical rate stays below sqrt(coverage)
+    pool = nn.MaxPool2d(3, stride=1)
+    g = torch.Generator().manual_seed(1)
+    worst = 0.0
+    for _ in range(200):
+        a = torch.randn(1, 1, 6, 6, generator=g)
+        d = 1e-3 * torch.randn(1, 1, 6, 6, generator=g)
+        worst = max(worst, float((pool(a + d) - pool(a)).norm() / d.norm()))
+    assert worst <= 3.0
+
+
+def test_avgpool_exact_norm():
+    net = nn.Sequential(nn.AvgPool2d(2))
+    assert lipschitz_upper_bound(net, (2, 4, 4)).value == pytest.approx(0.5, rel=1e-6)
+
+
+class _Custom(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def test_unknown_layer_is_named():
+    net = nn.Sequential(nn.Linear(3, 3), _Custom())
+    with pytest.raises(TypeError, match=r"layer 1 \(_Custom\)"):
+        lipschitz_upper_bound(net)
+
+
+def test_conv_needs_input_shape_and_bad_arguments():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3))
+    with pytest.raises(ValueError, match="input_shape"):
+        lipschitz_upper_bound(net)
+    with pytest.raises(ValueError, match="conv_method"):
+        lipschitz_upper_bound(net, (1, 5, 5), conv_method="svd")
+    with pytest.raises(TypeError, match=r"nn\.Module"):
+        lipschitz_upper_bound(np.eye(3))
+    with pytest.raises(TypeError, match="encoder"):
+        lipschitz_upper_bound(_Custom())
+    with pytest.raises(ValueError, match="x must"):
+        lipschitz_lower_bound(nn.Linear(3, 2), torch.ones(0, 3))
+
+
+class _VIBLike(nn.Module):
+    """The shape of infotheory.ib.VIB as the agreed API describes it (no import of ib)."""
+
+    def __init__(self, K=3):
+        super().__init__()
+        self.K = K
+        self.encoder = nn.Sequential(
+            nn.Flatten(), nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2 * K)
+        )
+        self.decoder = nn.Linear(K, 4)
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return h[:, : self.K], nn.functional.softplus(h[:, self.K :] - 5.0)
+
+
+def test_vib_heads():
+    torch.manual_seed(0)
+    m = _VIBLike()
+    b = lipschitz_upper_bound(m)
+    first = _svd_norm(m.encoder[1].weight)
+    W = m.encoder[3].weight
+    assert b.heads["mean"] == pytest.approx(first * _svd_norm(W[:3]), rel=1e-6)
+    assert b.heads["std"] == pytest.approx(first * _svd_norm(W[3:]), rel=1e-6)
+    assert b.heads["encoder"] == b.value == pytest.approx(first * _svd_norm(W), rel=1e-6)
+    assert max(b.heads["mean"], b.heads["std"]) <= b.value * (1 + 1e-9)
+    # the heads bound the empirical rates of mu and sigma = softplus(.)
+    x = torch.randn(64, 8, generator=torch.Generator().manual_seed(2))
+    d = 1e-4 * torch.randn(64, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        mu0, s0 = m.encode(x)
+        mu1, s1 = m.encode(x + d)
+    assert float(((mu1 - mu0).norm(dim=1) / d.norm(dim=1)).max()) <= b.heads["mean"]
+    assert float(((s1 - s0).norm(dim=1) / d.norm(dim=1)).max()) <= b.heads["std"]
+    assert "logits" not in b.heads  # the decoder reads K of the 2K outputs: stochastic
+
+
+# ---- Gaussian encoder bound (math.md §B4.2) --------------------------------------------------
+
+
+def test_gaussian_bound_math_md_values_and_counterexample():
+    assert gaussian_encoder_bound(0.0, 1.0, 0.1, 2) == pytest.approx(318.3, abs=0.05)
+    assert gaussian_encoder_bound(0.0, 1.0, 0.1, 2, form="paper") == pytest.approx(35.6, abs=0.05)
+    # K = 2, mu = 0, sigma_k(x) = 0.1 + x: p(0|x) = 1 / (2 pi sigma^2)
+    h = 1e-4
+    rate = abs(1 / (2 * math.pi * (0.1 + h) ** 2) - 1 / (2 * math.pi * 0.1**2)) / h
+    assert rate > gaussian_encoder_bound(0.0, 1.0, 0.1, 2, form="paper")  # the paper's form fails
+    assert rate <= gaussian_encoder_bound(0.0, 1.0, 0.1, 2)
+
+
+def _log_density(t, mu, sigma):
+    return (-0.5 * ((t - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)).sum(-1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(K=st.integers(1, 3), d=st.integers(1, 4), seed=st.integers(0, 2**31))
+def test_corrected_bound_dominates_random_encoders(K, d, seed):
+    """mu = tanh(A x), sigma = s0 + softplus(B x + c): coordinate-wise L_mu = max row norm of A,
+    L_sigma = max row norm of B, sigma_min >= s0."""
+    rng = np.random.default_rng(seed)
+    A, B = rng.normal(size=(K, d)), rng.normal(size=(K, d))
+    c = rng.normal(size=K)
+    s0 = rng.uniform(0.2, 1.0)
+    L_mu, L_sigma = np.linalg.norm(A, axis=1).max(), np.linalg.norm(B, axis=1).max()
+
+    def enc(x):
+        return np.tanh(x @ A.T), s0 + np.logaddexp(0.0, x @ B.T + c)
+
+    x = rng.normal(size=(400, d))
+    dx = 1e-5 * rng.normal(size=(400, d))
+    mu0, sg0 = enc(x)
+    mu1, sg1 = enc(x + dx)
+    t = mu0 + sg0 * rng.normal(size=(400, K)) * rng.uniform(0, 2, size=(400, 1))
+    rate = np.abs(np.exp(_log_density(t, mu1, sg1)) - np.exp(_log_density(t, mu0, sg0)))
+    rate = (rate / np.linalg.norm(dx, axis=1)).max()
+    assert rate <= gaussian_encoder_bound(L_mu, L_sigma, s0, K) * (1 + 1e-6)
+    if K == 1:
+        assert rate <= gaussian_encoder_bound(L_mu, L_sigma, s0, K, form="paper") * (1 + 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc"),
+    [
+        ((1.0, 1.0, 0.0, 2), {}, ValueError),
+        ((-1.0, 1.0, 0.1, 2), {}, ValueError),
+        ((1.0, 1.0, 0.1, 0), {}, ValueError),
+        ((1.0, 1.0, 0.1, 2), {"form": "tight"}, ValueError),
+        (("1", 1.0, 0.1, 2), {}, TypeError),
+    ],
+)
+def test_gaussian_bound_bad_input(args, kwargs, exc):
+    with pytest.raises(exc):
+        gaussian_encoder_bound(*args, **kwargs)
+
+
+# ---- certified radius -------------------------------------------------------------------------
+
+
+def test_certified_radius_closed_form_and_labels():
+    z = np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 1.5]])
+    np.testing.assert_allclose(
+        certified_radius(z, 2.0), [2 / (2 * math.sqrt(2)), 0.5 / (2 * math.sqrt(2))]
+    )
+    r = certified_radius(z, 2.0, y=np.array([0, 2]))
+    np.testing.assert_allclose(r, [2 / (2 * math.sqrt(2)), 0.0])
+    assert certified_accuracy(z, np.array([0, 2]), 2.0, 0.5) == 0.5
+    t = certified_radius(torch.tensor(z), 2.0)
+    assert isinstance(t, torch.Tensor)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), c=st.integers(2, 6), d=st.integers(1, 6))
+def test_certified_radius_never_exceeds_distance_to_boundary(seed, c, d):
+    """Linear logits z = W x: the exact l2 distance to the nearest decision boundary is
+    min_j (z_top - z_j) / ||w_top - w_j|| and must be >= the certified radius."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(c, d))
+    x = rng.normal(size=(50, d))
+    z = x @ W.T
+    L = np.linalg.norm(W, 2)
+    r = certified_radius(z, L)
+    top = z.argmax(1)
+    for i in range(50):
+        dist = min(
+            (z[i, top[i]] - z[i, j]) / np.linalg.norm(W[top[i]] - W[j])
+            for j in range(c)
+            if j != top[i]
+        )
+        assert r[i] <= dist * (1 + 1e-9)
+
+
+def test_certified_radius_bad_input():
+    with pytest.raises(ValueError, match="logits"):
+        certified_radius(np.ones(3), 1.0)
+    with pytest.raises(ValueError, match="L"):
+        certified_radius(np.ones((2, 3)), 0.0)
+    with pytest.raises(ValueError, match="y"):
+        certified_radius(np.ones((2, 3)), 1.0, y=np.array([0, 3]))
