@@ -75,7 +75,9 @@ def test_reverse_properties(s, frac):
 @settings(max_examples=100, deadline=None)
 @given(s=variances, frac=st.floats(0.01, 0.99), c=st.floats(1e-3, 1e3))
 def test_scale_invariance(s, frac, c):
-    assume(s.sum() > 0)
+    # Scaling is exact only in the normal range: with subnormal variances (hypothesis found
+    # s = [5e-324, 5e-324]) the level D/k itself rounds to zero.
+    assume(s.sum() > 1e-290)
     D = frac * float(s.sum())
     r1, r2 = reverse_waterfill(s, D), reverse_waterfill(c * s, c * D)
     assert float(r2.mi) == pytest.approx(float(r1.mi), rel=1e-9, abs=1e-9)
