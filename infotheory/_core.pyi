@@ -91,7 +91,9 @@ def entropy_plugin(fingerprint: npt.NDArray[np.int64], n: int) -> float: ...
 def entropy_jvhw(
     fingerprint: npt.NDArray[np.int64], n: int, g_table: npt.NDArray[np.float64]
 ) -> float: ...
-def jvhw_degree(n: int) -> int: ...
+def ksg_counts(
+    xy: npt.NDArray[np.float64], dx: int, k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 
 # channel family: float64 only, C-contiguous, no conversion. p is (n, 4); flip (n, 4); alpha (n, 2).
 def binary_attack(
@@ -113,4 +115,37 @@ def binary_attack_cuda(
     zero_information_budget: Any,
     status: Any,
     stream: int,
+) -> None: ...
+def spectral_power_cuda(
+    W: Any, v: Any, Av: Any, sigma: Any, resid: Any, scale: Any, iters: int, stream: int
+) -> None: ...
+def spectral_top_complex(
+    W: npt.NDArray[np.float64],
+    v: npt.NDArray[np.float64],
+    sigma: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    iterations: npt.NDArray[np.int32],
+    status: npt.NDArray[np.int32],
+    method: int,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
+) -> None: ...
+def discrete_attack(
+    p_ux: npt.NDArray[np.float64],
+    distortion: npt.NDArray[np.float64],
+    D: float,
+    tol: float,
+    max_iter: int,
+    q: npt.NDArray[np.float64],
+) -> tuple[float, float, float, float, int, bool]: ...
+def gaussian_vector_attack(
+    a2: npt.NDArray[np.float64],
+    s2: npt.NDArray[np.float64],
+    D: npt.NDArray[np.float64],
+    allocation: npt.NDArray[np.float64],
+    mi: npt.NDArray[np.float64],
+    multiplier: npt.NDArray[np.float64],
 ) -> None: ...

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from torch import nn
 
-from infotheory.attacks import BIM, CW, FGSM, PGD, AttackResult, DeepFool, evaluate
+from infotheory.attacks import BIM, CW, FGSM, PGD, AttackResult, DeepFool, Normalize, evaluate
 from infotheory.attacks._base import loss_grad
 from infotheory.attacks._step import random_start_
 
@@ -369,5 +369,79 @@ def test_bad_input_raises(blobs):
         FGSM(0.1)(lambda t: t, x, y)
     with pytest.raises(ValueError, match="eps has 3 entries"):
         PGD(torch.tensor([0.1, 0.2, 0.3]))(model, x, y)
+    with pytest.raises(TypeError, match="steps must be an int"):
+        PGD(0.1, steps=2.5)
+    with pytest.raises(TypeError, match="eps must be a number"):
+        FGSM("0.1")
+    assert PGD(np.float32(0.1), steps=np.int64(3)).steps == 3  # numpy scalars are numbers
     with pytest.raises(ValueError, match="untargeted"):
         DeepFool()(model, x, y, target=y)
+
+
+def test_normalize_wrapper_attacks_in_pixel_space():
+    """A linear model behind per-channel normalisation: the input gradient is W / std, whose sign
+    is W's (std > 0), so FGSM in pixel space is still x + eps * sign(w_other - w_y)."""
+    g = torch.Generator().manual_seed(7)
+    c, h = 3, 2
+    w = torch.randn(2, c * h * h, generator=g, dtype=torch.float64)
+    inner = nn.Sequential(nn.Flatten(), linear(w, torch.zeros(2, dtype=torch.float64)))
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+    model = Normalize(inner, mean, std)
+    x = torch.rand(10, c, h, h, generator=g, dtype=torch.float64) * 0.5 + 0.25
+    m = torch.tensor(mean, dtype=torch.float64).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float64).view(1, 3, 1, 1)
+    torch.testing.assert_close(model(x), inner((x - m) / s))
+    y = model(x).argmax(1).detach()
+    res = FGSM(0.1)(model, x, y)
+    want = x + 0.1 * (w[1 - y] - w[y]).sign().view(10, c, h, h)
+    torch.testing.assert_close(res.x_adv, want, rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="std must be finite and positive"):
+        Normalize(inner, 0.5, [0.1, 0.0, 0.2])
+    with pytest.raises(ValueError, match="channels"):
+        model(torch.rand(2, 4, 2, 2, dtype=torch.float64))
+
+
+def test_eot_plumbing_on_deterministic_model(blobs):
+    """Averaging identical passes changes nothing: eot=3 equals eot=1 on a deterministic model."""
+    model, x, y = blobs
+    xs, ys = x[:32], y[:32]
+    for a, b in [
+        (DeepFool(steps=10), DeepFool(steps=10, eot=3)),
+        (CW(steps=20, lr=0.05), CW(steps=20, lr=0.05, eot=3)),
+        (PGD(0.1, steps=5, seed=1), PGD(0.1, steps=5, seed=1, eot=3)),
+    ]:
+        ra, rb = a(model, xs, ys), b(model, xs, ys)
+        torch.testing.assert_close(ra.x_adv, rb.x_adv, rtol=1e-5, atol=1e-6)
+
+
+def test_cw_targeted(blobs):
+    model, x, y = blobs
+    target = (y[:64] + 2) % 4
+    res = CW(c=1.0, steps=100, lr=0.05, search_steps=3)(model, x[:64], y[:64], target=target)
+    assert res.success_rate > 0.9
+    torch.testing.assert_close(res.success, res.adv_labels == target)
+
+
+def test_eot_defeats_randomised_gradients():
+    """A model whose output is a fixed linear map but whose input gradient carries a large random
+    term (s * V, s ~ N(0, 10^2) per sample and pass): one-pass FGSM follows noise and mostly fails
+    (the false robustness of gradient masking); averaging 500 passes recovers W's gradient."""
+
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            g = torch.Generator().manual_seed(8)
+            self.w = nn.Parameter(torch.randn(20, 3, generator=g))
+            self.v = nn.Parameter(torch.randn(20, 3, generator=g))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s = 10.0 * torch.randn(x.shape[0], 1)
+            return x @ self.w + s * (x @ self.v - (x @ self.v).detach())
+
+    torch.manual_seed(0)
+    model = Masked()
+    x = torch.rand(200, 20) * 0.6 + 0.2
+    y = model(x).argmax(1).detach()
+    one = FGSM(0.15, eot=1)(model, x, y)
+    many = FGSM(0.15, eot=500)(model, x, y)
+    assert one.success_rate < 0.25 and many.success_rate > 0.5

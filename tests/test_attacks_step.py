@@ -185,3 +185,24 @@ def test_cuda_kernel_matches_cpu(norm):
     torch.testing.assert_close(xc.cpu(), x, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(l2c.cpu(), l2, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(linfc.cpu(), linf, rtol=1e-6, atol=1e-6)
+
+
+def test_concurrent_calls_release_the_gil():
+    """Threads stepping their own arrays get exactly the sequential results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    probs = [problem((32, 300), np.float32, s, (0.0, 1.0)) for s in range(8)]
+    seq = []
+    for x, g, x0 in probs:
+        xs = x.clone()
+        seq.append((xs, *attack_step(xs, g, x0, 0.1, 0.03, "2")))
+
+    def run(p):
+        x, g, x0 = p
+        return (x, *attack_step(x, g, x0, 0.1, 0.03, "2"))
+
+    with ThreadPoolExecutor(4) as ex:
+        par = list(ex.map(run, probs))
+    for a, b in zip(seq, par, strict=True):
+        for u, v in zip(a, b, strict=True):
+            torch.testing.assert_close(u, v, rtol=0, atol=0)

@@ -216,3 +216,19 @@ def test_gaussian_toy_degenerate_and_bad_input():
         gaussian_bayes_classifier([0.0], MU1, SIGMA)
     with pytest.raises(ValueError, match="threshold"):
         gaussian_bayes_classifier(MU0, MU1, SIGMA, threshold="x")
+
+
+def test_reproduce_targets(tmp_path):
+    from infotheory.experiments.reproduce import TARGETS, Options, resolve
+
+    assert {"bounds-examples", "entropy-estimators"} <= set(TARGETS)
+    summary = resolve("bounds-examples")(Options(out=tmp_path / "b", quick=True))
+    for row in summary["rows"]:
+        tol = 5e-3 if "Monte Carlo" in row["quantity"] else 6e-5
+        assert row["abs_error"] < tol, row
+    assert (tmp_path / "b" / "report.md").exists()
+    summary = resolve("entropy-estimators")(Options(out=tmp_path / "e", quick=True))
+    w = summary["worked"][0]
+    assert w["jvhw_bits"] == pytest.approx(w["math_md_jvhw"], abs=5e-7)
+    assert all(r["rmse_jvhw"] < r["rmse_mle"] for r in summary["rmse"])
+    assert (tmp_path / "e" / "entropy_estimators.csv").exists()

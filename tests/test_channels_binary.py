@@ -47,6 +47,7 @@ def test_worked_examples(w, eps, mi, flip, alpha, lam):
     assert float(r.mi) == pytest.approx(mi, abs=5e-9)
     np.testing.assert_allclose(r.flip, flip, atol=1e-12)
     np.testing.assert_allclose(r.alpha, alpha, atol=5e-7)
+    assert (float(r.alpha0), float(r.alpha1)) == pytest.approx(alpha, abs=5e-7)
     assert float(r.multiplier) == pytest.approx(lam, abs=5e-7)
     assert check_kkt(r).max_violation < 1e-10
 
@@ -218,3 +219,16 @@ def test_cuda_matches_cpu():
     np.testing.assert_allclose(gpu.flip.cpu().numpy(), cpu.flip, atol=1e-10)
     with pytest.raises(ValueError, match="sum to 1"):
         binary_attack(torch.full((2, 4), 0.3, device="cuda", dtype=torch.float64), 0.1)
+
+
+def test_concurrent_calls_release_the_gil_and_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    w = rng.dirichlet(np.ones(4), size=(4, 20_000))
+    eps = rng.uniform(0, 0.4, size=(4, 20_000))
+    serial = [binary_attack(w[i], eps[i]).mi for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda i: binary_attack(w[i], eps[i]).mi, range(4)))
+    for a, b in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -159,9 +159,51 @@ def test_jvhw_matches_reference_semantics(n, support, skew, seed):
     p = rng.random(support) ** (1 + skew * 4)
     p /= p.sum()
     s = rng.choice(support, size=n, p=p)
+    # The issue's bar is 1e-9 bits; only the summation order differs from the reference.
     assert entropy(s, method="jvhw", base=2) == pytest.approx(
-        jvhw_reference_bits(s), rel=1e-11, abs=1e-11
+        jvhw_reference_bits(s), rel=1e-10, abs=1e-10
     )
+
+
+def jvhw_exact_bits(samples: np.ndarray) -> float:
+    """JVHW of the reference algorithm evaluated in 50-digit arithmetic (threshold as in double)."""
+    mp = pytest.importorskip("mpmath")
+    _, counts = np.unique(samples, return_counts=True)
+    n = int(samples.shape[0])
+    f = np.bincount(counts)
+    K = min(4 + int(np.ceil(1.2 * np.log(n))), 22)
+    with mp.workdps(50):
+        g = [mp.mpf(float(v)) for v in jvhw_coefficients(K)]
+        u = np.log(n / f[1])
+        c1 = 0.3303 * u + 0.4679 if (n < 200 or u > 1.5) else None
+        if c1 is None:
+            c1 = np.polyval([-0.530556484842359, 1.09787328176926, 0.184831781602259], u)
+        T = mp.mpf(4 * max(c1, 1 / (1.9 * np.log(n))) * np.log(n) / n)
+        H = mp.mpf(0)
+        for j in map(int, np.nonzero(f)[0]):
+            x = mp.mpf(j) / n
+            mle = -x * mp.log(x) + mp.mpf(1) / (2 * n)
+            ratio = min(max(2 * x / T - 1, 0), 1)
+            term, poly = T, g[0] * T
+            for k in range(1, K + 1):
+                term *= (j - (k - 1)) / (T * (n - (k - 1)))
+                poly += g[k] * term
+            v = max(ratio * mle + (1 - ratio) * (poly - x * mp.log(T)), 0)
+            H += int(f[j]) * v
+        return float(H / mp.log(2))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jvhw_against_extended_precision(seed):
+    # Large n: degree 19 polynomials whose coefficients reach 1e11 cancel heavily near x = Delta.
+    rng = np.random.default_rng(seed)
+    S = 200_000
+    p = rng.random(S) ** 6
+    s = rng.choice(S, size=150_000, p=p / p.sum())
+    exact = jvhw_exact_bits(s)
+    assert entropy(s, method="jvhw", base=2) == pytest.approx(exact, abs=2e-11)
+    # The float64 reference algorithm itself is only this close to the exact value.
+    assert jvhw_reference_bits(s) == pytest.approx(exact, abs=1e-7)
 
 
 def test_jvhw_beats_mle_undersampled_uniform():
@@ -302,9 +344,12 @@ def test_counts_thread_count_does_not_change_results():
     np.testing.assert_array_equal(v1, v2)
 
 
-def test_counts_accept_noncontiguous_and_tensors():
+def test_counts_accept_noncontiguous_big_endian_and_tensors():
     a = np.arange(40).reshape(10, 4) % 3
     _check_counts(a[:, ::2])
+    big = (np.arange(40).reshape(10, 4) * 1000).astype(">i4")
+    _check_counts(big)
+    assert entropy(big, method="mle") == pytest.approx(math.log(10))
     torch = pytest.importorskip("torch")
     t = torch.as_tensor(a)
     np.testing.assert_array_equal(np.sort(count_symbols(t)), np.sort(count_symbols(a)))
@@ -346,3 +391,95 @@ def test_bad_input():
         entropy_from_counts(np.array([0, 0]))
     with pytest.raises(TypeError, match="codes"):
         count_symbols(np.array([np.nan]))
+
+
+# ---- NSB ----------------------------------------------------------------------------------------
+
+
+def nsb_xi_oracle(counts: list[int], K: int) -> float:
+    """NSB by adaptive quadrature over xi = E[H | beta] (the flat prior variable), beta(xi) by root
+    finding: an independent formulation of the estimator."""
+    from scipy.integrate import quad
+    from scipy.optimize import brentq
+    from scipy.special import digamma, gammaln
+
+    c = np.asarray([x for x in counts if x > 0], dtype=float)
+    N = c.sum()
+
+    def beta_of(x):
+        return brentq(
+            lambda b: digamma(K * b + 1) - digamma(b + 1) - x, 1e-14, 1e14, rtol=1e-15, maxiter=500
+        )
+
+    def log_evidence(b):
+        return gammaln(K * b) - gammaln(N + K * b) + np.sum(gammaln(c + b) - gammaln(b))
+
+    def mean_h(b):
+        tot = N + K * b
+        rest = (K - c.size) * b * digamma(b + 1)
+        return digamma(tot + 1) - (np.sum((c + b) * digamma(c + b + 1)) + rest) / tot
+
+    grid = np.linspace(1e-6, math.log(K) - 1e-6, 400)
+    lv = np.array([log_evidence(beta_of(x)) for x in grid])
+    top, peak = lv.max(), [grid[np.argmax(lv)]]
+
+    def integral(fn):
+        return quad(fn, 0, math.log(K), limit=400, epsabs=0, epsrel=1e-11, points=peak)[0]
+
+    num = integral(lambda x: math.exp(log_evidence(beta_of(x)) - top) * mean_h(beta_of(x)))
+    return num / integral(lambda x: math.exp(log_evidence(beta_of(x)) - top))
+
+
+@pytest.mark.parametrize(
+    ("counts", "K"), [([3, 2, 1, 1], 6), ([10, 5, 1], 3), ([1] * 12 + [2, 2, 4], 40)]
+)
+def test_nsb_matches_quadrature_oracle(counts, K):
+    ours = entropy_from_counts(np.array(counts), method="nsb", alphabet_size=K)
+    assert ours == pytest.approx(nsb_xi_oracle(counts, K), rel=1e-9)
+
+
+def test_nsb_large_n_and_defaults():
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 50, size=200_000)
+    h = entropy(s, method="nsb", alphabet_size=50)
+    assert math.isfinite(h)
+    assert h == pytest.approx(entropy(s, method="mle"), abs=1e-3)
+    assert entropy(s, method="nsb") == pytest.approx(h, abs=1e-12)  # K defaults to the observed 50
+    assert entropy(np.zeros(10, dtype=int), method="nsb") == 0.0
+
+
+def test_nsb_undersampled_uniform_with_known_alphabet():
+    S, n = 1000, 500
+    errs = []
+    for seed in range(10):
+        s = np.random.default_rng(seed).integers(0, S, size=n)
+        errs.append(entropy(s, method="nsb", alphabet_size=S) - math.log(S))
+    assert np.sqrt(np.mean(np.square(errs))) < 0.05
+
+
+def test_alphabet_size_checks():
+    with pytest.raises(ValueError, match="nsb"):
+        entropy(np.arange(3), method="mle", alphabet_size=5)
+    with pytest.raises(ValueError, match="alphabet_size"):
+        entropy(np.arange(3), method="nsb", alphabet_size=2)
+
+
+def test_concurrent_calls_release_the_gil_safely():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    inputs = [rng.integers(0, 3 + i, size=(20_000, 6)).astype(np.int16) for i in range(6)]
+    expected = [np.sort(count_symbols(a)) for a in inputs]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        got = list(pool.map(lambda a: np.sort(count_symbols(a)), inputs * 2))
+    for i, g in enumerate(got):
+        np.testing.assert_array_equal(g, expected[i % len(inputs)])
+
+
+@pytest.mark.cuda
+def test_cuda_tensors_are_counted_on_the_host():
+    torch = pytest.importorskip("torch")
+    t = torch.randint(0, 5, (1000, 3), device="cuda")
+    ref = t.cpu().numpy()
+    np.testing.assert_array_equal(np.sort(count_symbols(t)), np.sort(count_symbols(ref)))
+    assert entropy(t, method="jvhw") == entropy(ref, method="jvhw")

@@ -218,3 +218,60 @@ def test_feature_entropy_of_a_layer():
     loader = [(x[i : i + 100], None) for i in range(0, 700, 100)]
     assert feature_entropy(model, loader, model[1], bins=4, method="mle") == pytest.approx(h)
     assert feature_entropy(model, x, "1", strategy="sign", method="jvhw") > 0
+
+    class Data:  # duck-typed infotheory.data.Dataset
+        x_test = x
+
+    assert feature_entropy(model, Data(), "1", bins=4, method="mle") == pytest.approx(h)
+
+
+def ksg_ckdtree(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    """KSG algorithm 1 with scipy's cKDTree (max-norm), the independent reference."""
+    from scipy.spatial import cKDTree
+    from scipy.special import digamma
+
+    x = x.reshape(x.shape[0], -1)
+    y = y.reshape(y.shape[0], -1)
+    xy = np.hstack([x, y])
+    eps = cKDTree(xy).query(xy, k=[k + 1], p=np.inf)[0][:, 0]
+    r = np.nextafter(eps, 0.0)
+    nx = cKDTree(x).query_ball_point(x, r, p=np.inf, return_length=True)
+    ny = cKDTree(y).query_ball_point(y, r, p=np.inf, return_length=True)
+    n = x.shape[0]
+    return float(digamma(k) + digamma(n) - np.mean(digamma(nx)) - np.mean(digamma(ny)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 400),
+    dx=st.integers(1, 3),
+    dy=st.integers(1, 3),
+    k=st.integers(1, 6),
+    ties=st.booleans(),
+)
+def test_ksg_kernel_equals_ckdtree(seed, n, dx, dy, k, ties):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dx))
+    y = x[:, :1] * rng.normal() + rng.normal(size=(n, dy))
+    if ties:  # coarse values: many equal distances and duplicate points
+        x, y = np.round(x), np.round(y * 2) / 2
+    k = min(k, n - 1)
+    assert ksg_mi(x, y, k=k) == pytest.approx(ksg_ckdtree(x, y, k), rel=1e-12, abs=1e-12)
+
+
+def test_ksg_thread_count_does_not_change_results():
+    import infotheory
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(3000, 2))
+    y = x + rng.normal(size=(3000, 2))
+    before = infotheory.get_num_threads()
+    try:
+        infotheory.set_num_threads(1)
+        a = ksg_mi(x, y)
+        infotheory.set_num_threads(2)
+        b = ksg_mi(x, y)
+    finally:
+        infotheory.set_num_threads(before)
+    assert a == b

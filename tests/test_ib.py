@@ -220,3 +220,42 @@ def test_ema_bad_arguments() -> None:
         EMA(_lin(0.0), 1.0)
     with pytest.raises(ValueError, match="no updates"):
         EMA(_lin(0.0), 0.9).averaged()
+
+
+# ------------------------------------------------------------------------------------ MI estimates
+def test_estimate_mi_matches_manual_bounds() -> None:
+    from infotheory.ib import estimate_mi
+
+    torch.manual_seed(0)
+    m = VIB.mlp(6, 3, K=2, widths=(8,), samples=5)
+    x, y = torch.rand(7, 6), torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    r = estimate_mi(m, x, y, batch_size=100, seed=3)
+    mu, sigma = (t.detach() for t in m.encode(x))
+    eps = torch.randn((5, 7, 2), generator=torch.Generator().manual_seed(3))
+    logp = torch.log_softmax(m.decoder(mu + sigma * eps), -1)
+    ce = -logp.detach()[
+        :, torch.arange(7), y
+    ].mean()  # E_t[-ln q(y|t)], the bound's term (math.md §B3.3)
+    h = -sum(p * math.log(p) for p in (3 / 7, 2 / 7, 2 / 7))
+    assert r["ixt"] == pytest.approx(float(gaussian_kl(mu, sigma).mean()), rel=1e-5)
+    assert r["iyt"] == pytest.approx(h - float(ce), rel=1e-5, abs=1e-6)
+    assert r["ixt_bits"] == pytest.approx(r["ixt"] / math.log(2))
+    assert r["acc"] == pytest.approx(float((logp.logsumexp(0).argmax(-1) == y).double().mean()))
+    assert m.training  # mode restored
+    # batching does not change the result (same draws, in order)
+    r2 = estimate_mi(m, x, y, batch_size=7, seed=3)
+    assert r2["ixt"] == pytest.approx(r["ixt"], rel=1e-6)
+
+    def shift(model, xb, yb):  # an "attack" that moves every input
+        return (xb + 0.5).clamp(0, 1)
+
+    ra = estimate_mi(m, x, y, adversary=shift, seed=3)
+    mu_a, sigma_a = (t.detach() for t in m.encode((x + 0.5).clamp(0, 1)))
+    assert ra["ixt_adv"] == pytest.approx(float(gaussian_kl(mu_a, sigma_a).mean()), rel=1e-5)
+    assert ra["ixt"] == pytest.approx(r["ixt"], rel=1e-6) and "acc_adv" in ra
+    rc = estimate_mi(CEClassifier.mlp(6, 3, K=2, widths=(4,)), x, y)
+    assert rc["ixt"] is None and rc["iyt"] <= h
+    with pytest.raises(ValueError, match="same non-zero length"):
+        estimate_mi(m, x, y[:3])
+    with pytest.raises(ValueError, match="batch_size"):
+        estimate_mi(m, x, y, batch_size=0)

@@ -235,3 +235,23 @@ def test_load_model_uses_averaged_weights(digits, tmp_path: Path) -> None:
         torch.testing.assert_close(m(x, eps=eps), t.eval_model.eval()(x, eps=eps))
         raw = load_model(tmp_path, ema=False)
         torch.testing.assert_close(raw(x, eps=eps), t.model.eval()(x, eps=eps))
+
+
+def test_custom_optimizer_and_lr_decay(digits) -> None:
+    tr, _ = digits
+    t = Trainer(_vib(), optimizer=lambda p: torch.optim.SGD(p, lr=0.5), lr_decay=0.5, quiet=True)
+    assert isinstance(t.optimizer, torch.optim.SGD)
+    h = t.fit((tr[0][:100], tr[1][:100]), None, 3)
+    assert h.column("lr") == [0.5, 0.25, 0.125]
+
+
+def test_adversarial_training_with_infotheory_attacks(digits) -> None:
+    attacks = pytest.importorskip("infotheory.attacks")
+    from infotheory.ib import estimate_mi
+
+    tr, te = digits
+    t = Trainer(_vib(), lr=3e-3, batch_size=50, adversary=attacks.FGSM(eps=0.3), quiet=True)
+    r = t.fit(tr, te, 1).last
+    assert r["ixt_adv"] > 0 and r["iyt_adv"] is not None and t.model.training
+    est = estimate_mi(t.eval_model, *te, adversary=attacks.PGD(eps=0.2, steps=3, seed=0))
+    assert est["acc_adv"] <= est["acc"] and est["ixt_adv"] > 0

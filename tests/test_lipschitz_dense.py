@@ -248,3 +248,55 @@ def test_no_warning_on_success():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         spectral_norm(np.random.default_rng(12).standard_normal((20, 20)))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("method", ["power", "lanczos", "auto"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_matches_torch_matrix_norm(method, dtype):
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(5, 70, 40, generator=g, dtype=getattr(torch, dtype)).cuda()
+    tol = 1e-6 if dtype == "float64" else 1e-4
+    res = spectral_norm(W, method=method, tol=tol, return_vectors=True)
+    ref = torch.linalg.matrix_norm(W.double(), ord=2)
+    assert res.value.device.type == "cuda" and res.v.device.type == "cuda"
+    torch.testing.assert_close(res.value.double(), ref, rtol=2 * tol, atol=0)
+    assert bool((res.lower.double() <= ref * (1 + 1e-6)).all())
+
+
+def test_cuda_power_wrapper_against_a_torch_model_of_the_kernel(monkeypatch):
+    """Runs the CUDA wrapper's Python logic on the CPU with a torch model of the kernel's contract
+    (csrc/cuda/spectral_launch.hpp), so the bracket and scale bookkeeping are tested without a GPU."""
+    torch = pytest.importorskip("torch")
+    from infotheory import _arrays
+    from infotheory.lipschitz import _cuda
+
+    def model(W, v, Av, sigma, resid, scale, iters, stream):
+        for _ in range(iters):
+            u = v.double() * scale.unsqueeze(-1)
+            Av.copy_((W.double() @ u.unsqueeze(-1)).squeeze(-1))
+            w = (W.double().mT @ Av.double().unsqueeze(-1)).squeeze(-1)
+            theta = (Av.double() ** 2).sum(-1)
+            ww = (w * w).sum(-1)
+            sigma.copy_(theta.sqrt())
+            resid.copy_((ww - theta * theta).clamp_min(0).sqrt())
+            scale.copy_(1.0 / ww.sqrt())
+            v.copy_(w)
+
+    monkeypatch.setattr(_cuda._core, "spectral_power_cuda", model, raising=False)
+    monkeypatch.setattr(_arrays, "cuda_stream", lambda t: 0)
+    monkeypatch.setattr(_arrays, "dlpack", lambda t, s: t)
+    W = torch.from_numpy(np.random.default_rng(13).standard_normal((4, 30, 20)))
+    res = _cuda.spectral_norm_cuda_power(
+        W, tol=1e-6, max_iter=None, return_vectors=True, init=None, seed=0
+    )
+    ref = torch.linalg.matrix_norm(W, ord=2)
+    torch.testing.assert_close(res.value, ref, rtol=2e-6, atol=0)
+    assert bool((res.lower <= ref * (1 + 1e-12)).all() and (res.upper >= ref * (1 - 1e-12)).all())
+    assert bool(res.converged.all()) and res.iterations.min() >= 8
+    torch.testing.assert_close(res.v.norm(dim=-1), torch.ones(4, dtype=W.dtype))
+    one = _cuda.spectral_norm_cuda_power(
+        W[0], tol=1e-6, max_iter=None, return_vectors=False, init=res.v[0], seed=0
+    )
+    assert one.value == pytest.approx(float(ref[0]), rel=2e-6) and one.iterations == 8

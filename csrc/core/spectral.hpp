@@ -180,6 +180,118 @@ void gram_apply(const T* A, int64_t m, int64_t n, const double* v, double* w, do
   gram_apply_generic(A, m, n, v, w, Av);
 }
 
+// Complex matrices, interleaved (re, im) rows of 2n doubles; vectors of C^n as R^2n the same way.
+// B = A^H A is real-symmetric PSD on R^2n with each eigenvalue sigma^2 twice. With
+// v1 = (vr, -vi) and v2 = (vi, vr) interleaved, s = a . v has re(s) = a . v1 and im(s) = a . v2 as
+// real dot products, and w += conj(a) s is w += re(s) (ar, -ai) + im(s) (ai, ar).
+inline void gram_apply_complex_generic(const double* A, int64_t m, int64_t n, const double* v,
+                                       double* w, double* v12) {
+  const int64_t n2 = 2 * n;
+  double* v1 = v12;
+  double* v2 = v12 + n2;
+  for (int64_t j = 0; j < n; ++j) {
+    v1[2 * j] = v[2 * j];
+    v1[2 * j + 1] = -v[2 * j + 1];
+    v2[2 * j] = v[2 * j + 1];
+    v2[2 * j + 1] = v[2 * j];
+  }
+  std::fill(w, w + n2, 0.0);
+  for (int64_t i = 0; i < m; ++i) {
+    const double* r = A + i * n2;
+    double sr0 = 0.0, sr1 = 0.0, si0 = 0.0, si1 = 0.0;
+    for (int64_t k = 0; k < n2; k += 2) {
+      sr0 += r[k] * v1[k];
+      sr1 += r[k + 1] * v1[k + 1];
+      si0 += r[k] * v2[k];
+      si1 += r[k + 1] * v2[k + 1];
+    }
+    const double sr = sr0 + sr1, si = si0 + si1;
+    for (int64_t k = 0; k < n2; k += 2) {
+      w[k] += sr * r[k] + si * r[k + 1];
+      w[k + 1] += si * r[k] - sr * r[k + 1];
+    }
+  }
+}
+
+#ifdef INFOTHEORY_SPECTRAL_X86
+__attribute__((target("avx2,fma"))) inline void gram_apply_complex_avx2(const double* A, int64_t m,
+                                                                        int64_t n, const double* v,
+                                                                        double* w, double* v12) {
+  const int64_t n2 = 2 * n;
+  double* v1 = v12;
+  double* v2 = v12 + n2;
+  for (int64_t j = 0; j < n; ++j) {
+    v1[2 * j] = v[2 * j];
+    v1[2 * j + 1] = -v[2 * j + 1];
+    v2[2 * j] = v[2 * j + 1];
+    v2[2 * j + 1] = v[2 * j];
+  }
+  std::fill(w, w + n2, 0.0);
+  const int64_t n4 = n2 - n2 % 4;  // n2 is even: the tail is one complex entry
+  const __m256d sign = _mm256_setr_pd(1.0, -1.0, 1.0, -1.0);
+  int64_t i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const double* r0 = A + i * n2;
+    const double* r1 = r0 + n2;
+    __m256d a0 = _mm256_setzero_pd(), b0 = a0, a1 = a0, b1 = a0;
+    for (int64_t k = 0; k < n4; k += 4) {
+      const __m256d x1 = _mm256_loadu_pd(v1 + k), x2 = _mm256_loadu_pd(v2 + k);
+      const __m256d q0 = _mm256_loadu_pd(r0 + k), q1 = _mm256_loadu_pd(r1 + k);
+      a0 = _mm256_fmadd_pd(q0, x1, a0);
+      b0 = _mm256_fmadd_pd(q0, x2, b0);
+      a1 = _mm256_fmadd_pd(q1, x1, a1);
+      b1 = _mm256_fmadd_pd(q1, x2, b1);
+    }
+    double sr0 = hsum(a0), si0 = hsum(b0), sr1 = hsum(a1), si1 = hsum(b1);
+    for (int64_t k = n4; k < n2; ++k) {
+      sr0 += r0[k] * v1[k];
+      si0 += r0[k] * v2[k];
+      sr1 += r1[k] * v1[k];
+      si1 += r1[k] * v2[k];
+    }
+    const __m256d c0 = _mm256_mul_pd(_mm256_set1_pd(sr0), sign), d0 = _mm256_set1_pd(si0);
+    const __m256d c1 = _mm256_mul_pd(_mm256_set1_pd(sr1), sign), d1 = _mm256_set1_pd(si1);
+    for (int64_t k = 0; k < n4; k += 4) {
+      const __m256d q0 = _mm256_loadu_pd(r0 + k), q1 = _mm256_loadu_pd(r1 + k);
+      __m256d acc = _mm256_loadu_pd(w + k);
+      acc = _mm256_fmadd_pd(c0, q0, acc);
+      acc = _mm256_fmadd_pd(d0, _mm256_permute_pd(q0, 0x5), acc);
+      acc = _mm256_fmadd_pd(c1, q1, acc);
+      acc = _mm256_fmadd_pd(d1, _mm256_permute_pd(q1, 0x5), acc);
+      _mm256_storeu_pd(w + k, acc);
+    }
+    for (int64_t k = n4; k < n2; k += 2) {
+      w[k] += sr0 * r0[k] + si0 * r0[k + 1] + sr1 * r1[k] + si1 * r1[k + 1];
+      w[k + 1] += si0 * r0[k] - sr0 * r0[k + 1] + si1 * r1[k] - sr1 * r1[k + 1];
+    }
+  }
+  if (i < m) {
+    const double* r = A + i * n2;
+    double sr = 0.0, si = 0.0;
+    for (int64_t k = 0; k < n2; ++k) {
+      sr += r[k] * v1[k];
+      si += r[k] * v2[k];
+    }
+    for (int64_t k = 0; k < n2; k += 2) {
+      w[k] += sr * r[k] + si * r[k + 1];
+      w[k + 1] += si * r[k] - sr * r[k + 1];
+    }
+  }
+}
+#endif
+
+// `v12` is work space of 4n doubles.
+inline void gram_apply_complex(const double* A, int64_t m, int64_t n, const double* v, double* w,
+                               double* v12) {
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) {
+    gram_apply_complex_avx2(A, m, n, v, w, v12);
+    return;
+  }
+#endif
+  gram_apply_complex_generic(A, m, n, v, w, v12);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Small vector helpers (double).
 
@@ -305,12 +417,57 @@ inline void tridiag_vector(const double* a, const double* b, int64_t k, double t
   }
 }
 
+// Top eigenpair of T from a guess (s of length k, theta): Rayleigh-quotient iteration, O(k) a
+// step, then one Sturm count to confirm that nothing lies above; bisection when that fails. Lanczos
+// calls this every step with the previous Ritz vector extended by a zero, where RQI converges in
+// one to three steps; bisection alone costs some fifty Sturm sweeps a step.
+inline double tridiag_top_pair(const double* a, const double* b, int64_t k, double theta, double* s,
+                               std::vector<double>& ws, std::vector<double>& x) {
+  x.resize(static_cast<size_t>(k));
+  double rho = theta;
+  bool ok = false;
+  for (int it = 0; it < 8; ++it) {
+    // rho = s^T T s, residual ||T s - rho s||
+    double q = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      double ts = a[i] * s[i];
+      if (i > 0) ts += b[i - 1] * s[i - 1];
+      if (i + 1 < k) ts += b[i] * s[i + 1];
+      x[static_cast<size_t>(i)] = ts;
+      q += s[i] * ts;
+    }
+    rho = q;
+    double r2 = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      const double d = x[static_cast<size_t>(i)] - rho * s[i];
+      r2 += d * d;
+    }
+    const double scale = std::max(std::fabs(rho), 1e-300);
+    if (std::sqrt(r2) <= 1e-14 * scale) {
+      ok = true;
+      break;
+    }
+    std::copy(s, s + k, x.begin());
+    tridiag_solve(a, b, k, rho, x.data(), ws);
+    const double nrm = norm2(x.data(), k);
+    if (!(nrm > 0.0) || !std::isfinite(nrm)) break;
+    for (int64_t i = 0; i < k; ++i) s[i] = x[static_cast<size_t>(i)] / nrm;
+  }
+  if (ok) {
+    const double above = rho + 1e-12 * std::max(std::fabs(rho), 1e-300);
+    if (sturm_below(a, b, k, above) == k) return rho;
+  }
+  const double top = tridiag_top(a, b, k, 0.0);
+  tridiag_vector(a, b, k, top, s, ws);
+  return top;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Solvers. `apply(v, w)` computes w = B v for a symmetric positive semi-definite B of order n.
 // `v` holds the start vector on entry and the final unit vector on exit. Workspace is reused.
 
 struct Workspace {
-  std::vector<double> w, basis, alpha, beta, s, tri;
+  std::vector<double> w, basis, alpha, beta, s, tri, x;
 };
 
 inline bool all_finite(const double* x, int64_t n) {
@@ -398,8 +555,9 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
     nv = norm2(v, n);
   }
   for (int64_t j = 0; j < n; ++j) v[j] /= nv;
-  // Residual estimates below this fraction of theta are trusted enough to try the certificate.
-  const double want = 0.5 * tol;
+  // sqrt(theta + r) <= (1 + tol) sqrt(theta) iff r <= (2 tol + tol^2) theta: try the certificate
+  // once the Lanczos residual estimate is a little inside that.
+  const double want = 1.9 * tol;
   for (;;) {
     std::copy(v, v + n, Q);
     int64_t k = 0;
@@ -425,8 +583,8 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
       const double b = norm2(w, n);
       be[k] = b;
       ++k;
-      theta = tridiag_top(al, be, k, theta);
-      tridiag_vector(al, be, k, theta, s, ws.tri);
+      s[k - 1] = k == 1 ? 1.0 : 0.0;  // previous Ritz vector, extended by a zero
+      theta = tridiag_top_pair(al, be, k, theta, s, ws.tri, ws.x);
       est = b * std::fabs(s[k - 1]);
       invariant = !(b > 1e-14 * std::max(theta, 1e-300)) || k >= n;
       if (invariant || est <= want * theta || k >= kmax ||
@@ -479,6 +637,21 @@ Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Meth
     }
   }
   return res;
+}
+
+// Top singular value of one complex m x n matrix stored as interleaved (re, im) doubles. `v`: 2n
+// doubles (the start vector, all zeros for a random one; the right singular vector on exit).
+inline Result top_singular_complex(const double* A, int64_t m, int64_t n, double* v, Method method,
+                                   double tol, int32_t max_iter, int32_t max_basis, uint64_t seed,
+                                   Workspace& ws) {
+  const int64_t n2 = 2 * n;
+  bool any = false;
+  for (int64_t j = 0; j < n2 && !any; ++j) any = v[j] != 0.0;
+  if (!any) random_start(v, n2, seed);
+  std::vector<double> v12(static_cast<size_t>(4 * n));
+  auto apply = [&](const double* x, double* y) { gram_apply_complex(A, m, n, x, y, v12.data()); };
+  return method == kPower ? power(apply, n2, v, tol, max_iter, ws)
+                          : lanczos(apply, n2, v, tol, max_iter, max_basis, ws);
 }
 
 }  // namespace infotheory::spectral

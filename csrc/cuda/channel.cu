@@ -1,5 +1,5 @@
 // CUDA twin of the batched binary attack (csrc/core/channel.hpp): the same host/device solver, one
-// thread a problem. A problem is a few dozen flops and logs, so there is nothing to share in a warp.
+// thread a problem. A problem is a few dozen flops and logs: nothing to share in a warp.
 #include <cuda_runtime.h>
 
 #include <cstdint>

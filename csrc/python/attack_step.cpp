@@ -58,7 +58,9 @@ void run_cpu(carray<T> x, carray<T> g, carray<T> x0, carray<T> eps, carray<T> al
   T* lip = linf.mutable_data();
   const T tlo = static_cast<T>(lo), thi = static_cast<T>(hi);
   py::gil_scoped_release release;
-  pyutil::parallel_for(n, d, [&](int64_t p) {
+  // About 1 ns a coordinate: a fork/join (and, on a busy machine, waking a sleeping worker) costs
+  // more than the step below a few million coordinates, so the work weight is scaled down.
+  pyutil::parallel_for(n, d / 128, [&](int64_t p) {
     const auto r = as::step_one(norm, xp + p * d, gp + p * d, x0p + p * d, d, ep[p], ap[p], tlo, thi);
     l2p[p] = static_cast<T>(r.l2);
     lip[p] = static_cast<T>(r.linf);

@@ -1,5 +1,6 @@
 // Bindings of the channel family: the batched binary attack (math.md §A4.4) on CPU (OpenMP, serial
-// path for small batches) and CUDA.
+// path for small batches) and CUDA, the batched Gaussian vector allocation (§A2.4) and the general
+// finite-alphabet solver (§A1.2).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -80,13 +81,61 @@ void binary_cpu(carray<double> p, carray<double> eps, carray<double> mi, carray<
   }
 }
 
+// Batched Gaussian vector allocation; the caller (Python) has validated the values.
+void gaussian_vector_cpu(carray<double> a2, carray<double> s2, carray<double> D,
+                         carray<double> alloc, carray<double> mi, carray<double> lambda) {
+  if (a2.ndim() != 2) pyutil::value_error("a2 must be 2-D (batch, k) at the kernel");
+  const int64_t n = a2.shape(0), k = a2.shape(1);
+  pyutil::expect_shape("s2", pyutil::shape_of(s2), {n, k});
+  pyutil::expect_shape("D", pyutil::shape_of(D), {n});
+  pyutil::expect_shape("allocation", pyutil::shape_of(alloc), {n, k});
+  pyutil::expect_shape("mi", pyutil::shape_of(mi), {n});
+  pyutil::expect_shape("multiplier", pyutil::shape_of(lambda), {n});
+  pyutil::expect_writable("allocation", alloc);
+  pyutil::expect_writable("mi", mi);
+  pyutil::expect_writable("multiplier", lambda);
+  const double* pa = a2.data();
+  const double* ps = s2.data();
+  const double* pd = D.data();
+  double* out_a = alloc.mutable_data();
+  double* out_mi = mi.mutable_data();
+  double* out_l = lambda.mutable_data();
+  py::gil_scoped_release release;
+  // each coordinate costs ~20 Newton steps of a few trigonometric calls
+  pyutil::parallel_for(n, 256 * k, [&](int64_t i) {
+    thread_local std::vector<double> work;
+    work.resize(static_cast<size_t>(3 * k));
+    channel::gaussian_vector_one(pa + i * k, ps + i * k, k, pd[i], out_a + i * k, out_mi[i],
+                                 out_l[i], work.data());
+  });
+}
+
+// One general finite-alphabet problem; the caller (Python) has validated p, d and D.
+py::tuple discrete_cpu(carray<double> p, carray<double> d, double D, double tol, int64_t max_iter,
+                       carray<double> q) {
+  if (p.ndim() != 2 || d.ndim() != 2) pyutil::value_error("p_ux and distortion must be 2-D");
+  const int64_t U = p.shape(0), X = p.shape(1), Y = d.shape(1);
+  pyutil::expect_shape("distortion", pyutil::shape_of(d), {X, Y});
+  pyutil::expect_shape("q", pyutil::shape_of(q), {U, X, Y});
+  pyutil::expect_writable("q", q);
+  channel::DiscreteResult r;
+  Status st;
+  {
+    py::gil_scoped_release release;
+    st = channel::discrete_solve(p.data(), U, X, Y, d.data(), D, tol, max_iter, q.mutable_data(),
+                                 r);
+  }
+  return py::make_tuple(r.mi, r.cost, r.multiplier, r.gap, r.iterations, st == kOk);
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 void binary_cuda(py::capsule p_c, py::capsule eps_c, py::capsule mi_c, py::capsule flip_c,
                  py::capsule alpha_c, py::capsule lam_c, py::capsule d0_c, py::capsule status_c,
                  std::uintptr_t stream) {
   const auto p = dl::view_of(p_c, "p");
   if (p.shape.size() != 2 || p.shape[1] != 4) {
-    pyutil::value_error("p must have shape (n, 4) at the kernel, got " + pyutil::shape_str(p.shape));
+    pyutil::value_error("p must have shape (n, 4) at the kernel, got " +
+                        pyutil::shape_str(p.shape));
   }
   const int64_t n = p.shape[0];
   const int dev = p.device.device_id;
@@ -124,6 +173,12 @@ void register_channel(py::module_& m) {
   m.def("binary_attack", &binary_cpu, py::arg("p").noconvert(), py::arg("eps").noconvert(),
         py::arg("mi").noconvert(), py::arg("flip").noconvert(), py::arg("alpha").noconvert(),
         py::arg("multiplier").noconvert(), py::arg("zero_information_budget").noconvert());
+  m.def("gaussian_vector_attack", &gaussian_vector_cpu, py::arg("a2").noconvert(),
+        py::arg("s2").noconvert(), py::arg("D").noconvert(), py::arg("allocation").noconvert(),
+        py::arg("mi").noconvert(), py::arg("multiplier").noconvert());
+  m.def("discrete_attack", &discrete_cpu, py::arg("p_ux").noconvert(),
+        py::arg("distortion").noconvert(), py::arg("D"), py::arg("tol"), py::arg("max_iter"),
+        py::arg("q").noconvert());
 #ifdef INFOTHEORY_WITH_CUDA
   m.def("binary_attack_cuda", &binary_cuda, py::arg("p"), py::arg("eps"), py::arg("mi"),
         py::arg("flip"), py::arg("alpha"), py::arg("multiplier"),

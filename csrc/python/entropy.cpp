@@ -1,13 +1,16 @@
 // Bindings of the entropy family: counting distinct rows (hash/bincount, OpenMP passes for the
 // column ranges and keys), fingerprints, and the plug-in and JVHW estimators from fingerprints.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common.hpp"
 #include "core/entropy.hpp"
+#include "core/entropy_knn.hpp"
 #include "families.hpp"
 
 namespace infotheory {
@@ -169,14 +172,63 @@ double jvhw(const carray<int64_t>& fp, int64_t n, const carray<double>& g_table)
   return entropy::jvhw_nats(fp.data(), fp.shape(0), n, g_table.data());
 }
 
+// KSG neighbour counts: xy is (n, dx + dy) float64; returns (n_x, n_y), each point included.
+py::tuple ksg_counts(const carray<double>& xy, int64_t dx, int64_t k) {
+  if (xy.ndim() != 2) pyutil::value_error("xy must be 2-D (n, dx + dy)");
+  const int64_t n = xy.shape(0), d = xy.shape(1);
+  if (dx < 1 || dx >= d) {
+    pyutil::value_error("dx must be in 1..d-1 = " + std::to_string(d - 1) + ", got " +
+                        std::to_string(dx));
+  }
+  if (k < 1 || k >= n) {
+    pyutil::value_error("k must be in 1..n-1 = " + std::to_string(n - 1) + ", got " +
+                        std::to_string(k));
+  }
+  py::array_t<int64_t> nx_arr(static_cast<py::ssize_t>(n)), ny_arr(static_cast<py::ssize_t>(n));
+  int64_t* nx = nx_arr.mutable_data();
+  int64_t* ny = ny_arr.mutable_data();
+  const double* p = xy.data();
+  {
+    py::gil_scoped_release release;
+    const knn::KDTree joint(p, n, d, 0, d);
+    const int64_t dy = d - dx;
+    // One-dimensional marginals: binary search in a sorted copy; otherwise a kd-tree.
+    std::vector<double> sx, sy;
+    std::unique_ptr<knn::KDTree> tx, ty;
+    if (dx == 1) {
+      sx.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) sx[static_cast<size_t>(i)] = p[i * d];
+      std::sort(sx.begin(), sx.end());
+    } else {
+      tx = std::make_unique<knn::KDTree>(p, n, d, 0, dx);
+    }
+    if (dy == 1) {
+      sy.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) sy[static_cast<size_t>(i)] = p[i * d + dx];
+      std::sort(sy.begin(), sy.end());
+    } else {
+      ty = std::make_unique<knn::KDTree>(p, n, d, dx, dy);
+    }
+    pyutil::parallel_for(n, 64 * d, [&](int64_t i) {
+      thread_local std::vector<double> heap;
+      const double* q = p + i * d;
+      const double eps = joint.kth_distance(q, k + 1, heap);
+      const double r = std::nextafter(eps, 0.0);
+      nx[i] = tx ? tx->count_within(q, r) : knn::count_sorted(sx, q[0], r);
+      ny[i] = ty ? ty->count_within(q + dx, r) : knn::count_sorted(sy, q[dx], r);
+    });
+  }
+  return py::make_tuple(nx_arr, ny_arr);
+}
+
 void register_entropy(py::module_& m) {
+  m.def("ksg_counts", &ksg_counts, py::arg("xy").noconvert(), py::arg("dx"), py::arg("k"));
   m.def("count_symbols", &count_symbols, py::arg("codes"), py::arg("return_index"),
         py::arg("return_inverse"));
   m.def("fingerprint", &fingerprint, py::arg("counts").noconvert());
   m.def("entropy_plugin", &plugin, py::arg("fingerprint").noconvert(), py::arg("n"));
   m.def("entropy_jvhw", &jvhw, py::arg("fingerprint").noconvert(), py::arg("n"),
         py::arg("g_table").noconvert());
-  m.def("jvhw_degree", &entropy::jvhw_degree, py::arg("n"));
 }
 
 }  // namespace

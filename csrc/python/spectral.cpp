@@ -1,5 +1,5 @@
 // Bindings of the spectral family: batched top singular value of dense matrices on CPU (OpenMP
-// across the batch, or across row blocks of one large matrix).
+// across the batch, or across row blocks of one large matrix) and CUDA (power iteration).
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -7,7 +7,11 @@
 
 #include "common.hpp"
 #include "core/spectral.hpp"
+#include "dlpack.hpp"
 #include "families.hpp"
+#ifdef INFOTHEORY_WITH_CUDA
+#include "cuda/spectral_launch.hpp"
+#endif
 
 namespace infotheory {
 namespace {
@@ -130,6 +134,105 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
 }
 
 
+// Complex matrices as float64 (b, m, 2n) with interleaved (re, im): the FFT blocks of circular
+// convolutions. v (b, 2n) as for run_cpu; no left vectors.
+void run_cpu_complex(carray<double> A, carray<double> v, carray<double> sigma,
+                     carray<double> lower, carray<double> upper, carray<int32_t> iters,
+                     carray<int32_t> status, int method, double tol, int max_iter, int max_basis,
+                     std::uint64_t seed) {
+  if (A.ndim() != 3 || A.shape(2) % 2 != 0) {
+    pyutil::value_error("W must be 3-D (batch, m, 2n) with interleaved complex entries");
+  }
+  const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2) / 2;
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  if (method != spectral::kPower && method != spectral::kLanczos) {
+    pyutil::value_error("method must be 0 (power) or 1 (lanczos), got " + std::to_string(method));
+  }
+  if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
+  if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
+  if (max_basis < 2) pyutil::value_error("max_basis must be >= 2, got " + std::to_string(max_basis));
+  pyutil::expect_shape("v", pyutil::shape_of(v), {b, 2 * n});
+  pyutil::expect_writable("v", v);
+  auto out1 = [&](const char* name, const auto& arr) {
+    pyutil::expect_shape(name, pyutil::shape_of(arr), {b});
+    pyutil::expect_writable(name, arr);
+  };
+  out1("sigma", sigma);
+  out1("lower", lower);
+  out1("upper", upper);
+  out1("iterations", iters);
+  out1("status", status);
+  const double* a = A.data();
+  double* vp = v.mutable_data();
+  double* sg = sigma.mutable_data();
+  double* lo = lower.mutable_data();
+  double* hi = upper.mutable_data();
+  int32_t* it = iters.mutable_data();
+  int32_t* st = status.mutable_data();
+  const auto meth = static_cast<spectral::Method>(method);
+  py::gil_scoped_release release;
+  pyutil::parallel_for(b, m * n * 16, [&](int64_t p) {
+    thread_local spectral::Workspace ws;
+    const auto r = spectral::top_singular_complex(a + p * m * 2 * n, m, n, vp + p * 2 * n, meth,
+                                                  tol, max_iter, max_basis,
+                                                  seed + static_cast<std::uint64_t>(p), ws);
+    sg[p] = r.sigma;
+    lo[p] = r.lower;
+    hi[p] = r.upper;
+    it[p] = r.iterations;
+    st[p] = r.status;
+  });
+}
+
+#ifdef INFOTHEORY_WITH_CUDA
+// CUDA power iteration (see cuda/spectral_launch.hpp). Capsules: W (b, m, n) float32/float64; v
+// (b, n), Av (b, m), sigma (b,), resid (b,) of W's dtype; scale (b,) float64. Runs `iters` steps on
+// the caller's stream; the caller checks convergence.
+void run_cuda(py::capsule W_c, py::capsule v_c, py::capsule av_c, py::capsule sigma_c,
+              py::capsule resid_c, py::capsule scale_c, int iters, std::uintptr_t stream) {
+  const auto W = dl::view_of(W_c, "W");
+  if (W.shape.size() != 3) pyutil::value_error("W must be 3-D (batch, m, n) at the kernel");
+  const int64_t b = W.shape[0], m = W.shape[1], n = W.shape[2];
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  const uint8_t bits = W.dtype.bits;
+  if (W.dtype.code != dl::kDLFloat || (bits != 32 && bits != 64)) {
+    pyutil::type_error("W must be float32 or float64, got " + dl::dtype_name(W.dtype));
+  }
+  if (iters < 1) pyutil::value_error("iters must be >= 1, got " + std::to_string(iters));
+  const int dev = W.device.device_id;
+  dl::expect_cuda(W, "W", dl::kDLFloat, bits, dev, false);
+  const auto v = dl::view_of(v_c, "v");
+  const auto av = dl::view_of(av_c, "Av");
+  const auto sigma = dl::view_of(sigma_c, "sigma");
+  const auto resid = dl::view_of(resid_c, "resid");
+  const auto scale = dl::view_of(scale_c, "scale");
+  dl::expect_cuda(v, "v", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(av, "Av", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(sigma, "sigma", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(resid, "resid", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(scale, "scale", dl::kDLFloat, 64, dev, true);
+  pyutil::expect_shape("v", v.shape, {b, n});
+  pyutil::expect_shape("Av", av.shape, {b, m});
+  pyutil::expect_shape("sigma", sigma.shape, {b});
+  pyutil::expect_shape("resid", resid.shape, {b});
+  pyutil::expect_shape("scale", scale.shape, {b});
+  py::gil_scoped_release release;
+  if (bits == 64) {
+    using T = double;
+    cuda::spectral_power(static_cast<const T*>(W.data), static_cast<T*>(v.data),
+                         static_cast<T*>(av.data), static_cast<T*>(sigma.data),
+                         static_cast<T*>(resid.data), static_cast<double*>(scale.data), b, m, n,
+                         iters, stream);
+  } else {
+    using T = float;
+    cuda::spectral_power(static_cast<const T*>(W.data), static_cast<T*>(v.data),
+                         static_cast<T*>(av.data), static_cast<T*>(sigma.data),
+                         static_cast<T*>(resid.data), static_cast<double*>(scale.data), b, m, n,
+                         iters, stream);
+  }
+}
+#endif
+
 template <class T>
 void def_cpu(py::module_& m) {
   m.def("spectral_top", &run_cpu<T>, py::arg("W").noconvert(), py::arg("v").noconvert(),
@@ -142,6 +245,14 @@ void def_cpu(py::module_& m) {
 void register_spectral(py::module_& m) {
   def_cpu<double>(m);
   def_cpu<float>(m);
+  m.def("spectral_top_complex", &run_cpu_complex, py::arg("W").noconvert(), py::arg("v").noconvert(),
+        py::arg("sigma").noconvert(), py::arg("lower").noconvert(), py::arg("upper").noconvert(),
+        py::arg("iterations").noconvert(), py::arg("status").noconvert(), py::arg("method"),
+        py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"), py::arg("seed"));
+#ifdef INFOTHEORY_WITH_CUDA
+  m.def("spectral_power_cuda", &run_cuda, py::arg("W"), py::arg("v"), py::arg("Av"),
+        py::arg("sigma"), py::arg("resid"), py::arg("scale"), py::arg("iters"), py::arg("stream"));
+#endif
 }
 
 }  // namespace

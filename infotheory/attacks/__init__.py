@@ -15,6 +15,7 @@ from .cw import CW
 from .deepfool import DeepFool
 from .evaluate import evaluate
 from .gradient import BIM, FGSM, PGD
+from .normalize import Normalize
 
 __all__ = [
     "BIM",
@@ -24,6 +25,7 @@ __all__ = [
     "Attack",
     "AttackResult",
     "DeepFool",
+    "Normalize",
     "attack_step",
     "evaluate",
 ]

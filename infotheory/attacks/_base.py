@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,15 +101,15 @@ def parse_clip(clip: tuple[float, float] | None) -> tuple[float, float] | None:
 
 
 def check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    return int(value)
 
 
 def check_float(value: Any, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     v = float(value)
     if not math.isfinite(v) or v < minimum or (strict and v == minimum):
@@ -208,6 +209,15 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"model must return logits of shape (n, n_classes), got {shape}")
     return out
+
+
+def mean_logits(model: nn.Module, x: torch.Tensor, eot: int) -> torch.Tensor:
+    """Logits averaged over ``eot`` forward passes (differentiable): the expectation a stochastic
+    model's decision follows, for the attacks that work on logits (DeepFool, CW)."""
+    z = logits_of(model, x)
+    for _ in range(eot - 1):
+        z = z + logits_of(model, x)
+    return z / eot if eot > 1 else z
 
 
 def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

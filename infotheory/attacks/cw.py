@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ._attack import Attack
-from ._base import check_float, check_int, logits_of, margin
+from ._base import check_float, check_int, margin, mean_logits
 
 
 class CW(Attack):
@@ -37,6 +37,8 @@ class CW(Attack):
     abort_early : bool
     clip : (lo, hi) or None
         Box; with None the attack optimises ``x'`` directly.
+    eot : int
+        Forward passes whose logits are averaged (stochastic models).
     """
 
     name = "cw"
@@ -51,8 +53,10 @@ class CW(Attack):
         search_steps: int = 0,
         abort_early: bool = True,
         clip: tuple[float, float] | None = (0.0, 1.0),
+        eot: int = 1,
     ) -> None:
         super().__init__(clip)
+        self.eot = check_int(eot, "eot", 1)
         self.c = check_float(c, "c", strict=True)
         self.steps = check_int(steps, "steps", 1)
         self.lr = check_float(lr, "lr", strict=True)
@@ -95,7 +99,7 @@ class CW(Attack):
             check_every = max(1, self.steps // 10)
             for t in range(self.steps):
                 xa = self._to_x(w)
-                z = logits_of(model, xa)
+                z = mean_logits(model, xa, self.eot)
                 # m > 0 exactly when the attack's goal holds (untargeted: not y; targeted: t).
                 m = margin(z, label) if target is None else -margin(z, label)
                 l2sq = (xa - x).flatten(1).square().sum(1)

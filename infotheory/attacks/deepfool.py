@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ._attack import Attack
-from ._base import check_float, check_int, logits_of
+from ._base import check_float, check_int, mean_logits
 
 
 class DeepFool(Attack):
@@ -27,6 +27,8 @@ class DeepFool(Attack):
         Number of classes considered (the true one and the ``candidates - 1`` with the highest
         logits at ``x``); capped at the number of classes.
     clip : (lo, hi) or None
+    eot : int
+        Forward passes whose logits are averaged (stochastic models).
     """
 
     name = "deepfool"
@@ -39,8 +41,10 @@ class DeepFool(Attack):
         overshoot: float = 0.02,
         candidates: int = 10,
         clip: tuple[float, float] | None = (0.0, 1.0),
+        eot: int = 1,
     ) -> None:
         super().__init__(clip)
+        self.eot = check_int(eot, "eot", 1)
         self.steps = check_int(steps, "steps", 1)
         self.overshoot = check_float(overshoot, "overshoot")
         self.candidates = check_int(candidates, "candidates", 2)
@@ -53,7 +57,7 @@ class DeepFool(Attack):
         r_tot = torch.zeros_like(x)
         iters = torch.zeros(n, dtype=torch.int64, device=x.device)
         with torch.no_grad():
-            z0 = logits_of(model, x)
+            z0 = mean_logits(model, x, self.eot)
         k = min(self.candidates, z0.shape[1])
         # Candidate classes: the true class first, then the top others at x (fixed, as the paper).
         others = z0.scatter(1, y[:, None], float("-inf")).topk(k - 1, dim=1).indices
@@ -63,7 +67,7 @@ class DeepFool(Attack):
             if active.numel() == 0:
                 break
             xi = x_adv[active].detach().requires_grad_(True)
-            z = logits_of(model, xi)
+            z = mean_logits(model, xi, self.eot)
             yi = y[active]
             still = z.detach().argmax(1) == yi
             if it == self.steps or not bool(still.any()):

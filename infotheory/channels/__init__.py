@@ -7,6 +7,7 @@ float64 by default, and reports information in nats unless ``base=`` says otherw
 from __future__ import annotations
 
 from .binary import BinaryAttackResult, KKTReport, binary_attack, binary_attack_grid, check_kkt
+from .discrete import DiscreteAttackResult, discrete_attack, zero_information_budget
 from .gaussian import (
     GaussianScalarResult,
     GaussianVectorResult,
@@ -14,6 +15,7 @@ from .gaussian import (
     gaussian_vector_attack,
 )
 from .projection import ProjectionAttackResult, projection_attack
+from .subset import SubsetAttackResult, subset_attack
 from .waterfill import (
     ReverseWaterfillResult,
     WaterfillResult,
@@ -23,18 +25,23 @@ from .waterfill import (
 
 __all__ = [
     "BinaryAttackResult",
+    "DiscreteAttackResult",
     "GaussianScalarResult",
     "GaussianVectorResult",
     "KKTReport",
     "ProjectionAttackResult",
     "ReverseWaterfillResult",
+    "SubsetAttackResult",
     "WaterfillResult",
     "binary_attack",
     "binary_attack_grid",
     "check_kkt",
+    "discrete_attack",
     "gaussian_scalar_attack",
     "gaussian_vector_attack",
     "projection_attack",
     "reverse_waterfill",
+    "subset_attack",
     "waterfill",
+    "zero_information_budget",
 ]

@@ -22,7 +22,12 @@ def plain(value: Any) -> Any:
 
 
 class ResultMixin:
-    """``to_dict()`` for frozen result dataclasses: JSON-ready values (lists and floats)."""
+    """``to_dict()`` for frozen result dataclasses: JSON-ready values (lists and floats). Fields whose
+    names start with an underscore (internal bases kept for sampling) are left out."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {
+            f.name: plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if not f.name.startswith("_")
+        }

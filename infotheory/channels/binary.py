@@ -53,6 +53,16 @@ class BinaryAttackResult(ResultMixin):
     eps: Any
     unit: str
 
+    @property
+    def alpha0(self) -> Any:
+        """``P(Y=1 | U=0)`` at the optimum, shape ``(...)``."""
+        return self.alpha[..., 0]
+
+    @property
+    def alpha1(self) -> Any:
+        """``P(Y=1 | U=1)`` at the optimum, shape ``(...)``."""
+        return self.alpha[..., 1]
+
 
 def _prior_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     if len(shape) >= 1 and shape[-1] == 4:
@@ -294,4 +304,5 @@ def binary_attack_grid(p: Any, eps: float, *, points: int = 100, base: str | flo
         val = hq + h0[sl, None] + h1[None, :cnt]
         ok = cost0[sl, None] + cost1[None, :cnt] <= e
         best = min(best, float(np.min(np.where(ok, val, np.inf))))
-    return max(best, 0.0) / factor
+    # the entropy sums cancel to ~1e-16 where the grid holds an exact zero-information point
+    return (best if best > 1e-14 else 0.0) / factor

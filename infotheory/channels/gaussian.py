@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from .._units import log_base
 from ._result import ResultMixin
 from ._validate import as_float, scalar_out
@@ -159,51 +160,6 @@ def gaussian_scalar_attack(
     )
 
 
-def _log_h(phi: np.ndarray, theta: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``ln(-dI*/dD)`` at ``D = S sin^2 phi`` and its derivative in phi (math.md §A2.4).
-
-    With ``a = sqrt(S) cos(theta)`` and ``sigma = sqrt(S) sin(theta)``, ``-dI*/dD =
-    cot(theta + phi) / (S sin(2 phi))``, which decreases in phi from +inf (phi -> 0)."""
-    psi = theta + phi
-    val = np.log(np.cos(psi) / np.sin(psi)) - np.log(np.sin(2.0 * phi)) - np.log(S)
-    der = -2.0 / np.sin(2.0 * psi) - 2.0 / np.tan(2.0 * phi)
-    return val, der
-
-
-def _allocation_at(
-    loglam: np.ndarray, theta: np.ndarray, S: np.ndarray, phi0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coordinate angle phi (``D_i = S sin^2 phi``) with ``-dI*_i/dD = lambda``, by Newton's
-    method on ``ln(-dI*/dD)`` kept inside a bisection bracket; returns phi and ``dD_i/d ln(lambda)``.
-    Where even the largest angle (``D_i = a2_i``, reachable only without noise) keeps
-    ``-dI*/dD >= lambda``, the coordinate is erased."""
-    top = 0.5 * np.pi - theta
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        cap, _ = _log_h(top, theta, S)
-        capped = (top <= 0) | (np.nan_to_num(cap, nan=-np.inf) >= loglam)
-        lo = np.zeros_like(theta)
-        hi = top.copy()
-        phi = np.clip(phi0, 0.0, top)
-        phi = np.where((phi <= lo) | (phi >= hi), 0.5 * (lo + hi), phi)
-        for _ in range(200):
-            val, der = _log_h(phi, theta, S)
-            f = val - loglam
-            lo = np.where(f > 0, phi, lo)
-            hi = np.where(f > 0, hi, phi)
-            step = f / der
-            new = phi - step
-            bad = ~((new > lo) & (new < hi)) | ~np.isfinite(new)
-            new = np.where(bad, 0.5 * (lo + hi), new)
-            done = (np.abs(f) <= 1e-13) | (np.abs(new - phi) <= 4e-16 * phi) | capped
-            phi = np.where(done, phi, new)
-            if done.all():
-                break
-        phi = np.where(capped, np.maximum(top, 0.0), phi)
-        _, der = _log_h(phi, theta, S)
-        dD = np.where(capped, 0.0, S * np.sin(2.0 * phi) / der)
-    return phi, dD
-
-
 def gaussian_vector_attack(
     a2: Any, s2: Any, D: Any, *, base: str | float = "e", iters: int = 64
 ) -> GaussianVectorResult:
@@ -218,15 +174,14 @@ def gaussian_vector_attack(
         Total power budget; its shape broadcasts with the batch shape ``a2.shape[:-1]``.
     base : "e", 2, 10 or a positive number
         Unit of ``mi``.
-    iters : int
-        Cap on the outer iterations (safeguarded Newton on ln(lambda)).
 
     Returns
     -------
     GaussianVectorResult
         The allocation solves ``min sum_i I*_scalar(a2_i, s2_i, D_i)`` s.t. ``sum D_i <= D`` by the
         KKT condition ``dI*_i/dD = -lambda`` (outer Newton on ln(lambda), inner Newton per
-        coordinate, both inside bisection brackets). As ``s2 -> 0`` it reduces to reverse water-filling with level ``1/(2 lambda)``.
+        coordinate, both inside bisection brackets; one C++ call for the whole batch, OpenMP over
+        problems). As ``s2 -> 0`` it reduces to reverse water-filling with level ``1/(2 lambda)``.
     """
     factor, unit = log_base(base)
     a2 = as_float(a2, "a2")
@@ -247,39 +202,17 @@ def gaussian_vector_attack(
     D = np.broadcast_to(D, batch)
     a2 = np.broadcast_to(a2, batch + a2.shape[-1:])
     s2 = np.broadcast_to(s2, a2.shape)
-    S = a2 + s2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        theta = np.where(S > 0, np.arccos(np.sqrt(np.where(S > 0, a2 / S, 1.0))), 0.5 * np.pi)
-    total = a2.sum(-1)
-    erase = D >= total
-    active = ~erase & (D > 0)
-    k = a2.shape[-1]
-    # the noiseless case D_i = 1/(2 lambda) gives the starting point
-    nu = np.log(k / (2.0 * np.where(active, D, 1.0)))
-    lo = np.full(batch, -745.0)
-    hi = np.full(batch, 745.0)
-    phi = np.zeros_like(a2)
-    for _ in range(iters):
-        phi, dD = _allocation_at(nu[..., None], theta, S, phi)
-        gap = (S * np.sin(phi) ** 2).sum(-1) - D
-        lo = np.where(gap > 0, nu, lo)  # too much power: raise lambda
-        hi = np.where(gap > 0, hi, nu)
-        slope = dD.sum(-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = nu - gap / slope
-        bad = ~((new > lo) & (new < hi)) | ~np.isfinite(new)
-        new = np.where(bad, 0.5 * (lo + hi), new)
-        done = (np.abs(gap) <= 1e-15 * D) | (np.abs(new - nu) <= 1e-15 * np.abs(nu)) | ~active
-        nu = np.where(done, nu, new)
-        if done.all():
-            break
-    phi, _ = _allocation_at(nu[..., None], theta, S, phi)
-    alloc = S * np.sin(phi) ** 2
-    alloc = np.where(erase[..., None], a2, alloc)
-    alloc = np.where((D == 0)[..., None], 0.0, alloc)
-    lam = np.where(erase, 0.0, np.where(D == 0, np.inf, np.exp(nu)))
+    n, k = int(np.prod(batch)), a2.shape[-1]
+    flat_a = np.ascontiguousarray(a2, dtype=np.float64).reshape(n, k)
+    flat_s = np.ascontiguousarray(s2, dtype=np.float64).reshape(n, k)
+    flat_d = np.ascontiguousarray(D, dtype=np.float64).reshape(n)
+    alloc, mi, lam = np.empty((n, k)), np.empty(n), np.empty(n)
+    if n:
+        _core.gaussian_vector_attack(flat_a, flat_s, flat_d, alloc, mi, lam)
+    alloc = alloc.reshape(a2.shape)
+    lam = lam.reshape(batch)
+    mi = mi.reshape(batch)
     coord = _scalar_mi_nats(a2, s2, alloc)
-    mi = coord.sum(-1)
     return GaussianVectorResult(
         mi=scalar_out(mi / factor),
         allocation=alloc,

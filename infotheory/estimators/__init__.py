@@ -1,8 +1,9 @@
 """Entropy and mutual-information estimators, and discretisation of network features.
 
-Discrete estimators (plug-in, Miller-Madow, JVHW) run on the C++ ``entropy`` kernel family: rows of
-an integer array are counted in one hashing pass and the estimators read the fingerprint. Results are
-in nats unless ``base=`` says otherwise. Torch is imported only by :func:`feature_entropy`.
+Discrete estimators (plug-in, Miller-Madow, JVHW, NSB) run on the C++ ``entropy`` kernel family:
+rows of an integer array are counted in one hashing pass and the estimators read the fingerprint.
+The Kraskov k-NN estimator of I(X;Y) for continuous data uses the family's kd-tree. Results are in
+nats unless ``base=`` says otherwise. Torch is imported only by :func:`feature_entropy`.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ def as_codes(samples: Any, name: str = "samples") -> np.ndarray:
         raise ValueError(f"{name} must hold at least one sample, got shape {samples.shape}")
     if a.dtype == np.bool_:
         a = a.view(np.uint8)
+    elif not a.dtype.isnative:  # the kernel reads native-endian integers
+        a = a.astype(a.dtype.newbyteorder("="))
     return np.ascontiguousarray(a)
 
 

@@ -103,6 +103,8 @@ def discretize(
 
 
 def _batches(data: Any, batch_size: int) -> Any:
+    if hasattr(data, "x_test") and not is_tensor(data):  # an infotheory.data.Dataset
+        data = data.x_test
     if is_tensor(data) or isinstance(data, np.ndarray):
         for i in builtins.range(0, data.shape[0], batch_size):
             yield data[i : i + batch_size]
@@ -132,8 +134,9 @@ def feature_entropy(
     ----------
     model : torch.nn.Module
         Run in eval mode under ``torch.no_grad``; its mode is restored afterwards.
-    data : tensor, ndarray or iterable of batches
-        Inputs, or an iterable (a DataLoader) yielding inputs or (inputs, labels) pairs.
+    data : tensor, ndarray, Dataset or iterable of batches
+        Inputs; an ``infotheory.data.Dataset`` (its ``x_test``); or an iterable (a DataLoader)
+        yielding inputs or (inputs, labels) pairs.
     layer : torch.nn.Module or str
         The submodule whose output is T, or its name in ``model.named_modules()``.
     method, base

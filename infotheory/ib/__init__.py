@@ -5,6 +5,7 @@ the losses of math.md §B3.2-§B3.3."""
 from __future__ import annotations
 
 from ._state import EMA, History, load_checkpoint, save_checkpoint
+from .estimate import estimate_mi
 from .losses import gaussian_kl, label_entropy, vib_loss
 from .models import VIB, CEClassifier, build_model
 from .trainer import Trainer
@@ -16,6 +17,7 @@ __all__ = [
     "History",
     "Trainer",
     "build_model",
+    "estimate_mi",
     "gaussian_kl",
     "label_entropy",
     "load_checkpoint",

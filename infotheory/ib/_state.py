@@ -92,7 +92,7 @@ class History:
     """Per-epoch training records.
 
     ``records`` is a list of dicts with keys epoch, loss, ce, kl, ixt, iyt, ixt_bits, iyt_bits, ixt_adv,
-    iyt_adv, train_acc, test_acc, test_ixt, test_iyt, beta, lr, seconds. Information is in nats unless the
+    iyt_adv, ixt_adv_bits, iyt_adv_bits, train_acc, test_acc, test_ixt, test_iyt, beta, lr, seconds. Information is in nats unless the
     key ends in ``_bits``; I(X;T) <= mean KL and I(Y;T) >= H(Y) - CE (math.md §B3.3); ``*_adv`` are the same
     on the adversarial training inputs (None without an adversary); KL quantities are None for
     deterministic models; accuracies are fractions in [0, 1]; ``seconds`` is the epoch's wall time.

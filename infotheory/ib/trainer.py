@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._state import EMA, History, load_checkpoint, save_checkpoint
+from .estimate import batch_stats
 from .losses import LN2, gaussian_kl, label_entropy
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -165,6 +166,7 @@ class Trainer:
         self.world, self.rank, self._net = _distributed(model)
         make = optimizer if optimizer is not None else (lambda p: torch.optim.Adam(p, lr=self.lr))
         self.optimizer = make(model.parameters())
+        self._base_lrs = [float(g["lr"]) for g in self.optimizer.param_groups]
         self.ema = EMA(model, ema) if ema is not None else None
         self._ema_model: nn.Module | None = None
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -252,16 +254,16 @@ class Trainer:
         n = len(y_tr)
         bs = self.batch_size
         steps = math.ceil(n / bs)
-        for g in self.optimizer.param_groups:
-            g["lr"] = self.lr * self.lr_decay**epoch
+        for g, base in zip(self.optimizer.param_groups, self._base_lrs, strict=True):
+            g["lr"] = base * self.lr_decay**epoch
         perm = torch.randperm(n, generator=self.generator)
         # sums over the epoch: clean ce, kl, correct, count; adversarial ce, kl, count
-        acc = torch.zeros(7, dtype=torch.float64)
+        acc = torch.zeros(7, dtype=torch.float64, device=self.device)
         self.model.train()
         bar = _progress(steps, f"epoch {epoch + 1}/{epochs}", self.quiet or self.rank != 0)
         beta = self.beta
-        for _ in range(steps):
-            idx = perm[(self.step % steps) * bs : (self.step % steps + 1) * bs]
+        for i in range(steps):
+            idx = perm[i * bs : (i + 1) * bs]
             b = len(idx)
             n_adv = round(self.adv_ratio * b) if self.adversary is not None else 0
             eps = (
@@ -273,8 +275,7 @@ class Trainer:
             lo, hi = (int(part[0]), int(part[-1]) + 1) if len(part) else (0, 0)
             x = x_tr[idx[lo:hi]].to(self.device)
             y = y_tr[idx[lo:hi]].to(self.device)
-            is_adv = torch.arange(lo, hi) < n_adv
-            k_adv = int(is_adv.sum())
+            k_adv = min(max(n_adv - lo, 0), hi - lo)  # global rows < n_adv are made adversarial
             if k_adv:
                 x = torch.cat([self._adversarial(x[:k_adv], y[:k_adv]), x[k_adv:]])
             self.optimizer.zero_grad(set_to_none=True)
@@ -291,19 +292,19 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(self.model)
             self.step += 1
-            with torch.no_grad():
-                cl = ~is_adv.to(self.device)
-                correct = (logits.argmax(1) == y) & cl
+            with torch.no_grad():  # the first k_adv rows are adversarial, the rest clean
+                hit = (logits[k_adv:].argmax(1) == y[k_adv:]).sum()
                 acc += torch.stack([
-                    ce[cl].sum(), kl[cl].sum(), correct.sum(), cl.sum(),
-                    ce[~cl].sum(), kl[~cl].sum(), (~cl).sum(),
-                ]).double().cpu()  # fmt: skip
+                    ce[k_adv:].sum(), kl[k_adv:].sum(), hit, hit.new_tensor(len(y) - k_adv),
+                    ce[:k_adv].sum(), kl[:k_adv].sum(), hit.new_tensor(k_adv),
+                ]).double()  # fmt: skip
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()) / self.world:.4f}")
+            if not bar.disable:  # reading the loss back costs a sync per step; only for the bar
+                bar.set_postfix(loss=f"{float(loss.detach()) / self.world:.4f}")
         bar.close()
         if self.world > 1:
             dist.all_reduce(acc)
-        s = acc.tolist()
+        s = acc.cpu().tolist()
         return {
             "ce": s[0] / max(s[3], 1), "kl": s[1] / max(s[3], 1), "train_acc": s[2] / max(s[3], 1),
             "ce_adv": s[4] / s[6] if s[6] else math.nan, "kl_adv": s[5] / s[6] if s[6] else math.nan,
@@ -314,8 +315,8 @@ class Trainer:
     def evaluate(
         self, x: torch.Tensor, y: torch.Tensor, *, seed: int | None = None
     ) -> dict[str, float]:
-        """Accuracy, CE of the averaged prediction and mean KL on (x, y), with :attr:`eval_model` in
-        eval mode. The encoder noise is drawn from ``seed`` (default: the trainer's seed), so the
+        """Accuracy, mean CE over encoder draws and mean KL (nan for deterministic models) on (x, y),
+        with :attr:`eval_model` in eval mode. The encoder noise is drawn from ``seed`` (default: the trainer's seed), so the
         result does not depend on, or change, the global random state."""
         model = self.eval_model
         was = model.training
@@ -326,25 +327,12 @@ class Trainer:
             for i in range(0, len(y), self.eval_batch_size):
                 xb = x[i : i + self.eval_batch_size].to(self.device)
                 yb = y[i : i + self.eval_batch_size].to(self.device)
-                if self.stochastic:
-                    s = int(getattr(model, "samples", 1))
-                    eps = torch.randn((s, len(yb), model.K), generator=gen).to(
-                        self.device, xb.dtype
-                    )
-                    logits, mu, sigma = model(xb, eps=eps, with_stats=True)
-                    kl_sum += float(gaussian_kl(mu, sigma).sum())
-                else:
-                    logits = self._forward(model, xb, None)[0]
-                correct += int((logits.argmax(1) == yb).sum())
-                ce_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
+                c, ce, kl = batch_stats(model, xb, yb, gen)
+                correct, ce_sum, kl_sum = correct + c, ce_sum + ce, kl_sum + kl
         finally:
             model.train(was)
         n = len(y)
-        return {
-            "acc": correct / n,
-            "ce": ce_sum / n,
-            "kl": kl_sum / n if self.stochastic else math.nan,
-        }
+        return {"acc": correct / n, "ce": ce_sum / n, "kl": kl_sum / n}
 
     def fit(
         self,
@@ -407,6 +395,8 @@ def _record(
 
     ixt = opt(tr["kl"], vib)
     iyt = h_y - tr["ce"]
+    ixt_adv = opt(tr["kl_adv"], vib and adv)
+    iyt_adv = opt(h_y - tr["ce_adv"], adv)
     return {
         "epoch": epoch + 1,
         "loss": tr["ce"] + tr["beta"] * tr["kl"] if vib else tr["ce"],
@@ -416,8 +406,10 @@ def _record(
         "iyt": iyt,
         "ixt_bits": ixt / LN2 if ixt is not None else None,
         "iyt_bits": iyt / LN2,
-        "ixt_adv": opt(tr["kl_adv"], vib and adv),
-        "iyt_adv": opt(h_y - tr["ce_adv"], adv),
+        "ixt_adv": ixt_adv,
+        "iyt_adv": iyt_adv,
+        "ixt_adv_bits": ixt_adv / LN2 if ixt_adv is not None else None,
+        "iyt_adv_bits": iyt_adv / LN2 if iyt_adv is not None else None,
         "train_acc": tr["train_acc"],
         "test_acc": te["acc"] if te else None,
         "test_ixt": opt(te["kl"], vib) if te else None,

@@ -33,8 +33,9 @@ class SpectralNormResult(ResultMixin):
         vector ``y`` (a Rayleigh quotient: always a lower bound); ``upper = sqrt(theta + ||W^T W y -
         theta y||)``, the residual bound, which holds once ``y`` has converged to the top singular
         direction (it does from a random start with probability one; where the top singular
-        value is repeated up to a relative gap g, up to that gap). ``upper - lower <= tol * lower``
-        when ``converged``.
+        value is repeated up to a relative gap g, up to that gap: power iteration can settle
+        between two such values with a small residual, Lanczos separates them). ``upper - lower
+        <= tol * lower`` when ``converged``.
     iterations : int or array of int
         Applications of ``W^T W`` (each reads ``W`` once), including the final certificate.
     converged : bool or array of bool
@@ -101,7 +102,8 @@ def spectral_norm(
         Golub-Kahan bidiagonalisation), restarted every 64 steps; a few tens of operator
         applications on a Gaussian 1024x1024 matrix. ``"power"``: power iteration, best with a
         warm start (``init``) in training loops. ``"svd"``: full SVD (numpy or torch), the
-        reference. ``"auto"``: lanczos, or power on CUDA tensors.
+        reference. ``"auto"``: lanczos. On CUDA tensors ``power`` runs the compiled kernel and
+        ``lanczos`` runs batched torch operations on the device.
     tol : float
         Relative width of the certified bracket: stops when ``upper - lower <= tol * lower``
         (see :class:`SpectralNormResult`). Not the relative change between iterations, which
@@ -131,7 +133,18 @@ def spectral_norm(
         raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
     arg = _check_matrix(W)
     if arg.backend == "cuda":
+        from . import _cuda
         from ._torch_iter import spectral_norm_torch
+
+        if method == "power" and _cuda.available():
+            return _cuda.spectral_norm_cuda_power(
+                arg.array,
+                tol=tol,
+                max_iter=max_iter,
+                return_vectors=return_vectors,
+                init=init,
+                seed=seed,
+            )
 
         return spectral_norm_torch(
             arg.array,

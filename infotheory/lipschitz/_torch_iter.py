@@ -76,7 +76,7 @@ def spectral_norm_torch(
             V = None
         it = torch.zeros_like(s, dtype=torch.int32)
         return _wrap(batch, s, s, it, torch.ones_like(s, dtype=torch.bool), "svd", U, V, W.dtype)
-    run = "lanczos" if method == "lanczos" else "power"
+    run = "power" if method == "power" else "lanczos"
     if max_iter is None:
         max_iter = 2000 if run == "lanczos" else 20000
     v = _start(W64, init, seed)
@@ -146,34 +146,39 @@ def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, A
     n = v.shape[-1]
     kmax = min(64, n)
     total = torch.zeros(v.shape[:-1], dtype=torch.int32, device=v.device)
+    Q = v.new_zeros((*v.shape[:-1], kmax, n))  # basis rows, allocated once
     done = 0
     while True:
-        Q = [v]
+        Q[..., 0, :] = v
         alphas, betas = [], []
         k = 0
         scale = 0.0
         while True:
-            w = apply(Q[-1])
+            q = Q[..., k, :]
+            w = apply(q)
             k += 1
-            Qs = torch.stack(Q, dim=-2)  # (B, k, n)
-            a = (Q[-1] * w).sum(-1)
+            Qk = Q[..., :k, :]
+            a = (q * w).sum(-1)
             alphas.append(a)
             for _ in range(2):  # full reorthogonalisation, twice
-                w = w - (Qs.mT @ (Qs @ w.unsqueeze(-1))).squeeze(-1)
+                w = w - (Qk.mT @ (Qk @ w.unsqueeze(-1))).squeeze(-1)
             b = w.norm(dim=-1)
             betas.append(b)
             scale = max(scale, float(a.abs().max()))
             live = b > 1e-13 * scale
             if k >= kmax or done + k + 1 >= max_iter or not bool(live.any()):
                 break
-            if k % 4 == 0:
+            if k % 2 == 0:
+                # the singular-value bracket needs r <= (2 tol + tol^2) theta (as the C++ kernel)
                 theta, S = torch.linalg.eigh(_tridiag(alphas, betas))
                 est = b * S[..., -1, -1].abs()
-                if bool((est <= 0.5 * tol * theta[..., -1]).all()):
+                if bool((est <= 1.9 * tol * theta[..., -1]).all()):
                     break
-            Q.append(torch.where(live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0))
+            Q[..., k, :] = torch.where(
+                live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0
+            )
         _, S = torch.linalg.eigh(_tridiag(alphas, betas))
-        y = (torch.stack(Q, dim=-1) @ S[..., :, -1:]).squeeze(-1)
+        y = (Q[..., :k, :].mT @ S[..., :, -1:]).squeeze(-1)
         y = y / y.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         done += k + 1
         total += k + 1

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _arrays
+from .. import _arrays, _core
 from ._dense import spectral_norm
 from ._result import ResultMixin
 
@@ -100,41 +100,63 @@ def conv_output_shape(
 
 def fft_blocks(w: np.ndarray, torus: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
     """``K_hat`` on the half-spectrum of an ``N1 x N2`` torus: shape ``(N1, N2 // 2 + 1, c_out,
-    c_in)``, complex. Kernel taps beyond the torus wrap around (a circular convolution)."""
+    c_in)``, complex (C-contiguous for small kernels, else a transposed view). Kernel taps beyond
+    the torus wrap around (a circular convolution)."""
     c_out, c_in, k1, k2 = w.shape
     N1, N2 = torus
-    full = np.zeros((c_out, c_in, N1, N2))
-    for a in range(k1):
-        for b in range(k2):
-            full[:, :, (a * dilation[0]) % N1, (b * dilation[1]) % N2] += w[:, :, a, b]
-    spec = np.fft.rfft2(full, axes=(2, 3))
-    return np.ascontiguousarray(spec.transpose(2, 3, 0, 1))
+    d1, d2 = dilation
+    if k1 * k2 <= 64:
+        # direct DFT of the few taps: one (N1 N2', k1 k2) x (k1 k2, c_out c_in) product, written
+        # once in the block layout (cheaper than padding to the torus and transposing)
+        f1 = np.arange(N1)[:, None] * (np.arange(k1) * d1)[None, :] / N1
+        f2 = np.arange(N2 // 2 + 1)[:, None] * (np.arange(k2) * d2)[None, :] / N2
+        phase = np.exp(-2j * np.pi * (f1[:, None, :, None] + f2[None, :, None, :]))
+        taps = w.transpose(2, 3, 0, 1).reshape(k1 * k2, c_out * c_in)
+        out = phase.reshape(-1, k1 * k2) @ taps.astype(np.complex128)
+        return out.reshape(N1, N2 // 2 + 1, c_out, c_in)
+    if d1 * (k1 - 1) < N1 and d2 * (k2 - 1) < N2:
+        full = np.zeros((c_out, c_in, d1 * (k1 - 1) + 1, d2 * (k2 - 1) + 1))
+        full[:, :, ::d1, ::d2] = w
+        spec = np.fft.rfft2(full, s=(N1, N2), axes=(2, 3))  # zero-pads to the torus
+    else:
+        full = np.zeros((c_out, c_in, N1, N2))
+        for a in range(k1):
+            for b in range(k2):
+                full[:, :, (a * d1) % N1, (b * d2) % N2] += w[:, :, a, b]
+        spec = np.fft.rfft2(full, axes=(2, 3))
+    return spec.transpose(2, 3, 0, 1)
 
 
-def _real_embedding(blocks: np.ndarray) -> np.ndarray:
-    """``[[Re, -Im], [Im, Re]]``: the same singular values as the complex block, each twice."""
-    re, im = blocks.real, blocks.imag
-    top = np.concatenate([re, -im], axis=-1)
-    bottom = np.concatenate([im, re], axis=-1)
-    return np.ascontiguousarray(np.concatenate([top, bottom], axis=-2))
+def _complex_top(
+    C: np.ndarray, tol: float, v: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Top singular values of complex128 blocks ``(B, m, n)`` (C-contiguous) with the kernel:
+    ``(lower, upper, iterations, v)``, ``v`` the interleaved right vectors ``(B, 2n)``."""
+    B, m, n = C.shape
+    W = C.view(np.float64).reshape(B, m, 2 * n)
+    v = np.zeros((B, 2 * n)) if v is None else np.array(v, dtype=np.float64, order="C")
+    sigma, lo, hi = np.empty(B), np.empty(B), np.empty(B)
+    its, status = np.empty(B, np.int32), np.empty(B, np.int32)
+    _core.spectral_top_complex(W, v, sigma, lo, hi, its, status, 1, float(tol), 2000, 64, 0)
+    if (status == 1).any():
+        raise ValueError("weight must be finite, found NaN or inf")
+    return lo, hi, its, v
 
 
 def blocks_top_singular(blocks: np.ndarray, tol: float) -> tuple[float, float, int]:
     """Max over complex blocks ``(..., m, n)`` of the top singular value: ``(lower, upper,
     applications)``. A cheap pass brackets every block to 1e-2; only blocks whose upper end can
     still exceed the best lower end are refined to ``tol``."""
-    flat = blocks.reshape(-1, *blocks.shape[-2:])
-    real = _real_embedding(flat)
+    C = np.ascontiguousarray(blocks.reshape(-1, *blocks.shape[-2:]), dtype=np.complex128)
     coarse_tol = max(tol, 1e-2)
-    first = spectral_norm(real, method="lanczos", tol=coarse_tol)
-    lo, hi = np.asarray(first.lower), np.asarray(first.upper)
-    its = int(np.sum(first.iterations))
+    lo, hi, its, v = _complex_top(C, coarse_tol)
+    total = int(its.sum())
     if coarse_tol > tol:
         keep = np.flatnonzero(hi >= lo.max())
-        fine = spectral_norm(real[keep], method="lanczos", tol=tol, init=np.asarray(first.v)[keep])
-        lo[keep], hi[keep] = fine.lower, fine.upper
-        its += int(np.sum(fine.iterations))
-    return float(lo.max()), float(hi.max()), its
+        flo, fhi, fits, _ = _complex_top(np.ascontiguousarray(C[keep]), tol, v[keep])
+        lo[keep], hi[keep] = flo, fhi
+        total += int(fits.sum())
+    return float(lo.max()), float(hi.max()), total
 
 
 def _gram_bound(blocks: np.ndarray, steps: int) -> float:
@@ -164,11 +186,12 @@ def conv_operator_norm(
     padding: Any = 0,
     dilation: Any = 1,
     padding_mode: str = "zeros",
-    method: str = "power",
+    method: str = "lanczos",
     tol: float = 1e-6,
     max_iter: int | None = None,
     gram_steps: int = 8,
     seed: int = 0,
+    precision: str = "float64",
 ) -> ConvNormResult:
     """Operator norm ``max ||conv(x)|| / ||x||`` of a ``Conv2d`` on inputs of a given shape.
 
@@ -181,9 +204,10 @@ def conv_operator_norm(
     stride, padding, dilation : int or pair
         As in ``torch.nn.Conv2d`` (integer padding).
     padding_mode : {"zeros", "circular"}
-    method : {"power", "lanczos", "fft", "gram", "reshape"}
-        ``power``/``lanczos``: iterate the convolution and its adjoint (needs torch), any settings;
-        bracket to ``tol``. ``fft``: exact for circular padding with stride 1 and output size equal
+    method : {"lanczos", "power", "fft", "gram", "reshape"}
+        ``lanczos`` (default)/``power``: iterate the convolution and its adjoint (needs torch), any
+        settings; bracket to ``tol``. Convolutions have many near-equal top singular values, which
+        Lanczos separates and power iteration may not. ``fft``: exact for circular padding with stride 1 and output size equal
         to the input size; for zero padding (any stride) a certified upper bound through the
         ``(n + d (k - 1))`` torus. ``gram``: certified upper bound by ``gram_steps`` Gram
         iterations on the same blocks. ``reshape``: the norm of ``weight.reshape(c_out, -1)``, what
@@ -192,6 +216,15 @@ def conv_operator_norm(
         Relative bracket width for the iterative parts.
     max_iter : int, optional
         Cap on operator applications (``power``/``lanczos``).
+    gram_steps : int
+        Gram iterations (``gram``): the bound overshoots by a factor of at most
+        ``rank^(1/2^(steps+1))``.
+    seed : int
+        Seed of the start vector's noise (``power``/``lanczos`` start from the top plane wave of
+        the circular layer).
+    precision : {"float64", "float32"}
+        Arithmetic of the convolutions in ``power``/``lanczos`` (the iteration itself is float64).
+        float32 runs about twice as fast and limits the bracket's accuracy to about 1e-7.
 
     Returns
     -------
@@ -199,6 +232,8 @@ def conv_operator_norm(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if precision not in ("float64", "float32"):
+        raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0.0 < tol < 1.0):
@@ -251,25 +286,73 @@ def conv_operator_norm(
         if padding_mode == "circular":
             return result(lo, lo, hi, "exact", its)
         return result(hi, 0.0, hi, "upper_bound", its)
-    return _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, result)
+    return _iterative(
+        w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, precision, result
+    )
 
 
-def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, result):  # type: ignore[no-untyped-def]
+def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, precision, result):  # type: ignore[no-untyped-def]
     import torch
     import torch.nn.functional as F
 
-    weight = torch.from_numpy(w)
+    weight = torch.from_numpy(w).to(torch.float32 if precision == "float32" else torch.float64)
 
     def forward(x: Any) -> Any:
+        x = x.to(weight.dtype)
         if padding_mode == "circular" and any(pd):
             x = F.pad(x, (pd[1], pd[1], pd[0], pd[0]), mode="circular")
             return F.conv2d(x, weight, stride=st, dilation=dl)
         return F.conv2d(x, weight, stride=st, padding=pd, dilation=dl)
 
+    adjoint = None
+    if padding_mode == "zeros" or not any(pd):
+        # conv_transpose2d is the exact adjoint once output_padding restores the input size
+        k = (w.shape[2], w.shape[3])
+        out_hw = conv_output_shape((shape[1], shape[2]), k, st, pd, dl)
+        op = tuple(
+            n - ((o - 1) * s - 2 * p + d * (kk - 1) + 1)
+            for n, o, s, p, d, kk in zip(shape[1:], out_hw, st, pd, dl, k, strict=True)
+        )
+
+        def adjoint(y: Any) -> Any:
+            return F.conv_transpose2d(
+                y, weight, stride=st, padding=pd, output_padding=op, dilation=dl
+            )
+
     lo, hi, its = linear_operator_norm(
-        forward, shape, method=method, tol=tol, max_iter=max_iter, seed=seed
+        forward,
+        shape,
+        method=method,
+        tol=tol,
+        max_iter=max_iter,
+        seed=seed,
+        adjoint=adjoint,
+        init=_plane_wave_start(w, (shape[1], shape[2]), dl, seed),
     )
     return result(lo, lo, hi, "estimate", its)
+
+
+def _plane_wave_start(
+    w: np.ndarray, hw: tuple[int, int], dl: tuple[int, int], seed: int
+) -> np.ndarray:
+    """Start vector for the iterative methods: the top singular vector of the circular
+    convolution on the input's torus (a plane wave at the top frequency, with that block's right
+    singular vector across channels), which the zero-padded layer's top vector resembles away from
+    the border; plus 1% noise, so no symmetry can make it orthogonal to the answer."""
+    c_out, c_in = w.shape[:2]
+    B = fft_blocks(w, hw, dl)
+    N2h = B.shape[1]
+    lo, _, _, v = _complex_top(np.ascontiguousarray(B.reshape(-1, c_out, c_in)), 1e-3)
+    top = int(np.argmax(lo))
+    o1, o2 = divmod(top, N2h)
+    xh = v[top, 0::2] + 1j * v[top, 1::2]
+    p1 = np.arange(hw[0])[:, None] / hw[0]
+    p2 = np.arange(hw[1])[None, :] / hw[1]
+    wave = np.exp(-2j * np.pi * (o1 * p1 + o2 * p2))
+    v0 = np.real(xh[:, None, None] * wave[None])
+    v0 /= max(float(np.linalg.norm(v0)), 1e-300)
+    noise = np.random.default_rng(seed).standard_normal(v0.shape)
+    return v0 + 0.01 * noise / np.linalg.norm(noise)
 
 
 def linear_operator_norm(
@@ -280,10 +363,12 @@ def linear_operator_norm(
     tol: float = 1e-6,
     max_iter: int | None = None,
     seed: int = 0,
+    adjoint: Any = None,
+    init: Any = None,
 ) -> tuple[float, float, int]:
     """Bracket ``(lower, upper, applications)`` on the operator norm of a linear torch map
     ``forward`` from tensors ``(B, *input_shape)`` (float64), by power iteration or Lanczos on
-    ``A^T A`` with the adjoint from autograd."""
+    ``A^T A`` with the adjoint from autograd (or ``adjoint``, when given)."""
     import warnings
 
     import torch
@@ -293,15 +378,22 @@ def linear_operator_norm(
     n = math.prod(input_shape)
 
     def gram(v: Any) -> Any:
+        if adjoint is not None:
+            with torch.no_grad():
+                out = adjoint(forward(v.reshape(-1, *input_shape)))
+            return out.to(torch.float64).reshape(v.shape[0], n)
         with torch.enable_grad():
             x = v.reshape(-1, *input_shape).detach().requires_grad_(True)
             y = forward(x)
             (g,) = torch.autograd.grad(y, x, grad_outputs=y.detach())
-        return g.reshape(v.shape[0], n)
+        return g.to(torch.float64).reshape(v.shape[0], n)
 
-    g = torch.Generator().manual_seed(int(seed))
-    v = torch.rand((1, n), generator=g, dtype=torch.float64)
-    v = torch.where(v < 0.5, -0.5 - v, v)
+    if init is not None:
+        v = torch.as_tensor(np.asarray(init, dtype=np.float64)).reshape(1, n)
+    else:
+        g = torch.Generator().manual_seed(int(seed))
+        v = torch.rand((1, n), generator=g, dtype=torch.float64)
+        v = torch.where(v < 0.5, -0.5 - v, v)
     v = v / v.norm()
     if max_iter is None:
         max_iter = 2000 if method == "lanczos" else 20000

@@ -121,6 +121,13 @@ def _coverage(kernel: Any, stride: Any, dilation: Any, dims: int) -> int:
     )
 
 
+def _same_size(mod: Any, in_shape: tuple[int, ...]) -> bool:
+    k = mod.kernel_size
+    return tuple(mod.stride) == (1, 1) and all(
+        2 * p == d * (kk - 1) for p, d, kk in zip(mod.padding, mod.dilation, k, strict=True)
+    )
+
+
 def _layer_bound(
     name: str, mod: Any, in_shape: tuple[int, ...] | None, conv_method: str, tol: float
 ) -> tuple[float, str]:
@@ -173,12 +180,12 @@ def _layer_bound(
     if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         weight = mod.weight.detach().double().cpu()
         if (
-            conv_method in ("fft", "gram")
-            and isinstance(mod, nn.Conv2d)
+            isinstance(mod, nn.Conv2d)
             and mod.groups == 1
             and not isinstance(mod.padding, str)
             and mod.padding_mode in ("zeros", "circular")
         ):
+            fft_ok = conv_method not in ("fft", "gram") or mod.padding_mode == "zeros"
             r = conv_operator_norm(
                 weight,
                 in_shape,
@@ -186,10 +193,11 @@ def _layer_bound(
                 padding=mod.padding,
                 dilation=mod.dilation,
                 padding_mode=mod.padding_mode,
-                method=conv_method,
+                # FFT methods on circular padding need a same-size stride-1 layer: iterate instead
+                method=conv_method if fft_ok or _same_size(mod, in_shape) else "lanczos",
                 tol=tol,
             )
-            return float(r.upper), r.kind if r.kind != "exact" else "estimate"
+            return float(r.upper), "upper_bound" if r.kind == "upper_bound" else "estimate"
 
         def conv(x: Any) -> Any:
             return mod._conv_forward(x, weight, None)

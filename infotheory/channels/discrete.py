@@ -1,0 +1,265 @@
+"""Lemma 2.1 of arXiv 2007.14042: the optimal attack on finite alphabets as a convex program
+(math.md §A1.2), with a fast C++ solver and a cvxpy reference."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .._units import log_base
+from ._result import ResultMixin
+from ._validate import as_float
+
+
+@dataclass(frozen=True)
+class DiscreteAttackResult(ResultMixin):
+    """Optimal channel of the finite-alphabet attack (math.md §A1.2).
+
+    Attributes
+    ----------
+    channel : ndarray, shape ``(|U|, |X|, |Y|)``
+        ``q(y | u, x)``: each ``channel[u, x]`` is a distribution over Y.
+    mi : float
+        ``I(U; Y)`` of ``channel`` in ``unit`` (the minimum, within ``gap``).
+    distortion : float
+        ``E[d(X, Y)]`` of ``channel`` (<= the budget).
+    budget : float
+        The budget D.
+    multiplier : float
+        The budget's multiplier (nats per unit of distortion; +inf at the least reachable
+        distortion, 0 at and beyond the zero-information budget). NaN from the cvxpy solver when it
+        reports no dual.
+    gap : float
+        Certified bound on ``mi - optimum`` in ``unit`` (duality gap) for the fast solver; the
+        solver's tolerance is not certified for cvxpy (reported as NaN).
+    solver : str
+        "fast", "cvxpy", "fast->cvxpy" (the fast solver did not certify its gap in time, so cvxpy
+        was used) or "exact-zero" (the budget reaches the zero-information budget).
+    unit : str
+    """
+
+    channel: np.ndarray
+    mi: float
+    distortion: float
+    budget: float
+    multiplier: float
+    gap: float
+    solver: str
+    unit: str
+    p_ux: np.ndarray = field(repr=False)
+    distortion_matrix: np.ndarray = field(repr=False)
+
+    @cached_property
+    def zero_information_budget(self) -> float:
+        """``D_0 = min_r sum_u p(u) OT_d(p(.|u), r)``: the least budget with ``I = 0`` (an LP)."""
+        return zero_information_budget(self.p_ux, self.distortion_matrix)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["zero_information_budget"] = self.zero_information_budget
+        return d
+
+
+def _check(p_ux: Any, distortion: Any) -> tuple[np.ndarray, np.ndarray]:
+    p = as_float(p_ux, "p_ux")
+    d = as_float(distortion, "distortion")
+    if p.ndim != 2 or p.size == 0:
+        raise ValueError(f"p_ux must be a non-empty 2-D array (|U|, |X|), got shape {p.shape}")
+    if d.ndim != 2 or d.shape[0] != p.shape[1] or d.shape[1] == 0:
+        raise ValueError(
+            f"distortion must have shape (|X|, |Y|) = ({p.shape[1]}, |Y|), got {d.shape}"
+        )
+    if abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"p_ux must sum to 1 (within 1e-9), got {p.sum()!r}")
+    return np.ascontiguousarray(p), np.ascontiguousarray(d)
+
+
+def zero_information_budget(p_ux: Any, distortion: Any) -> tuple[float, np.ndarray]:
+    """The least budget at which ``I(U;Y) = 0`` is reachable, and a channel that reaches it.
+
+    ``D_0 = min_r sum_u p(u) OT_d(p(.|u), r)`` (math.md §A1.2), solved as one linear program (scipy
+    HiGHS) over the couplings ``pi_u(x, y)`` and the common output law r.
+
+    Returns
+    -------
+    (float, ndarray)
+        D_0 and the channel ``q(y|u,x)``, shape ``(|U|, |X|, |Y|)``, with every ``P(Y|U=u) = r``.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    p, d = _check(p_ux, distortion)
+    U, X = p.shape
+    Y = d.shape[1]
+    pu = p.sum(1)
+    nv = U * X * Y + Y
+    idx = np.arange(U * X * Y).reshape(U, X, Y)
+    rows, cols, vals = [], [], []
+    # row sums: sum_y pi_u(x, y) = p(u, x)
+    rows.append(np.repeat(np.arange(U * X), Y))
+    cols.append(idx.reshape(-1))
+    vals.append(np.ones(U * X * Y))
+    # column sums: sum_x pi_u(x, y) - p(u) r(y) = 0
+    col_row = U * X + (np.arange(U)[:, None, None] * Y + np.arange(Y)[None, None, :])
+    rows.append(np.broadcast_to(col_row, (U, X, Y)).reshape(-1))
+    cols.append(idx.reshape(-1))
+    vals.append(np.ones(U * X * Y))
+    rows.append(U * X + np.arange(U * Y))
+    cols.append(U * X * Y + np.tile(np.arange(Y), U))
+    vals.append(-np.repeat(pu, Y))
+    # sum_y r(y) = 1
+    rows.append(np.full(Y, U * X + U * Y))
+    cols.append(U * X * Y + np.arange(Y))
+    vals.append(np.ones(Y))
+    A = coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(U * X + U * Y + 1, nv),
+    ).tocsr()
+    b = np.concatenate([p.reshape(-1), np.zeros(U * Y), [1.0]])
+    c = np.concatenate([np.broadcast_to(d, (U, X, Y)).reshape(-1), np.zeros(Y)])
+    res = linprog(c, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"the zero-information LP failed: {res.message}")
+    pi = np.maximum(res.x[: U * X * Y].reshape(U, X, Y), 0.0)
+    r = np.maximum(res.x[U * X * Y :], 0.0)
+    r = r / r.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(p[..., None] > 0, pi / p[..., None], r[None, None, :])
+    q = q / q.sum(-1, keepdims=True)
+    return float(res.fun), q
+
+
+def _mi_nats(p: np.ndarray, q: np.ndarray) -> float:
+    J = np.einsum("ux,uxy->uy", p, q)
+    pu, py = p.sum(1), J.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(J > 0, J * np.log(J / (pu[:, None] * py[None, :])), 0.0)
+    return max(float(t.sum()), 0.0)
+
+
+def _cvxpy(p: np.ndarray, d: np.ndarray, D: float) -> tuple[np.ndarray, float]:
+    try:
+        import cvxpy as cp
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError('solver="cvxpy" needs cvxpy: pip install cvxpy') from e
+    U, X = p.shape
+    Y = d.shape[1]
+    pu = p.sum(1)
+    q = [cp.Variable((X, Y), nonneg=True) for _ in range(U)]
+    J = cp.vstack([p[u] @ q[u] for u in range(U)])
+    PY = cp.sum(J, axis=0)
+    prod = cp.vstack([pu[u] * PY for u in range(U)])
+    budget = sum(cp.sum(cp.multiply(p[u][:, None] * d, q[u])) for u in range(U)) <= D
+    cons = [cp.sum(q[u], axis=1) == 1 for u in range(U)] + [budget]
+    prob = cp.Problem(cp.Minimize(cp.sum(cp.rel_entr(J, prod))), cons)
+    prob.solve(solver=cp.CLARABEL)
+    if prob.status not in ("optimal", "optimal_inaccurate"):
+        raise RuntimeError(f"cvxpy did not solve the attack program: status {prob.status}")
+    ch = np.stack([np.maximum(v.value, 0.0) for v in q])
+    ch = ch / ch.sum(-1, keepdims=True)
+    dual = budget.dual_value
+    return ch, float(dual) if dual is not None else float("nan")
+
+
+def discrete_attack(
+    p_ux: Any,
+    distortion: Any,
+    D: float,
+    *,
+    solver: str = "fast",
+    base: str | float = "e",
+    tol: float = 1e-8,
+    max_iter: int = 200_000,
+) -> DiscreteAttackResult:
+    """Minimal ``I(U; Y)`` over attack channels ``q(y | u, x)`` with ``E[d(X, Y)] <= D``
+    (Lemma 2.1 of arXiv 2007.14042; the convex program of math.md §A1.2).
+
+    Parameters
+    ----------
+    p_ux : array_like, shape ``(|U|, |X|)``
+        Joint law of the label U and the data X (>= 0, sums to 1 within 1e-9).
+    distortion : array_like, shape ``(|X|, |Y|)``
+        ``d(x, y) >= 0``: e.g. Hamming ``1 - eye`` or ``|x - y|`` (Y may differ from X).
+    D : float
+        Budget on the expected distortion; at least the least reachable distortion
+        ``sum_x p(x) min_y d(x, y)``.
+    solver : "fast" or "cvxpy"
+        "fast": our C++ solver, an alternating (Blahut-Arimoto-style) minimisation of the Lagrangian
+        with a search on the multiplier, stopped by a certified duality gap <= ``tol`` (falls back
+        to cvxpy, with a warning, if the gap is not reached in ``max_iter`` updates). "cvxpy": the
+        exponential-cone program with ``rel_entr`` (Clarabel).
+    base : "e", 2, 10 or a positive number
+        Unit of ``mi``.
+    tol, max_iter :
+        The fast solver's certified gap (nats) and its cap on inner updates.
+
+    Returns
+    -------
+    DiscreteAttackResult
+        At ``D >= D_0`` (the zero-information budget) the channel is the exact ``I = 0`` solution of
+        the transport LP.
+    """
+    factor, unit = log_base(base)
+    p, d = _check(p_ux, distortion)
+    budget = float(as_float(D, "D"))
+    if solver not in ("fast", "cvxpy"):
+        raise ValueError(f'solver must be "fast" or "cvxpy", got {solver!r}')
+    floor = float(np.sum(p.sum(0) * d.min(1)))
+    if budget < floor * (1 - 1e-12) - 1e-15:
+        raise ValueError(
+            f"D must be at least the least reachable distortion {floor!r} "
+            f"(every x on its cheapest y), got {budget!r}"
+        )
+    U, X = p.shape
+    Y = d.shape[1]
+    used = solver
+    gap = float("nan")
+    q = np.empty((U, X, Y))
+    if solver == "fast":
+        mi, _, mult, gap, _, ok = _core.discrete_attack(p, d, budget, float(tol), int(max_iter), q)
+        if not ok:
+            warnings.warn(
+                f"the fast solver's certified gap is {gap:.2e} > tol after {max_iter} updates; "
+                "using cvxpy",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            used = "fast->cvxpy"
+    if used != "fast":
+        q, mult = _cvxpy(p, d, budget)
+        mi = _mi_nats(p, q)
+    result = DiscreteAttackResult(
+        channel=q,
+        mi=mi,
+        distortion=float(np.einsum("ux,uxy,xy->", p, q, d)),
+        budget=budget,
+        multiplier=mult,
+        gap=gap,
+        solver=used,
+        unit=unit,
+        p_ux=p,
+        distortion_matrix=d,
+    )
+    # at and beyond D_0 the optimum is exactly 0: return the transport LP's channel
+    if mi <= max(10 * tol, 1e-6):
+        d0, q0 = zero_information_budget(p, d)
+        if budget >= d0 - 1e-12 * max(1.0, d0):
+            result = dataclasses.replace(
+                result,
+                channel=q0,
+                mi=0.0,
+                distortion=float(np.einsum("ux,uxy,xy->", p, q0, d)),
+                multiplier=0.0,
+                gap=0.0,
+                solver="exact-zero",
+            )
+            result.__dict__["zero_information_budget"] = d0
+    if factor != 1.0:
+        result = dataclasses.replace(result, mi=result.mi / factor, gap=result.gap / factor)
+    return result
