@@ -333,6 +333,12 @@ def fig3(opts: Any) -> dict:
         *_pearson_lines(corr, "delta' - delta"),
         f"- paper: r(L) = {FIG3_PEARSON['L'][0]} (p = {FIG3_PEARSON['L'][1]}), "
         f"r(tau) = {FIG3_PEARSON['tau'][0]} (p = {FIG3_PEARSON['tau'][1]}), about 28 pairs.",
+        *[
+            f"- **our r({k}) = {corr[k]['r']:.2f} has the opposite sign to the paper's**: we do not "
+            f"reproduce its claim that the transferability gap grows with {k}."
+            for k in ("L", "tau")
+            if math.isfinite(corr[k]["r"]) and corr[k]["r"] * FIG3_PEARSON[k][0] < 0
+        ],
     ]
     print(md[6])
     return write_target(opts.out, "fig3", doc, rows, md)
