@@ -331,3 +331,16 @@ def test_theorem3_reproduce_target(tmp_path):
         v["max_observed_over_corrected"] <= 1.0 for k, v in summary.items() if k != "counterexample"
     )
     assert (tmp_path / "theorem3.json").exists() and (tmp_path / "theorem3.md").exists()
+
+
+def test_lower_bound_search_only_increases_and_stays_below_upper():
+    net = _mlp(5, act=nn.Tanh)
+    x = torch.randn(6, 6, generator=torch.Generator().manual_seed(5))
+    base = lipschitz_lower_bound(net, x)
+    found = lipschitz_lower_bound(net, x, search=10, radius=0.5)
+    assert bool((found.per_sample >= base.per_sample * (1 - 1e-5)).all())
+    assert base.value <= found.value <= lipschitz_upper_bound(net).value
+    with pytest.raises(ValueError, match="radius"):
+        lipschitz_lower_bound(net, x, search=1, radius=0.0)
+    with pytest.raises(ValueError, match="search"):
+        lipschitz_lower_bound(net, x, search=-1)

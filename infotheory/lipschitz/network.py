@@ -338,7 +338,14 @@ class LowerBound(ResultMixin):
 
 
 def lipschitz_lower_bound(
-    model: Any, x: Any, *, steps: int = 30, seed: int = 0, batch_size: int = 256
+    model: Any,
+    x: Any,
+    *,
+    steps: int = 30,
+    search: int = 0,
+    radius: float = 0.05,
+    seed: int = 0,
+    batch_size: int = 256,
 ) -> LowerBound:
     """Largest local Jacobian spectral norm over the inputs ``x``: a lower bound on the Lipschitz
     constant (for a.e.-differentiable networks such as ReLU nets, ``L >= ||J(x)||_2`` wherever
@@ -354,6 +361,13 @@ def lipschitz_lower_bound(
     x : tensor, shape ``(N, ...)``
     steps : int
         Power-iteration steps per input.
+    search : int
+        Rounds of a random hill climb that maximises the local norm: each round proposes
+        ``x + radius * z / ||z||`` (``z`` Gaussian, per sample) and keeps it where the local norm
+        grew. Works for piecewise-linear networks, whose Jacobian norm has no useful gradient.
+        ``per_sample`` then holds the best norm found near each input.
+    radius : float
+        Step length of the search, in input units (l2).
     seed : int
     batch_size : int
 
@@ -370,9 +384,11 @@ def lipschitz_lower_bound(
         raise TypeError("x must be a floating-point torch tensor (N, ...)")
     if x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty batch (N, ...), got shape {tuple(x.shape)}")
-    for name, v in (("steps", steps), ("batch_size", batch_size)):
+    for name, v in (("steps", steps), ("batch_size", batch_size), ("search", search + 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if not (isinstance(radius, (int, float)) and radius > 0 and math.isfinite(radius)):
+        raise ValueError(f"radius must be a positive number, got {radius!r}")
     if not bool(torch.isfinite(x).all()):
         raise ValueError("x must be finite")
     g = torch.Generator().manual_seed(int(seed))
@@ -382,7 +398,16 @@ def lipschitz_lower_bound(
     try:
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size].detach()
-            out.append(_local_norms(model, xb, steps, g))
+            best = _local_norms(model, xb, steps, g)
+            for _ in range(search):
+                z = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(xb.device)
+                zn = z.reshape(z.shape[0], -1).norm(dim=1).clamp_min(1e-30)
+                cand = xb + radius * z / zn.reshape(-1, *([1] * (z.ndim - 1)))
+                val = _local_norms(model, cand, steps, g)
+                up = val > best
+                best = torch.where(up, val, best)
+                xb = torch.where(up.reshape(-1, *([1] * (xb.ndim - 1))), cand, xb)
+            out.append(best)
     finally:
         model.train(was_training)
     per = torch.cat(out)
