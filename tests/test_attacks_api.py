@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+from collections.abc import Mapping
 
 import pytest
 import torch
@@ -70,7 +71,10 @@ def test_bound_equals_unbound(blobs, cls):
     model, x, y = blobs
     bound = _make(cls, model)
     assert bound.model is model
+    model.train()
     a = bound(x, y)
+    assert model.training and all(p.grad is None for p in model.parameters())
+    model.eval()
     b = _make(cls)(model, x, y)
     torch.testing.assert_close(a.x_adv, b.x_adv, rtol=0, atol=0)
     assert torch.equal(a.success, b.success)
@@ -176,7 +180,7 @@ def test_report_is_mapping_and_legacy_calls_agree(blobs):
     pair = evaluate(model, (x, y), atk, batch_size=50, progress=False)
     loader = [(x[s : s + 50], y[s : s + 50]) for s in range(0, 128, 50)]
     batched = evaluate(model, loader, atk, progress=False)
-    assert isinstance(legacy, RobustnessReport) and isinstance(legacy, dict)
+    assert isinstance(legacy, RobustnessReport) and isinstance(legacy, Mapping)
     assert list(legacy) == ["clean", "fgsm", "pgd"]
     for r in (legacy_pos, pair, batched):
         assert dict(r) == dict(legacy)
