@@ -1,7 +1,8 @@
 """Adversarial attacks on any PyTorch classifier: FGSM, BIM, PGD (L-inf and L2), DeepFool, CW-L2.
 
-Every attack is called as ``attack(model, x, y) -> AttackResult`` with success flags and
-per-sample perturbation norms. Only input gradients are computed (parameters' ``.grad`` stay
+An attack is bound to a model, ``PGD(model, eps=0.3)(x, y)``, or called unbound,
+``PGD(eps=0.3)(model, x, y)``; both return an ``AttackResult`` with success flags and per-sample
+perturbation norms. ``evaluate(model, (x, y), attacks)`` returns a ``RobustnessReport``. Only input gradients are computed (parameters' ``.grad`` stay
 untouched) and the model's train/eval mode is restored. The projected gradient step runs as one
 fused in-place kernel on CPU tensors (``attack_step``).
 """
@@ -13,7 +14,7 @@ from ._base import AttackResult
 from ._step import attack_step
 from .cw import CW
 from .deepfool import DeepFool
-from .evaluate import evaluate
+from .evaluate import AttackStats, RobustnessReport, evaluate
 from .gradient import BIM, FGSM, PGD
 from .normalize import Normalize
 
@@ -24,8 +25,10 @@ __all__ = [
     "PGD",
     "Attack",
     "AttackResult",
+    "AttackStats",
     "DeepFool",
     "Normalize",
+    "RobustnessReport",
     "attack_step",
     "evaluate",
 ]

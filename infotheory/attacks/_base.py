@@ -23,7 +23,8 @@ class AttackResult:
     Attributes
     ----------
     x_adv : Tensor, like ``x``
-        Adversarial inputs (for a sample the attack did not fool: its final iterate, never zeros).
+        Adversarial inputs (for a sample the attack did not fool: its final iterate, never zeros);
+        also available as ``adv``.
     success : bool Tensor, shape ``(n,)``
         ``model(x_adv)`` predicts a label other than ``y`` (targeted: predicts ``target``).
     norms : Tensor, shape ``(n,)``
@@ -48,6 +49,11 @@ class AttackResult:
     iterations: torch.Tensor
     attack: str
     norm: str
+
+    @property
+    def adv(self) -> torch.Tensor:
+        """Alias of ``x_adv`` (the issue's and torchattacks' name)."""
+        return self.x_adv
 
     @property
     def success_rate(self) -> float:

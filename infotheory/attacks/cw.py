@@ -33,12 +33,12 @@ class CW(Attack):
     kappa : float
         Confidence margin: success requires the logit margin to reach ``kappa``.
     search_steps : int
-        Binary-search runs over ``c`` (0: one run at ``c``).
+        Binary-search runs over ``c`` (0: one run at ``c``); alias ``binary_search_steps``.
     abort_early : bool
     clip : (lo, hi) or None
         Box; with None the attack optimises ``x'`` directly.
     eot : int
-        Forward passes whose logits are averaged (stochastic models).
+        Forward passes whose logits are averaged (stochastic models); alias ``eot_samples``.
     """
 
     name = "cw"

@@ -28,7 +28,7 @@ class DeepFool(Attack):
         logits at ``x``); capped at the number of classes.
     clip : (lo, hi) or None
     eot : int
-        Forward passes whose logits are averaged (stochastic models).
+        Forward passes whose logits are averaged (stochastic models); alias ``eot_samples``.
     """
 
     name = "deepfool"

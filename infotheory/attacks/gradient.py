@@ -101,6 +101,10 @@ class FGSM(_Iterative):
     """Fast gradient sign method: one step of size ``eps`` (L-inf: ``eps * sign(g)``; L2:
     ``eps * g / ||g||``), then clipped to the box.
 
+    Every attack class takes an optional ``nn.Module`` as first positional argument (or
+    ``model=``): ``FGSM(model, eps=0.1)(x, y)``; without it call ``FGSM(eps=0.1)(model, x, y)``.
+    ``eot_samples=`` is accepted as an alias of ``eot=``.
+
     Parameters
     ----------
     eps : float or Tensor of shape (n,)
