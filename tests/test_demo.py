@@ -283,3 +283,16 @@ def test_quick_demo_qualitative_claims(quick_demo):
         big = next(r for r in doc["masking"][m]["rows"] if r["attack"].startswith("PGD 1.0"))
         assert big["acc"] < 10.0
     assert rob["CE+adv"]["fgsm_0.3"] > rob["CE"]["fgsm_0.3"]
+
+
+def test_demo_device_flag_without_cuda(monkeypatch, tmp_path):
+    import torch
+
+    from infotheory.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="--device cuda: CUDA is not available"):
+        main(["demo", "--quick", "--device", "cuda", "--out", str(tmp_path / "d")])
+    from infotheory.experiments.demo import settings
+
+    assert settings(True, 0, device="auto").device == "cpu"

@@ -37,10 +37,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="data set: default (MNIST sample, else digits), mnist-sample, digits, mnist:PATH",
     )
     p.add_argument("--epochs", type=int, default=None, help="training epochs per model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where to train and attack: auto (CUDA when available), cpu, cuda or cuda:N",
+    )
 
 
-def settings(quick: bool, seed: int, data: str = "default", epochs: int | None = None) -> Any:
-    from ._pipeline import Settings
+def settings(
+    quick: bool,
+    seed: int,
+    data: str = "default",
+    epochs: int | None = None,
+    device: str = "cpu",
+) -> Any:
+    from ._pipeline import Settings, device_or_exit
+
+    device = device_or_exit(device)
 
     if quick:
         s = Settings(
@@ -57,9 +70,10 @@ def settings(quick: bool, seed: int, data: str = "default", epochs: int | None =
             deepfool_steps=20,
             eot=4,
             seed=seed,
+            device=device,
         )
     else:
-        s = Settings(data=data, epochs=7, seed=seed)
+        s = Settings(data=data, epochs=7, seed=seed, device=device)
     return s if epochs is None else s.scaled(epochs=epochs)
 
 
@@ -85,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     clock = P.Clock()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    s = settings(args.quick, args.seed, args.data, args.epochs)
+    s = settings(args.quick, args.seed, args.data, args.epochs, getattr(args, "device", "auto"))
     quiet = bool(args.quick)
     torch.manual_seed(s.seed)
 
