@@ -268,6 +268,14 @@ def test_quick_demo_json_keys_and_values(quick_demo):
     assert doc["information"]["IB"]["ixt_bits"] > 0.0
     assert set(doc["plots"]) <= set(files)
     assert doc["setup"]["settings"]["epochs"] >= 1
+    assert doc["setup"]["settings"]["device"] == "cpu"
+    assert doc["setup"]["beta_warmup"] == {"beta_warmup_epochs": 0.0}  # beta = 1e-3
+
+
+def test_quick_demo_setup_states_warmup_and_device(quick_demo):
+    _stdout, report, _doc, _files = quick_demo
+    setup = report.split("## Setup", 1)[1].split("\n## ", 1)[0]
+    assert "no beta warm-up" in setup and "device cpu" in setup
 
 
 def test_quick_demo_qualitative_claims(quick_demo):

@@ -166,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             "settings": s.to_dict(),
             "data": data.describe(),
             "attacks": P.attack_settings(s),
+            "beta_warmup": P.beta_warmup(s.beta, s.epochs),
             "torch_threads": torch.get_num_threads(),
         },
         "robustness": robust,
@@ -200,6 +201,7 @@ def _fmt(v: Any, spec: str = ".3g") -> str:
 
 
 def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list[str]) -> str:
+    from . import _pipeline as P
     from . import paper1_report as R
 
     setup = doc["setup"]
@@ -220,8 +222,13 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
         "{512}x3-{256}x3-2K), linear decoder; VIB: mean and softplus(. - 5) std heads, "
         f"beta = {s.beta:g}; CE: the same trunk, deterministic.",
         f"- training: {s.epochs} epochs, Adam lr {s.lr:g}, batch {s.batch_size}; adversarial "
-        f"training mixes {s.adv_ratio:g} of each batch with FGSM eps {s.adv_eps:g} examples.",
-        f"- seed {s.seed}; torch threads {setup['torch_threads']}.",
+        f"training mixes {s.adv_ratio:g} of each batch with FGSM eps {s.adv_eps:g} examples; "
+        + (
+            "no beta warm-up (beta is used from the first step)."
+            if s.beta < P.WARMUP_FROM_BETA
+            else P.warmup_note(s)
+        ),
+        f"- seed {s.seed}; device {s.device}; torch threads {setup['torch_threads']}.",
         "- attacks (L-inf on [0, 1] pixels unless stated; settings the paper leaves open are ours):",
         *[f"  - {k}: {v}" for k, v in setup["attacks"].items()],
         "",
