@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -226,20 +225,18 @@ def test_masking_probe_flags_a_saturated_softmax_only():
 
 @pytest.fixture(scope="module")
 def quick_demo():
+    """``infotheory demo --quick`` through the command's entry point, in this process (a
+    subprocess would pay for importing torch again)."""
+    from infotheory.cli import main
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "demo"
-        res = subprocess.run(
-            [sys.executable, "-m", "infotheory", "demo", "--quick", "--out", str(out)],
-            capture_output=True,
-            text=True,
-            cwd=tmp,
-            env=dict(os.environ),
-            timeout=600,
-            check=False,
-        )
-        assert res.returncode == 0, res.stderr[-3000:]
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            rc = main(["demo", "--quick", "--device", "cpu", "--out", str(out)])
+        assert rc == 0
         yield (
-            res.stdout,
+            stdout.getvalue(),
             (out / "report.md").read_text(),
             json.loads((out / "results.json").read_text()),
             sorted(p.name for p in out.iterdir()),
@@ -271,6 +268,14 @@ def test_quick_demo_json_keys_and_values(quick_demo):
     assert doc["information"]["IB"]["ixt_bits"] > 0.0
     assert set(doc["plots"]) <= set(files)
     assert doc["setup"]["settings"]["epochs"] >= 1
+    assert doc["setup"]["settings"]["device"] == "cpu"
+    assert doc["setup"]["beta_warmup"] == {"beta_warmup_epochs": 0.0}  # beta = 1e-3
+
+
+def test_quick_demo_setup_states_warmup_and_device(quick_demo):
+    _stdout, report, _doc, _files = quick_demo
+    setup = report.split("## Setup", 1)[1].split("\n## ", 1)[0]
+    assert "no beta warm-up" in setup and "device cpu" in setup
 
 
 def test_quick_demo_qualitative_claims(quick_demo):
@@ -283,3 +288,16 @@ def test_quick_demo_qualitative_claims(quick_demo):
         big = next(r for r in doc["masking"][m]["rows"] if r["attack"].startswith("PGD 1.0"))
         assert big["acc"] < 10.0
     assert rob["CE+adv"]["fgsm_0.3"] > rob["CE"]["fgsm_0.3"]
+
+
+def test_demo_device_flag_without_cuda(monkeypatch, tmp_path):
+    import torch
+
+    from infotheory.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="--device cuda: CUDA is not available"):
+        main(["demo", "--quick", "--device", "cuda", "--out", str(tmp_path / "d")])
+    from infotheory.experiments.demo import settings
+
+    assert settings(True, 0, device="auto").device == "cpu"

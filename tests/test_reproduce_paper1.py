@@ -104,3 +104,52 @@ def test_quick_table3_on_a_synthetic_cifar_folder(tmp_path):
     assert doc["data"]["shape"] == [3, 32, 32] and doc["data"]["n_train"] == 100
     assert doc["paper"]["IB"]["clean"] == 67.06
     assert set(doc["robustness"]["CE+adv"]) == set(doc["paper"]["CE+adv"])
+
+
+def test_device_flag(monkeypatch):
+    """--device: auto is CPU without CUDA; asking for CUDA without it names the flag."""
+    import torch
+
+    from infotheory.experiments import _pipeline as P
+    from infotheory.experiments.paper1_tables import target_settings
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert P.resolve_device("auto") == "cpu" and P.resolve_device(None) == "cpu"
+    assert P.resolve_device("CPU") == "cpu"
+    for bad in ("cuda", "cuda:0"):
+        with pytest.raises(ValueError, match=f"--device {bad}: CUDA is not available"):
+            P.resolve_device(bad)
+    with pytest.raises(ValueError, match="--device must be one of"):
+        P.resolve_device("tpu")
+    with pytest.raises(SystemExit, match="--device cuda"):
+        P.device_or_exit("cuda")
+    opts = reproduce.Options(out=Path("unused"), quick=True)
+    assert target_settings(opts).device == "cpu"  # Options without a device field: auto
+    with pytest.raises(SystemExit, match="--device cuda"):
+        target_settings(type("O", (), {**opts.__dict__, "device": "cuda"})())
+
+
+def test_large_betas_warm_up_geometrically():
+    """beta >= 1e-2 trains with a geometric warm-up over half the epochs (>= 1); smaller betas
+    with none (at beta = 0.1 the Trainer's 1-epoch linear warm-up collapses VIB training)."""
+    from infotheory.experiments import _pipeline as P
+    from infotheory.ib import VIB
+
+    assert P.beta_warmup(1e-3, 8) == {"beta_warmup_epochs": 0.0}
+    assert P.beta_warmup(1e-2, 8) == {"beta_warmup_epochs": 4.0, "warmup_shape": "geometric"}
+    assert P.beta_warmup(1e-1, 1)["beta_warmup_epochs"] == 1.0
+    s = P.Settings(epochs=6)
+    t = P.make_trainer(VIB.mlp(4, 2, K=2, widths=(4,)), s, beta=0.1)
+    assert (t.beta_warmup_epochs, t.warmup_shape) == (3.0, "geometric")
+    t = P.make_trainer(VIB.mlp(4, 2, K=2, widths=(4,)), s, beta=1e-3, epochs=2)
+    assert t.beta_warmup_epochs == 0.0
+    assert "first 3 of 6 epochs" in P.warmup_note(s)
+
+
+@pytest.mark.cuda
+def test_quick_fig1_on_cuda(tmp_path):
+    opts = reproduce.Options(out=tmp_path, quick=True, epochs=1, data="digits")
+    opts = type("O", (), {**opts.__dict__, "device": "cuda"})()
+    reproduce.resolve("fig1")(opts)
+    doc = json.loads((tmp_path / "fig1.json").read_text())
+    assert doc["settings"]["device"] == "cuda" and len(doc["rows"]) == 2

@@ -37,10 +37,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="data set: default (MNIST sample, else digits), mnist-sample, digits, mnist:PATH",
     )
     p.add_argument("--epochs", type=int, default=None, help="training epochs per model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where to train and attack: auto (CUDA when available), cpu, cuda or cuda:N",
+    )
 
 
-def settings(quick: bool, seed: int, data: str = "default", epochs: int | None = None) -> Any:
-    from ._pipeline import Settings
+def settings(
+    quick: bool,
+    seed: int,
+    data: str = "default",
+    epochs: int | None = None,
+    device: str = "cpu",
+) -> Any:
+    from ._pipeline import Settings, device_or_exit
+
+    device = device_or_exit(device)
 
     if quick:
         s = Settings(
@@ -57,9 +70,10 @@ def settings(quick: bool, seed: int, data: str = "default", epochs: int | None =
             deepfool_steps=20,
             eot=4,
             seed=seed,
+            device=device,
         )
     else:
-        s = Settings(data=data, epochs=7, seed=seed)
+        s = Settings(data=data, epochs=7, seed=seed, device=device)
     return s if epochs is None else s.scaled(epochs=epochs)
 
 
@@ -85,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     clock = P.Clock()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    s = settings(args.quick, args.seed, args.data, args.epochs)
+    s = settings(args.quick, args.seed, args.data, args.epochs, getattr(args, "device", "auto"))
     quiet = bool(args.quick)
     torch.manual_seed(s.seed)
 
@@ -152,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             "settings": s.to_dict(),
             "data": data.describe(),
             "attacks": P.attack_settings(s),
+            "beta_warmup": P.beta_warmup(s.beta, s.epochs),
             "torch_threads": torch.get_num_threads(),
         },
         "robustness": robust,
@@ -186,6 +201,7 @@ def _fmt(v: Any, spec: str = ".3g") -> str:
 
 
 def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list[str]) -> str:
+    from . import _pipeline as P
     from . import paper1_report as R
 
     setup = doc["setup"]
@@ -206,8 +222,13 @@ def _report(doc: dict, s: Any, data: Any, table: str, columns: dict, plots: list
         "{512}x3-{256}x3-2K), linear decoder; VIB: mean and softplus(. - 5) std heads, "
         f"beta = {s.beta:g}; CE: the same trunk, deterministic.",
         f"- training: {s.epochs} epochs, Adam lr {s.lr:g}, batch {s.batch_size}; adversarial "
-        f"training mixes {s.adv_ratio:g} of each batch with FGSM eps {s.adv_eps:g} examples.",
-        f"- seed {s.seed}; torch threads {setup['torch_threads']}.",
+        f"training mixes {s.adv_ratio:g} of each batch with FGSM eps {s.adv_eps:g} examples; "
+        + (
+            "no beta warm-up (beta is used from the first step)."
+            if s.beta < P.WARMUP_FROM_BETA
+            else P.warmup_note(s)
+        ),
+        f"- seed {s.seed}; device {s.device}; torch threads {setup['torch_threads']}.",
         "- attacks (L-inf on [0, 1] pixels unless stated; settings the paper leaves open are ours):",
         *[f"  - {k}: {v}" for k, v in setup["attacks"].items()],
         "",

@@ -87,7 +87,11 @@ def fig1(opts: Any) -> dict:
     doc = {
         "target": "fig1",
         "settings": s.to_dict(),
-        "choices": {"attack": f"FGSM eps {FIG_EPS}", "betas": betas},
+        "choices": {
+            "attack": f"FGSM eps {FIG_EPS}",
+            "betas": betas,
+            "beta_warmup": P.warmup_note(s),
+        },
         "data": d.describe(),
         "rows": rows,
         "plots": plots,
@@ -99,6 +103,8 @@ def fig1(opts: Any) -> dict:
         "",
         "I(X;T) <= E KL and I(Y;T) >= log2(10) - CE on the test set, in bits; gap = benign train "
         f"accuracy - FGSM eps {FIG_EPS} test accuracy (the paper: it narrows as I(X;T) falls).",
+        "",
+        P.warmup_note(s),
         "",
         markdown_table(rows, cols, fmt=".3g"),
     ]
@@ -122,7 +128,7 @@ def fig2(opts: Any) -> dict:
     rows = []
     for beta in betas:
         model = P.build_model("vib", d, s, seed=s.seed)
-        trainer = P.make_trainer(model, s, beta=beta, seed=s.seed, quiet=True)
+        trainer = P.make_trainer(model, s, beta=beta, seed=s.seed, quiet=True, epochs=s.epochs)
         for epoch in P.progress(range(1, s.epochs + 1), f"fig2: beta {beta:g}", quiet=quiet):
             trainer.fit((d.x_train, d.y_train), (d.x_test, d.y_test), epoch)
             train_acc = P.accuracy(model, xr, yr)
@@ -158,7 +164,11 @@ def fig2(opts: Any) -> dict:
     doc = {
         "target": "fig2",
         "settings": s.to_dict(),
-        "choices": {"attack": f"FGSM eps {FIG_EPS}", "betas": betas},
+        "choices": {
+            "attack": f"FGSM eps {FIG_EPS}",
+            "betas": betas,
+            "beta_warmup": P.warmup_note(s),
+        },
         "data": d.describe(),
         "rows": rows,
         "pearson": corr,
@@ -223,7 +233,7 @@ def _refit_decoder(model: Any, d: Any, s: Any, seed: int) -> Any:
     for _ in range(max(1, s.epochs // 2)):
         perm = torch.randperm(len(d.y_train), generator=g)
         for i in range(0, len(perm), s.batch_size):
-            idx = perm[i : i + s.batch_size]
+            idx = perm[i : i + s.batch_size].to(d.x_train.device)
             loss = torch.nn.functional.cross_entropy(f2(d.x_train[idx]), d.y_train[idx])
             opt.zero_grad()
             loss.backward()

@@ -51,7 +51,7 @@ def masking_probe(
     large_eps = accuracy(model, run_attack(big, model, x, y), y)
     rows.append({"attack": "PGD 1.0 (sanity)", "loss": "margin", "eot": eot, "acc": large_eps})
     g = torch.Generator().manual_seed(seed)
-    noise = torch.randint(0, 2, x.shape, generator=g).to(x.dtype) * 2.0 - 1.0
+    noise = torch.randint(0, 2, x.shape, generator=g).to(x.device, x.dtype) * 2.0 - 1.0
     noise_acc = accuracy(model, (x + eps * noise).clamp(0.0, 1.0), y)
     rows.append({"attack": f"sign noise {eps:g}", "loss": "-", "eot": 0, "acc": noise_acc})
     transfer_acc = None

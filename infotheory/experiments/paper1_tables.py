@@ -18,10 +18,12 @@ from .paper1_numbers import TABLE1, TABLE2, TABLE3
 
 def target_settings(opts: Any, data: str | None = None) -> Any:
     """Settings of a reproduction from the command-line options (see ``reproduce.Options``)."""
-    from ._pipeline import Settings
+    from ._pipeline import Settings, device_or_exit
     from .demo import settings as demo_settings
 
     name = opts.data or data or "default"
+    # an Options without ``device`` (no --device flag on reproduce yet) means "auto"
+    device = device_or_exit(getattr(opts, "device", "auto"))
     if opts.full:
         s = Settings(
             data=name,
@@ -32,9 +34,10 @@ def target_settings(opts: Any, data: str | None = None) -> Any:
             cw_steps=100,
             deepfool_steps=100,
             seed=opts.seed,
+            device=device,
         )
         return s if opts.epochs is None else s.scaled(epochs=opts.epochs)
-    return demo_settings(opts.quick, opts.seed, name, opts.epochs)
+    return demo_settings(opts.quick, opts.seed, name, opts.epochs, device=device)
 
 
 def write_target(
@@ -185,6 +188,7 @@ def table1(opts: Any) -> dict:
     doc = {
         "target": "table1",
         "settings": s.to_dict(),
+        "beta_warmup": P.warmup_note(s),
         "data": d.describe(),
         "rows": rows,
         "paper": {str(b): v for b, v in TABLE1.items()},
@@ -198,6 +202,8 @@ def table1(opts: Any) -> dict:
         "",
         "I(X';T'): the variational rate E KL(p(t|x') || N(0, I)) on adversarial test inputs, in "
         "bits (the paper does not state its estimator or unit). Accuracy in %.",
+        "",
+        P.warmup_note(s),
         "",
         table,
     ]
