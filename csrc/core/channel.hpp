@@ -396,8 +396,16 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
     for (int64_t y = 0; y < Y; ++y) qr[y] /= z;
   }
   const int64_t n = U * X * Y;
-  // one mirror (Blahut-Arimoto) step in place
-  auto step = [&](double* qq) {
+  // mu (d - dmin) per (x, y), and the log of K (-inf where K = 0)
+  std::vector<double> ex(static_cast<size_t>(X * Y)), lK(static_cast<size_t>(X * Y)),
+      lrow(static_cast<size_t>(U * Y));
+  for (int64_t i = 0; i < X * Y; ++i) {
+    const int64_t x = i / Y;
+    ex[i] = std::isinf(mu) ? 0.0 : mu * (P.d[i] - P.dmin[x]);
+    lK[i] = K[i] > 0.0 ? (std::isinf(mu) ? 0.0 : -kStep * ex[i]) : -inf();
+  }
+  // one mirror (Blahut-Arimoto) step in place; dl (optional) gets log(q_new / q) where q_new > 0
+  auto step = [&](double* qq, double* dl) {
     marginals(P, qq, ru, ratio);
     for (int64_t u = 0; u < U; ++u) {
       for (int64_t y = 0; y < Y; ++y) {
@@ -405,8 +413,10 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
         if (a > 0.0) {
           const double b = ratio[y] / a;
           rat[u * Y + y] = kStep == 1.5 ? b * std::sqrt(b) : std::pow(b, kStep);
+          if (dl != nullptr) lrow[u * Y + y] = kStep * std::log(b);
         } else {
           rat[u * Y + y] = 0.0;
+          lrow[u * Y + y] = -inf();
         }
       }
     }
@@ -420,6 +430,11 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
         }
         const double iz = 1.0 / z;
         for (int64_t y = 0; y < Y; ++y) qr[y] *= iz;
+        if (dl != nullptr) {
+          const double lz = std::log(z);
+          double* dr = dl + (u * X + x) * Y;
+          for (int64_t y = 0; y < Y; ++y) dr[y] = lrow[u * Y + y] + lK[x * Y + y] - lz;
+        }
       }
     }
     ++iterations;
@@ -428,6 +443,14 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
   // g = ln(ru/r) + mu d
   auto fw_gap = [&](const double* qq) {
     marginals(P, qq, ru, ratio);
+    // an output class u never reaches (r_u(y) = 0 after exp underflow, ~e^-745) has an infinite
+    // slope but a negligible effect: it is left out of the minimum (NaN marks it)
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t y = 0; y < Y; ++y) {
+        const double a = ru[u * Y + y];
+        lrow[u * Y + y] = a > 0.0 ? std::log(a / ratio[y]) : std::nan("");
+      }
+    }
     double g_all = 0.0;
     for (int64_t u = 0; u < U; ++u) {
       for (int64_t x = 0; x < X; ++x) {
@@ -436,13 +459,10 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
         const double* qr = qq + (u * X + x) * Y;
         double lin = 0.0, lo = inf();
         for (int64_t y = 0; y < Y; ++y) {
-          const double a = ru[u * Y + y];
+          const double lr = lrow[u * Y + y];
+          if (std::isnan(lr)) continue;
           // mu d shifted by the row's cheapest cost (the same constant for every y of the row)
-          const double extra = std::isinf(mu) ? 0.0 : mu * (P.d[x * Y + y] - P.dmin[x]);
-          // an output class u never reaches (r_u(y) = 0 after exp underflow, ~e^-745) has an
-          // infinite slope but a negligible effect: it is left out of the minimum
-          if (a <= 0.0) continue;
-          const double g = std::log(a / ratio[y]) + extra;
+          const double g = lr + ex[x * Y + y];
           if (K[x * Y + y] > 0.0 && g < lo) lo = g;
           if (qr[y] > 0.0) lin += qr[y] * g;
         }
@@ -463,28 +483,27 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
   // step, kept only when it lowers the Lagrangian below q2's. The gap certificate does not depend
   // on the path.
   std::vector<double> q1(static_cast<size_t>(n)), q2(static_cast<size_t>(n)),
-      q3(static_cast<size_t>(n)), lg(static_cast<size_t>(3 * n));
-  double gap = 0.0;
+      q3(static_cast<size_t>(n)), d1(static_cast<size_t>(n)), d2(static_cast<size_t>(n));
+  double gap = 0.0, a_max = 4.0;
   for (int64_t it = 0; it < max_iter;) {
     gap = fw_gap(q);
     if (gap <= tol) return gap;
     std::copy(q, q + n, q1.begin());
-    step(q1.data());
+    step(q1.data(), d1.data());
     std::copy(q1.begin(), q1.end(), q2.begin());
-    step(q2.data());
+    step(q2.data(), d2.data());
     it += 2;
     double sr = 0.0, sv = 0.0;
     for (int64_t i = 0; i < n; ++i) {
       if (q[i] <= 0.0 || q1[i] <= 0.0 || q2[i] <= 0.0) continue;
-      const double l0 = std::log(q[i]), l1 = std::log(q1[i]), l2 = std::log(q2[i]);
-      lg[3 * i] = l0, lg[3 * i + 1] = l1, lg[3 * i + 2] = l2;
-      const double dr = l1 - l0, dv = l2 - 2.0 * l1 + l0;
+      const double dr = d1[i], dv = d2[i] - d1[i];
       sr += dr * dr;
       sv += dv * dv;
     }
     bool accepted = false;
-    if (sv > 0.0 && sr > 0.0) {
-      const double a = std::min(-1.0, -std::sqrt(sr / sv));
+    if (sv > 0.0 && sr > 0.0 && std::isfinite(sr) && std::isfinite(sv)) {
+      // the step length is capped, the cap growing fourfold while the capped steps are accepted
+      const double a = std::max(-a_max, std::min(-1.0, -std::sqrt(sr / sv)));
       for (int64_t i = 0; i < U * X; ++i) {
         const double* r0 = q + i * Y;
         const double* r1 = q1.data() + i * Y;
@@ -496,9 +515,8 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
             o[y] = -inf();
             continue;
           }
-          const double* l = lg.data() + 3 * (i * Y + y);
-          const double l0 = l[0], l1 = l[1], l2 = l[2];
-          o[y] = l0 - 2.0 * a * (l1 - l0) + a * a * (l2 - 2.0 * l1 + l0);
+          const double dr = d1[i * Y + y], dv = d2[i * Y + y] - dr;
+          o[y] = std::log(r0[y]) - 2.0 * a * dr + a * a * dv;
           mx = std::max(mx, o[y]);
         }
         double z = 0.0;
@@ -507,13 +525,20 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
           o[y] = std::isinf(o[y]) ? 0.0 : std::exp(std::max(o[y] - mx, -700.0));
           z += o[y];
         }
-        for (int64_t y = 0; y < Y; ++y) o[y] /= z;
+        if (z > 0.0) {
+          for (int64_t y = 0; y < Y; ++y) o[y] /= z;
+        } else {
+          std::copy(rr2, rr2 + Y, o);
+        }
       }
-      step(q3.data());
+      step(q3.data(), nullptr);
       ++it;
       if (lagrangian(q3.data()) <= lagrangian(q2.data())) {
         std::copy(q3.begin(), q3.end(), q);
         accepted = true;
+        if (a == -a_max) a_max *= 4.0;
+      } else {
+        a_max = std::max(1.0, 0.25 * a_max);
       }
     }
     if (!accepted) std::copy(q2.begin(), q2.end(), q);
