@@ -304,9 +304,10 @@ struct DiscreteResult {
 namespace detail {
 
 // Mirror-descent step of the update, q <- q ((r / r_u) exp(-mu d))^kStep. 1 is the monotone
-// Blahut-Arimoto step; 1.5 converges about three times faster on the problems we measured, and the
-// duality-gap certificate is valid whatever path the iterates take.
-constexpr double kStep = 1.5;
+// Blahut-Arimoto step; with the squared extrapolation below it needed about half the updates of 1.5
+// (the best plain step) on random 4x16x16 problems. The duality-gap certificate is valid whatever
+// path the iterates take.
+constexpr double kStep = 1.0;
 
 struct Problem {
   int64_t U, X, Y;
@@ -412,7 +413,7 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
         const double a = ru[u * Y + y];
         if (a > 0.0) {
           const double b = ratio[y] / a;
-          rat[u * Y + y] = kStep == 1.5 ? b * std::sqrt(b) : std::pow(b, kStep);
+          rat[u * Y + y] = kStep == 1.0 ? b : std::pow(b, kStep);
           if (dl != nullptr) lrow[u * Y + y] = kStep * std::log(b);
         } else {
           rat[u * Y + y] = 0.0;
