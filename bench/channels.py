@@ -164,7 +164,7 @@ def main() -> None:
     )
     line16 = np.abs(np.arange(16)[:, None] - np.arange(16)[None, :]).astype(float)
     ratios, diffs, t_f, t_c = [], [], [], []
-    for trial in range(2 if args.quick else 5):
+    for trial in range(2 if args.quick else 10):
         p = np.random.default_rng(trial).dirichlet(np.full(64, 0.5)).reshape(4, 16)
         t0 = time.perf_counter()
         f = discrete_attack(p, line16, 0.3)
@@ -181,6 +181,8 @@ def main() -> None:
         baseline_s=t_c,
         ratios=ratios,
         median_ratio=float(np.median(ratios)),
+        min_ratio=float(np.min(ratios)),
+        max_ratio=float(np.max(ratios)),
         mi_fast_minus_cvxpy=diffs,
     )
 

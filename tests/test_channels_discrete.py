@@ -126,3 +126,21 @@ def test_bad_input():
         discrete_attack(P_UX, LINE + 1.0, 0.5)
     with pytest.raises(ValueError, match="solver"):
         discrete_attack(P_UX, LINE, 0.1, solver="grid")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_certifies_at_bench_size(seed):
+    # |U| = 4, |X| = |Y| = 16 with |x - y| (the benchmark's problems): the accelerated updates
+    # certify the gap without falling back, and agree with cvxpy
+    line = np.abs(np.arange(16)[:, None] - np.arange(16)[None, :]).astype(float)
+    p = np.random.default_rng(seed).dirichlet(np.full(64, 0.5)).reshape(4, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = discrete_attack(p, line, 0.3)
+    ref = discrete_attack(p, line, 0.3, solver="cvxpy")
+    assert fast.solver == "fast"
+    assert fast.gap <= 1e-8
+    assert fast.distortion <= 0.3 * (1 + 1e-12)
+    slack = fast.multiplier * max(0.0, ref.distortion - 0.3)
+    assert fast.mi == pytest.approx(ref.mi, abs=1e-7 + slack)
+    assert fast.mi <= ref.mi + slack + 1e-8

@@ -289,7 +289,8 @@ inline void gaussian_vector_one(const double* a2, const double* s2, int64_t k, d
 //     q(y|u,x) <- q(y|u,x) (r(y) / r_u(y)) exp(-mu d(x,y)) / normaliser,
 // r_u = P(Y|U=u), r = P(Y): the closed-form minimiser of the variational bound in which the
 // posterior and the output marginal are held fixed, so every step lowers the Lagrangian. The
-// Frank-Wolfe gap certifies it. The outer loop moves mu (bracket, then Illinois regula falsi in
+// Frank-Wolfe gap certifies it; the steps are accelerated by squared extrapolation (SQUAREM) in log q,
+// safeguarded by the Lagrangian. The outer loop moves mu (bracket, then Illinois regula falsi in
 // log mu) until a budget-feasible mix of two iterates and the dual bound L(q_mu) - gap - mu D agree
 // to `tol`.
 struct DiscreteResult {
@@ -303,9 +304,10 @@ struct DiscreteResult {
 namespace detail {
 
 // Mirror-descent step of the update, q <- q ((r / r_u) exp(-mu d))^kStep. 1 is the monotone
-// Blahut-Arimoto step; 1.5 converges about three times faster on the problems we measured, and the
-// duality-gap certificate is valid whatever path the iterates take.
-constexpr double kStep = 1.5;
+// Blahut-Arimoto step; with the squared extrapolation below it needed about half the updates of 1.5
+// (the best plain step) on random 4x16x16 problems. The duality-gap certificate is valid whatever
+// path the iterates take.
+constexpr double kStep = 1.0;
 
 struct Problem {
   int64_t U, X, Y;
@@ -394,45 +396,34 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
     }
     for (int64_t y = 0; y < Y; ++y) qr[y] /= z;
   }
-  double gap = 0.0;
-  for (int64_t it = 0; it < max_iter; ++it) {
-    marginals(P, q, ru, ratio);
-    const bool check = (it % 16) == 0 || it + 1 == max_iter;
-    if (check) {
-      // Frank-Wolfe gap of the Lagrangian: sum_{u,x} p(u,x) [<q, g> - min_y g], g = ln(ru/r) + mu d
-      gap = 0.0;
-      for (int64_t u = 0; u < U; ++u) {
-        for (int64_t x = 0; x < X; ++x) {
-          const double w = P.pu[u] * P.pxu[u * X + x];
-          if (w == 0.0) continue;
-          const double* qr = q + (u * X + x) * Y;
-          double lin = 0.0, lo = inf();
-          for (int64_t y = 0; y < Y; ++y) {
-            const double a = ru[u * Y + y];
-            // mu d shifted by the row's cheapest cost (the same constant for every y of the row)
-            const double extra = std::isinf(mu) ? 0.0 : mu * (P.d[x * Y + y] - P.dmin[x]);
-            // an output class u never reaches (r_u(y) = 0 after exp underflow, ~e^-745) has an
-            // infinite slope but a negligible effect: it is left out of the minimum
-            if (a <= 0.0) continue;
-            const double g = std::log(a / ratio[y]) + extra;
-            if (K[x * Y + y] > 0.0 && g < lo) lo = g;
-            if (qr[y] > 0.0) lin += qr[y] * g;
-          }
-          gap += w * (lin - lo);
-        }
-      }
-      ++iterations;
-      if (gap <= tol) return gap;
-    }
+  const int64_t n = U * X * Y;
+  // mu (d - dmin) per (x, y), and the log of K (-inf where K = 0)
+  std::vector<double> ex(static_cast<size_t>(X * Y)), lK(static_cast<size_t>(X * Y)),
+      lrow(static_cast<size_t>(U * Y));
+  for (int64_t i = 0; i < X * Y; ++i) {
+    const int64_t x = i / Y;
+    ex[i] = std::isinf(mu) ? 0.0 : mu * (P.d[i] - P.dmin[x]);
+    lK[i] = K[i] > 0.0 ? (std::isinf(mu) ? 0.0 : -kStep * ex[i]) : -inf();
+  }
+  // one mirror (Blahut-Arimoto) step in place; dl (optional) gets log(q_new / q) where q_new > 0
+  auto step = [&](double* qq, double* dl) {
+    marginals(P, qq, ru, ratio);
     for (int64_t u = 0; u < U; ++u) {
       for (int64_t y = 0; y < Y; ++y) {
         const double a = ru[u * Y + y];
-        rat[u * Y + y] = a > 0.0 ? std::pow(ratio[y] / a, kStep) : 0.0;
+        if (a > 0.0) {
+          const double b = ratio[y] / a;
+          rat[u * Y + y] = kStep == 1.0 ? b : std::pow(b, kStep);
+          if (dl != nullptr) lrow[u * Y + y] = kStep * std::log(b);
+        } else {
+          rat[u * Y + y] = 0.0;
+          lrow[u * Y + y] = -inf();
+        }
       }
     }
     for (int64_t u = 0; u < U; ++u) {
       for (int64_t x = 0; x < X; ++x) {
-        double* qr = q + (u * X + x) * Y;
+        double* qr = qq + (u * X + x) * Y;
         double z = 0.0;
         for (int64_t y = 0; y < Y; ++y) {
           qr[y] *= rat[u * Y + y] * K[x * Y + y];
@@ -440,10 +431,120 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
         }
         const double iz = 1.0 / z;
         for (int64_t y = 0; y < Y; ++y) qr[y] *= iz;
+        if (dl != nullptr) {
+          const double lz = std::log(z);
+          double* dr = dl + (u * X + x) * Y;
+          for (int64_t y = 0; y < Y; ++y) dr[y] = lrow[u * Y + y] + lK[x * Y + y] - lz;
+        }
       }
     }
     ++iterations;
+  };
+  // Frank-Wolfe gap of the Lagrangian at qq: sum_{u,x} p(u,x) [<q, g> - min_y g],
+  // g = ln(ru/r) + mu d
+  auto fw_gap = [&](const double* qq) {
+    marginals(P, qq, ru, ratio);
+    // an output class u never reaches (r_u(y) = 0 after exp underflow, ~e^-745) has an infinite
+    // slope but a negligible effect: it is left out of the minimum (NaN marks it)
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t y = 0; y < Y; ++y) {
+        const double a = ru[u * Y + y];
+        lrow[u * Y + y] = a > 0.0 ? std::log(a / ratio[y]) : std::nan("");
+      }
+    }
+    double g_all = 0.0;
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t x = 0; x < X; ++x) {
+        const double w = P.pu[u] * P.pxu[u * X + x];
+        if (w == 0.0) continue;
+        const double* qr = qq + (u * X + x) * Y;
+        double lin = 0.0, lo = inf();
+        for (int64_t y = 0; y < Y; ++y) {
+          const double lr = lrow[u * Y + y];
+          if (std::isnan(lr)) continue;
+          // mu d shifted by the row's cheapest cost (the same constant for every y of the row)
+          const double g = lr + ex[x * Y + y];
+          if (K[x * Y + y] > 0.0 && g < lo) lo = g;
+          if (qr[y] > 0.0) lin += qr[y] * g;
+        }
+        g_all += w * (lin - lo);
+      }
+    }
+    return g_all;
+  };
+  // the Lagrangian I + mu E[d] (mu = inf: the cost is constant on the allowed outputs)
+  std::vector<double> ru2(static_cast<size_t>(U * Y)), r2(static_cast<size_t>(Y));
+  auto lagrangian = [&](const double* qq) {
+    double mi_, cost_;
+    evaluate(P, qq, ru2, r2, mi_, cost_);
+    return std::isinf(mu) ? mi_ : mi_ + mu * cost_;
+  };
+  // SQUAREM (Varadhan & Roland 2008) on the step map in log coordinates: two steps q0 -> q1 -> q2,
+  // then the extrapolation log q0 - 2 a (dq) + a^2 (ddq) with a = -|dq| / |ddq| and one stabilising
+  // step, kept only when it lowers the Lagrangian below q2's. The gap certificate does not depend
+  // on the path.
+  std::vector<double> q1(static_cast<size_t>(n)), q2(static_cast<size_t>(n)),
+      q3(static_cast<size_t>(n)), d1(static_cast<size_t>(n)), d2(static_cast<size_t>(n));
+  double gap = 0.0, a_max = 4.0;
+  for (int64_t it = 0; it < max_iter;) {
+    gap = fw_gap(q);
+    if (gap <= tol) return gap;
+    std::copy(q, q + n, q1.begin());
+    step(q1.data(), d1.data());
+    std::copy(q1.begin(), q1.end(), q2.begin());
+    step(q2.data(), d2.data());
+    it += 2;
+    double sr = 0.0, sv = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (q[i] <= 0.0 || q1[i] <= 0.0 || q2[i] <= 0.0) continue;
+      const double dr = d1[i], dv = d2[i] - d1[i];
+      sr += dr * dr;
+      sv += dv * dv;
+    }
+    bool accepted = false;
+    if (sv > 0.0 && sr > 0.0 && std::isfinite(sr) && std::isfinite(sv)) {
+      // the step length is capped, the cap growing fourfold while the capped steps are accepted
+      const double a = std::max(-a_max, std::min(-1.0, -std::sqrt(sr / sv)));
+      for (int64_t i = 0; i < U * X; ++i) {
+        const double* r0 = q + i * Y;
+        const double* r1 = q1.data() + i * Y;
+        const double* rr2 = q2.data() + i * Y;
+        double* o = q3.data() + i * Y;
+        double mx = -inf();
+        for (int64_t y = 0; y < Y; ++y) {
+          if (r0[y] <= 0.0 || r1[y] <= 0.0 || rr2[y] <= 0.0) {
+            o[y] = -inf();
+            continue;
+          }
+          const double dr = d1[i * Y + y], dv = d2[i * Y + y] - dr;
+          o[y] = std::log(r0[y]) - 2.0 * a * dr + a * a * dv;
+          mx = std::max(mx, o[y]);
+        }
+        double z = 0.0;
+        for (int64_t y = 0; y < Y; ++y) {
+          // floor at e^-700 (relative to the row's largest): an output can still come back
+          o[y] = std::isinf(o[y]) ? 0.0 : std::exp(std::max(o[y] - mx, -700.0));
+          z += o[y];
+        }
+        if (z > 0.0) {
+          for (int64_t y = 0; y < Y; ++y) o[y] /= z;
+        } else {
+          std::copy(rr2, rr2 + Y, o);
+        }
+      }
+      step(q3.data(), nullptr);
+      ++it;
+      if (lagrangian(q3.data()) <= lagrangian(q2.data())) {
+        std::copy(q3.begin(), q3.end(), q);
+        accepted = true;
+        if (a == -a_max) a_max *= 4.0;
+      } else {
+        a_max = std::max(1.0, 0.25 * a_max);
+      }
+    }
+    if (!accepted) std::copy(q2.begin(), q2.end(), q);
   }
+  gap = fw_gap(q);
   return gap;
 }
 
@@ -506,7 +607,7 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
     // the cost can be a step function of mu, whose jump only a precise solve locates), down to a
     // tenth of tol at the end
     const double width = (mu_lo > 0.0 && mu_hi > 0.0) ? absval(std::log(mu_hi / mu_lo)) : inf();
-    const double inner_tol = std::max(0.1 * tol, 1e-3 * std::min(std::min(res.gap, width), 1e-1));
+    const double inner_tol = std::max(0.1 * tol, 1e-2 * std::min(std::min(res.gap, width), 1e-1));
     const double fw = detail::inner(P, mu, qa.data(), inner_cap, inner_tol, K, ru, r, its);
     used += its;
     double mi, cost;

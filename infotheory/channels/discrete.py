@@ -190,8 +190,8 @@ def discrete_attack(
         Budget on the expected distortion; at least the least reachable distortion
         ``sum_x p(x) min_y d(x, y)``.
     solver : "fast" or "cvxpy"
-        "fast": our C++ solver, an alternating (Blahut-Arimoto-style) minimisation of the Lagrangian
-        with a search on the multiplier, stopped by a certified duality gap <= ``tol`` (falls back
+        "fast": our C++ solver, an alternating (Blahut-Arimoto-style) minimisation of the Lagrangian,
+        accelerated by squared extrapolation (SQUAREM), with a search on the multiplier, stopped by a certified duality gap <= ``tol`` (falls back
         to cvxpy, with a warning, if the gap is not reached in ``max_iter`` updates). "cvxpy": the
         exponential-cone program with ``rel_entr`` (Clarabel).
     base : "e", 2, 10 or a positive number
