@@ -125,7 +125,14 @@ def test_against_cvxpy(w, eps):
     assert float(r.mi) <= ref + 1e-8  # never worse than the solver (beyond its tolerance)
     assert check_kkt(r).max_violation < 1e-8
     if float(r.mi) > 1e-6 and eps > 1e-3:  # at eps = 0 any large enough lambda is a multiplier
-        assert float(r.multiplier) == pytest.approx(dual, rel=2e-3, abs=1e-5)  # Clarabel's dual
+        # Clarabel's dual is only as good as its tolerance (hypothesis found a 4e-3 relative gap
+        # at a prior with a 9e-4 atom), so it is a loose check; the tight one is that the
+        # multiplier is a subgradient of the convex MI(eps): between the one-sided slopes.
+        lam = float(r.multiplier)
+        assert lam == pytest.approx(dual, rel=2e-2, abs=1e-5)
+        h = 1e-6
+        m = binary_attack(np.tile(w, (3, 1)), np.array([eps - h, eps, eps + h])).mi
+        assert (m[1] - m[2]) / h - 1e-5 <= lam <= (m[0] - m[1]) / h + 1e-5
 
 
 @settings(max_examples=40, deadline=None)

@@ -41,6 +41,7 @@ class Options:
     full: bool = False
     data: str | None = None
     epochs: int | None = None
+    device: str = "auto"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data", default=None, help="data set: mnist-sample, digits, mnist:PATH, cifar10:PATH"
     )
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N"
+    )
 
 
 def resolve(name: str):
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         full=args.full,
         data=args.data,
         epochs=args.epochs,
+        device=args.device,
     )
     resolve(args.name)(opts)
     print(f"results written to {out.resolve()}")
