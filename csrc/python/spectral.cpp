@@ -21,6 +21,30 @@ using pyutil::carray;
 // A single matrix this large (elements) uses all threads inside each operator application.
 constexpr int64_t kSplitRows = 1 << 18;
 
+// Checks shared by the real and complex entry points.
+void check_options(int method, double tol, int max_iter, int max_basis) {
+  if (method != spectral::kPower && method != spectral::kLanczos) {
+    pyutil::value_error("method must be 0 (power) or 1 (lanczos), got " + std::to_string(method));
+  }
+  if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
+  if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
+  if (max_basis < 2) pyutil::value_error("max_basis must be >= 2, got " + std::to_string(max_basis));
+}
+
+void check_outputs(int64_t b, const carray<double>& sigma, const carray<double>& lower,
+                   const carray<double>& upper, const carray<int32_t>& iters,
+                   const carray<int32_t>& status) {
+  auto out1 = [&](const char* name, const auto& arr) {
+    pyutil::expect_shape(name, pyutil::shape_of(arr), {b});
+    pyutil::expect_writable(name, arr);
+  };
+  out1("sigma", sigma);
+  out1("lower", lower);
+  out1("upper", upper);
+  out1("iterations", iters);
+  out1("status", status);
+}
+
 template <class T>
 void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
              carray<double> lower, carray<double> upper, carray<int32_t> iters,
@@ -32,22 +56,9 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
   }
   const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
   if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
-  if (method != spectral::kPower && method != spectral::kLanczos) {
-    pyutil::value_error("method must be 0 (power) or 1 (lanczos), got " + std::to_string(method));
-  }
-  if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
-  if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
-  if (max_basis < 2) pyutil::value_error("max_basis must be >= 2, got " + std::to_string(max_basis));
+  check_options(method, tol, max_iter, max_basis);
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
-  auto out1 = [&](const char* name, const auto& arr) {
-    pyutil::expect_shape(name, pyutil::shape_of(arr), {b});
-    pyutil::expect_writable(name, arr);
-  };
-  out1("sigma", sigma);
-  out1("lower", lower);
-  out1("upper", upper);
-  out1("iterations", iters);
-  out1("status", status);
+  check_outputs(b, sigma, lower, upper, iters, status);
   pyutil::expect_writable("v", v);
   double* up = nullptr;
   carray<double> u;
@@ -145,23 +156,10 @@ void run_cpu_complex(carray<double> A, carray<double> v, carray<double> sigma,
   }
   const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2) / 2;
   if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
-  if (method != spectral::kPower && method != spectral::kLanczos) {
-    pyutil::value_error("method must be 0 (power) or 1 (lanczos), got " + std::to_string(method));
-  }
-  if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
-  if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
-  if (max_basis < 2) pyutil::value_error("max_basis must be >= 2, got " + std::to_string(max_basis));
+  check_options(method, tol, max_iter, max_basis);
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, 2 * n});
   pyutil::expect_writable("v", v);
-  auto out1 = [&](const char* name, const auto& arr) {
-    pyutil::expect_shape(name, pyutil::shape_of(arr), {b});
-    pyutil::expect_writable(name, arr);
-  };
-  out1("sigma", sigma);
-  out1("lower", lower);
-  out1("upper", upper);
-  out1("iterations", iters);
-  out1("status", status);
+  check_outputs(b, sigma, lower, upper, iters, status);
   const double* a = A.data();
   double* vp = v.mutable_data();
   double* sg = sigma.mutable_data();
