@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _blobs import trained_blobs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -27,22 +28,7 @@ def linear(w: torch.Tensor, b: torch.Tensor) -> nn.Linear:
 @pytest.fixture(scope="module")
 def blobs() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """A small MLP trained to 100% on four separable blobs in [0, 1]^20."""
-    g = torch.Generator().manual_seed(0)
-    n, d, k = 256, 20, 4
-    centers = torch.rand(k, d, generator=g) * 0.6 + 0.2
-    y = torch.randint(0, k, (n,), generator=g)
-    x = (centers[y] + 0.08 * torch.randn(n, d, generator=g)).clamp(0, 1)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(d, 64), nn.ReLU(), nn.Linear(64, k))
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(200):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    for p in model.parameters():
-        p.grad = None
-    assert bool((model(x).argmax(1) == y).all())
-    return model, x, y
+    return trained_blobs(n=256, d=20, k=4, noise=0.08, width=64, steps=200)
 
 
 # ---------------------------------------------------------------- closed forms on linear models

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import pytest
 import torch
+from _blobs import trained_blobs
 from torch import nn
 
 from infotheory.attacks import (
@@ -28,22 +29,7 @@ from infotheory.attacks import (
 @pytest.fixture(scope="module")
 def blobs() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """A small MLP trained to 100% on four separable blobs in [0, 1]^12."""
-    g = torch.Generator().manual_seed(0)
-    n, d, k = 128, 12, 4
-    centers = torch.rand(k, d, generator=g) * 0.6 + 0.2
-    y = torch.randint(0, k, (n,), generator=g)
-    x = (centers[y] + 0.06 * torch.randn(n, d, generator=g)).clamp(0, 1)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(d, 32), nn.ReLU(), nn.Linear(32, k))
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(150):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    for p in model.parameters():
-        p.grad = None
-    assert bool((model(x).argmax(1) == y).all())
-    return model, x, y
+    return trained_blobs(n=128, d=12, k=4, noise=0.06, width=32, steps=150)
 
 
 def other_model() -> nn.Module:
