@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from .. import _arrays, _core
+from .._result import ResultMixin
 from .._units import log_base
-from ._result import ResultMixin
 from ._validate import as_float, scalar_out
 
 _CUDA_STATUS = {

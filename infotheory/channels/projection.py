@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _arrays
-from ._result import ResultMixin
+from .._result import ResultMixin
 from .gaussian import gaussian_scalar_attack, gaussian_vector_attack
 from .waterfill import reverse_waterfill
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .._result import ResultMixin
 from .._units import log_base
-from ._result import ResultMixin
 from ._validate import as_float
 from .gaussian import gaussian_vector_attack
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from .. import _arrays, _core
+from .._result import ResultMixin
 from .._units import log_base
-from ._result import ResultMixin
 
 _CUDA_STATUS = {
     1: "{rows} must be finite, found NaN or inf",

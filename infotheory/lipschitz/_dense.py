@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import _arrays, _core
-from ._result import ResultMixin
+from .._result import ResultMixin
 
 METHODS = ("auto", "power", "lanczos", "svd")
 _KERNEL_METHOD = {"power": 0, "lanczos": 1}

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from .. import _arrays, _core
+from .._result import ResultMixin
 from ._dense import spectral_norm
-from ._result import ResultMixin
 
 METHODS = ("power", "lanczos", "fft", "gram", "reshape")
 PADDING_MODES = ("zeros", "circular")

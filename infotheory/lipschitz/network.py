@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._result import ResultMixin
 from ._dense import spectral_norm
-from ._result import ResultMixin
 from .conv import conv_operator_norm, linear_operator_norm
 
 # sup |f'| of elementwise activations (l2-Lipschitz constants of the maps they define); measured on

@@ -1,4 +1,4 @@
-"""``to_dict`` for the result dataclasses of this package."""
+"""``to_dict()`` for the result dataclasses of the numeric packages (channels, lipschitz)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import is_tensor
+from ._arrays import is_tensor
 
 
 def plain(value: Any) -> Any:
-    """Arrays and tensors as nested lists; numpy scalars as Python numbers; dataclasses as dicts."""
+    """Arrays and tensors as nested lists (inf/nan kept as floats); numpy scalars as Python numbers;
+    lists, tuples, dicts and dataclasses converted element by element."""
     if is_tensor(value):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
@@ -28,7 +29,12 @@ def plain(value: Any) -> Any:
 
 
 class ResultMixin:
-    """``to_dict()``: JSON-ready values (lists, floats, strings)."""
+    """``to_dict()`` for result dataclasses: JSON-ready values (lists, floats, strings). Fields whose
+    names start with an underscore (internal bases kept for sampling) are left out."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {
+            f.name: plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if not f.name.startswith("_")
+        }
