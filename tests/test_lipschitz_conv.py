@@ -130,6 +130,26 @@ def test_accepts_torch_weight_and_hw_shape():
     )
 
 
+@pytest.mark.parametrize("padding_mode", ["zeros", "circular"])
+def test_mixed_precision_bracket_is_the_float64_operators(padding_mode):
+    # float32 convolutions drive the iteration, the certificate is float64: the bracket must hold
+    # the float64 operator's norm, at a tol float32 alone can reach (1e-6) and one it cannot (1e-10,
+    # which makes the iteration finish in float64)
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((4, 3, 3, 3)) * 0.3
+    shape = (3, 9, 9)
+    want = dense_norm(w, shape, 1, 1, 1, padding_mode)
+    for tol in (1e-6, 1e-10):
+        r = conv_operator_norm(w, shape, padding=1, padding_mode=padding_mode, tol=tol)
+        assert r.lower <= want * (1 + 1e-12)
+        assert r.upper >= want * (1 - 1e-12)
+        assert r.upper - r.lower <= tol * r.lower
+        r64 = conv_operator_norm(
+            w, shape, padding=1, padding_mode=padding_mode, tol=tol, precision="float64"
+        )
+        assert r.value == pytest.approx(r64.value, rel=2 * tol)
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "exc", "match"),
     [
@@ -139,6 +159,7 @@ def test_accepts_torch_weight_and_hw_shape():
         ((np.ones((2, 2, 3, 3)), (3, 5, 5)), {}, ValueError, "input_shape"),
         ((np.ones((2, 2, 3, 3)), (2, 5, 5)), {"method": "svd"}, ValueError, "method"),
         ((np.ones((2, 2, 3, 3)), (2, 5, 5)), {"stride": 0}, ValueError, "stride"),
+        ((np.ones((2, 2, 3, 3)), (2, 5, 5)), {"precision": "half"}, ValueError, "precision"),
         ((np.ones((2, 2, 3, 3)), (2, 5, 5)), {"padding_mode": "reflect"}, ValueError, "padding"),
         ((np.ones((2, 2, 3, 3)), (2, 1, 1)), {}, ValueError, "empty output"),
         (

@@ -1,0 +1,113 @@
+"""Lanczos for the top eigenvalue of one matrix-free PSD operator ``B = A^T A`` (torch vectors).
+
+Used for convolutions and other torch-defined layers, where one application of ``B`` (a forward
+and an adjoint convolution) costs far more than the vector work. Two operators may be given: a
+fast one (e.g. float32 convolutions) that drives the iteration, and an exact one (float64) that
+computes the certificate on the final Ritz vector, so the bracket is that of the exact operator.
+
+The basis is kept whole (full reorthogonalisation, classical Gram-Schmidt, a second pass only
+when the first removed much) up to ``max_basis`` vectors; a restart from the best Ritz vector
+follows only beyond that. The stopping estimate ``beta_k |s_k|`` is the exact residual norm of
+the Ritz vector in exact arithmetic; the certificate recomputes it with the exact operator.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def _top_ritz(alphas: list[float], betas: list[float]) -> tuple[float, np.ndarray]:
+    from scipy.linalg import eigh_tridiagonal
+
+    k = len(alphas)
+    if k == 1:
+        return alphas[0], np.ones(1)
+    w, s = eigh_tridiagonal(
+        np.asarray(alphas), np.asarray(betas[: k - 1]), select="i", select_range=(k - 1, k - 1)
+    )
+    return float(w[0]), s[:, 0]
+
+
+def certify(apply: Any, y: Any) -> tuple[float, float]:
+    """``(lower, upper)`` for ``sqrt(lambda)``, ``lambda`` the eigenvalue of ``apply`` nearest the
+    Rayleigh quotient of unit ``y`` (float64): ``sqrt(theta)`` and ``sqrt(theta + ||B y - theta
+    y||)``."""
+    w = apply(y)
+    theta = max(0.0, float(y @ w))
+    r = float((w - theta * y).norm())
+    return math.sqrt(theta), math.sqrt(theta + r)
+
+
+def lanczos_top(
+    apply_fast: Any,
+    apply_exact: Any,
+    v0: Any,
+    *,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+) -> tuple[float, float, int, Any]:
+    """Top singular value bracket ``(lower, upper, applications, y)`` of ``A`` with ``apply_* =
+    A^T A`` on 1-D torch vectors: ``apply_fast`` takes and returns vectors of its own dtype (the
+    dtype of ``v0``), ``apply_exact`` float64 vectors. ``applications`` counts both kinds."""
+    import torch
+
+    dt = v0.dtype
+    n = v0.numel()
+    kmax = max(2, min(max_basis, n + 1))
+    Q = v0.new_empty((kmax, n))
+    want = 1.9 * tol if apply_fast is apply_exact else 1.2 * tol
+    its = 0
+    y = (v0 / v0.norm()).to(torch.float64)
+    lo = hi = 0.0
+    fast = apply_fast
+    while True:
+        Q[0] = y.to(dt)
+        alphas: list[float] = []
+        betas: list[float] = []
+        theta, s = 0.0, np.ones(1)
+        k = 0
+        while True:
+            q = Q[k]
+            w = fast(q)
+            its += 1
+            if not bool(torch.isfinite(w).all()):
+                raise ValueError("the operator produced NaN or inf")
+            a = float(q @ w)
+            w = w - a * q
+            if k:
+                w = w - betas[-1] * Q[k - 1]
+            b = float(w.norm())
+            Qk = Q[: k + 1]
+            for _ in range(2):
+                w = w - Qk.T @ (Qk @ w)
+                after = float(w.norm())
+                again = after < 0.7 * b
+                b = after
+                if not again:
+                    break
+            alphas.append(a)
+            betas.append(b)
+            k += 1
+            theta, s = _top_ritz(alphas, betas)
+            est = b * abs(float(s[-1]))
+            invariant = not (b > 1e-13 * max(abs(theta), 1e-300)) or k >= n
+            if invariant or est <= want * theta or k >= kmax or its + 1 >= max_iter:
+                break
+            Q[k] = w / b
+        st = torch.as_tensor(s, dtype=dt)
+        y = (Q[:k].T @ st).to(torch.float64)
+        y = y / y.norm()
+        lo, hi = certify(apply_exact, y)
+        its += 1
+        if hi - lo <= tol * lo or hi == 0.0 or its >= max_iter:
+            return lo, hi, its, y
+        if fast is not apply_exact and (k < kmax and not invariant):
+            # the fast operator's rounding hides the last digits: finish in the exact one
+            fast = apply_exact
+            dt = torch.float64
+            Q = Q.to(dt)
+            want = 1.9 * tol
