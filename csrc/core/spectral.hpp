@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -25,7 +26,9 @@
 
 namespace infotheory::spectral {
 
-enum Method : int32_t { kPower = 0, kLanczos = 1 };
+// kLanczosGap: Lanczos that may stop on the Kato-Temple estimate (second Ritz pair), fewer steps
+// but a bound that assumes Lanczos has resolved the top cluster: for callers that certify after.
+enum Method : int32_t { kPower = 0, kLanczos = 1, kLanczosGap = 2 };
 
 struct Result {
   double sigma = 0.0;  // best estimate, sqrt(theta)
@@ -160,6 +163,92 @@ __attribute__((target("avx2,fma"))) void gram_apply_avx2(const T* A, int64_t m, 
     for (int64_t j = 0; j < n; ++j) s += load_d(r, j) * v[j];
     if (Av) Av[i] = s;
     for (int64_t j = 0; j < n; ++j) w[j] += s * load_d(r, j);
+  }
+}
+
+__attribute__((target("avx2,fma"))) inline float hsum8(__m256 x) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// The fast float32 twin: float32 products and FMAs (eight lanes), float32 partial sums over chunks
+// of 512 columns (the dots) and of 64 rows (the A^T s accumulator), each flushed into double. A
+// relative error of about 1e-7 per application: Lanczos iterates with it and certifies with the
+// double-accumulating kernel. `v32`, `w32`: work space of n floats each.
+__attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* A, int64_t m,
+                                                                   int64_t n, const double* v,
+                                                                   double* w, float* v32,
+                                                                   float* w32) {
+  for (int64_t j = 0; j < n; ++j) v32[j] = static_cast<float>(v[j]);
+  std::fill(w, w + n, 0.0);
+  std::fill(w32, w32 + n, 0.0f);
+  const int64_t n8 = n - n % 8;
+  constexpr int64_t kChunk = 512;
+  constexpr int64_t kFlushRows = 64;
+  auto flush = [&]() {
+    for (int64_t j = 0; j < n; ++j) {
+      w[j] += static_cast<double>(w32[j]);
+      w32[j] = 0.0f;
+    }
+  };
+  int64_t i = 0, since_flush = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float* r0 = A + i * n;
+    const float* r1 = r0 + n;
+    const float* r2 = r1 + n;
+    const float* r3 = r2 + n;
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    for (int64_t j0 = 0; j0 < n8; j0 += kChunk) {
+      const int64_t j1 = std::min(n8, j0 + kChunk);
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t j = j0; j < j1; j += 8) {
+        const __m256 x = _mm256_loadu_ps(v32 + j);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), x, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), x, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), x, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), x, a3);
+      }
+      s0 += hsum8(a0);
+      s1 += hsum8(a1);
+      s2 += hsum8(a2);
+      s3 += hsum8(a3);
+    }
+    for (int64_t j = n8; j < n; ++j) {
+      const double vj = v[j];
+      s0 += static_cast<double>(r0[j]) * vj;
+      s1 += static_cast<double>(r1[j]) * vj;
+      s2 += static_cast<double>(r2[j]) * vj;
+      s3 += static_cast<double>(r3[j]) * vj;
+    }
+    const __m256 c0 = _mm256_set1_ps(static_cast<float>(s0));
+    const __m256 c1 = _mm256_set1_ps(static_cast<float>(s1));
+    const __m256 c2 = _mm256_set1_ps(static_cast<float>(s2));
+    const __m256 c3 = _mm256_set1_ps(static_cast<float>(s3));
+    for (int64_t j = 0; j < n8; j += 8) {
+      __m256 acc = _mm256_loadu_ps(w32 + j);
+      acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
+      acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
+      acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + j), acc);
+      acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + j), acc);
+      _mm256_storeu_ps(w32 + j, acc);
+    }
+    for (int64_t j = n8; j < n; ++j) {
+      w[j] += s0 * static_cast<double>(r0[j]) + s1 * static_cast<double>(r1[j]) +
+              s2 * static_cast<double>(r2[j]) + s3 * static_cast<double>(r3[j]);
+    }
+    since_flush += 4;
+    if (since_flush >= kFlushRows) {
+      flush();
+      since_flush = 0;
+    }
+  }
+  flush();
+  for (; i < m; ++i) {
+    const float* r = A + i * n;
+    double sr = 0.0;
+    for (int64_t j = 0; j < n; ++j) sr += static_cast<double>(r[j]) * v[j];
+    for (int64_t j = 0; j < n; ++j) w[j] += sr * static_cast<double>(r[j]);
   }
 }
 
@@ -462,12 +551,74 @@ inline double tridiag_top_pair(const double* a, const double* b, int64_t k, doub
   return top;
 }
 
+// Second largest eigenvalue of T (k >= 2) by Sturm bisection below `top`.
+inline double tridiag_second(const double* a, const double* b, int64_t k, double top) {
+  double lo = inf();
+  for (int64_t i = 0; i < k; ++i) {
+    const double r = (i ? std::fabs(b[i - 1]) : 0.0) + (i + 1 < k ? std::fabs(b[i]) : 0.0);
+    lo = std::min(lo, a[i] - r);
+  }
+  double hi = top;
+  for (int it = 0; it < 200 && hi - lo > 4e-16 * std::max(std::fabs(hi), std::fabs(lo)); ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (sturm_below(a, b, k, mid) >= k - 1) {
+      hi = mid;  // at most one eigenvalue at or above mid
+    } else {
+      lo = mid;
+    }
+  }
+  return hi;
+}
+
+// Kato-Temple: if every eigenvalue of B but the top one is <= alpha < theta, the top one is at
+// most theta + r^2 / (theta - alpha) for a unit vector with Rayleigh quotient theta and residual r.
+// Lanczos supplies alpha = theta_2 + r_2 from its second Ritz pair. Returns +inf where it does not
+// apply.
+inline double kato_temple(double theta, double r, double alpha) {
+  return theta > alpha ? theta + r * r / (theta - alpha) : inf();
+}
+
+// The second Ritz pair's bound alpha = rho_2 + r_2 (k >= 2): s_2 from inverse iteration at the
+// second eigenvalue of T, made orthogonal to the top Ritz vector s_1, rho_2 = s_2^T T s_2 and r_2 =
+// sqrt(||T s_2 - rho_2 s_2||^2 + beta^2 s_2[k-1]^2), the residual of the Ritz vector Q s_2 in B
+// (exact for any unit s_2, not only an eigenvector of T).
+inline double second_ritz_bound(const double* a, const double* b, int64_t k, double top, double beta,
+                                const double* s1, std::vector<double>& s2,
+                                std::vector<double>& ws) {
+  const double t2 = tridiag_second(a, b, k, top);
+  s2.resize(static_cast<size_t>(k));
+  double* v = s2.data();
+  tridiag_vector(a, b, k, t2, v, ws);
+  const double c = dot(v, s1, k);
+  for (int64_t i = 0; i < k; ++i) v[i] -= c * s1[i];
+  const double nv = norm2(v, k);
+  if (!(nv > 0.0)) return inf();
+  for (int64_t i = 0; i < k; ++i) v[i] /= nv;
+  double rho = 0.0, rr = 0.0;
+  std::vector<double> tv(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) {
+    double t = a[i] * v[i];
+    if (i > 0) t += b[i - 1] * v[i - 1];
+    if (i + 1 < k) t += b[i] * v[i + 1];
+    tv[static_cast<size_t>(i)] = t;
+    rho += v[i] * t;
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    const double d = tv[static_cast<size_t>(i)] - rho * v[i];
+    rr += d * d;
+  }
+  const double last = beta * v[k - 1];
+  return rho + std::sqrt(rr + last * last);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Solvers. `apply(v, w)` computes w = B v for a symmetric positive semi-definite B of order n.
 // `v` holds the start vector on entry and the final unit vector on exit. Workspace is reused.
 
 struct Workspace {
-  std::vector<double> w, basis, alpha, beta, s, tri, x;
+  std::vector<double> w, basis, alpha, beta, s, tri, x, s2;
+  std::vector<float> f32;
 };
 
 inline bool all_finite(const double* x, int64_t n) {
@@ -477,8 +628,10 @@ inline bool all_finite(const double* x, int64_t n) {
 }
 
 // Certificate from one application of B to unit y (see the header comment).
+// `alpha`: a bound on every eigenvalue of B but the top one (Lanczos's second Ritz pair), for the
+// Kato-Temple bound; -inf for none.
 template <class Apply>
-void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res) {
+void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res, double alpha = -inf()) {
   apply(y, w);
   res.iterations += 1;
   const double theta = std::max(0.0, dot(y, w, n));
@@ -487,8 +640,9 @@ void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res) {
     const double d = w[j] - theta * y[j];
     r2 += d * d;
   }
+  const double r = std::sqrt(r2);
   res.sigma = res.lower = std::sqrt(theta);
-  res.upper = std::sqrt(theta + std::sqrt(r2));
+  res.upper = std::sqrt(std::min(theta + r, kato_temple(theta, r, alpha)));
 }
 
 inline bool bracket_ok(const Result& r, double tol) {
@@ -534,9 +688,11 @@ Result power(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter, 
 
 // Lanczos with full reorthogonalisation (equivalently Golub-Kahan on A), restarted from the top
 // Ritz vector when the basis reaches `max_basis` vectors.
-template <class Apply>
-Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter, int32_t max_basis,
-               Workspace& ws) {
+// `fast` drives the iteration and `exact` computes the certificate; with `distinct`, a certificate
+// that misses tol switches the iteration to `exact` (the fast operator's rounding may be the cause).
+template <class Fast, class Exact>
+Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v, double tol,
+                int32_t max_iter, int32_t max_basis, Workspace& ws, bool gap = false) {
   Result res;
   const int64_t kmax = std::max<int64_t>(2, std::min<int64_t>(max_basis, n + 1));
   ws.w.resize(static_cast<size_t>(n));
@@ -557,15 +713,20 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
   for (int64_t j = 0; j < n; ++j) v[j] /= nv;
   // sqrt(theta + r) <= (1 + tol) sqrt(theta) iff r <= (2 tol + tol^2) theta: try the certificate
   // once the Lanczos residual estimate is a little inside that.
-  const double want = 1.9 * tol;
+  // The fast operator's rounding (about 1e-7) must not eat the margin: aim lower with it.
+  double want = distinct ? 1.2 * tol : 1.9 * tol;
   for (;;) {
     std::copy(v, v + n, Q);
     int64_t k = 0;
-    double theta = 0.0, est = inf();
-    bool invariant = false;
+    double theta = 0.0, est = inf(), alpha = -inf();
+    bool invariant = false, stopped_by_estimate = false;
     for (;;) {
       double* q = Q + k * n;
-      apply(q, w);
+      if (distinct) {
+        fast(q, w);
+      } else {
+        exact(q, w);
+      }
       res.iterations += 1;
       if (!all_finite(w, n)) {
         res.status = kNonFiniteInput;
@@ -595,8 +756,16 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
       theta = tridiag_top_pair(al, be, k, theta, s, ws.tri, ws.x);
       est = b * std::fabs(s[k - 1]);
       invariant = !(b > 1e-14 * std::max(theta, 1e-300)) || k >= n;
-      if (invariant || est <= want * theta || k >= kmax ||
-          res.iterations + 1 >= max_iter) {
+      // the Kato-Temple bound needs only est^2 <= want theta (theta - alpha): try it once that is
+      // possible at all (theta - alpha <= theta)
+      alpha = -inf();
+      bool kt_ok = false;
+      if (gap && k >= 2 && est * est <= want * theta * theta && est > want * theta) {
+        alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2, ws.tri);
+        kt_ok = theta > alpha && est * est <= want * theta * (theta - alpha);
+      }
+      stopped_by_estimate = invariant || est <= want * theta || kt_ok;
+      if (stopped_by_estimate || k >= kmax || res.iterations + 1 >= max_iter) {
         break;
       }
       double* qn = Q + k * n;
@@ -611,7 +780,10 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
     }
     const double ny = norm2(v, n);
     for (int64_t j = 0; j < n; ++j) v[j] /= ny;
-    certify(apply, v, n, w, res);
+    if (gap && k >= 2 && alpha == -inf()) {
+      alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2, ws.tri);
+    }
+    certify(exact, v, n, w, res, alpha);
     if (!all_finite(w, n)) {
       res.status = kNonFiniteInput;
       return res;
@@ -621,7 +793,17 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
       res.status = kNoConvergence;
       return res;
     }
+    if (stopped_by_estimate && distinct) {
+      distinct = false;
+      want = 1.9 * tol;
+    }
   }
+}
+
+template <class Apply>
+Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter, int32_t max_basis,
+               Workspace& ws, bool gap = false) {
+  return lanczos2(apply, apply, false, n, v, tol, max_iter, max_basis, ws, gap);
 }
 
 // Top singular value of one row-major m x n matrix. `v` (length n): the start vector on entry (all
@@ -634,8 +816,32 @@ Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Meth
   for (int64_t j = 0; j < n && !any; ++j) any = v[j] != 0.0;
   if (!any) random_start(v, n, seed);
   auto apply = [&](const double* x, double* y) { gram_apply(A, m, n, x, y, nullptr); };
-  Result res = method == kPower ? power(apply, n, v, tol, max_iter, ws)
-                                : lanczos(apply, n, v, tol, max_iter, max_basis, ws);
+  Result res;
+  const bool gap = method == kLanczosGap;
+  if (method == kPower) {
+    res = power(apply, n, v, tol, max_iter, ws);
+  } else {
+#ifdef INFOTHEORY_SPECTRAL_X86
+    if constexpr (std::is_same_v<T, float>) {
+      // float32 matrices of some size: iterate with the float32-arithmetic kernel (about twice
+      // as fast; memory-bound), certify with the double-accumulating one
+      if (cpu_has_avx2() && m * n >= (int64_t{1} << 16)) {
+        ws.f32.resize(static_cast<size_t>(2 * n));
+        float* v32 = ws.f32.data();
+        auto fast = [&](const double* x, double* y) {
+          gram_apply_f32fast(A, m, n, x, y, v32, v32 + n);
+        };
+        res = lanczos2(fast, apply, true, n, v, tol, max_iter, max_basis, ws, gap);
+      } else {
+        res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
+      }
+    } else {
+      res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
+    }
+#else
+    res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
+#endif
+  }
   if (u && res.status != kNonFiniteInput) {
     ws.w.resize(static_cast<size_t>(n));
     gram_apply(A, m, n, v, ws.w.data(), u);

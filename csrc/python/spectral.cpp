@@ -23,8 +23,10 @@ constexpr int64_t kSplitRows = 1 << 18;
 
 // Checks shared by the real and complex entry points.
 void check_options(int method, double tol, int max_iter, int max_basis) {
-  if (method != spectral::kPower && method != spectral::kLanczos) {
-    pyutil::value_error("method must be 0 (power) or 1 (lanczos), got " + std::to_string(method));
+  if (method != spectral::kPower && method != spectral::kLanczos &&
+      method != spectral::kLanczosGap) {
+    pyutil::value_error("method must be 0 (power), 1 (lanczos) or 2 (lanczos, gap stop), got " +
+                        std::to_string(method));
   }
   if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
   if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
@@ -120,7 +122,8 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
       spectral::Workspace ws;
       const auto r = meth == spectral::kPower
                          ? spectral::power(apply, n, vq, tol, max_iter, ws)
-                         : spectral::lanczos(apply, n, vq, tol, max_iter, max_basis, ws);
+                         : spectral::lanczos(apply, n, vq, tol, max_iter, max_basis, ws,
+                                             meth == spectral::kLanczosGap);
       store(p, r);
       if (up && r.status != kNonFiniteInput) {
         double* uq = up + p * m;
