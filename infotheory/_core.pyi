@@ -149,3 +149,11 @@ def gaussian_vector_attack(
     mi: npt.NDArray[np.float64],
     multiplier: npt.NDArray[np.float64],
 ) -> None: ...
+
+# spectral family: Cholesky certificates, ok[p] = 1 where mu[p] I - Gram(W[p]) factors (float64)
+def spectral_certify(
+    W: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    mu: npt.NDArray[np.float64],
+    ok: npt.NDArray[np.int32],
+    fro2: npt.NDArray[np.float64],
+) -> None: ...

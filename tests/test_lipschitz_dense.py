@@ -369,3 +369,25 @@ def test_cuda_power_wrapper_against_a_torch_model_of_the_kernel(monkeypatch):
         W[0], tol=1e-6, max_iter=None, return_vectors=False, init=res.v[0], seed=0
     )
     assert one.value == pytest.approx(float(ref[0]), rel=2e-6) and one.iterations == 8
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    m=st.integers(1, 30),
+    n=st.integers(1, 30),
+    b=st.integers(1, 4),
+    seed=st.integers(0, 2**31),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_cholesky_certificate_kernel_decides_mu_against_eigvalsh(m, n, b, seed, dtype):
+    from infotheory import _core
+
+    X = np.random.default_rng(seed).standard_normal((b, m, n)).astype(dtype)
+    X64 = X.astype(np.float64)
+    lam = np.linalg.eigvalsh(np.swapaxes(X64, -1, -2) @ X64)[:, -1]
+    fro2 = np.empty(b)
+    for factor, want in ((1.0 + 1e-6, 1), (1.0 - 1e-6, 0)):
+        ok = np.full(b, -1, np.int32)
+        _core.spectral_certify(X, np.ascontiguousarray(lam * factor), ok, fro2)
+        np.testing.assert_array_equal(ok, want)
+    np.testing.assert_allclose(fro2, (X64**2).sum(axis=(1, 2)), rtol=1e-12)

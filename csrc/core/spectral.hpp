@@ -806,6 +806,118 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
   return lanczos2(apply, apply, false, n, v, tol, max_iter, max_basis, ws, gap);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cholesky certificate (see certify_cholesky).
+
+#ifdef INFOTHEORY_SPECTRAL_X86
+__attribute__((target("avx2,fma"))) inline double dot_avx2(const double* a, const double* b,
+                                                           int64_t n) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
+    s1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 4), _mm256_loadu_pd(b + j + 4), s1);
+  }
+  for (; j + 4 <= n; j += 4) {
+    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
+  }
+  double s = hsum(_mm256_add_pd(s0, s1));
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) inline void axpy_avx2(double alpha, const double* x, double* y,
+                                                          int64_t n) {
+  const __m256d a = _mm256_set1_pd(alpha);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    _mm256_storeu_pd(y + j, _mm256_fmadd_pd(a, _mm256_loadu_pd(x + j), _mm256_loadu_pd(y + j)));
+  }
+  for (; j < n; ++j) y[j] += alpha * x[j];
+}
+#endif
+
+inline double dot_generic(const double* a, const double* b, int64_t n) { return dot(a, b, n); }
+inline void axpy_generic(double alpha, const double* x, double* y, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
+}
+
+// Gram matrix (lower triangle) and ||X||_F^2, in double; DOT and AXPY are the vector kernels.
+#define INFOTHEORY_SMALL_GRAM(NAME, ATTR, DOT, AXPY)                                        \
+  template <class T>                                                                        \
+  ATTR inline void NAME(const T* X, int64_t m, int64_t n, double* G, double* fro2,          \
+                        std::vector<double>& buf) {                                         \
+    const int64_t k = std::min(m, n);                                                       \
+    std::fill(G, G + k * k, 0.0);                                                           \
+    if (n <= m) {                                                                           \
+      buf.resize(static_cast<size_t>(n));                                                   \
+      double* xr = buf.data();                                                              \
+      for (int64_t r = 0; r < m; ++r) {                                                     \
+        const T* x = X + r * n;                                                             \
+        for (int64_t j = 0; j < n; ++j) xr[j] = static_cast<double>(x[j]);                  \
+        for (int64_t i = 0; i < n; ++i) AXPY(xr[i], xr, G + i * k, i + 1);                  \
+      }                                                                                     \
+    } else {                                                                                \
+      buf.resize(static_cast<size_t>(m * n));                                               \
+      double* rows = buf.data();                                                            \
+      for (int64_t j = 0; j < m * n; ++j) rows[j] = static_cast<double>(X[j]);              \
+      for (int64_t i = 0; i < m; ++i) {                                                     \
+        for (int64_t j = 0; j <= i; ++j) G[i * k + j] = DOT(rows + i * n, rows + j * n, n); \
+      }                                                                                     \
+    }                                                                                       \
+    double f = 0.0;                                                                         \
+    for (int64_t i = 0; i < k; ++i) f += G[i * k + i];                                      \
+    *fro2 = f;                                                                              \
+  }
+
+// In place on the lower triangle of G (k x k): factor mu I - G; false at the first pivot <= 0.
+#define INFOTHEORY_CHOLESKY_SHIFTED(NAME, ATTR, DOT)                \
+  ATTR inline bool NAME(double* G, int64_t k, double mu) {          \
+    for (int64_t i = 0; i < k; ++i) {                               \
+      double* li = G + i * k;                                       \
+      for (int64_t j = 0; j < i; ++j) li[j] = -li[j];               \
+      li[i] = mu - li[i];                                           \
+    }                                                               \
+    for (int64_t j = 0; j < k; ++j) {                               \
+      double* lj = G + j * k;                                       \
+      const double d = lj[j] - DOT(lj, lj, j);                      \
+      if (!(d > 0.0) || !std::isfinite(d)) return false;            \
+      const double r = std::sqrt(d);                                \
+      lj[j] = r;                                                    \
+      for (int64_t i = j + 1; i < k; ++i) {                         \
+        double* li = G + i * k;                                     \
+        li[j] = (li[j] - DOT(li, lj, j)) / r;                       \
+      }                                                             \
+    }                                                               \
+    return true;                                                    \
+  }
+
+INFOTHEORY_SMALL_GRAM(small_gram_generic, , dot_generic, axpy_generic)
+INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_generic, , dot_generic)
+#ifdef INFOTHEORY_SPECTRAL_X86
+INFOTHEORY_SMALL_GRAM(small_gram_avx2, __attribute__((target("avx2,fma"))), dot_avx2, axpy_avx2)
+INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_avx2, __attribute__((target("avx2,fma"))), dot_avx2)
+#endif
+#undef INFOTHEORY_SMALL_GRAM
+#undef INFOTHEORY_CHOLESKY_SHIFTED
+
+// Certificate: is mu I - G positive definite, G = X^T X (n <= m) or X X^T (m < n), by a double
+// Cholesky factorisation? `fro2` receives ||X||_F^2; the caller adds the rounding margin. `G`:
+// work space of k^2 doubles, k = min(m, n) (only the lower triangle is used).
+template <class T>
+bool certify_cholesky(const T* X, int64_t m, int64_t n, double mu, double* G, double* fro2,
+                      std::vector<double>& buf) {
+  const int64_t k = std::min(m, n);
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) {
+    small_gram_avx2(X, m, n, G, fro2, buf);
+    return cholesky_shifted_avx2(G, k, mu);
+  }
+#endif
+  small_gram_generic(X, m, n, G, fro2, buf);
+  return cholesky_shifted_generic(G, k, mu);
+}
+
 // Top singular value of one row-major m x n matrix. `v` (length n): the start vector on entry (all
 // zeros: a reproducible random start from `seed`), the right singular vector on exit. `u` (length m,
 // may be null): the left singular vector A v / sigma.

@@ -185,6 +185,37 @@ void run_cpu_complex(carray<double> A, carray<double> v, carray<double> sigma,
   });
 }
 
+// Cholesky certificates for a batch: ok[p] = 1 where mu[p] I - Gram(W[p]) factors; fro2[p] =
+// ||W[p]||_F^2 (computed in double from the same Gram matrix).
+template <class T>
+void run_certify(carray<T> A, carray<double> mu, carray<int32_t> ok, carray<double> fro2) {
+  if (A.ndim() != 3) pyutil::value_error("W must be 3-D (batch, m, n) at the kernel");
+  const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  pyutil::expect_shape("mu", pyutil::shape_of(mu), {b});
+  pyutil::expect_shape("ok", pyutil::shape_of(ok), {b});
+  pyutil::expect_shape("fro2", pyutil::shape_of(fro2), {b});
+  pyutil::expect_writable("ok", ok);
+  pyutil::expect_writable("fro2", fro2);
+  const T* a = A.data();
+  const double* mp = mu.data();
+  int32_t* okp = ok.mutable_data();
+  double* fp = fro2.mutable_data();
+  const int64_t k = std::min(m, n);
+  const int nt = pyutil::threads();
+  py::gil_scoped_release release;
+#pragma omp parallel num_threads(nt) if (nt > 1 && b > 1)
+  {
+    std::vector<double> G(static_cast<size_t>(k * k)), buf;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t p = 0; p < b; ++p) {
+      const bool ok_p =
+          spectral::certify_cholesky(a + p * m * n, m, n, mp[p], G.data(), fp + p, buf);
+      okp[p] = ok_p ? 1 : 0;
+    }
+  }
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 // CUDA power iteration (see cuda/spectral_launch.hpp). Capsules: W (b, m, n) float32/float64; v
 // (b, n), Av (b, m), sigma (b,), resid (b,) of W's dtype; scale (b,) float64. Runs `iters` steps on
@@ -241,6 +272,8 @@ void def_cpu(py::module_& m) {
         py::arg("upper").noconvert(), py::arg("iterations").noconvert(),
         py::arg("status").noconvert(), py::arg("method"), py::arg("tol"), py::arg("max_iter"),
         py::arg("max_basis"), py::arg("seed"));
+  m.def("spectral_certify", &run_certify<T>, py::arg("W").noconvert(), py::arg("mu").noconvert(),
+        py::arg("ok").noconvert(), py::arg("fro2").noconvert());
 }
 
 void register_spectral(py::module_& m) {

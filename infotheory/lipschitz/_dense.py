@@ -19,7 +19,7 @@ CERTIFY = ("auto", "cholesky", "none")
 _CERTIFY_AUTO_MAX = 256
 _KERNEL_METHOD = {"power": 0, "lanczos": 1}
 # Lanczos keeps at most this many basis vectors, then restarts from its best Ritz vector.
-_MAX_BASIS = 64
+_MAX_BASIS = 128
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ def spectral_norm(
         kernel_method,
         float(tol),
         int(max_iter),
-        _MAX_BASIS,
+        int(min(_MAX_BASIS, max(16, (1 << 23) // n))),  # the basis within 64 MB
         int(seed) % (1 << 63),
     )
     bad = np.flatnonzero(status == 1)
@@ -258,34 +258,34 @@ _U = 2.0**-53
 def _cholesky_certify(
     A3: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float
 ) -> np.ndarray:
-    """Replace ``upper`` by a guaranteed bound where a float64 Cholesky factorisation shows ``mu I
-    - G`` positive definite (``G`` the smaller Gram matrix), trying ``mu`` from the iteration's
-    bracket; returns the indices where every try failed."""
+    """Replace ``upper`` by a guaranteed bound where a float64 Cholesky factorisation (the
+    kernel's) shows ``mu I - G`` positive definite (``G`` the smaller Gram matrix), trying ``mu``
+    from the iteration's bracket; returns the indices where every try failed."""
     m, n = A3.shape[1:]
     k = min(m, n)
-    X = A3.astype(np.float64, copy=False)
-    G = X @ np.swapaxes(X, -1, -2) if m < n else np.swapaxes(X, -1, -2) @ X
-    fro2 = np.einsum("bij,bij->b", X, X)
     # Rounding: |fl(X^T X) - X^T X| <= gamma_max(m,n) |X|^T |X|, whose 2-norm is at most
     # gamma ||X||_F^2; a Cholesky factorisation that succeeds on H = fl(mu I - G) is exact for
     # H + E with ||E|| <= gamma_(k+1) tr(R^T R) ~ gamma (k mu + ||X||_F^2) (Demmel 1989); the
     # diagonal subtraction adds u (mu + ||X||_F^2). The margin is twice their sum.
     g = 2.0 * (max(m, n) + k + 2) * _U
-    todo = np.flatnonzero(fro2 > 0.0)
-    upper[fro2 == 0.0] = 0.0
-    eye = np.eye(k)
+    todo = np.arange(A3.shape[0])
     for cand in (
         np.maximum(upper**2, (lower * (1.0 + 0.25 * tol)) ** 2),
         (lower * (1.0 + 0.9 * tol)) ** 2,
     ):
         if not todo.size:
             break
-        mu = cand[todo]
-        ok = _cholesky_ok(mu[:, None, None] * eye - G[todo])
-        good = todo[ok]
-        margin = 2.0 * g * (k * mu[ok] + 2.0 * fro2[good]) / (1.0 - g)
-        upper[good] = np.sqrt(mu[ok] + margin)
-        todo = todo[~ok]
+        sub = A3 if todo.size == A3.shape[0] else np.ascontiguousarray(A3[todo])
+        mu = np.ascontiguousarray(cand[todo])
+        ok = np.zeros(todo.size, np.int32)
+        fro2 = np.empty(todo.size)
+        _core.spectral_certify(sub, mu, ok, fro2)
+        zero = fro2 == 0.0
+        upper[todo[zero]] = 0.0
+        ok = ok.astype(bool) & ~zero
+        margin = 2.0 * g * (k * mu[ok] + 2.0 * fro2[ok]) / (1.0 - g)
+        upper[todo[ok]] = np.sqrt(mu[ok] + margin)
+        todo = todo[~(ok | zero)]
     return todo
 
 
@@ -310,23 +310,6 @@ def _svd_into(
         v[i] = Vt[0]
         if u is not None:
             u[i] = U[:, 0]
-
-
-def _cholesky_ok(H: np.ndarray) -> np.ndarray:
-    """Per matrix: whether float64 Cholesky succeeds (all pivots positive)."""
-    try:
-        np.linalg.cholesky(H)
-        return np.ones(H.shape[0], bool)
-    except np.linalg.LinAlgError:
-        pass
-    out = np.zeros(H.shape[0], bool)
-    for i in range(H.shape[0]):
-        try:
-            np.linalg.cholesky(H[i])
-            out[i] = True
-        except np.linalg.LinAlgError:
-            out[i] = False
-    return out
 
 
 def _package(
