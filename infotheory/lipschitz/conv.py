@@ -152,7 +152,9 @@ def blocks_top_singular(blocks: np.ndarray, tol: float) -> tuple[float, float, i
     lo, hi, its, v = _complex_top(C, coarse_tol)
     total = int(its.sum())
     if coarse_tol > tol:
-        keep = np.flatnonzero(hi >= lo.max())
+        # the coarse residual bound covers a block's top singular value only once the block's
+        # iteration has separated it from its neighbours: widen it by the coarse tolerance
+        keep = np.flatnonzero(hi * (1.0 + coarse_tol) >= lo.max())
         flo, fhi, fits, _ = _complex_top(np.ascontiguousarray(C[keep]), tol, v[keep])
         lo[keep], hi[keep] = flo, fhi
         total += int(fits.sum())
@@ -356,14 +358,12 @@ def _plane_wave_start(
     c_out, c_in = w.shape[:2]
     B = fft_blocks(w, hw, dl)
     N2h = B.shape[1]
-    C = np.ascontiguousarray(B.reshape(-1, c_out, c_in))
-    # a coarse bracket on every block, then the blocks that can still be the top one to 1e-4
-    lo, hi, _, v = _complex_top(C, 3e-2)
-    cand = np.flatnonzero(hi >= lo.max())
-    lo_c, _, _, v_c = _complex_top(np.ascontiguousarray(C[cand]), 1e-4, v[cand])
-    best = int(np.argmax(lo_c))
-    o1, o2 = divmod(int(cand[best]), N2h)
-    xh = v_c[best, 0::2] + 1j * v_c[best, 1::2]
+    # every block to 1e-3: a coarser pass picks a wrong block where the blocks' top singular values
+    # are close (measured: 159 instead of 82 Lanczos steps on a 128-channel layer at 28^2)
+    lo, _, _, v = _complex_top(np.ascontiguousarray(B.reshape(-1, c_out, c_in)), 1e-3)
+    top = int(np.argmax(lo))
+    o1, o2 = divmod(top, N2h)
+    xh = v[top, 0::2] + 1j * v[top, 1::2]
     p1 = np.arange(hw[0])[:, None] / hw[0]
     p2 = np.arange(hw[1])[None, :] / hw[1]
     wave = np.exp(-2j * np.pi * (o1 * p1 + o2 * p2))
