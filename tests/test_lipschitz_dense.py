@@ -261,6 +261,53 @@ def test_torch_reference_iterations_match_kernel():
         assert bool((r.lower <= ref * (1 + 1e-12)).all() and (r.upper >= ref * (1 - 1e-12)).all())
 
 
+def test_torch_certificate_matches_the_kernels_and_catches_a_missed_top():
+    """The device certificate (torch ops, used for CUDA tensors) run on CPU tensors: certified
+    upper bounds on clustered batches, and the SVD fallback where the start vector is blind."""
+    torch = pytest.importorskip("torch")
+    from infotheory.lipschitz._torch_iter import certify_torch, spectral_norm_torch
+
+    rng = np.random.default_rng(12)
+    mats = []
+    for gap in (0.0, 1e-9, 1e-5, 1e-3):
+        U, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+        V, _ = np.linalg.qr(rng.standard_normal((9, 9)))
+        s = np.geomspace(0.5, 1e-6, 9)
+        s[:3] = 1.0 - gap * np.arange(3)
+        mats.append((U[:, :9] * s) @ V.T)
+    W = torch.from_numpy(np.stack(mats))
+    ref = torch.linalg.matrix_norm(W, ord=2)
+    tol = 1e-6
+    for method in ("power", "lanczos"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = spectral_norm_torch(
+                W, method=method, tol=tol, max_iter=2000, return_vectors=False, init=None, seed=0
+            )
+            # power iteration stalls inside the 1e-5 cluster (converged=False), the bounds hold
+            kernel = spectral_norm(
+                W.numpy(), method=method, tol=tol, max_iter=2000, certify="cholesky"
+            )
+        c = certify_torch(W, r, tol)
+        assert bool(c.certified.all())
+        assert bool((c.upper >= ref * (1 - 1e-15)).all() and (c.lower <= ref * (1 + 1e-12)).all())
+        assert np.all(kernel.certified) and np.all(kernel.upper >= ref.numpy() * (1 - 1e-15))
+    D = torch.diag(torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64))
+    blind = spectral_norm_torch(
+        D,
+        method="lanczos",
+        tol=tol,
+        max_iter=None,
+        return_vectors=False,
+        init=[0.0, 1.0, 0.0],
+        seed=0,
+    )
+    assert blind.upper == pytest.approx(2.0)
+    fixed = certify_torch(D, blind, tol)
+    assert fixed.certified and fixed.value == pytest.approx(3.0) and fixed.upper >= 3.0
+    assert fixed.converged
+
+
 def test_svd_method_is_the_reference():
     A = np.random.default_rng(11).standard_normal((5, 6, 4))
     res = spectral_norm(A, method="svd", return_vectors=True)

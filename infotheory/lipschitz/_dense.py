@@ -144,8 +144,8 @@ def spectral_norm(
         ``"cholesky"``: make ``upper`` a guaranteed bound (see :class:`SpectralNormResult`) by one
         float64 Cholesky factorisation of ``mu I - W^T W`` per matrix, about ``(5/6) k^3``
         multiply-adds for ``k = min(m, n)``. ``"auto"``: that where ``k <= 256``. ``"none"``:
-        the residual or Kato-Temple bound of the iteration (``certified=False``). CPU inputs only;
-        on CUDA ``upper`` is never certified.
+        the residual bound of the iteration (``certified=False``). On CUDA tensors the
+        certificate runs with torch on the device.
 
     Returns
     -------
@@ -164,8 +164,35 @@ def spectral_norm(
     arg = _check_matrix(W)
     if arg.backend == "cuda":
         from . import _cuda
-        from ._torch_iter import spectral_norm_torch
+        from ._torch_iter import certify_torch, spectral_norm_torch
 
+        m, n = arg.shape[-2:]
+        if method != "svd" and (
+            certify == "cholesky" or (certify == "auto" and min(m, n) <= _CERTIFY_AUTO_MAX)
+        ):
+            with warnings.catch_warnings():
+                # the certificate decides convergence
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = spectral_norm(
+                    W,
+                    method=method,
+                    tol=tol,
+                    max_iter=max_iter,
+                    return_vectors=return_vectors,
+                    init=init,
+                    seed=seed,
+                    certify="none",
+                )
+            res = certify_torch(arg.array, res, tol)
+            conv = res.converged
+            if not bool(conv.all() if hasattr(conv, "all") else conv):
+                warnings.warn(
+                    f"spectral_norm did not reach tol={tol} within max_iter={max_iter} for some "
+                    "matrices; the bracket [lower, upper] still holds",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            return res
         if method == "power" and _cuda.available():
             return _cuda.spectral_norm_cuda_power(
                 arg.array,
