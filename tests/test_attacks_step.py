@@ -12,7 +12,7 @@ from torch import nn
 
 from infotheory.attacks import PGD
 from infotheory.attacks import _step as step_mod
-from infotheory.attacks._step import attack_step, torch_step_
+from infotheory.attacks._step import Stepper, attack_step, torch_step_
 
 
 def reference(x, g, x0, eps, alpha, norm, clip):
@@ -48,7 +48,10 @@ def problem(shape, dtype, seed, box):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    shape=st.sampled_from([(1, 1), (3, 5), (4, 3, 2, 2), (2, 1000), (7, 1, 3)]),
+    # row lengths around the vector widths (4, 8) and the float partial-sum blocks (64, 128)
+    shape=st.sampled_from(
+        [(1, 1), (3, 5), (4, 3, 2, 2), (2, 1000), (7, 1, 3), (3, 9), (2, 17), (2, 129), (5, 31)]
+    ),
     norm=st.sampled_from(["inf", "2"]),
     dtype=st.sampled_from([np.float64, np.float32]),
     eps=st.one_of(st.floats(0.0, 2.0), st.just(0.0)),
@@ -92,6 +95,88 @@ def test_kernel_agrees_with_eager_torch(norm, dtype):
     torch.testing.assert_close(x, xe, rtol=tol, atol=tol)
     torch.testing.assert_close(l2, e2, rtol=tol, atol=tol)
     torch.testing.assert_close(linf, einf, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stepper_kernel_and_eager_paths_agree(norm, dtype):
+    """The attacks' per-run Stepper: the kernel path and the eager path it takes for a gradient
+    the kernel cannot take (wrong dtype, non-contiguous, requiring grad) give the same iterate."""
+    x, g, x0 = problem((6, 2, 35), np.float64, 3, (0.0, 1.0))
+    x, g, x0 = (t.to(dtype) for t in (x, g, x0))
+    eps = torch.linspace(0.05, 0.5, 6, dtype=dtype)
+    alpha = torch.full((6,), 0.07, dtype=dtype)
+    tol = 1e-12 if dtype == torch.float64 else 2e-6
+    grads = {
+        "contiguous": g,
+        "other dtype": g.to(torch.float32 if dtype == torch.float64 else torch.float64),
+        "non-contiguous": g.transpose(1, 2).contiguous().transpose(1, 2),
+        "requires grad": g.clone().requires_grad_(True),
+    }
+    for name, grad in grads.items():
+        xs, xe = x.clone(), x.clone()
+        step = Stepper(xs, x0, eps, alpha, norm, (0.0, 1.0))
+        ptr = xs.data_ptr()
+        with torch.no_grad():
+            step(grad)
+            step(grad)  # twice: the kernel's numpy views keep pointing at xs
+            for _ in range(2):
+                torch_step_(xe, grad.detach(), x0, eps, alpha, norm, (0.0, 1.0))
+        assert xs.data_ptr() == ptr, name
+        torch.testing.assert_close(xs, xe, rtol=tol, atol=tol, msg=name)
+    # a run the kernel cannot serve at all (x0 not contiguous) takes the eager path throughout
+    xs, xe = x.clone(), x.clone()
+    x0t = x0.transpose(1, 2).contiguous().transpose(1, 2)
+    Stepper(xs, x0t, eps, alpha, norm, None)(g)
+    torch_step_(xe, g, x0, eps, alpha, norm, None)
+    torch.testing.assert_close(xs, xe, rtol=tol, atol=tol)
+
+
+def test_portable_loops_match_reference_without_avx2(tmp_path):
+    """The SSE2 (float32) and portable (float64) loops that CPUs without AVX2 run: same checks
+    against the float64 reference, in a process where the AVX2 loops are switched off."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np, torch, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from test_attacks_step import problem, reference\n"
+        "from infotheory.attacks._step import attack_step\n"
+        "from infotheory import _core\n"
+        "assert _core.attack_step_loops() != 'avx2', _core.attack_step_loops()\n"
+        "for dtype, tol in ((np.float32, 2e-6), (np.float64, 1e-12)):\n"
+        "    for shape in ((3, 5), (2, 17), (4, 3, 7, 7), (2, 129)):\n"
+        "        for norm in ('inf', '2'):\n"
+        "            x, g, x0 = problem(shape, dtype, 7, (0.0, 1.0))\n"
+        "            e = np.linspace(0.01, 0.6, shape[0])\n"
+        "            want, w2, wi = reference(x.numpy(), g.numpy(), x0.numpy(), e, 0.1, norm,"
+        " (0.0, 1.0))\n"
+        "            l2, li = attack_step(x, g, x0, torch.tensor(e, dtype=x.dtype), 0.1, norm)\n"
+        "            got = x.numpy().reshape(shape[0], -1)\n"
+        "            np.testing.assert_allclose(got, want, rtol=tol, atol=4 * tol)\n"
+        "            np.testing.assert_allclose(l2.numpy(), w2, rtol=10 * tol, atol=4 * tol)\n"
+        "            np.testing.assert_allclose(li.numpy(), wi, rtol=tol, atol=4 * tol)\n"
+        "print('ok')\n"
+    )
+    import infotheory
+
+    here = Path(__file__).resolve().parent
+    root = str(Path(infotheory.__file__).resolve().parents[1])  # the package this run imports
+    env = dict(os.environ, INFOTHEORY_ATTACK_NO_AVX2="1", OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(here)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 
 def test_pgd_same_with_kernel_and_fallback(monkeypatch):

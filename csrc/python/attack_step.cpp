@@ -132,6 +132,8 @@ void run_cuda(py::capsule x_c, py::capsule g_c, py::capsule x0_c, py::capsule ep
 void register_attack_step(py::module_& m) {
   def_cpu<double>(m);
   def_cpu<float>(m);
+  m.def("attack_step_loops", [] { return std::string(as::cpu_loops()); },
+        "Which CPU loops the fused attack kernels run: 'avx2', 'sse2' or 'portable'.");
 #ifdef INFOTHEORY_WITH_CUDA
   m.def("attack_step_cuda", &run_cuda, py::arg("x"), py::arg("grad"), py::arg("x0"),
         py::arg("eps"), py::arg("alpha"), py::arg("lo"), py::arg("hi"), py::arg("norm"),

@@ -153,6 +153,77 @@ def kernel_takes(x: torch.Tensor) -> bool:
     return x.device.type == "cuda" and bool(_core.WITH_CUDA)
 
 
+class Stepper:
+    """The step of one attack run, set up once: ``stepper(grad)`` updates ``x`` in place.
+
+    The attacks own ``x``, ``x0``, ``eps`` and ``alpha`` for the whole run (contiguous, one dtype,
+    one device), so everything about them is checked and turned into kernel arguments here, once.
+    Each call then checks only the gradient (dtype, layout, device) and hands the kernel a
+    zero-copy view of it; a gradient the kernel cannot take, or a run the kernel cannot serve,
+    goes through the eager torch step instead (same results).
+    """
+
+    __slots__ = ("_args", "_call", "_dtype", "_eager", "x")
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        x0: torch.Tensor,
+        eps: torch.Tensor,
+        alpha: torch.Tensor,
+        norm: str,
+        clip: tuple[float, float] | None,
+    ) -> None:
+        self.x = x
+        self._dtype = x.dtype
+        self._eager = (x0, eps, alpha, norm, clip)
+        self._call = None
+        self._args: tuple[Any, ...] = ()
+        if not (
+            kernel_takes(x)
+            and x0.is_contiguous()
+            and x0.dtype == x.dtype
+            and x0.device == x.device
+            and x0.shape == x.shape
+        ):
+            return
+        lo, hi = clip if clip is not None else (-np.inf, np.inf)
+        n = x.shape[0]
+        if x.device.type == "cpu":
+            dt = np.float32 if x.dtype == torch.float32 else np.float64
+            l2, linf = np.empty(n, dtype=dt), np.empty(n, dtype=dt)
+            e = np.ascontiguousarray(eps.detach().numpy(), dtype=dt)
+            a = np.ascontiguousarray(alpha.detach().numpy(), dtype=dt)
+            xn, x0n = x.detach().numpy(), x0.detach().numpy()
+            self._args = (xn, x0n, e, a, float(lo), float(hi), norm, l2, linf)
+            self._call = self._cpu
+        else:
+            self._args = (x0, eps.to(x.dtype).contiguous(), alpha.to(x.dtype).contiguous())
+            self._call = self._public
+
+    def _cpu(self, grad: torch.Tensor) -> None:
+        xn, x0n, e, a, lo, hi, norm, l2, linf = self._args
+        _core.attack_step(xn, grad.numpy(), x0n, e, a, lo, hi, norm, l2, linf)
+
+    def _public(self, grad: torch.Tensor) -> None:
+        x0, eps, alpha = self._args
+        attack_step(self.x, grad, x0, eps, alpha, self._eager[3], self._eager[4])
+
+    def __call__(self, grad: torch.Tensor) -> None:
+        if (
+            self._call is not None
+            and grad.dtype == self._dtype
+            and not grad.requires_grad
+            and grad.is_contiguous()
+            and grad.shape == self.x.shape
+            and grad.device == self.x.device
+        ):
+            self._call(grad)
+        else:
+            x0, eps, alpha, norm, clip = self._eager
+            torch_step_(self.x, grad, x0, eps, alpha, norm, clip)
+
+
 def step_(
     x: torch.Tensor,
     grad: torch.Tensor,
@@ -162,35 +233,6 @@ def step_(
     norm: str,
     clip: tuple[float, float] | None,
 ) -> None:
-    """The step the attacks use: the fused kernel where it takes the input, else eager torch.
-
-    The attacks own every buffer (contiguous, one dtype), so the CPU path skips the public
-    wrapper's validation and calls the kernel on zero-copy numpy views."""
-    if (
-        x.device.type == "cpu"
-        and kernel_takes(x)
-        and grad.dtype == x.dtype
-        and grad.is_contiguous()
-        and x0.is_contiguous()
-        and grad.device.type == "cpu"
-    ):
-        lo, hi = clip if clip is not None else (-np.inf, np.inf)
-        n = x.shape[0]
-        dt = np.float32 if x.dtype == torch.float32 else np.float64
-        l2, linf = np.empty(n, dtype=dt), np.empty(n, dtype=dt)
-        _core.attack_step(
-            x.detach().numpy(),
-            grad.detach().numpy(),
-            x0.detach().numpy(),
-            eps.numpy(),
-            alpha.numpy(),
-            float(lo),
-            float(hi),
-            norm,
-            l2,
-            linf,
-        )
-    elif kernel_takes(x) and grad.is_contiguous() and x0.is_contiguous():
-        attack_step(x, grad, x0, eps, alpha, norm, clip)
-    else:
-        torch_step_(x, grad, x0, eps, alpha, norm, clip)
+    """One step as the attacks take it: the fused kernel where it takes the input, else eager
+    torch. An attack loop builds one :class:`Stepper` instead and calls it every step."""
+    Stepper(x, x0, eps, alpha, norm, clip)(grad.detach())
