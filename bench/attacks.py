@@ -133,24 +133,28 @@ def record_race(
 
 
 def bench_step(bench: Bench, quick: bool) -> None:
+    from infotheory import _core
+
+    bench.record("attack_step CPU loops", loops=_core.attack_step_loops())
     shapes = [(256, 3, 32, 32), (256, 784)]
-    for shape in shapes[:1] if quick else shapes:
-        _step_case(bench, shape, rounds=30 if quick else 150)
+    for dtype in (torch.float32, torch.float64):
+        for shape in shapes[:1] if quick else shapes:
+            _step_case(bench, shape, dtype, rounds=30 if quick else 150)
 
 
-def _step_case(bench: Bench, shape: tuple[int, ...], rounds: int) -> None:
+def _step_case(bench: Bench, shape: tuple[int, ...], dtype: torch.dtype, rounds: int) -> None:
     from infotheory.attacks._step import Stepper, attack_step, torch_step_
 
     gen = torch.Generator().manual_seed(0)
     n = shape[0]
-    x0 = torch.rand(shape, generator=gen)
-    g = torch.randn(shape, generator=gen)
+    x0 = torch.rand(shape, generator=gen, dtype=dtype)
+    g = torch.randn(shape, generator=gen, dtype=dtype)
     x = x0.clone()
-    eps = torch.full((n,), 8 / 255)
-    alpha = torch.full((n,), 2 / 255)
+    eps = torch.full((n,), 8 / 255, dtype=dtype)
+    alpha = torch.full((n,), 2 / 255, dtype=dtype)
     nbytes = 4 * x.numel() * x.element_size()  # read x, g, x0; write x
     dst = torch.empty_like(x)
-    label = "x".join(map(str, shape))
+    label = "x".join(map(str, shape)) + (" f32" if dtype == torch.float32 else " f64")
     box = (0.0, 1.0)
     # What the attacks run each iteration: the Stepper is built once per run, then called with
     # the new gradient (it checks the gradient and calls the kernel).
@@ -173,7 +177,7 @@ def _step_case(bench: Bench, shape: tuple[int, ...], rounds: int) -> None:
         gbs = nbytes / t[f"fused {norm}"]["min_s"] / 1e9
         record_race(
             bench,
-            f"step {norm} {label} f32",
+            f"step {norm} {label}",
             t,
             f"fused {norm}",
             f"eager {norm} (+norms)",
@@ -181,8 +185,8 @@ def _step_case(bench: Bench, shape: tuple[int, ...], rounds: int) -> None:
             copy_GBps=copy_gbs,
             fraction_of_copy_bw=gbs / copy_gbs,
         )
-    record_race(bench, f"step inf {label} f32", t, "fused inf", "eager inf 5 ops")
-    record_race(bench, f"step inf {label} f32", t, "public attack_step inf", "eager inf (+norms)")
+    record_race(bench, f"step inf {label}", t, "fused inf", "eager inf 5 ops")
+    record_race(bench, f"step inf {label}", t, "public attack_step inf", "eager inf (+norms)")
 
 
 def bench_pgd(bench: Bench, quick: bool, found: dict[str, object]) -> None:

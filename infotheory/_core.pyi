@@ -149,3 +149,68 @@ def gaussian_vector_attack(
     mi: npt.NDArray[np.float64],
     multiplier: npt.NDArray[np.float64],
 ) -> None: ...
+
+# attack_step family, CW and DeepFool updates (one dtype, float64 or float32, C-contiguous, no
+# conversion). cw_adam_step: w, m, v, xa updated in place, l2sq (n,) output. deepfool_step: grads
+# k arrays (a, ...), f (m, k-1), sel/rows (m,) int64; r_tot and x_adv (n, ...) updated in place.
+def attack_step_loops() -> str: ...
+def cw_adam_step(
+    w: npt.NDArray[np.floating],
+    m: npt.NDArray[np.floating],
+    v: npt.NDArray[np.floating],
+    xa: npt.NDArray[np.floating],
+    x: npt.NDArray[np.floating],
+    grad: npt.NDArray[np.floating],
+    step_size: float,
+    bc2_sqrt: float,
+    b1: float,
+    b2: float,
+    adam_eps: float,
+    lo: float,
+    hi: float,
+    box: bool,
+    l2sq: npt.NDArray[np.floating],
+) -> None: ...
+def deepfool_step(
+    grads: list[npt.NDArray[np.floating]],
+    f: npt.NDArray[np.floating],
+    sel: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    r_tot: npt.NDArray[np.floating],
+    x: npt.NDArray[np.floating],
+    x_adv: npt.NDArray[np.floating],
+    overshoot: float,
+    lo: float,
+    hi: float,
+) -> None: ...
+def cw_adam_step_cuda(
+    w: Any,
+    m: Any,
+    v: Any,
+    xa: Any,
+    x: Any,
+    grad: Any,
+    step_size: float,
+    bc2_sqrt: float,
+    b1: float,
+    b2: float,
+    adam_eps: float,
+    lo: float,
+    hi: float,
+    box: bool,
+    l2sq: Any,
+    stream: int,
+) -> None: ...
+def deepfool_step_cuda(
+    grads: Any,
+    f: Any,
+    sel: Any,
+    rows: Any,
+    r_tot: Any,
+    x: Any,
+    x_adv: Any,
+    overshoot: float,
+    lo: float,
+    hi: float,
+    stream: int,
+) -> None: ...

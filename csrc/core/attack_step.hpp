@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <type_traits>
 
 #include "common.hpp"
@@ -71,6 +72,9 @@ struct Norms {
   double l2 = 0.0;
   double linf = 0.0;
 };
+
+template <class T>
+struct CwAdam;
 
 namespace detail {
 
@@ -256,6 +260,25 @@ struct AvxF {
   INFOTHEORY_AVX2 static V bor(V a, V b) { return _mm256_or_ps(a, b); }
   INFOTHEORY_AVX2 static V andnot(V a, V b) { return _mm256_andnot_ps(a, b); }
   INFOTHEORY_AVX2 static V nonzero(V a) { return _mm256_cmp_ps(a, zero(), _CMP_NEQ_OQ); }
+  INFOTHEORY_AVX2 static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  INFOTHEORY_AVX2 static V sqrt(V a) { return _mm256_sqrt_ps(a); }
+  // exp(a) for a in [-87, 0] (Cephes expf: 2^n times a degree-7 polynomial, about 1 ulp).
+  INFOTHEORY_AVX2 static V exp_nonpos(V a) {
+    a = _mm256_max_ps(a, _mm256_set1_ps(-87.0f));
+    const V n = _mm256_round_ps(_mm256_mul_ps(a, _mm256_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    V r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), a);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    V p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  }
   INFOTHEORY_AVX2 static double hsum(V v) {
     const __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
                                     _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
@@ -295,6 +318,28 @@ struct AvxD {
   INFOTHEORY_AVX2 static V bor(V a, V b) { return _mm256_or_pd(a, b); }
   INFOTHEORY_AVX2 static V andnot(V a, V b) { return _mm256_andnot_pd(a, b); }
   INFOTHEORY_AVX2 static V nonzero(V a) { return _mm256_cmp_pd(a, zero(), _CMP_NEQ_OQ); }
+  INFOTHEORY_AVX2 static V div(V a, V b) { return _mm256_div_pd(a, b); }
+  INFOTHEORY_AVX2 static V sqrt(V a) { return _mm256_sqrt_pd(a); }
+  // exp(a) for a in [-700, 0]: 2^n times the degree-13 Taylor polynomial of exp on
+  // |r| <= ln(2)/2 (truncation below 1e-17 relative), r = a - n ln 2 in two parts.
+  INFOTHEORY_AVX2 static V exp_nonpos(V a) {
+    a = _mm256_max_pd(a, _mm256_set1_pd(-700.0));
+    const V n = _mm256_round_pd(_mm256_mul_pd(a, _mm256_set1_pd(1.4426950408889634)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    V r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), a);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    V p = _mm256_set1_pd(1.0 / 6227020800.0);  // 1/13!
+    constexpr double kInvFact[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                     1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
+                                     1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
+                                     1.0 / 6.0,         0.5,              1.0,
+                                     1.0};
+    for (const double c : kInvFact) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c));
+    const __m128i n32 = _mm256_cvtpd_epi32(n);
+    const __m256i e =
+        _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n32), _mm256_set1_epi64x(1023)), 52);
+    return _mm256_mul_pd(p, _mm256_castsi256_pd(e));
+  }
   INFOTHEORY_AVX2 static double hsum(V v) {
     const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
@@ -435,6 +480,68 @@ INFOTHEORY_AVX2 Norms l2_avx(typename S::T* x, const typename S::T* g, const typ
       [&]() INFOTHEORY_AVX2 { flush(s2); });
   return {std::sqrt(s2), S::hmax(S::max(vmx[0], vmx[1]))};
 }
+// tanh(a) = sign(a) (1 - e) / (1 + e), e = exp(-2 |a|).
+template <class S>
+INFOTHEORY_AVX2 inline typename S::V tanh_avx(typename S::V a) {
+  using V = typename S::V;
+  const V sign = S::set1(-0.0), one = S::set1(1.0);
+  const V e = S::exp_nonpos(S::mul(S::set1(-2.0), S::andnot(sign, a)));
+  return S::bor(S::div(S::sub(one, e), S::add(one, e)), S::band(a, sign));
+}
+
+template <class S>
+INFOTHEORY_AVX2 double cw_avx(typename S::T* w, typename S::T* m, typename S::T* v,
+                              typename S::T* xa, const typename S::T* x,
+                              const typename S::T* gm, int64_t d,
+                              const CwAdam<typename S::T>& p) {
+  using T = typename S::T;
+  using V = typename S::V;
+  const T hh = (p.hi - p.lo) * T(0.5);
+  const V h = S::set1(hh), lo = S::set1(p.lo), one = S::set1(T(1)), two = S::set1(T(2)),
+          b1c = S::set1(T(1) - p.b1), b2 = S::set1(p.b2), b2c = S::set1(T(1) - p.b2),
+          inv_h = S::set1(T(1) / hh), inv_bc2 = S::set1(T(1) / p.bc2_sqrt),
+          aeps = S::set1(p.adam_eps), ss = S::set1(p.step_size);
+  V acc[2] = {S::zero(), S::zero()};
+  double s = 0.0;
+  avx_rows<S>(
+      d,
+      [&](int64_t i, auto k, bool full, __m256i msk) INFOTHEORY_AVX2 {
+        const auto ld = [&](const T* q) INFOTHEORY_AVX2 {
+          return full ? S::load(q + i) : S::mask_load(q + i, msk);
+        };
+        const V xav = ld(xa), xv = ld(x);
+        V g = S::fma(two, S::sub(xav, xv), ld(gm));
+        if (p.box) {
+          const V u = S::sub(S::mul(S::sub(xav, lo), inv_h), one);
+          g = S::mul(g, S::mul(h, S::sub(one, S::mul(u, u))));
+        }
+        V mv = ld(m);
+        mv = S::fma(b1c, S::sub(g, mv), mv);
+        const V vv = S::fma(b2c, S::mul(g, g), S::mul(b2, ld(v)));
+        const V denom = S::fma(S::sqrt(vv), inv_bc2, aeps);
+        const V wv = S::sub(ld(w), S::mul(ss, S::div(mv, denom)));
+        const V nx = p.box ? S::fma(h, S::add(tanh_avx<S>(wv), one), lo) : wv;
+        V dd = S::sub(nx, xv);
+        if (full) {
+          S::store(m + i, mv);
+          S::store(v + i, vv);
+          S::store(w + i, wv);
+          S::store(xa + i, nx);
+        } else {
+          S::mask_store(m + i, msk, mv);
+          S::mask_store(v + i, msk, vv);
+          S::mask_store(w + i, msk, wv);
+          S::mask_store(xa + i, msk, nx);
+          dd = S::band(dd, S::as_v(msk));
+        }
+        acc[k] = S::fma(dd, dd, acc[k]);
+      },
+      [&]() INFOTHEORY_AVX2 {
+        s += S::hsum(S::add(acc[0], acc[1]));
+        acc[0] = acc[1] = S::zero();
+      });
+  return s;
+}
 #endif
 
 }  // namespace detail
@@ -483,6 +590,98 @@ Norms l2_one(T* x, const T* g, const T* x0, int64_t d, T eps, T alpha, T lo, T h
 #endif
   detail::l2_final_range(x, x0, i, d, factor, lo, hi, s2, mx);
   return {std::sqrt(s2), mx};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Carlini-Wagner L2: one Adam step in tanh space, the reparametrisation and the new distance, in
+// one pass over a sample. With the box [lo, hi] the iterate is x' = lo + h (tanh(w) + 1), h =
+// (hi - lo) / 2; the caller gives the gradient `gm` of the model's part of the loss
+// (c * max(margin, -kappa)) with respect to x', and the kernel adds the distance's 2 (x' - x),
+// takes it to w through dx'/dw = h (1 - tanh(w)^2) = h (1 - u^2), u = (x' - lo) / h - 1, and runs
+// torch.optim.Adam's update (same formula and order):
+//   m <- m + (1 - b1) (g - m);  v <- b2 v + (1 - b2) g^2;
+//   w <- w - step_size m / (sqrt(v) / sqrt(bc2) + adam_eps),  step_size = lr / bc1.
+// Then x' <- lo + h (tanh(w) + 1) and the return value is ||x' - x||^2. Without a box, x' = w.
+template <class T>
+struct CwAdam {
+  T step_size;     // lr / (1 - b1^t)
+  T bc2_sqrt;      // sqrt(1 - b2^t)
+  T b1, b2, adam_eps;
+  T lo, hi;
+  bool box;
+};
+
+template <class T>
+INFOTHEORY_HD inline T cw_update(T& w, T& m, T& v, T xa, T x, T gm, const CwAdam<T>& p, T h) {
+  const T gx = gm + T(2) * (xa - x);
+  T g = gx;
+  if (p.box) {
+    const T u = (xa - p.lo) / h - T(1);
+    g = gx * (h * (T(1) - u * u));
+  }
+  m = m + (T(1) - p.b1) * (g - m);
+  v = p.b2 * v + (T(1) - p.b2) * g * g;
+  const T denom = std::sqrt(v) / p.bc2_sqrt + p.adam_eps;
+  w = w - p.step_size * (m / denom);
+  return p.box ? p.lo + h * (std::tanh(w) + T(1)) : w;
+}
+
+// One sample of d coordinates, in place on w, m, v, xa; returns ||xa_new - x||^2.
+template <class T>
+double cw_one(T* w, T* m, T* v, T* xa, const T* x, const T* gm, int64_t d, const CwAdam<T>& p) {
+#ifdef INFOTHEORY_ATTACK_AVX2
+  if (detail::use_avx2()) return detail::cw_avx<detail::Avx<T>>(w, m, v, xa, x, gm, d, p);
+#endif
+  const T h = (p.hi - p.lo) * T(0.5);
+  double s = 0.0;
+  for (int64_t i = 0; i < d; ++i) {
+    const T nx = cw_update(w[i], m[i], v[i], xa[i], x[i], gm[i], p, h);
+    xa[i] = nx;
+    const double dd = static_cast<double>(nx - x[i]);
+    s += dd * dd;
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DeepFool: the step of one sample from the gradients of its k candidate logits (grads[0] the
+// true class's, grads[j] class j's, each d long) and f[j-1] = z_j - z_y for j = 1..k-1:
+//   w_j = grads[j] - grads[0],  l = argmin_j |f_j| / ||w_j||  (first minimum),
+//   r = (|f_l| / ||w_l|| + 1e-4) w_l / ||w_l||,  r_tot <- r_tot + r,
+//   x_adv <- clip(x + (1 + overshoot) r_tot, lo, hi)
+// (norms floored at the smallest normal number, as the torch version). Two passes: the k - 1
+// norms (grads[0] stays in cache), then the update. Returns the chosen j (1..k-1).
+template <class T>
+int64_t deepfool_one(const T* const* grads, int64_t k, const T* f, int64_t d, T* r_tot,
+                     const T* x, T* x_adv, T overshoot, T lo, T hi) {
+  const T tiny = std::numeric_limits<T>::min();
+  const T* g0 = grads[0];
+  int64_t best = 1;
+  T best_dist = T(0), best_norm = T(1);
+  for (int64_t j = 1; j < k; ++j) {
+    const T* gj = grads[j];
+    double s = 0.0;
+    for (int64_t i = 0; i < d; ++i) {
+      const double e = static_cast<double>(gj[i] - g0[i]);
+      s += e * e;
+    }
+    const T wn = vmax(static_cast<T>(std::sqrt(s)), tiny);
+    const T dist = std::fabs(f[j - 1]) / wn;
+    if (j == 1 || dist < best_dist) {
+      best = j;
+      best_dist = dist;
+      best_norm = wn;
+    }
+  }
+  const T coef = (best_dist + T(1e-4)) / best_norm;
+  const T scale = T(1) + overshoot;
+  const T* gl = grads[best];
+  for (int64_t i = 0; i < d; ++i) {
+    const T rt = r_tot[i] + coef * (gl[i] - g0[i]);
+    r_tot[i] = rt;
+    x_adv[i] = vmin(vmax(x[i] + scale * rt, lo), hi);
+  }
+  return best;
 }
 
 // Which loops the CPU step runs here: "avx2", "sse2" (float32; float64 portable) or "portable".

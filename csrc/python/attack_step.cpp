@@ -2,12 +2,14 @@
 // over samples) and CUDA (one block a sample, torch's current stream).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.hpp"
 #include "core/attack_step.hpp"
 #include "dlpack.hpp"
 #include "families.hpp"
+#include <pybind11/stl.h>
 #ifdef INFOTHEORY_WITH_CUDA
 #include "cuda/attack_step_launch.hpp"
 #endif
@@ -65,6 +67,115 @@ void run_cpu(carray<T> x, carray<T> g, carray<T> x0, carray<T> eps, carray<T> al
     l2p[p] = static_cast<T>(r.l2);
     lip[p] = static_cast<T>(r.linf);
   });
+}
+
+// Shape (n, ...) of `a` against `want`, and its per-sample size.
+template <class A>
+int64_t sample_size(const char* name, const A& a, const std::vector<int64_t>& want) {
+  pyutil::expect_shape(name, pyutil::shape_of(a), want);
+  const int64_t n = want.empty() ? 0 : want[0];
+  return n == 0 ? 0 : static_cast<int64_t>(a.size()) / n;
+}
+
+template <class T>
+void run_cw_cpu(carray<T> w, carray<T> m, carray<T> v, carray<T> xa, carray<T> x, carray<T> gm,
+                double step_size, double bc2_sqrt, double b1, double b2, double adam_eps,
+                double lo, double hi, bool box, carray<T> l2sq) {
+  if (w.ndim() < 1) pyutil::value_error("w must have a batch axis, got a 0-d array");
+  if (box) check_box(lo, hi);
+  if (!(step_size >= 0.0) || !(bc2_sqrt > 0.0) || !(adam_eps >= 0.0)) {
+    pyutil::value_error("Adam step_size and adam_eps must be >= 0 and bc2_sqrt > 0");
+  }
+  const auto shape = pyutil::shape_of(w);
+  const int64_t d = sample_size("w", w, shape);
+  for (const auto& [name, a] : {std::pair<const char*, const carray<T>*>{"m", &m}, {"v", &v},
+                                {"xa", &xa}, {"x", &x}, {"grad", &gm}}) {
+    sample_size(name, *a, shape);
+  }
+  const int64_t n = shape[0];
+  pyutil::expect_shape("l2sq", pyutil::shape_of(l2sq), {n});
+  pyutil::expect_writable("w", w);
+  pyutil::expect_writable("m", m);
+  pyutil::expect_writable("v", v);
+  pyutil::expect_writable("xa", xa);
+  pyutil::expect_writable("l2sq", l2sq);
+  const as::CwAdam<T> p{static_cast<T>(step_size), static_cast<T>(bc2_sqrt), static_cast<T>(b1),
+                        static_cast<T>(b2),        static_cast<T>(adam_eps), static_cast<T>(lo),
+                        static_cast<T>(hi),        box};
+  T* wp = w.mutable_data();
+  T* mp = m.mutable_data();
+  T* vp = v.mutable_data();
+  T* xap = xa.mutable_data();
+  const T* xp = x.data();
+  const T* gp = gm.data();
+  T* out = l2sq.mutable_data();
+  py::gil_scoped_release release;
+  pyutil::parallel_for(n, d, [&](int64_t i) {
+    const int64_t o = i * d;
+    out[i] = static_cast<T>(as::cw_one(wp + o, mp + o, vp + o, xap + o, xp + o, gp + o, d, p));
+  });
+}
+
+template <class T>
+void run_deepfool_cpu(const std::vector<carray<T>>& grads, carray<T> f, carray<int64_t> sel,
+                      carray<int64_t> rows, carray<T> r_tot, carray<T> x, carray<T> x_adv,
+                      double overshoot, double lo, double hi) {
+  const int64_t k = static_cast<int64_t>(grads.size());
+  if (k < 2) pyutil::value_error("grads must hold at least 2 gradients (true class, candidate)");
+  if (x.ndim() < 1) pyutil::value_error("x must have a batch axis, got a 0-d array");
+  check_box(lo, hi);
+  const auto shape = pyutil::shape_of(x);
+  const int64_t n = shape[0];
+  const int64_t d = sample_size("x", x, shape);
+  sample_size("r_tot", r_tot, shape);
+  sample_size("x_adv", x_adv, shape);
+  // every gradient: (a,) + x.shape[1:], a the rows of the forward pass they come from
+  std::vector<int64_t> gshape = pyutil::shape_of(grads[0]);
+  const int64_t a = gshape.empty() ? 0 : gshape[0];
+  std::vector<int64_t> want = shape;
+  want[0] = a;
+  for (const auto& g : grads) pyutil::expect_shape("grads[j]", pyutil::shape_of(g), want);
+  const int64_t mm = sel.ndim() == 1 ? sel.shape(0) : -1;
+  pyutil::expect_shape("sel", pyutil::shape_of(sel), {mm});
+  pyutil::expect_shape("rows", pyutil::shape_of(rows), {mm});
+  pyutil::expect_shape("f", pyutil::shape_of(f), {mm, k - 1});
+  pyutil::expect_writable("r_tot", r_tot);
+  pyutil::expect_writable("x_adv", x_adv);
+  const int64_t* sp = sel.data();
+  const int64_t* rp = rows.data();
+  std::vector<char> seen(static_cast<size_t>(n), 0);
+  for (int64_t i = 0; i < mm; ++i) {
+    if (sp[i] < 0 || sp[i] >= a) pyutil::value_error("sel has an entry outside [0, a)");
+    if (rp[i] < 0 || rp[i] >= n) pyutil::value_error("rows has an entry outside [0, n)");
+    if (seen[static_cast<size_t>(rp[i])]++) pyutil::value_error("rows has a repeated entry");
+  }
+  std::vector<const T*> gp(static_cast<size_t>(k));
+  for (int64_t j = 0; j < k; ++j) gp[static_cast<size_t>(j)] = grads[static_cast<size_t>(j)].data();
+  const T* fp = f.data();
+  T* rt = r_tot.mutable_data();
+  const T* xp = x.data();
+  T* xo = x_adv.mutable_data();
+  const T os = static_cast<T>(overshoot), tlo = static_cast<T>(lo), thi = static_cast<T>(hi);
+  py::gil_scoped_release release;
+  pyutil::parallel_for(mm, k * d, [&](int64_t i) {
+    std::vector<const T*> g(static_cast<size_t>(k));
+    for (int64_t j = 0; j < k; ++j) g[static_cast<size_t>(j)] = gp[static_cast<size_t>(j)] + sp[i] * d;
+    const int64_t o = rp[i] * d;
+    as::deepfool_one(g.data(), k, fp + i * (k - 1), d, rt + o, xp + o, xo + o, os, tlo, thi);
+  });
+}
+
+template <class T>
+void def_minimal_cpu(py::module_& m) {
+  m.def("cw_adam_step", &run_cw_cpu<T>, py::arg("w").noconvert(), py::arg("m").noconvert(),
+        py::arg("v").noconvert(), py::arg("xa").noconvert(), py::arg("x").noconvert(),
+        py::arg("grad").noconvert(), py::arg("step_size"), py::arg("bc2_sqrt"), py::arg("b1"),
+        py::arg("b2"), py::arg("adam_eps"), py::arg("lo"), py::arg("hi"), py::arg("box"),
+        py::arg("l2sq").noconvert());
+  m.def("deepfool_step", &run_deepfool_cpu<T>, py::arg("grads").noconvert(),
+        py::arg("f").noconvert(), py::arg("sel").noconvert(), py::arg("rows").noconvert(),
+        py::arg("r_tot").noconvert(), py::arg("x").noconvert(), py::arg("x_adv").noconvert(),
+        py::arg("overshoot"), py::arg("lo"), py::arg("hi"));
 }
 
 template <class T>
@@ -132,6 +243,8 @@ void run_cuda(py::capsule x_c, py::capsule g_c, py::capsule x0_c, py::capsule ep
 void register_attack_step(py::module_& m) {
   def_cpu<double>(m);
   def_cpu<float>(m);
+  def_minimal_cpu<double>(m);
+  def_minimal_cpu<float>(m);
   m.def("attack_step_loops", [] { return std::string(as::cpu_loops()); },
         "Which CPU loops the fused attack kernels run: 'avx2', 'sse2' or 'portable'.");
 #ifdef INFOTHEORY_WITH_CUDA
