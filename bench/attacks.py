@@ -189,6 +189,81 @@ def _step_case(bench: Bench, shape: tuple[int, ...], dtype: torch.dtype, rounds:
     record_race(bench, f"step inf {label}", t, "public attack_step inf", "eager inf (+norms)")
 
 
+def _fused_case(bench: Bench, dtype: torch.dtype, rounds: int) -> None:
+    import infotheory.attacks._fused as fused
+
+    label = "128x784 " + ("f32" if dtype == torch.float32 else "f64")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(128, 784, generator=gen, dtype=dtype)
+    w0 = torch.atanh((2 * x - 1).clamp(-0.98, 0.98))
+    g = 0.01 * torch.randn(128, 784, generator=gen, dtype=dtype)
+    ours = fused.CwAdam(w0, x, 0.01, (0.0, 1.0))
+    base = fused.CwAdam(w0, x, 0.01, (0.0, 1.0))
+    base._kernel = None  # the torch version of the same step
+    t = race({"fused": lambda: ours.step(g), "torch": lambda: base.step(g)}, rounds=rounds)
+    record_race(bench, f"CW Adam step {label}", t, "fused", "torch")
+
+    k, m = 10, 128
+    grads = [torch.randn(m, 784, generator=gen, dtype=dtype) for _ in range(k)]
+    f = torch.randn(m, k - 1, generator=gen, dtype=dtype)
+    sel = rows = torch.arange(m)
+    r_tot, r2 = torch.zeros_like(x), torch.zeros_like(x)
+    xa, xa2 = x.clone(), x.clone()
+    box = (0.0, 1.0)
+    t = race(
+        {
+            "fused": lambda: fused.deepfool_step_(grads, f, sel, rows, r_tot, x, xa, 0.02, box),
+            "torch": lambda: fused.deepfool_step_torch_(grads, f, sel, rows, r2, x, xa2, 0.02, box),
+        },
+        rounds=rounds,
+    )
+    record_race(bench, f"DeepFool update k=10 {label}", t, "fused", "torch")
+
+
+def bench_fused(bench: Bench, quick: bool) -> None:
+    """The CW and DeepFool inner updates: fused kernel vs the pure-torch version of the same
+    update (the fallback), alone and inside the whole attack."""
+    import infotheory.attacks._fused as fused
+    from infotheory.attacks import CW, DeepFool
+
+    for dtype in (torch.float32, torch.float64):
+        _fused_case(bench, dtype, rounds=10 if quick else 40)
+
+    model, x_all, y_all = trained_mnist_mlp(4000)
+    with torch.no_grad():
+        ok = model(x_all).argmax(1) == y_all
+    x, y = x_all[ok][:128], y_all[ok][:128]
+    attacks = {
+        "DeepFool": DeepFool(steps=50, overshoot=0.02),
+        "CW-L2 3x50" if quick else "CW-L2 5x100": CW(
+            c=0.1, steps=50 if quick else 100, lr=0.01, search_steps=3 if quick else 5
+        ),
+    }
+    real = fused._cpu_kernel_ok
+    for name, atk in attacks.items():
+        out: dict[str, object] = {}
+
+        def run(kernels: bool, atk=atk, out=out) -> None:
+            fused._cpu_kernel_ok = real if kernels else (lambda *ts: False)
+            try:
+                out[kernels] = atk(model, x, y)
+            finally:
+                fused._cpu_kernel_ok = real
+
+        t = race({"fused": lambda: run(True), "torch": lambda: run(False)}, rounds=3)
+        a, b = out[True], out[False]
+        record_race(
+            bench,
+            f"{name} 128 MNIST samples, fused vs torch update",
+            t,
+            "fused",
+            "torch",
+            success_rate=float(a.success.float().mean()),
+            median_l2=float(a.l2[a.success].median()),
+            same_result=bool(torch.allclose(a.x_adv, b.x_adv, atol=1e-4)),
+        )
+
+
 def bench_pgd(bench: Bench, quick: bool, found: dict[str, object]) -> None:
     torch.manual_seed(0)
     steps = 10 if quick else 40
@@ -378,13 +453,15 @@ def bench_minimal(bench: Bench, quick: bool, found: dict[str, object]) -> None:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--peers", default=None, help="folder holding torchattacks / foolbox")
-    p.add_argument("--only", choices=["step", "pgd", "minimal"], default=None)
+    p.add_argument("--only", choices=["step", "fused", "pgd", "minimal"], default=None)
     args = p.parse_args()
     bench = Bench("attacks", threads=args.threads, out=args.out)
     torch.set_num_threads(args.threads)
     found = peers(args.peers)
     if args.only in (None, "step"):
         bench_step(bench, args.quick)
+    if args.only in (None, "fused"):
+        bench_fused(bench, args.quick)
     if args.only in (None, "pgd"):
         bench_pgd(bench, args.quick, found)
     if args.only in (None, "minimal"):

@@ -154,6 +154,26 @@ def gaussian_vector_attack(
 # conversion). cw_adam_step: w, m, v, xa updated in place, l2sq (n,) output. deepfool_step: grads
 # k arrays (a, ...), f (m, k-1), sel/rows (m,) int64; r_tot and x_adv (n, ...) updated in place.
 def attack_step_loops() -> str: ...
+
+class AttackStepPlan:
+    """attack_step with x, x0, eps, alpha, the box and the norm bound once."""
+
+    def __init__(
+        self,
+        x: npt.NDArray[np.floating],
+        x0: npt.NDArray[np.floating],
+        eps: npt.NDArray[np.floating],
+        alpha: npt.NDArray[np.floating],
+        lo: float,
+        hi: float,
+        norm: str,
+    ) -> None: ...
+    def __call__(self, grad: npt.NDArray[np.floating]) -> None: ...
+    @property
+    def l2(self) -> npt.NDArray[np.floating]: ...
+    @property
+    def linf(self) -> npt.NDArray[np.floating]: ...
+
 def cw_adam_step(
     w: npt.NDArray[np.floating],
     m: npt.NDArray[np.floating],

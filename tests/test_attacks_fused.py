@@ -217,3 +217,23 @@ def test_attacks_same_with_kernels_and_torch(small_model, attack, monkeypatch):
     assert a.success.any()
     torch.testing.assert_close(a.x_adv, b.x_adv, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(a.iterations, b.iterations)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_kernels_match_cpu(dtype):
+    assert fused._cuda_kernel_ok(torch.zeros(1, device="cuda", dtype=dtype))
+    w, _, _, _, x, g = cw_state((5, 3, 40), dtype, 1, (0.0, 1.0))
+    cpu, gpu = CwAdam(w, x, 0.05, (0.0, 1.0)), CwAdam(w.cuda(), x.cuda(), 0.05, (0.0, 1.0))
+    for s in range(4):
+        lc, lg = cpu.step(g * (s + 1)), gpu.step(g.cuda() * (s + 1))
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(gpu.xa.cpu(), cpu.xa, rtol=tol, atol=tol)
+    torch.testing.assert_close(gpu.w.cpu(), cpu.w, rtol=tol, atol=tol)
+    torch.testing.assert_close(lg.cpu(), lc, rtol=tol * 10, atol=tol)
+    grads, f, sel, rows, r_tot, x, x_adv = deepfool_problem(dtype, 2)
+    dev = [t.cuda() for t in (f, sel, rows, r_tot, x, x_adv)]
+    deepfool_step_([q.cuda() for q in grads], *dev, 0.02, (0.0, 1.0))
+    deepfool_step_(grads, f, sel, rows, r_tot, x, x_adv, 0.02, (0.0, 1.0))
+    torch.testing.assert_close(dev[3].cpu(), r_tot, rtol=tol, atol=tol)
+    torch.testing.assert_close(dev[5].cpu(), x_adv, rtol=tol, atol=tol)

@@ -132,9 +132,52 @@ def test_stepper_kernel_and_eager_paths_agree(norm, dtype):
     torch.testing.assert_close(xs, xe, rtol=tol, atol=tol)
 
 
+def test_step_plan_binds_once_and_checks_each_gradient():
+    from infotheory import _core
+
+    x, g, x0 = problem((4, 3, 9), np.float32, 5, (0.0, 1.0))
+    e = np.linspace(0.05, 0.4, 4, dtype=np.float32)
+    a = np.full(4, 0.05, dtype=np.float32)
+    xn = x.numpy()
+    want = x.clone()
+    plan = _core.AttackStepPlan(xn, x0.numpy(), e, a, 0.0, 1.0, "2")
+    for _ in range(3):  # the plan keeps writing through to x
+        plan(g.numpy())
+        w2, winf = attack_step(want, g, x0, torch.from_numpy(e), torch.from_numpy(a), "2")
+    torch.testing.assert_close(x, want, rtol=0, atol=0)
+    np.testing.assert_array_equal(plan.l2, w2.numpy())
+    np.testing.assert_array_equal(plan.linf, winf.numpy())
+    gn = g.numpy()
+    before = xn.copy()
+    with pytest.raises(ValueError, match="grad must have shape"):
+        plan(gn[:, :2].copy())
+    with pytest.raises(TypeError, match="grad must have x's dtype"):
+        plan(gn.astype(np.float64))
+    with pytest.raises(ValueError, match="grad must be C-contiguous"):
+        plan(np.asfortranarray(gn))
+    with pytest.raises(TypeError):
+        plan(gn.tolist())  # never converted (a copy would hide the caller's mistakes)
+    np.testing.assert_array_equal(xn, before)  # nothing written by the refused calls
+    with pytest.raises(TypeError, match="x0 must have x's dtype"):
+        _core.AttackStepPlan(xn, x0.numpy().astype(np.float64), e, a, 0.0, 1.0, "2")
+    with pytest.raises(ValueError, match="eps must have shape"):
+        _core.AttackStepPlan(xn, x0.numpy(), e[:3].copy(), a, 0.0, 1.0, "2")
+    with pytest.raises(ValueError, match="norm must be"):
+        _core.AttackStepPlan(xn, x0.numpy(), e, a, 0.0, 1.0, "1")
+    with pytest.raises(ValueError, match="clip must satisfy"):
+        _core.AttackStepPlan(xn, x0.numpy(), e, a, 1.0, 0.0, "2")
+    with pytest.raises(TypeError, match="x must be float32 or float64"):
+        _core.AttackStepPlan(xn.astype(np.float16), x0.numpy(), e, a, 0.0, 1.0, "2")
+    ro = xn.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="x must be writable"):
+        _core.AttackStepPlan(ro, x0.numpy(), e, a, 0.0, 1.0, "2")
+
+
 def test_portable_loops_match_reference_without_avx2(tmp_path):
     """The SSE2 (float32) and portable (float64) loops that CPUs without AVX2 run: same checks
-    against the float64 reference, in a process where the AVX2 loops are switched off."""
+    against the float64 reference (and CW's fused step against its torch version), in a process
+    where the AVX2 loops are switched off."""
     import os
     import subprocess
     import sys
@@ -159,6 +202,17 @@ def test_portable_loops_match_reference_without_avx2(tmp_path):
         "            np.testing.assert_allclose(got, want, rtol=tol, atol=4 * tol)\n"
         "            np.testing.assert_allclose(l2.numpy(), w2, rtol=10 * tol, atol=4 * tol)\n"
         "            np.testing.assert_allclose(li.numpy(), wi, rtol=tol, atol=4 * tol)\n"
+        "from infotheory.attacks._fused import CwAdam\n"
+        "for dtype, tol in ((torch.float32, 2e-5), (torch.float64, 1e-12)):\n"
+        "    x = torch.rand(3, 37, dtype=dtype, generator=torch.Generator().manual_seed(1))\n"
+        "    w0 = torch.atanh(1.8 * x - 0.9)\n"
+        "    a, b = CwAdam(w0, x, 0.05, (0.0, 1.0)), CwAdam(w0, x, 0.05, (0.0, 1.0))\n"
+        "    b._kernel = None\n"
+        "    for s in range(5):\n"
+        "        g = torch.sin(a.xa * (s + 3))\n"
+        "        la, lb = a.step(g), b.step(g)\n"
+        "    torch.testing.assert_close(a.xa, b.xa, rtol=tol, atol=tol)\n"
+        "    torch.testing.assert_close(la, lb, rtol=10 * tol, atol=tol)\n"
         "print('ok')\n"
     )
     import infotheory

@@ -178,6 +178,93 @@ void def_minimal_cpu(py::module_& m) {
         py::arg("overshoot"), py::arg("lo"), py::arg("hi"));
 }
 
+// The step of one attack run with everything but the gradient bound once: x, x0, eps, alpha, the
+// box and the norm are checked here, and each call checks only the gradient (dtype, shape,
+// C-contiguity) before the kernel runs. It keeps references to its arrays, and owns the l2/linf
+// outputs (rewritten by every call).
+class StepPlan {
+ public:
+  StepPlan(py::array x, py::array x0, py::array eps, py::array alpha, double lo, double hi,
+           const std::string& norm)
+      : norm_(parse_norm(norm)), lo_(lo), hi_(hi) {
+    check_box(lo, hi);
+    f64_ = x.dtype().equal(py::dtype::of<double>());
+    if (!f64_ && !x.dtype().equal(py::dtype::of<float>())) {
+      pyutil::type_error("x must be float32 or float64");
+    }
+    dt_ = x.dtype();
+    if (x.ndim() < 1) pyutil::value_error("x must have a batch axis, got a 0-d array");
+    const auto shape = pyutil::shape_of(x);
+    n_ = shape[0];
+    d_ = n_ == 0 ? 0 : static_cast<int64_t>(x.size()) / n_;
+    check_array("x", x, shape, true);
+    check_array("x0", x0, shape, false);
+    check_array("eps", eps, {n_}, false);
+    check_array("alpha", alpha, {n_}, false);
+    x_ = x;
+    x0_ = x0;
+    eps_ = eps;
+    alpha_ = alpha;
+    shape_ = shape;
+    l2_ = py::array(x.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(n_)});
+    linf_ = py::array(x.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(n_)});
+  }
+
+  void operator()(const py::array& g) {
+    check_array("grad", g, shape_, false);
+    if (f64_) {
+      run<double>(g);
+    } else {
+      run<float>(g);
+    }
+  }
+
+  py::array l2() const { return l2_; }
+  py::array linf() const { return linf_; }
+
+ private:
+  void check_array(const char* name, const py::array& a, const std::vector<int64_t>& shape,
+                   bool writable) const {
+    if (!a.dtype().equal(dt_)) {
+      pyutil::type_error(std::string(name) + " must have x's dtype");
+    }
+    if (!(a.flags() & py::array::c_style)) {
+      pyutil::value_error(std::string(name) + " must be C-contiguous");
+    }
+    pyutil::expect_shape(name, pyutil::shape_of(a), shape);
+    if (writable) pyutil::expect_writable(name, a);
+  }
+
+  template <class T>
+  void run(const py::array& g) {
+    T* xp = static_cast<T*>(x_.mutable_data());
+    const T* gp = static_cast<const T*>(g.data());
+    const T* x0p = static_cast<const T*>(x0_.data());
+    const T* ep = static_cast<const T*>(eps_.data());
+    const T* ap = static_cast<const T*>(alpha_.data());
+    T* l2p = static_cast<T*>(l2_.mutable_data());
+    T* lip = static_cast<T*>(linf_.mutable_data());
+    const T tlo = static_cast<T>(lo_), thi = static_cast<T>(hi_);
+    const int64_t d = d_;
+    const as::Norm norm = norm_;
+    py::gil_scoped_release release;
+    pyutil::parallel_for(n_, d / 128, [&](int64_t p) {
+      const auto r = as::step_one(norm, xp + p * d, gp + p * d, x0p + p * d, d, ep[p], ap[p], tlo,
+                                  thi);
+      l2p[p] = static_cast<T>(r.l2);
+      lip[p] = static_cast<T>(r.linf);
+    });
+  }
+
+  py::array x_, x0_, eps_, alpha_, l2_, linf_;
+  py::dtype dt_;
+  std::vector<int64_t> shape_;
+  as::Norm norm_;
+  double lo_, hi_;
+  int64_t n_ = 0, d_ = 0;
+  bool f64_ = false;
+};
+
 template <class T>
 void def_cpu(py::module_& m) {
   m.def("attack_step", &run_cpu<T>, py::arg("x").noconvert(), py::arg("grad").noconvert(),
@@ -238,6 +325,116 @@ void run_cuda(py::capsule x_c, py::capsule g_c, py::capsule x0_c, py::capsule ep
                          nm, static_cast<T*>(l2.data), static_cast<T*>(linf.data), n, d, stream);
   }
 }
+
+// Float dtype bits of `v` (32 or 64), a TypeError otherwise.
+uint8_t float_bits(const dl::View& v, const char* name) {
+  const uint8_t bits = v.dtype.bits;
+  if (v.dtype.code != dl::kDLFloat || (bits != 32 && bits != 64)) {
+    pyutil::type_error(std::string(name) + " must be float32 or float64, got " +
+                       dl::dtype_name(v.dtype));
+  }
+  return bits;
+}
+
+int64_t per_sample(const std::vector<int64_t>& shape) {
+  int64_t size = 1;
+  for (const int64_t s : shape) size *= s;
+  return shape.empty() || shape[0] == 0 ? 0 : size / shape[0];
+}
+
+void run_cw_cuda(py::capsule w_c, py::capsule m_c, py::capsule v_c, py::capsule xa_c,
+                 py::capsule x_c, py::capsule g_c, double step_size, double bc2_sqrt, double b1,
+                 double b2, double adam_eps, double lo, double hi, bool box, py::capsule l2_c,
+                 std::uintptr_t stream) {
+  if (box) check_box(lo, hi);
+  const auto w = dl::view_of(w_c, "w");
+  if (w.shape.empty()) pyutil::value_error("w must have a batch axis, got a 0-d array");
+  const uint8_t bits = float_bits(w, "w");
+  const int dev = w.device.device_id;
+  dl::expect_cuda(w, "w", dl::kDLFloat, bits, dev, true);
+  const char* names[] = {"m", "v", "xa", "x", "grad"};
+  py::capsule caps[] = {m_c, v_c, xa_c, x_c, g_c};
+  void* ptr[5];
+  for (int i = 0; i < 5; ++i) {
+    const auto t = dl::view_of(caps[i], names[i]);
+    dl::expect_cuda(t, names[i], dl::kDLFloat, bits, dev, i < 3);
+    pyutil::expect_shape(names[i], t.shape, w.shape);
+    ptr[i] = t.data;
+  }
+  const auto l2 = dl::view_of(l2_c, "l2sq");
+  dl::expect_cuda(l2, "l2sq", dl::kDLFloat, bits, dev, true);
+  const int64_t n = w.shape[0];
+  pyutil::expect_shape("l2sq", l2.shape, {n});
+  const int64_t d = per_sample(w.shape);
+  py::gil_scoped_release release;
+  const auto go = [&](auto zero) {
+    using T = decltype(zero);
+    cuda::cw_adam_step<T>(static_cast<T*>(w.data), static_cast<T*>(ptr[0]),
+                          static_cast<T*>(ptr[1]), static_cast<T*>(ptr[2]),
+                          static_cast<const T*>(ptr[3]), static_cast<const T*>(ptr[4]),
+                          T(step_size), T(bc2_sqrt), T(b1), T(b2), T(adam_eps), T(lo), T(hi), box,
+                          static_cast<T*>(l2.data), n, d, stream);
+  };
+  if (bits == 64) {
+    go(0.0);
+  } else {
+    go(0.0f);
+  }
+}
+
+void run_deepfool_cuda(py::capsule g_c, py::capsule f_c, py::capsule sel_c, py::capsule rows_c,
+                       py::capsule rt_c, py::capsule x_c, py::capsule xadv_c, double overshoot,
+                       double lo, double hi, std::uintptr_t stream) {
+  check_box(lo, hi);
+  const auto x = dl::view_of(x_c, "x");
+  if (x.shape.empty()) pyutil::value_error("x must have a batch axis, got a 0-d array");
+  const uint8_t bits = float_bits(x, "x");
+  const int dev = x.device.device_id;
+  dl::expect_cuda(x, "x", dl::kDLFloat, bits, dev, false);
+  const auto rt = dl::view_of(rt_c, "r_tot");
+  const auto xadv = dl::view_of(xadv_c, "x_adv");
+  dl::expect_cuda(rt, "r_tot", dl::kDLFloat, bits, dev, true);
+  dl::expect_cuda(xadv, "x_adv", dl::kDLFloat, bits, dev, true);
+  pyutil::expect_shape("r_tot", rt.shape, x.shape);
+  pyutil::expect_shape("x_adv", xadv.shape, x.shape);
+  const auto g = dl::view_of(g_c, "grads");
+  dl::expect_cuda(g, "grads", dl::kDLFloat, bits, dev, false);
+  if (g.shape.size() != x.shape.size() + 1 || g.shape[0] < 2) {
+    pyutil::value_error("grads must have shape (k, a) + x.shape[1:] with k >= 2, got " +
+                        pyutil::shape_str(g.shape));
+  }
+  const int64_t k = g.shape[0], a = g.shape[1];
+  std::vector<int64_t> want = x.shape;
+  want[0] = a;
+  pyutil::expect_shape("grads[j]", std::vector<int64_t>(g.shape.begin() + 1, g.shape.end()), want);
+  const auto sel = dl::view_of(sel_c, "sel");
+  const auto rows = dl::view_of(rows_c, "rows");
+  const auto f = dl::view_of(f_c, "f");
+  dl::expect_cuda(sel, "sel", dl::kDLInt, 64, dev, false);
+  dl::expect_cuda(rows, "rows", dl::kDLInt, 64, dev, false);
+  dl::expect_cuda(f, "f", dl::kDLFloat, bits, dev, false);
+  const int64_t mm = sel.shape.size() == 1 ? sel.shape[0] : -1;
+  pyutil::expect_shape("sel", sel.shape, {mm});
+  pyutil::expect_shape("rows", rows.shape, {mm});
+  pyutil::expect_shape("f", f.shape, {mm, k - 1});
+  // sel and rows live on the device: their range and uniqueness are the caller's contract
+  // (the attack builds them from nonzero() of its active set).
+  const int64_t d = per_sample(x.shape);
+  py::gil_scoped_release release;
+  const auto go = [&](auto zero) {
+    using T = decltype(zero);
+    cuda::deepfool_step<T>(static_cast<const T*>(g.data), k, a, static_cast<const T*>(f.data),
+                           static_cast<const int64_t*>(sel.data),
+                           static_cast<const int64_t*>(rows.data), static_cast<T*>(rt.data),
+                           static_cast<const T*>(x.data), static_cast<T*>(xadv.data),
+                           T(overshoot), T(lo), T(hi), mm, d, stream);
+  };
+  if (bits == 64) {
+    go(0.0);
+  } else {
+    go(0.0f);
+  }
+}
 #endif
 
 void register_attack_step(py::module_& m) {
@@ -245,12 +442,29 @@ void register_attack_step(py::module_& m) {
   def_cpu<float>(m);
   def_minimal_cpu<double>(m);
   def_minimal_cpu<float>(m);
+  py::class_<StepPlan>(m, "AttackStepPlan",
+                        "attack_step with x, x0, eps, alpha, the box and the norm bound once; "
+                        "call it with the gradient (same dtype and shape as x, C-contiguous).")
+      .def(py::init<py::array, py::array, py::array, py::array, double, double,
+                    const std::string&>(),
+           py::arg("x").noconvert(), py::arg("x0").noconvert(), py::arg("eps").noconvert(),
+           py::arg("alpha").noconvert(), py::arg("lo"), py::arg("hi"), py::arg("norm"))
+      .def("__call__", &StepPlan::operator(), py::arg("grad").noconvert())
+      .def_property_readonly("l2", &StepPlan::l2)
+      .def_property_readonly("linf", &StepPlan::linf);
   m.def("attack_step_loops", [] { return std::string(as::cpu_loops()); },
         "Which CPU loops the fused attack kernels run: 'avx2', 'sse2' or 'portable'.");
 #ifdef INFOTHEORY_WITH_CUDA
   m.def("attack_step_cuda", &run_cuda, py::arg("x"), py::arg("grad"), py::arg("x0"),
         py::arg("eps"), py::arg("alpha"), py::arg("lo"), py::arg("hi"), py::arg("norm"),
         py::arg("l2"), py::arg("linf"), py::arg("stream"));
+  m.def("cw_adam_step_cuda", &run_cw_cuda, py::arg("w"), py::arg("m"), py::arg("v"),
+        py::arg("xa"), py::arg("x"), py::arg("grad"), py::arg("step_size"), py::arg("bc2_sqrt"),
+        py::arg("b1"), py::arg("b2"), py::arg("adam_eps"), py::arg("lo"), py::arg("hi"),
+        py::arg("box"), py::arg("l2sq"), py::arg("stream"));
+  m.def("deepfool_step_cuda", &run_deepfool_cuda, py::arg("grads"), py::arg("f"), py::arg("sel"),
+        py::arg("rows"), py::arg("r_tot"), py::arg("x"), py::arg("x_adv"), py::arg("overshoot"),
+        py::arg("lo"), py::arg("hi"), py::arg("stream"));
 #endif
 }
 

@@ -188,34 +188,31 @@ class Stepper:
         ):
             return
         lo, hi = clip if clip is not None else (-np.inf, np.inf)
-        n = x.shape[0]
         if x.device.type == "cpu":
             dt = np.float32 if x.dtype == torch.float32 else np.float64
-            l2, linf = np.empty(n, dtype=dt), np.empty(n, dtype=dt)
             e = np.ascontiguousarray(eps.detach().numpy(), dtype=dt)
             a = np.ascontiguousarray(alpha.detach().numpy(), dtype=dt)
             xn, x0n = x.detach().numpy(), x0.detach().numpy()
-            self._args = (xn, x0n, e, a, float(lo), float(hi), norm, l2, linf)
+            self._args = (_core.AttackStepPlan(xn, x0n, e, a, float(lo), float(hi), norm),)
             self._call = self._cpu
         else:
             self._args = (x0, eps.to(x.dtype).contiguous(), alpha.to(x.dtype).contiguous())
             self._call = self._public
 
     def _cpu(self, grad: torch.Tensor) -> None:
-        xn, x0n, e, a, lo, hi, norm, l2, linf = self._args
-        _core.attack_step(xn, grad.numpy(), x0n, e, a, lo, hi, norm, l2, linf)
+        self._args[0](grad.numpy())
 
     def _public(self, grad: torch.Tensor) -> None:
         x0, eps, alpha = self._args
         attack_step(self.x, grad, x0, eps, alpha, self._eager[3], self._eager[4])
 
     def __call__(self, grad: torch.Tensor) -> None:
+        # the kernel checks the gradient's shape (and again its dtype and layout)
         if (
             self._call is not None
             and grad.dtype == self._dtype
             and not grad.requires_grad
             and grad.is_contiguous()
-            and grad.shape == self.x.shape
             and grad.device == self.x.device
         ):
             self._call(grad)
