@@ -9,7 +9,7 @@
 // On x86-64 CPUs with AVX2 and FMA (checked at run time) float32 and float64 run AVX2 loops, two
 // accumulators deep; otherwise float32 runs SSE2 loops (the compiler does not vectorise the clamps
 // and the float reductions of the portable loop without fast-math) and float64 the portable loop.
-// float32 sums of squares go to double every 64 (SSE2) or 128 (AVX2) coordinates, so the L2
+// float32 sums of squares go to double every 64 (SSE2) or 256 (AVX2) coordinates, so the L2
 // projection radius is accurate to float rounding of one block.
 #pragma once
 
@@ -238,7 +238,7 @@ struct AvxF {
   using T = float;
   using V = __m256;
   static constexpr int64_t W = 8;
-  static constexpr int64_t kBlock = 128;  // coordinates summed in float before going to double
+  static constexpr int64_t kBlock = 256;  // coordinates summed in float before going to double
   INFOTHEORY_AVX2 static V set1(T v) { return _mm256_set1_ps(v); }
   INFOTHEORY_AVX2 static V zero() { return _mm256_setzero_ps(); }
   INFOTHEORY_AVX2 static V load(const T* p) { return _mm256_loadu_ps(p); }

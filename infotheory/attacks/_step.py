@@ -163,7 +163,7 @@ class Stepper:
     goes through the eager torch step instead (same results).
     """
 
-    __slots__ = ("_args", "_call", "_dtype", "_eager", "x")
+    __slots__ = ("_args", "_call", "_dtype", "_eager", "_plan", "x")
 
     def __init__(
         self,
@@ -178,6 +178,7 @@ class Stepper:
         self._dtype = x.dtype
         self._eager = (x0, eps, alpha, norm, clip)
         self._call = None
+        self._plan = None
         self._args: tuple[Any, ...] = ()
         if not (
             kernel_takes(x)
@@ -193,22 +194,27 @@ class Stepper:
             e = np.ascontiguousarray(eps.detach().numpy(), dtype=dt)
             a = np.ascontiguousarray(alpha.detach().numpy(), dtype=dt)
             xn, x0n = x.detach().numpy(), x0.detach().numpy()
-            self._args = (_core.AttackStepPlan(xn, x0n, e, a, float(lo), float(hi), norm),)
-            self._call = self._cpu
+            self._plan = _core.AttackStepPlan(xn, x0n, e, a, float(lo), float(hi), norm)
         else:
             self._args = (x0, eps.to(x.dtype).contiguous(), alpha.to(x.dtype).contiguous())
             self._call = self._public
-
-    def _cpu(self, grad: torch.Tensor) -> None:
-        self._args[0](grad.numpy())
 
     def _public(self, grad: torch.Tensor) -> None:
         x0, eps, alpha = self._args
         attack_step(self.x, grad, x0, eps, alpha, self._eager[3], self._eager[4])
 
     def __call__(self, grad: torch.Tensor) -> None:
-        # the kernel checks the gradient's shape (and again its dtype and layout)
+        # CPU: the plan checks the gradient's shape (and again its dtype and layout); CUDA: the
+        # public wrapper checks everything
         if (
+            self._plan is not None
+            and grad.dtype == self._dtype
+            and not grad.requires_grad
+            and grad.is_contiguous()
+            and grad.is_cpu
+        ):
+            self._plan(grad.numpy())
+        elif (
             self._call is not None
             and grad.dtype == self._dtype
             and not grad.requires_grad
