@@ -1,4 +1,8 @@
-// Fused projected-gradient step of the FGSM/BIM/PGD attacks, one sample at a time, in place:
+// The attack_step family: fused in-place updates of the attacks, one sample at a time. Below, the
+// projected-gradient step of FGSM/BIM/PGD (linf_one, l2_one), then CW's Adam step in tanh space
+// (cw_one) and DeepFool's step to the nearest linearised boundary (deepfool_one).
+//
+// Projected-gradient step:
 //   x <- clip(proj_{B(x0, eps)}(x + alpha * dir(g)), lo, hi)
 // with dir(g) = sign(g) for the L-inf ball and g / ||g||_2 for the L2 ball, plus the L2 and L-inf
 // norms of the final perturbation x - x0. The eager torch sequence this replaces makes about ten
@@ -27,7 +31,8 @@
 #define INFOTHEORY_ATTACK_SSE2 1
 #endif
 
-#if !defined(__CUDACC__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GCC only: the loops below put the target attribute on lambdas, which clang does not carry over.
+#if !defined(__CUDACC__) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define INFOTHEORY_ATTACK_AVX2 1
 #define INFOTHEORY_AVX2 __attribute__((target("avx2,fma")))
