@@ -307,6 +307,28 @@ def test_refuses_to_copy():
     torch.testing.assert_close(x, x0)
 
 
+def test_fast_path_refuses_bad_budgets_before_writing():
+    """Valid CPU tensors take the short path; its budgets are checked by the kernel, before
+    anything is written, with the same message as the general path."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 5, dtype=torch.float64, generator=gen)
+    g, x0 = torch.randn(3, 5, dtype=torch.float64, generator=gen), x.clone()
+    before = x.clone()
+    for bad in (
+        torch.tensor([0.1, -0.2, 0.1], dtype=torch.float64),
+        torch.tensor([0.1, float("nan"), 0.1], dtype=torch.float64),
+        torch.tensor([0.1, float("inf"), 0.1], dtype=torch.float64),
+    ):
+        for kw in ({"eps": bad, "alpha": 0.1}, {"eps": 0.1, "alpha": bad}):
+            name = "eps" if kw["eps"] is bad else "alpha"
+            with pytest.raises(ValueError, match=f"{name} must be finite and non-negative"):
+                attack_step(x, g, x0, **kw)
+    torch.testing.assert_close(x, before, rtol=0, atol=0)
+    l2, linf = attack_step(x, g, x0, torch.full((3,), 0.2, dtype=torch.float64), 0.05, clip=None)
+    assert isinstance(l2, torch.Tensor) and l2.dtype == torch.float64
+    torch.testing.assert_close(linf, torch.full((3,), 0.05, dtype=torch.float64))
+
+
 def test_empty_batch():
     x = torch.empty(0, 5)
     l2, linf = attack_step(x, torch.empty(0, 5), torch.empty(0, 5), 0.1, 0.1)

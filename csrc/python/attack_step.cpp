@@ -1,5 +1,6 @@
 // Bindings of the attack_step family: the fused in-place projected-gradient step on CPU (OpenMP
 // over samples) and CUDA (one block a sample, torch's current stream).
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -33,6 +34,18 @@ void check_box(double lo, double hi) {
   }
 }
 
+// Budgets (eps, alpha) must be finite and non-negative: checked before anything is written.
+template <class T>
+void check_budget(const char* name, const T* v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(v[i] >= T(0)) || !std::isfinite(v[i])) {
+      pyutil::value_error(std::string(name) + " must be finite and non-negative, got " +
+                          std::to_string(static_cast<double>(v[i])) + " at sample " +
+                          std::to_string(i));
+    }
+  }
+}
+
 template <class T>
 void run_cpu(carray<T> x, carray<T> g, carray<T> x0, carray<T> eps, carray<T> alpha, double lo,
              double hi, const std::string& norm_name, carray<T> l2, carray<T> linf) {
@@ -56,6 +69,8 @@ void run_cpu(carray<T> x, carray<T> g, carray<T> x0, carray<T> eps, carray<T> al
   const T* x0p = x0.data();
   const T* ep = eps.data();
   const T* ap = alpha.data();
+  check_budget("eps", ep, n);
+  check_budget("alpha", ap, n);
   T* l2p = l2.mutable_data();
   T* lip = linf.mutable_data();
   const T tlo = static_cast<T>(lo), thi = static_cast<T>(hi);
@@ -201,6 +216,13 @@ class StepPlan {
     check_array("x0", x0, shape, false);
     check_array("eps", eps, {n_}, false);
     check_array("alpha", alpha, {n_}, false);
+    if (f64_) {
+      check_budget("eps", static_cast<const double*>(eps.data()), n_);
+      check_budget("alpha", static_cast<const double*>(alpha.data()), n_);
+    } else {
+      check_budget("eps", static_cast<const float*>(eps.data()), n_);
+      check_budget("alpha", static_cast<const float*>(alpha.data()), n_);
+    }
     x_ = x;
     x0_ = x0;
     eps_ = eps;

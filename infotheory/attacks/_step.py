@@ -6,6 +6,7 @@ sequence below is the reference and the fallback for inputs the kernel cannot ta
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,11 @@ def attack_step(
     nm = parse_norm(norm)
     box = parse_clip(clip)
     lo, hi = box if box is not None else (-np.inf, np.inf)
+    fast = _fast_cpu_args(x, grad, x0, eps, alpha)
+    if fast is not None:  # valid CPU tensors: the kernel's own checks suffice
+        l2, linf = np.empty_like(fast[3]), np.empty_like(fast[3])
+        _core.attack_step(*fast, float(lo), float(hi), nm, l2, linf)
+        return torch.from_numpy(l2), torch.from_numpy(linf)
     xa = _arrays.float_array(x, "x", allow_copy=False, min_ndim=1, allow_empty=True)
     same = (xa.np_dtype,)
     ga = _arrays.float_array(grad, "grad", allow_copy=False, dtypes=same, allow_empty=True)
@@ -138,6 +144,48 @@ def attack_step(
     else:
         _core.attack_step(xa.array, ga.array, ba.array, e, al, float(lo), float(hi), nm, l2, linf)
     return xa.wrap(l2), xa.wrap(linf)
+
+
+_NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[Any, ...] | None:
+    """Zero-copy kernel arguments for the common call (CPU tensors of one float dtype,
+    C-contiguous, one shape; budgets non-negative finite numbers or (n,) tensors of that dtype,
+    which the kernel checks), else None: the general path then validates, explains what is
+    wrong, or serves other inputs."""
+    if not (
+        isinstance(x, torch.Tensor)
+        and isinstance(grad, torch.Tensor)
+        and isinstance(x0, torch.Tensor)
+        and x.dim() >= 1
+        and x.is_cpu
+        and x.dtype in _NP_DTYPE
+        and x.is_contiguous()
+    ):
+        return None
+    for t in (grad, x0):
+        if not (t.is_cpu and t.dtype == x.dtype and t.shape == x.shape and t.is_contiguous()):
+            return None
+    n, dt = x.shape[0], _NP_DTYPE[x.dtype]
+    budgets = []
+    for v in (eps, alpha):
+        if isinstance(v, float | int) and not isinstance(v, bool):
+            if not (math.isfinite(v) and v >= 0):
+                return None
+            b = np.full(n, v, dtype=dt)
+        elif (
+            isinstance(v, torch.Tensor)
+            and v.is_cpu
+            and v.dtype == x.dtype
+            and v.shape == (n,)
+            and v.is_contiguous()
+        ):
+            b = v.detach().numpy()
+        else:
+            return None
+        budgets.append(b)
+    return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
 
 
 def _finite(v: Any) -> Any:
