@@ -1,6 +1,9 @@
-"""Attacks: the fused attack_step kernel vs the eager torch ops it replaces; PGD-40 end to end vs a
-hand-written torch loop and vs the model's own forward+backward floor; DeepFool and CW on a
-trained MNIST MLP (batched vs one sample at a time, and torchattacks / foolbox when importable).
+"""Attacks: the fused attack_step kernel vs the eager torch ops it replaces (float32 and float64);
+the fused CW and DeepFool updates vs their torch versions, alone and inside the attacks; PGD-40
+end to end vs a hand-written torch loop and vs the model's own forward+backward floor; DeepFool
+and CW on a trained MNIST MLP (batched vs one sample at a time, and torchattacks / foolbox when
+importable). Ratios from wall time (min and median of interleaved rounds) and from process CPU
+time (``ratio_cpu``: at 1 thread, robust to the neighbours' load on a shared machine).
 
     python bench/attacks.py [--threads 1] [--quick] [--peers /tmp/peerlibs]
 
@@ -104,17 +107,24 @@ def peers(path: str | None) -> dict[str, object]:
 
 def race(fns: dict[str, object], *, rounds: int, number: int = 1) -> dict[str, dict[str, float]]:
     """Time the callables in turn, ``rounds`` times, ``number`` calls a turn: on a shared machine
-    the neighbours' load then hits every side alike. Returns min and median seconds per call."""
+    the neighbours' load then hits every side alike. Returns min and median wall seconds per call,
+    and the min of the process CPU seconds (at 1 thread: the time actually spent on the work,
+    without the waits for a core that the neighbours add to wall time)."""
     for fn in fns.values():
         fn()  # type: ignore[operator]
     samples: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(number):
                 fn()  # type: ignore[operator]
             samples[k].append((time.perf_counter() - t0) / number)
-    return {k: {"min_s": min(v), "median_s": float(np.median(v))} for k, v in samples.items()}
+            cpu[k].append((time.process_time() - c0) / number)
+    return {
+        k: {"min_s": min(v), "median_s": float(np.median(v)), "cpu_min_s": min(cpu[k])}
+        for k, v in samples.items()
+    }
 
 
 def record_race(
@@ -128,35 +138,44 @@ def record_race(
         baseline_s=b["min_s"],
         ratio=b["min_s"] / o["min_s"],
         ratio_median=b["median_s"] / o["median_s"],
+        ratio_cpu=b["cpu_min_s"] / max(o["cpu_min_s"], 1e-9),
         **extra,
     )
 
 
 def bench_step(bench: Bench, quick: bool) -> None:
+    from infotheory import _core
+
+    bench.record("attack_step CPU loops", loops=_core.attack_step_loops())
     shapes = [(256, 3, 32, 32), (256, 784)]
-    for shape in shapes[:1] if quick else shapes:
-        _step_case(bench, shape, rounds=30 if quick else 150)
+    for dtype in (torch.float32, torch.float64):
+        for shape in shapes[:1] if quick else shapes:
+            _step_case(bench, shape, dtype, rounds=30 if quick else 150)
 
 
-def _step_case(bench: Bench, shape: tuple[int, ...], rounds: int) -> None:
-    from infotheory.attacks._step import attack_step, step_, torch_step_
+def _step_case(bench: Bench, shape: tuple[int, ...], dtype: torch.dtype, rounds: int) -> None:
+    from infotheory.attacks._step import Stepper, attack_step, torch_step_
 
     gen = torch.Generator().manual_seed(0)
     n = shape[0]
-    x0 = torch.rand(shape, generator=gen)
-    g = torch.randn(shape, generator=gen)
+    x0 = torch.rand(shape, generator=gen, dtype=dtype)
+    g = torch.randn(shape, generator=gen, dtype=dtype)
     x = x0.clone()
-    eps = torch.full((n,), 8 / 255)
-    alpha = torch.full((n,), 2 / 255)
+    eps = torch.full((n,), 8 / 255, dtype=dtype)
+    alpha = torch.full((n,), 2 / 255, dtype=dtype)
     nbytes = 4 * x.numel() * x.element_size()  # read x, g, x0; write x
     dst = torch.empty_like(x)
-    label = "x".join(map(str, shape))
+    label = "x".join(map(str, shape)) + (" f32" if dtype == torch.float32 else " f64")
     box = (0.0, 1.0)
+    # What the attacks run each iteration: the Stepper is built once per run, then called with
+    # the new gradient (it checks the gradient and calls the kernel).
+    inf_step = Stepper(x, x0, eps, alpha, "inf", box)
+    l2_step = Stepper(x, x0, eps, alpha, "2", box)
     t = race(
         {
             "copy": lambda: dst.copy_(x0),
-            "fused inf": lambda: step_(x, g, x0, eps, alpha, "inf", box),
-            "fused 2": lambda: step_(x, g, x0, eps, alpha, "2", box),
+            "fused inf": lambda: inf_step(g),
+            "fused 2": lambda: l2_step(g),
             "public attack_step inf": lambda: attack_step(x, g, x0, eps, alpha, "inf"),
             "eager inf (+norms)": lambda: torch_step_(x, g, x0, eps, alpha, "inf", box),
             "eager 2 (+norms)": lambda: torch_step_(x, g, x0, eps, alpha, "2", box),
@@ -169,7 +188,7 @@ def _step_case(bench: Bench, shape: tuple[int, ...], rounds: int) -> None:
         gbs = nbytes / t[f"fused {norm}"]["min_s"] / 1e9
         record_race(
             bench,
-            f"step {norm} {label} f32",
+            f"step {norm} {label}",
             t,
             f"fused {norm}",
             f"eager {norm} (+norms)",
@@ -177,8 +196,83 @@ def _step_case(bench: Bench, shape: tuple[int, ...], rounds: int) -> None:
             copy_GBps=copy_gbs,
             fraction_of_copy_bw=gbs / copy_gbs,
         )
-    record_race(bench, f"step inf {label} f32", t, "fused inf", "eager inf 5 ops")
-    record_race(bench, f"step inf {label} f32", t, "public attack_step inf", "eager inf (+norms)")
+    record_race(bench, f"step inf {label}", t, "fused inf", "eager inf 5 ops")
+    record_race(bench, f"step inf {label}", t, "public attack_step inf", "eager inf (+norms)")
+
+
+def _fused_case(bench: Bench, dtype: torch.dtype, rounds: int) -> None:
+    import infotheory.attacks._fused as fused
+
+    label = "128x784 " + ("f32" if dtype == torch.float32 else "f64")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(128, 784, generator=gen, dtype=dtype)
+    w0 = torch.atanh((2 * x - 1).clamp(-0.98, 0.98))
+    g = 0.01 * torch.randn(128, 784, generator=gen, dtype=dtype)
+    ours = fused.CwAdam(w0, x, 0.01, (0.0, 1.0))
+    base = fused.CwAdam(w0, x, 0.01, (0.0, 1.0))
+    base._kernel = None  # the torch version of the same step
+    t = race({"fused": lambda: ours.step(g), "torch": lambda: base.step(g)}, rounds=rounds)
+    record_race(bench, f"CW Adam step {label}", t, "fused", "torch")
+
+    k, m = 10, 128
+    grads = [torch.randn(m, 784, generator=gen, dtype=dtype) for _ in range(k)]
+    f = torch.randn(m, k - 1, generator=gen, dtype=dtype)
+    sel = rows = torch.arange(m)
+    r_tot, r2 = torch.zeros_like(x), torch.zeros_like(x)
+    xa, xa2 = x.clone(), x.clone()
+    box = (0.0, 1.0)
+    t = race(
+        {
+            "fused": lambda: fused.deepfool_step_(grads, f, sel, rows, r_tot, x, xa, 0.02, box),
+            "torch": lambda: fused.deepfool_step_torch_(grads, f, sel, rows, r2, x, xa2, 0.02, box),
+        },
+        rounds=rounds,
+    )
+    record_race(bench, f"DeepFool update k=10 {label}", t, "fused", "torch")
+
+
+def bench_fused(bench: Bench, quick: bool) -> None:
+    """The CW and DeepFool inner updates: fused kernel vs the pure-torch version of the same
+    update (the fallback), alone and inside the whole attack."""
+    import infotheory.attacks._fused as fused
+    from infotheory.attacks import CW, DeepFool
+
+    for dtype in (torch.float32, torch.float64):
+        _fused_case(bench, dtype, rounds=10 if quick else 40)
+
+    model, x_all, y_all = trained_mnist_mlp(4000)
+    with torch.no_grad():
+        ok = model(x_all).argmax(1) == y_all
+    x, y = x_all[ok][:128], y_all[ok][:128]
+    attacks = {
+        "DeepFool": DeepFool(steps=50, overshoot=0.02),
+        "CW-L2 3x50" if quick else "CW-L2 5x100": CW(
+            c=0.1, steps=50 if quick else 100, lr=0.01, search_steps=3 if quick else 5
+        ),
+    }
+    real = fused._cpu_kernel_ok
+    for name, atk in attacks.items():
+        out: dict[str, object] = {}
+
+        def run(kernels: bool, atk=atk, out=out) -> None:
+            fused._cpu_kernel_ok = real if kernels else (lambda *ts: False)
+            try:
+                out[kernels] = atk(model, x, y)
+            finally:
+                fused._cpu_kernel_ok = real
+
+        t = race({"fused": lambda: run(True), "torch": lambda: run(False)}, rounds=3)
+        a, b = out[True], out[False]
+        record_race(
+            bench,
+            f"{name} 128 MNIST samples, fused vs torch update",
+            t,
+            "fused",
+            "torch",
+            success_rate=float(a.success.float().mean()),
+            median_l2=float(a.l2[a.success].median()),
+            same_result=bool(torch.allclose(a.x_adv, b.x_adv, atol=1e-4)),
+        )
 
 
 def bench_pgd(bench: Bench, quick: bool, found: dict[str, object]) -> None:
@@ -214,12 +308,20 @@ def _pgd_case(
     if ta is not None:
         tatk = ta.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
         fns["torchattacks.PGD"] = lambda: tatk(x, y)
-    t = race(fns, rounds=3 if "CNN" in name else 5)
+    t = race(fns, rounds=5)
     case = f"PGD-{steps} {name} b={shape[0]}"
     floor = t["fwd+bwd floor"]["min_s"]
     over = t["ours"]["min_s"] / floor
+    over_cpu = t["ours"]["cpu_min_s"] / t["fwd+bwd floor"]["cpu_min_s"]
     record_race(
-        bench, case, t, "ours", "hand-written eager PGD", floor_s=floor, ours_over_floor=over
+        bench,
+        case,
+        t,
+        "ours",
+        "hand-written eager PGD",
+        floor_s=floor,
+        ours_over_floor=over,
+        ours_over_floor_cpu=over_cpu,
     )
     if "torchattacks.PGD" in t:
         record_race(bench, case, t, "ours", "torchattacks.PGD")
@@ -370,13 +472,15 @@ def bench_minimal(bench: Bench, quick: bool, found: dict[str, object]) -> None:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--peers", default=None, help="folder holding torchattacks / foolbox")
-    p.add_argument("--only", choices=["step", "pgd", "minimal"], default=None)
+    p.add_argument("--only", choices=["step", "fused", "pgd", "minimal"], default=None)
     args = p.parse_args()
     bench = Bench("attacks", threads=args.threads, out=args.out)
     torch.set_num_threads(args.threads)
     found = peers(args.peers)
     if args.only in (None, "step"):
         bench_step(bench, args.quick)
+    if args.only in (None, "fused"):
+        bench_fused(bench, args.quick)
     if args.only in (None, "pgd"):
         bench_pgd(bench, args.quick, found)
     if args.only in (None, "minimal"):

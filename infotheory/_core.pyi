@@ -156,4 +156,87 @@ def spectral_certify(
     mu: npt.NDArray[np.float64],
     ok: npt.NDArray[np.int32],
     fro2: npt.NDArray[np.float64],
+# attack_step family, CW and DeepFool updates (one dtype, float64 or float32, C-contiguous, no
+# conversion). cw_adam_step: w, m, v, xa updated in place, l2sq (n,) output. deepfool_step: grads
+# k arrays (a, ...), f (m, k-1), sel/rows (m,) int64; r_tot and x_adv (n, ...) updated in place.
+def attack_step_loops() -> str: ...
+
+class AttackStepPlan:
+    """attack_step with x, x0, eps, alpha, the box and the norm bound once."""
+
+    def __init__(
+        self,
+        x: npt.NDArray[np.floating],
+        x0: npt.NDArray[np.floating],
+        eps: npt.NDArray[np.floating],
+        alpha: npt.NDArray[np.floating],
+        lo: float,
+        hi: float,
+        norm: str,
+    ) -> None: ...
+    def __call__(self, grad: npt.NDArray[np.floating]) -> None: ...
+    @property
+    def l2(self) -> npt.NDArray[np.floating]: ...
+    @property
+    def linf(self) -> npt.NDArray[np.floating]: ...
+
+def cw_adam_step(
+    w: npt.NDArray[np.floating],
+    m: npt.NDArray[np.floating],
+    v: npt.NDArray[np.floating],
+    xa: npt.NDArray[np.floating],
+    x: npt.NDArray[np.floating],
+    grad: npt.NDArray[np.floating],
+    step_size: float,
+    bc2_sqrt: float,
+    b1: float,
+    b2: float,
+    adam_eps: float,
+    lo: float,
+    hi: float,
+    box: bool,
+    l2sq: npt.NDArray[np.floating],
+) -> None: ...
+def deepfool_step(
+    grads: list[npt.NDArray[np.floating]],
+    f: npt.NDArray[np.floating],
+    sel: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    r_tot: npt.NDArray[np.floating],
+    x: npt.NDArray[np.floating],
+    x_adv: npt.NDArray[np.floating],
+    overshoot: float,
+    lo: float,
+    hi: float,
+) -> None: ...
+def cw_adam_step_cuda(
+    w: Any,
+    m: Any,
+    v: Any,
+    xa: Any,
+    x: Any,
+    grad: Any,
+    step_size: float,
+    bc2_sqrt: float,
+    b1: float,
+    b2: float,
+    adam_eps: float,
+    lo: float,
+    hi: float,
+    box: bool,
+    l2sq: Any,
+    stream: int,
+) -> None: ...
+def deepfool_step_cuda(
+    grads: Any,
+    f: Any,
+    sel: Any,
+    rows: Any,
+    r_tot: Any,
+    x: Any,
+    x_adv: Any,
+    overshoot: float,
+    lo: float,
+    hi: float,
+    stream: int,
 ) -> None: ...

@@ -12,7 +12,7 @@ from torch import nn
 
 from infotheory.attacks import PGD
 from infotheory.attacks import _step as step_mod
-from infotheory.attacks._step import attack_step, torch_step_
+from infotheory.attacks._step import Stepper, attack_step, torch_step_
 
 
 def reference(x, g, x0, eps, alpha, norm, clip):
@@ -48,7 +48,10 @@ def problem(shape, dtype, seed, box):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    shape=st.sampled_from([(1, 1), (3, 5), (4, 3, 2, 2), (2, 1000), (7, 1, 3)]),
+    # row lengths around the vector widths (4, 8) and the float partial-sum blocks (64, 128)
+    shape=st.sampled_from(
+        [(1, 1), (3, 5), (4, 3, 2, 2), (2, 1000), (7, 1, 3), (3, 9), (2, 17), (2, 129), (5, 31)]
+    ),
     norm=st.sampled_from(["inf", "2"]),
     dtype=st.sampled_from([np.float64, np.float32]),
     eps=st.one_of(st.floats(0.0, 2.0), st.just(0.0)),
@@ -92,6 +95,142 @@ def test_kernel_agrees_with_eager_torch(norm, dtype):
     torch.testing.assert_close(x, xe, rtol=tol, atol=tol)
     torch.testing.assert_close(l2, e2, rtol=tol, atol=tol)
     torch.testing.assert_close(linf, einf, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stepper_kernel_and_eager_paths_agree(norm, dtype):
+    """The attacks' per-run Stepper: the kernel path and the eager path it takes for a gradient
+    the kernel cannot take (wrong dtype, non-contiguous, requiring grad) give the same iterate."""
+    x, g, x0 = problem((6, 2, 35), np.float64, 3, (0.0, 1.0))
+    x, g, x0 = (t.to(dtype) for t in (x, g, x0))
+    eps = torch.linspace(0.05, 0.5, 6, dtype=dtype)
+    alpha = torch.full((6,), 0.07, dtype=dtype)
+    tol = 1e-12 if dtype == torch.float64 else 2e-6
+    grads = {
+        "contiguous": g,
+        "other dtype": g.to(torch.float32 if dtype == torch.float64 else torch.float64),
+        "non-contiguous": g.transpose(1, 2).contiguous().transpose(1, 2),
+        "requires grad": g.clone().requires_grad_(True),
+    }
+    for name, grad in grads.items():
+        xs, xe = x.clone(), x.clone()
+        step = Stepper(xs, x0, eps, alpha, norm, (0.0, 1.0))
+        ptr = xs.data_ptr()
+        with torch.no_grad():
+            step(grad)
+            step(grad)  # twice: the kernel's numpy views keep pointing at xs
+            for _ in range(2):
+                torch_step_(xe, grad.detach(), x0, eps, alpha, norm, (0.0, 1.0))
+        assert xs.data_ptr() == ptr, name
+        torch.testing.assert_close(xs, xe, rtol=tol, atol=tol, msg=name)
+    # a run the kernel cannot serve at all (x0 not contiguous) takes the eager path throughout
+    xs, xe = x.clone(), x.clone()
+    x0t = x0.transpose(1, 2).contiguous().transpose(1, 2)
+    Stepper(xs, x0t, eps, alpha, norm, None)(g)
+    torch_step_(xe, g, x0, eps, alpha, norm, None)
+    torch.testing.assert_close(xs, xe, rtol=tol, atol=tol)
+
+
+def test_step_plan_binds_once_and_checks_each_gradient():
+    from infotheory import _core
+
+    x, g, x0 = problem((4, 3, 9), np.float32, 5, (0.0, 1.0))
+    e = np.linspace(0.05, 0.4, 4, dtype=np.float32)
+    a = np.full(4, 0.05, dtype=np.float32)
+    xn = x.numpy()
+    want = x.clone()
+    plan = _core.AttackStepPlan(xn, x0.numpy(), e, a, 0.0, 1.0, "2")
+    for _ in range(3):  # the plan keeps writing through to x
+        plan(g.numpy())
+        w2, winf = attack_step(want, g, x0, torch.from_numpy(e), torch.from_numpy(a), "2")
+    torch.testing.assert_close(x, want, rtol=0, atol=0)
+    np.testing.assert_array_equal(plan.l2, w2.numpy())
+    np.testing.assert_array_equal(plan.linf, winf.numpy())
+    gn = g.numpy()
+    before = xn.copy()
+    with pytest.raises(ValueError, match="grad must have shape"):
+        plan(gn[:, :2].copy())
+    with pytest.raises(TypeError, match="grad must have x's dtype"):
+        plan(gn.astype(np.float64))
+    with pytest.raises(ValueError, match="grad must be C-contiguous"):
+        plan(np.asfortranarray(gn))
+    with pytest.raises(TypeError):
+        plan(gn.tolist())  # never converted (a copy would hide the caller's mistakes)
+    np.testing.assert_array_equal(xn, before)  # nothing written by the refused calls
+    with pytest.raises(TypeError, match="x0 must have x's dtype"):
+        _core.AttackStepPlan(xn, x0.numpy().astype(np.float64), e, a, 0.0, 1.0, "2")
+    with pytest.raises(ValueError, match="eps must have shape"):
+        _core.AttackStepPlan(xn, x0.numpy(), e[:3].copy(), a, 0.0, 1.0, "2")
+    with pytest.raises(ValueError, match="norm must be"):
+        _core.AttackStepPlan(xn, x0.numpy(), e, a, 0.0, 1.0, "1")
+    with pytest.raises(ValueError, match="clip must satisfy"):
+        _core.AttackStepPlan(xn, x0.numpy(), e, a, 1.0, 0.0, "2")
+    with pytest.raises(TypeError, match="x must be float32 or float64"):
+        _core.AttackStepPlan(xn.astype(np.float16), x0.numpy(), e, a, 0.0, 1.0, "2")
+    ro = xn.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="x must be writable"):
+        _core.AttackStepPlan(ro, x0.numpy(), e, a, 0.0, 1.0, "2")
+
+
+def test_portable_loops_match_reference_without_avx2(tmp_path):
+    """The SSE2 (float32) and portable (float64) loops that CPUs without AVX2 run: same checks
+    against the float64 reference (and CW's fused step against its torch version), in a process
+    where the AVX2 loops are switched off."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np, torch, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from test_attacks_step import problem, reference\n"
+        "from infotheory.attacks._step import attack_step\n"
+        "from infotheory import _core\n"
+        "assert _core.attack_step_loops() != 'avx2', _core.attack_step_loops()\n"
+        "for dtype, tol in ((np.float32, 2e-6), (np.float64, 1e-12)):\n"
+        "    for shape in ((3, 5), (2, 17), (4, 3, 7, 7), (2, 129)):\n"
+        "        for norm in ('inf', '2'):\n"
+        "            x, g, x0 = problem(shape, dtype, 7, (0.0, 1.0))\n"
+        "            e = np.linspace(0.01, 0.6, shape[0])\n"
+        "            want, w2, wi = reference(x.numpy(), g.numpy(), x0.numpy(), e, 0.1, norm,"
+        " (0.0, 1.0))\n"
+        "            l2, li = attack_step(x, g, x0, torch.tensor(e, dtype=x.dtype), 0.1, norm)\n"
+        "            got = x.numpy().reshape(shape[0], -1)\n"
+        "            np.testing.assert_allclose(got, want, rtol=tol, atol=4 * tol)\n"
+        "            np.testing.assert_allclose(l2.numpy(), w2, rtol=10 * tol, atol=4 * tol)\n"
+        "            np.testing.assert_allclose(li.numpy(), wi, rtol=tol, atol=4 * tol)\n"
+        "from infotheory.attacks._fused import CwAdam\n"
+        "for dtype, tol in ((torch.float32, 2e-5), (torch.float64, 1e-12)):\n"
+        "    x = torch.rand(3, 37, dtype=dtype, generator=torch.Generator().manual_seed(1))\n"
+        "    w0 = torch.atanh(1.8 * x - 0.9)\n"
+        "    a, b = CwAdam(w0, x, 0.05, (0.0, 1.0)), CwAdam(w0, x, 0.05, (0.0, 1.0))\n"
+        "    b._kernel = None\n"
+        "    for s in range(5):\n"
+        "        g = torch.sin(a.xa * (s + 3))\n"
+        "        la, lb = a.step(g), b.step(g)\n"
+        "    torch.testing.assert_close(a.xa, b.xa, rtol=tol, atol=tol)\n"
+        "    torch.testing.assert_close(la, lb, rtol=10 * tol, atol=tol)\n"
+        "print('ok')\n"
+    )
+    import infotheory
+
+    here = Path(__file__).resolve().parent
+    root = str(Path(infotheory.__file__).resolve().parents[1])  # the package this run imports
+    env = dict(os.environ, INFOTHEORY_ATTACK_NO_AVX2="1", OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(here)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 
 def test_pgd_same_with_kernel_and_fallback(monkeypatch):
@@ -166,6 +305,28 @@ def test_refuses_to_copy():
         attack_step(ro, np.zeros((2, 2)), np.zeros((2, 2)), 0.1, 0.1)
     # nothing was written by the failed calls
     torch.testing.assert_close(x, x0)
+
+
+def test_fast_path_refuses_bad_budgets_before_writing():
+    """Valid CPU tensors take the short path; its budgets are checked by the kernel, before
+    anything is written, with the same message as the general path."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 5, dtype=torch.float64, generator=gen)
+    g, x0 = torch.randn(3, 5, dtype=torch.float64, generator=gen), x.clone()
+    before = x.clone()
+    for bad in (
+        torch.tensor([0.1, -0.2, 0.1], dtype=torch.float64),
+        torch.tensor([0.1, float("nan"), 0.1], dtype=torch.float64),
+        torch.tensor([0.1, float("inf"), 0.1], dtype=torch.float64),
+    ):
+        for kw in ({"eps": bad, "alpha": 0.1}, {"eps": 0.1, "alpha": bad}):
+            name = "eps" if kw["eps"] is bad else "alpha"
+            with pytest.raises(ValueError, match=f"{name} must be finite and non-negative"):
+                attack_step(x, g, x0, **kw)
+    torch.testing.assert_close(x, before, rtol=0, atol=0)
+    l2, linf = attack_step(x, g, x0, torch.full((3,), 0.2, dtype=torch.float64), 0.05, clip=None)
+    assert isinstance(l2, torch.Tensor) and l2.dtype == torch.float64
+    torch.testing.assert_close(linf, torch.full((3,), 0.05, dtype=torch.float64))
 
 
 def test_empty_batch():

@@ -6,6 +6,7 @@ sequence below is the reference and the fallback for inputs the kernel cannot ta
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,11 @@ def attack_step(
     nm = parse_norm(norm)
     box = parse_clip(clip)
     lo, hi = box if box is not None else (-np.inf, np.inf)
+    fast = _fast_cpu_args(x, grad, x0, eps, alpha)
+    if fast is not None:  # valid CPU tensors: the kernel's own checks suffice
+        l2, linf = np.empty_like(fast[3]), np.empty_like(fast[3])
+        _core.attack_step(*fast, float(lo), float(hi), nm, l2, linf)
+        return torch.from_numpy(l2), torch.from_numpy(linf)
     xa = _arrays.float_array(x, "x", allow_copy=False, min_ndim=1, allow_empty=True)
     same = (xa.np_dtype,)
     ga = _arrays.float_array(grad, "grad", allow_copy=False, dtypes=same, allow_empty=True)
@@ -140,6 +146,48 @@ def attack_step(
     return xa.wrap(l2), xa.wrap(linf)
 
 
+_NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[Any, ...] | None:
+    """Zero-copy kernel arguments for the common call (CPU tensors of one float dtype,
+    C-contiguous, one shape; budgets non-negative finite numbers or (n,) tensors of that dtype,
+    which the kernel checks), else None: the general path then validates, explains what is
+    wrong, or serves other inputs."""
+    if not (
+        isinstance(x, torch.Tensor)
+        and isinstance(grad, torch.Tensor)
+        and isinstance(x0, torch.Tensor)
+        and x.dim() >= 1
+        and x.is_cpu
+        and x.dtype in _NP_DTYPE
+        and x.is_contiguous()
+    ):
+        return None
+    for t in (grad, x0):
+        if not (t.is_cpu and t.dtype == x.dtype and t.shape == x.shape and t.is_contiguous()):
+            return None
+    n, dt = x.shape[0], _NP_DTYPE[x.dtype]
+    budgets = []
+    for v in (eps, alpha):
+        if isinstance(v, float | int) and not isinstance(v, bool):
+            if not (math.isfinite(v) and v >= 0):
+                return None
+            b = np.full(n, v, dtype=dt)
+        elif (
+            isinstance(v, torch.Tensor)
+            and v.is_cpu
+            and v.dtype == x.dtype
+            and v.shape == (n,)
+            and v.is_contiguous()
+        ):
+            b = v.detach().numpy()
+        else:
+            return None
+        budgets.append(b)
+    return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
+
+
 def _finite(v: Any) -> Any:
     return torch.isfinite(v).all() if _arrays.is_tensor(v) else np.isfinite(v).all()
 
@@ -153,6 +201,80 @@ def kernel_takes(x: torch.Tensor) -> bool:
     return x.device.type == "cuda" and bool(_core.WITH_CUDA)
 
 
+class Stepper:
+    """The step of one attack run, set up once: ``stepper(grad)`` updates ``x`` in place.
+
+    The attacks own ``x``, ``x0``, ``eps`` and ``alpha`` for the whole run (contiguous, one dtype,
+    one device), so everything about them is checked and turned into kernel arguments here, once.
+    Each call then checks only the gradient (dtype, layout, device) and hands the kernel a
+    zero-copy view of it; a gradient the kernel cannot take, or a run the kernel cannot serve,
+    goes through the eager torch step instead (same results).
+    """
+
+    __slots__ = ("_args", "_call", "_dtype", "_eager", "_plan", "x")
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        x0: torch.Tensor,
+        eps: torch.Tensor,
+        alpha: torch.Tensor,
+        norm: str,
+        clip: tuple[float, float] | None,
+    ) -> None:
+        self.x = x
+        self._dtype = x.dtype
+        self._eager = (x0, eps, alpha, norm, clip)
+        self._call = None
+        self._plan = None
+        self._args: tuple[Any, ...] = ()
+        if not (
+            kernel_takes(x)
+            and x0.is_contiguous()
+            and x0.dtype == x.dtype
+            and x0.device == x.device
+            and x0.shape == x.shape
+        ):
+            return
+        lo, hi = clip if clip is not None else (-np.inf, np.inf)
+        if x.device.type == "cpu":
+            dt = np.float32 if x.dtype == torch.float32 else np.float64
+            e = np.ascontiguousarray(eps.detach().numpy(), dtype=dt)
+            a = np.ascontiguousarray(alpha.detach().numpy(), dtype=dt)
+            xn, x0n = x.detach().numpy(), x0.detach().numpy()
+            self._plan = _core.AttackStepPlan(xn, x0n, e, a, float(lo), float(hi), norm)
+        else:
+            self._args = (x0, eps.to(x.dtype).contiguous(), alpha.to(x.dtype).contiguous())
+            self._call = self._public
+
+    def _public(self, grad: torch.Tensor) -> None:
+        x0, eps, alpha = self._args
+        attack_step(self.x, grad, x0, eps, alpha, self._eager[3], self._eager[4])
+
+    def __call__(self, grad: torch.Tensor) -> None:
+        # CPU: the plan checks the gradient's shape (and again its dtype and layout); CUDA: the
+        # public wrapper checks everything
+        if (
+            self._plan is not None
+            and grad.dtype == self._dtype
+            and not grad.requires_grad
+            and grad.is_contiguous()
+            and grad.is_cpu
+        ):
+            self._plan(grad.numpy())
+        elif (
+            self._call is not None
+            and grad.dtype == self._dtype
+            and not grad.requires_grad
+            and grad.is_contiguous()
+            and grad.device == self.x.device
+        ):
+            self._call(grad)
+        else:
+            x0, eps, alpha, norm, clip = self._eager
+            torch_step_(self.x, grad, x0, eps, alpha, norm, clip)
+
+
 def step_(
     x: torch.Tensor,
     grad: torch.Tensor,
@@ -162,35 +284,6 @@ def step_(
     norm: str,
     clip: tuple[float, float] | None,
 ) -> None:
-    """The step the attacks use: the fused kernel where it takes the input, else eager torch.
-
-    The attacks own every buffer (contiguous, one dtype), so the CPU path skips the public
-    wrapper's validation and calls the kernel on zero-copy numpy views."""
-    if (
-        x.device.type == "cpu"
-        and kernel_takes(x)
-        and grad.dtype == x.dtype
-        and grad.is_contiguous()
-        and x0.is_contiguous()
-        and grad.device.type == "cpu"
-    ):
-        lo, hi = clip if clip is not None else (-np.inf, np.inf)
-        n = x.shape[0]
-        dt = np.float32 if x.dtype == torch.float32 else np.float64
-        l2, linf = np.empty(n, dtype=dt), np.empty(n, dtype=dt)
-        _core.attack_step(
-            x.detach().numpy(),
-            grad.detach().numpy(),
-            x0.detach().numpy(),
-            eps.numpy(),
-            alpha.numpy(),
-            float(lo),
-            float(hi),
-            norm,
-            l2,
-            linf,
-        )
-    elif kernel_takes(x) and grad.is_contiguous() and x0.is_contiguous():
-        attack_step(x, grad, x0, eps, alpha, norm, clip)
-    else:
-        torch_step_(x, grad, x0, eps, alpha, norm, clip)
+    """One step as the attacks take it: the fused kernel where it takes the input, else eager
+    torch. An attack loop builds one :class:`Stepper` instead and calls it every step."""
+    Stepper(x, x0, eps, alpha, norm, clip)(grad.detach())

@@ -10,6 +10,7 @@ from torch import nn
 
 from ._attack import Attack
 from ._base import check_float, check_int, margin, mean_logits
+from ._fused import CwAdam
 
 
 class CW(Attack):
@@ -64,12 +65,6 @@ class CW(Attack):
         self.search_steps = check_int(search_steps, "search_steps", 0)
         self.abort_early = bool(abort_early)
 
-    def _to_x(self, w: torch.Tensor) -> torch.Tensor:
-        if self.clip is None:
-            return w
-        lo, hi = self.clip
-        return lo + (hi - lo) * 0.5 * (torch.tanh(w) + 1.0)
-
     def _to_w(self, x: torch.Tensor) -> torch.Tensor:
         if self.clip is None:
             return x.clone()
@@ -92,35 +87,36 @@ class CW(Attack):
         last = x
         label = y if target is None else target
         for _ in range(max(1, self.search_steps)):
-            w = w0.clone().requires_grad_(True)
-            opt = torch.optim.Adam([w], lr=self.lr)
+            # w, Adam's moments, x' = x'(w) and ||x' - x||^2 advance together in one fused pass
+            # a step; autograd differentiates only the model's part of the loss, at x'.
+            opt = CwAdam(w0, x, self.lr, self.clip)
             found = torch.zeros(n, dtype=torch.bool, device=dev)
             prev = math.inf
             check_every = max(1, self.steps // 10)
             for t in range(self.steps):
-                xa = self._to_x(w)
-                z = mean_logits(model, xa, self.eot)
+                xa, l2sq = opt.xa, opt.l2sq
+                xr = xa.detach().requires_grad_(True)
+                z = mean_logits(model, xr, self.eot)
                 # m > 0 exactly when the attack's goal holds (untargeted: not y; targeted: t).
                 m = margin(z, label) if target is None else -margin(z, label)
-                l2sq = (xa - x).flatten(1).square().sum(1)
-                total = (l2sq + c * (self.kappa - m).clamp_min(0.0)).sum()
-                (g,) = torch.autograd.grad(total, w)
+                hinge = c * (self.kappa - m).clamp_min(0.0)
+                (g,) = torch.autograd.grad(hinge.sum(), xr, allow_unused=True)
                 with torch.no_grad():
                     ok = m >= self.kappa if self.kappa > 0 else m > 0
                     better = ok & (l2sq < best_l2)
                     if bool(better.any()):
-                        best[better] = xa.detach()[better]
-                        best_l2 = torch.where(better, l2sq.detach(), best_l2)
+                        best[better] = xa[better]
+                        best_l2 = torch.where(better, l2sq, best_l2)
                     found |= ok
                     iters += 1
-                w.grad = g
-                opt.step()
+                    total = (l2sq + hinge.detach()).sum()
+                opt.step(torch.zeros_like(xa) if g is None else g)
                 if self.abort_early and (t + 1) % check_every == 0:
-                    cur = float(total.detach())
+                    cur = float(total)
                     if cur > prev * (1 - 1e-4):
                         break
                     prev = cur
-            last = self._to_x(w).detach()
+            last = opt.xa
             upper = torch.where(found, torch.minimum(upper, c), upper)
             lower = torch.where(found, lower, torch.maximum(lower, c))
             c = torch.where(torch.isfinite(upper), (lower + upper) / 2, c * 10)

@@ -7,6 +7,7 @@ from torch import nn
 
 from ._attack import Attack
 from ._base import check_float, check_int, mean_logits
+from ._fused import deepfool_step_
 
 
 class DeepFool(Attack):
@@ -53,6 +54,7 @@ class DeepFool(Attack):
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         n = x.shape[0]
+        x = x.contiguous()
         x_adv = x.clone()
         r_tot = torch.zeros_like(x)
         iters = torch.zeros(n, dtype=torch.int64, device=x.device)
@@ -74,26 +76,13 @@ class DeepFool(Attack):
                 iters[active[~still]] = it
                 break
             iters[active[~still]] = it
-            zc = z[still].gather(1, cls[active[still]])  # (m, k): z_y, then the candidates
-            active = active[still]
-            grads = []
-            for j in range(k):
-                (g,) = torch.autograd.grad(zc[:, j].sum(), xi, retain_graph=j < k - 1)
-                grads.append(g[still])
-            gy = grads[0].flatten(1)
-            w = torch.stack([g.flatten(1) - gy for g in grads[1:]], dim=1)  # (m, k-1, d)
-            f = (zc[:, 1:] - zc[:, :1]).detach()  # (m, k-1)
-            wn = w.norm(dim=2)
-            dist = f.abs() / wn.clamp_min(torch.finfo(x.dtype).tiny)
-            best = dist.argmin(1)
-            wl = w[torch.arange(w.shape[0]), best]  # (m, d)
-            dl = dist.gather(1, best[:, None])[:, 0]
-            wln = wn.gather(1, best[:, None])[:, 0].clamp_min(torch.finfo(x.dtype).tiny)
-            r = ((dl + 1e-4) / wln)[:, None] * wl
-            r_tot[active] += r.view((-1, *x.shape[1:]))
-            step = x[active] + (1.0 + self.overshoot) * r_tot[active]
-            if self.clip is not None:
-                step.clamp_(self.clip[0], self.clip[1])
-            x_adv[active] = step.detach()
+            sel = still.nonzero()[:, 0]
+            zc = z[sel].gather(1, cls[active[sel]])  # (m, k): z_y, then the candidates
+            active = active[sel]
+            grads = [
+                torch.autograd.grad(zc[:, j].sum(), xi, retain_graph=j < k - 1)[0] for j in range(k)
+            ]
+            f = zc[:, 1:] - zc[:, :1]  # (m, k-1)
+            deepfool_step_(grads, f, sel, active, r_tot, x, x_adv, self.overshoot, self.clip)
             iters[active] = it + 1
         return x_adv, iters

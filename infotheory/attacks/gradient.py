@@ -17,7 +17,7 @@ from ._base import (
     parse_norm,
     per_sample,
 )
-from ._step import default_alpha, random_start_, step_
+from ._step import Stepper, default_alpha, random_start_
 
 
 class _Iterative(Attack):
@@ -71,6 +71,7 @@ class _Iterative(Attack):
             xa = x0.clone()
             if self.random_start:
                 random_start_(xa, x0, eps, self.norm, self.clip, gen)
+            step = Stepper(xa, x0, eps, alpha, self.norm, self.clip)
             keep: torch.Tensor | None = None
             found = torch.zeros(n, dtype=torch.bool, device=x.device)
             iters = torch.full((n,), self.steps, dtype=torch.int64, device=x.device)
@@ -85,7 +86,7 @@ class _Iterative(Attack):
                         keep[idx] = xa[idx]
                         iters[idx] = t
                         found |= new
-                step_(xa, g.contiguous(), x0, eps, alpha, self.norm, self.clip)
+                step(g.contiguous())
             if keep is not None:
                 xa = torch.where(found.view((n,) + (1,) * (x.dim() - 1)), keep, xa)
             take = ~best_found
