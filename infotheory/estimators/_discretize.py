@@ -10,6 +10,7 @@ import numpy as np
 
 from .._arrays import is_tensor
 from ._entropy import entropy
+from ._value import Information
 
 STRATEGIES = ("uniform", "quantile", "sign")
 
@@ -122,10 +123,11 @@ def feature_entropy(
     bins: int = 30,
     strategy: str = "uniform",
     range: tuple[float, float] | None = None,
-    base: str | float = "e",
+    base: str | float = 2,
     batch_size: int = 256,
-) -> float:
-    """Entropy H(T) of a deterministic network's features at ``layer`` over ``data``.
+) -> Information:
+    """Entropy H(T) of a deterministic network's features at ``layer`` over ``data``, in bits unless
+    ``base=`` says otherwise (``base="e"``: nats).
 
     For a deterministic encoder I(X;T) = H(T) (math.md §B3.3); the first paper estimates it on
     the last convolutional layer with MLE and JVHW after quantising each coordinate.
@@ -140,7 +142,7 @@ def feature_entropy(
     layer : torch.nn.Module or str
         The submodule whose output is T, or its name in ``model.named_modules()``.
     method, base
-        As in :func:`entropy`.
+        As in :func:`entropy` (default ``base=2``, bits).
     bins, strategy, range
         As in :func:`discretize`, applied to the features of all inputs at once.
     """

@@ -10,6 +10,7 @@ import numpy as np
 from .. import _core
 from .._units import log_base
 from ._counting import as_codes, as_counts
+from ._value import Information
 
 METHODS = ("jvhw", "mle", "miller_madow", "nsb")
 _ALIASES = {"plugin": "mle", "plug-in": "mle", "mm": "miller_madow"}
@@ -82,10 +83,11 @@ def entropy_from_counts(
     counts: Any,
     *,
     method: str = "jvhw",
-    base: str | float = "e",
+    base: str | float = 2,
     alphabet_size: int | None = None,
-) -> float:
-    """Entropy estimate from the counts of the observed symbols.
+) -> Information:
+    """Entropy estimate from the counts of the observed symbols, in bits unless ``base=`` says
+    otherwise.
 
     Parameters
     ----------
@@ -95,24 +97,26 @@ def entropy_from_counts(
         As in :func:`entropy`.
     """
     m = _method(method)
-    ln_b, _ = log_base(base)
+    log_base(base)  # validate before any work
     c = as_counts(counts)
     n = int(c.sum())
     if n < 1:
         raise ValueError("counts must contain at least one positive count")
     fp = _core.fingerprint(c)
     k = int(np.count_nonzero(c))
-    return _from_fingerprint(fp, n, k, m, _alphabet(alphabet_size, m, k)) / ln_b
+    return Information.from_nats(
+        _from_fingerprint(fp, n, k, m, _alphabet(alphabet_size, m, k)), base
+    )
 
 
 def entropy(
     samples: Any,
     *,
     method: str = "jvhw",
-    base: str | float = "e",
+    base: str | float = 2,
     alphabet_size: int | None = None,
-) -> float:
-    """Estimate the entropy of a discrete source from i.i.d. samples.
+) -> Information:
+    """Estimate the entropy of a discrete source from i.i.d. samples, in bits by default.
 
     Parameters
     ----------
@@ -130,21 +134,24 @@ def entropy(
         rounding moves it by up to ~1e-8 bits at n ~ 1e5 (below 1e-10 bits for n <= 3000).
         ``"nsb"`` is the Nemenman-Shafee-Bialek Bayesian estimator, integrated in the log domain
         (any n).
-    base : {"e", "bits", 2, 10, ...}
-        Unit of the result (default nats; the JVHW reference reports bits, i.e. ``base=2``).
+    base : {2, "bits", "e", "nats", 10, ...}
+        Unit of the result. Default ``2``: bits, as the JVHW reference reports; pass ``base="e"``
+        for nats.
     alphabet_size : int, optional
         Number of possible symbols K, for ``"nsb"`` only (default: the number observed, which
         assumes every symbol has been seen; pass K when it is known).
 
     Returns
     -------
-    float
-        The estimate. The plug-in never exceeds log(n); JVHW can.
+    Information
+        The estimate, a ``float`` whose ``unit`` attribute names its unit (``"bits"`` by default).
+        The plug-in never exceeds log(n); JVHW can.
     """
     m = _method(method)
-    ln_b, _ = log_base(base)
+    log_base(base)  # validate before any work
     a = as_codes(samples, "samples")
     counts = _core.count_symbols(a, False, False)[0]
     fp = _core.fingerprint(counts)
     k = counts.shape[0]
-    return _from_fingerprint(fp, a.shape[0], k, m, _alphabet(alphabet_size, m, k)) / ln_b
+    nats = _from_fingerprint(fp, a.shape[0], k, m, _alphabet(alphabet_size, m, k))
+    return Information.from_nats(nats, base)

@@ -13,6 +13,7 @@ from .._arrays import is_tensor
 from .._units import log_base
 from ._counting import as_codes
 from ._entropy import _from_fingerprint, _method
+from ._value import Information
 
 
 def _entropy_of_labels(labels: np.ndarray, n: int, method: str) -> float:
@@ -57,7 +58,8 @@ def _as_float2d(v: Any, name: str) -> np.ndarray:
 
 
 def ksg_mi(x: Any, y: Any, *, k: int = 3) -> float:
-    """Kraskov-Stoegbauer-Grassberger estimate (their algorithm 1) of I(X;Y) in nats.
+    """Kraskov-Stoegbauer-Grassberger estimate (their algorithm 1) of I(X;Y) in nats (always: the
+    low-level form; ``mutual_information(x, y, method="ksg")`` converts, to bits by default).
 
     I = psi(k) + psi(n) - < psi(n_x + 1) + psi(n_y + 1) >, where eps_i is the max-norm distance
     from point i to its k-th neighbour in the joint space and n_x, n_y count the other points
@@ -84,9 +86,9 @@ def ksg_mi(x: Any, y: Any, *, k: int = 3) -> float:
 
 
 def mutual_information(
-    x: Any, y: Any, *, method: str = "jvhw", base: str | float = "e", k: int = 3
-) -> float:
-    """Estimate I(X;Y) from paired samples.
+    x: Any, y: Any, *, method: str = "jvhw", base: str | float = 2, k: int = 3
+) -> Information:
+    """Estimate I(X;Y) from paired samples, in bits unless ``base=`` says otherwise.
 
     Parameters
     ----------
@@ -97,27 +99,33 @@ def mutual_information(
         Discrete methods estimate H(X) + H(Y) - H(X,Y) with that entropy estimator, the pair
         encoded as one symbol (math.md §C2 step 7), clipped at 0. ``"ksg"`` is the Kraskov k-NN
         estimator (:func:`ksg_mi`), not clipped.
-    base : {"e", "bits", 2, ...}
-        Unit of the result (default nats).
+    base : {2, "bits", "e", "nats", 10, ...}
+        Unit of the result. Default ``2`` (bits); ``base="e"`` for nats.
     k : int
         Neighbours for ``"ksg"``.
+
+    Returns
+    -------
+    Information
+        A ``float`` whose ``unit`` attribute names its unit.
     """
-    ln_b, _ = log_base(base)
+    log_base(base)  # validate before any work
     if method == "ksg":
-        return ksg_mi(x, y, k=k) / ln_b
-    return _discrete_mi(x, y, _method(method)) / ln_b
+        return Information.from_nats(ksg_mi(x, y, k=k), base)
+    return Information.from_nats(_discrete_mi(x, y, _method(method)), base)
 
 
 def gaussian_mi(
-    cov: Any, x_idx: Sequence[int], y_idx: Sequence[int], *, base: str | float = "e"
-) -> float:
+    cov: Any, x_idx: Sequence[int], y_idx: Sequence[int], *, base: str | float = 2
+) -> Information:
     """I(X;Y) of jointly Gaussian coordinates, the closed-form oracle for KSG.
 
     I = 1/2 (ln det S_xx + ln det S_yy - ln det S_(x,y)) for the sub-covariances of ``cov`` on the
     index sets ``x_idx`` and ``y_idx`` (disjoint). For one pair with correlation rho this is
-    -1/2 ln(1 - rho^2).
+    -1/2 ln(1 - rho^2) nats. Like :func:`mutual_information`, the default unit is bits
+    (``base=2``); ``base="e"`` gives nats, the unit of :func:`ksg_mi`.
     """
-    ln_b, _ = log_base(base)
+    log_base(base)
     c = np.asarray(cov, dtype=np.float64)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
         raise ValueError(f"cov must be a square matrix, got shape {c.shape}")
@@ -142,4 +150,4 @@ def gaussian_mi(
             raise ValueError("cov must be positive definite on the chosen coordinates")
         return float(val)
 
-    return 0.5 * (logdet(xi) + logdet(yi) - logdet(xi + yi)) / ln_b
+    return Information.from_nats(0.5 * (logdet(xi) + logdet(yi) - logdet(xi + yi)), base)
