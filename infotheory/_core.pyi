@@ -149,3 +149,8 @@ def gaussian_vector_attack(
     mi: npt.NDArray[np.float64],
     multiplier: npt.NDArray[np.float64],
 ) -> None: ...
+
+# entropy family (appended): fingerprint of the rows of codes in one pass, and the number of symbols.
+def symbol_fingerprint(
+    codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int64], int]: ...

@@ -346,12 +346,45 @@ def test_one_column_growing_window_edges():
         np.array([-128, 127, 0, -128], dtype=np.int8),
         np.array([0, 2**32 - 1, 7], dtype=np.uint32),
     ]
+    cases += [
+        np.concatenate([np.zeros(5000, np.int64), np.arange(-3000, 3000)]),  # grows past the prefix
+        np.concatenate([np.full(4096, 7, np.int16), np.array([-(2**15), 2**15 - 1], np.int16)]),
+        np.concatenate([np.full(5000, i64.max), np.array([i64.max - 10**6, i64.max - 3])]),
+        np.concatenate([np.full(5000, i64.min), np.array([i64.min + 10**6, i64.min + 3])]),
+        rng.integers(0, 2, size=10_000).astype(bool),
+        rng.integers(0, 2**16, size=10_000).astype(np.uint16),
+    ]
     for a in cases:
         _, ref = np.unique(a, return_counts=True)
         np.testing.assert_array_equal(np.sort(count_symbols(a)), np.sort(ref))
         assert entropy(a, method="mle", base="e") == pytest.approx(
             scipy.stats.entropy(ref), abs=1e-12
         )
+        # the one-pass fingerprint of the samples (entropy()'s path) equals that of the counts
+        fp, k = infotheory._core.symbol_fingerprint(np.ascontiguousarray(a.reshape(-1, 1)))
+        np.testing.assert_array_equal(fp, fingerprint(ref))
+        assert k == ref.size
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtype=st.sampled_from([np.int8, np.uint8, np.int16, np.int32, np.uint32, np.int64, np.uint64]),
+    data=st.data(),
+)
+def test_symbol_fingerprint_matches_unique(dtype, data):
+    info = np.iinfo(dtype)
+    lo = data.draw(st.integers(int(info.min), int(info.max)))
+    width = data.draw(st.sampled_from([1, 5, 300, 70_000, 2**40]))
+    hi = min(int(info.max), lo + width)
+    n = data.draw(st.integers(1, 9000))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    a = np.random.default_rng(seed).integers(lo, hi, size=n, endpoint=True, dtype=dtype)
+    d = data.draw(st.sampled_from([1, 2]))
+    a = a.reshape(-1, d) if n % d == 0 else a.reshape(-1, 1)
+    ref = np.unique(a, axis=0, return_counts=True)[1]
+    fp, k = infotheory._core.symbol_fingerprint(np.ascontiguousarray(a))
+    np.testing.assert_array_equal(fp, fingerprint(ref))
+    assert k == ref.size
 
 
 def test_counts_thread_count_does_not_change_results():

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common.hpp"
@@ -335,6 +336,116 @@ bool count_column_growing(const T* x, int64_t n, uint64_t cap, Counts& out) {
   for (int64_t c : cnt) {
     if (c) out.counts.push_back(c);
   }
+  return true;
+}
+
+// Fingerprint accumulated one symbol count at a time; fp[0] stays 0, k counts the symbols.
+struct FingerprintBuilder {
+  std::vector<int64_t> fp = std::vector<int64_t>(64, 0);
+  int64_t k = 0;
+  void add(uint64_t c) {
+    if (c >= fp.size()) grow(c);
+    ++fp[static_cast<size_t>(c)];
+    ++k;
+  }
+  void grow(uint64_t c) {
+    fp.resize(std::max<size_t>(static_cast<size_t>(c) + 1, 2 * fp.size()), 0);
+  }
+  // Trim to max count + 1 (at least one entry).
+  std::vector<int64_t> finish() {
+    size_t len = fp.size();
+    while (len > 1 && fp[len - 1] == 0) --len;
+    fp.resize(len);
+    return std::move(fp);
+  }
+};
+
+// Counts x[i], x[i+1], ... into cp[x - base] while they fall in [base, base + size); returns the
+// index of the first value outside (n if none). Kept apart from the growth code so that the hot
+// loop holds everything in registers.
+template <class C, class T>
+int64_t count_in_window(const T* x, int64_t i, int64_t n, int64_t base, uint64_t size, C* cp) {
+  const uint64_t b = static_cast<uint64_t>(base);
+  for (; i < n; ++i) {
+    const uint64_t idx = static_cast<uint64_t>(static_cast<int64_t>(x[i])) - b;
+    if (idx >= size) return i;
+    ++cp[idx];
+  }
+  return n;
+}
+
+// Fingerprint of a single integer column in one pass, without a counts array: a bincount with
+// counters of type C (uint32_t when n < 2^32: half the cache footprint of int64). The table is a
+// window sized from the range of the first kPrefix values plus a quarter of slack; a value outside
+// it grows the window (by at least half, the slack on the side that grew), so there is no min/max
+// pass over the data and the table stays close to the value range (a small table stays in cache).
+// One sweep of the table then adds each nonzero count to the fingerprint. Returns false (outputs
+// unspecified) once the range exceeds `cap` slots: the caller hashes instead. Values must fit in
+// int64 (every integer type except uint64). `table` is scratch space that must be all zeros on
+// entry and is all zeros again on return, so a caller can keep it between calls and skip both the
+// zeroing and the page faults of fresh memory (on virtual machines these can cost more than the
+// counting itself).
+template <class C, class T>
+bool fingerprint_column_dense(const T* x, int64_t n, uint64_t cap, std::vector<int64_t>& fp,
+                              int64_t& k, std::vector<C>& table) {
+  static_assert(std::is_signed_v<T> || sizeof(T) < 8, "values must fit in int64");
+  constexpr int64_t kPrefix = 4096;
+  const int64_t m = std::min(n, kPrefix);
+  T lo0 = x[0], hi0 = x[0];
+  column_range(x, 1, m, 1, &lo0, &hi0);
+  const uint64_t span0 = to_u64(hi0) - to_u64(lo0) + 1;  // 0: the type spans 2^64 (int64)
+  if (span0 == 0 || span0 > cap) return false;
+  uint64_t size = std::min(cap, span0 + span0 / 4 + 16);
+  // Window [base, base + size - 1] inside int64, slack split around the prefix range.
+  const uint64_t extra = size - span0;
+  const auto lo_i = static_cast<int64_t>(lo0), hi_i = static_cast<int64_t>(hi0);
+  using lim = std::numeric_limits<int64_t>;
+  const uint64_t room_below = static_cast<uint64_t>(lo_i) - static_cast<uint64_t>(lim::min());
+  const uint64_t room_above = static_cast<uint64_t>(lim::max()) - static_cast<uint64_t>(hi_i);
+  uint64_t below = std::min(extra / 2, room_below);
+  below += (extra - below) - std::min(extra - below, room_above);
+  int64_t base = static_cast<int64_t>(static_cast<uint64_t>(lo_i) - below);
+  std::vector<C>& cnt = table;
+  if (cnt.size() < size) cnt.resize(static_cast<size_t>(size), 0);
+  C* cp = cnt.data();
+  int64_t i = 0;
+  while (true) {
+    i = count_in_window(x, i, n, base, size, cp);
+    if (i == n) break;
+    const int64_t v = static_cast<int64_t>(x[i]);
+    const int64_t top = base + static_cast<int64_t>(size - 1);
+    const int64_t lo = std::min(base, v), hi = std::max(top, v);
+    const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+    if (span == 0 || span > cap) {
+      std::fill(cp, cp + size, C{0});
+      return false;
+    }
+    const uint64_t grown_size = std::min(cap, std::max<uint64_t>(span, size + size / 2));
+    const uint64_t slack = grown_size - span;
+    const uint64_t rb = static_cast<uint64_t>(lo) - static_cast<uint64_t>(lim::min());
+    const uint64_t ra = static_cast<uint64_t>(lim::max()) - static_cast<uint64_t>(hi);
+    const uint64_t b = v < base ? std::min(slack, rb) : slack - std::min(slack, ra);
+    const int64_t new_base = static_cast<int64_t>(static_cast<uint64_t>(lo) - b);
+    std::vector<C> grown(static_cast<size_t>(grown_size), 0);
+    const auto shift = static_cast<std::ptrdiff_t>(static_cast<uint64_t>(base) -
+                                                   static_cast<uint64_t>(new_base));
+    std::copy(cp, cp + size, grown.begin() + shift);
+    cnt.swap(grown);
+    cp = cnt.data();
+    size = grown_size;
+    base = new_base;
+    ++cp[static_cast<uint64_t>(v) - static_cast<uint64_t>(base)];
+    ++i;
+  }
+  FingerprintBuilder fb;
+  for (uint64_t j = 0; j < size; ++j) {
+    if (cp[j]) {
+      fb.add(static_cast<uint64_t>(cp[j]));
+      cp[j] = 0;
+    }
+  }
+  k = fb.k;
+  fp = fb.finish();
   return true;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -83,7 +84,10 @@ void count_typed(const T* x, int64_t n, int64_t d, Counts& out, bool want_first,
   }
 }
 
-py::tuple count_symbols(const py::array& codes, bool want_first, bool want_inverse) {
+// Checks `codes` (2-D, C-contiguous, integer or bool) and calls fn(typed pointer, n, d) with the
+// GIL released, or fn_bytes(bytes, n, row width) for unusual integer widths.
+template <class Fn, class FnBytes>
+void visit_codes(const py::array& codes, Fn&& fn, FnBytes&& fn_bytes) {
   if (codes.ndim() != 2) {
     pyutil::value_error("codes must be 2-D (n, d) at the kernel, got " +
                         std::to_string(codes.ndim()) + "-D");
@@ -98,49 +102,112 @@ py::tuple count_symbols(const py::array& codes, bool want_first, bool want_inver
                        std::string(py::str(dt)));
   }
   const int64_t n = codes.shape(0), d = codes.shape(1);
+  const void* data = codes.data();
+  const auto itemsize = dt.itemsize();
+  py::gil_scoped_release release;
+  if (kind == 'i' && itemsize == 1) {
+    fn(static_cast<const int8_t*>(data), n, d);
+  } else if (kind == 'i' && itemsize == 2) {
+    fn(static_cast<const int16_t*>(data), n, d);
+  } else if (kind == 'i' && itemsize == 4) {
+    fn(static_cast<const int32_t*>(data), n, d);
+  } else if (kind == 'i' && itemsize == 8) {
+    fn(static_cast<const int64_t*>(data), n, d);
+  } else if (itemsize == 1) {  // uint8 and bool
+    fn(static_cast<const uint8_t*>(data), n, d);
+  } else if (itemsize == 2) {
+    fn(static_cast<const uint16_t*>(data), n, d);
+  } else if (itemsize == 4) {
+    fn(static_cast<const uint32_t*>(data), n, d);
+  } else if (itemsize == 8) {
+    fn(static_cast<const uint64_t*>(data), n, d);
+  } else {
+    // Unusual integer widths: equal rows still have equal bytes.
+    fn_bytes(static_cast<const unsigned char*>(data), n, d * static_cast<int64_t>(itemsize));
+  }
+}
+
+// Counts of the distinct rows of codes (n >= 0, d >= 0), optional first rows and labels.
+void count_any(const py::array& codes, Counts& out, bool want_first, int64_t* inverse) {
+  visit_codes(
+      codes,
+      [&](auto* x, int64_t n, int64_t d) {
+        if (n == 0) return;
+        if (d == 0) {  // every row is the empty row
+          out.counts.assign(1, n);
+          if (want_first) out.first.assign(1, 0);
+          if (inverse) std::fill(inverse, inverse + n, 0);
+          return;
+        }
+        count_typed(x, n, d, out, want_first, inverse);
+      },
+      [&](const unsigned char* bytes, int64_t n, int64_t w) {
+        if (n > 0) entropy::count_rows_bytes(bytes, n, w, out, want_first, inverse);
+      });
+}
+
+py::tuple count_symbols(const py::array& codes, bool want_first, bool want_inverse) {
+  const int64_t n = codes.ndim() >= 1 ? codes.shape(0) : 0;
   py::object inv_obj = py::none();
   int64_t* inverse = nullptr;
-  if (want_inverse) {
+  if (want_inverse && codes.ndim() == 2) {
     py::array_t<int64_t> inv(static_cast<py::ssize_t>(n));
     inverse = inv.mutable_data();
     inv_obj = inv;
   }
   Counts out;
-  const void* data = codes.data();
-  const auto itemsize = dt.itemsize();
-  {
-    py::gil_scoped_release release;
-    if (n == 0) {
-      // nothing to count
-    } else if (d == 0) {  // every row is the empty row
-      out.counts.assign(1, n);
-      if (want_first) out.first.assign(1, 0);
-      if (inverse) std::fill(inverse, inverse + n, 0);
-    } else if (kind == 'i' && itemsize == 1) {
-      count_typed(static_cast<const int8_t*>(data), n, d, out, want_first, inverse);
-    } else if (kind == 'i' && itemsize == 2) {
-      count_typed(static_cast<const int16_t*>(data), n, d, out, want_first, inverse);
-    } else if (kind == 'i' && itemsize == 4) {
-      count_typed(static_cast<const int32_t*>(data), n, d, out, want_first, inverse);
-    } else if (kind == 'i' && itemsize == 8) {
-      count_typed(static_cast<const int64_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 1) {  // uint8 and bool
-      count_typed(static_cast<const uint8_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 2) {
-      count_typed(static_cast<const uint16_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 4) {
-      count_typed(static_cast<const uint32_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 8) {
-      count_typed(static_cast<const uint64_t*>(data), n, d, out, want_first, inverse);
-    } else {
-      // Unusual integer widths: equal rows still have equal bytes.
-      entropy::count_rows_bytes(static_cast<const unsigned char*>(data), n,
-                                d * static_cast<int64_t>(itemsize), out, want_first, inverse);
-    }
-  }
+  count_any(codes, out, want_first, inverse);
   py::object first = py::none();
   if (want_first) first = owned_array(std::move(out.first));
   return py::make_tuple(owned_array(std::move(out.counts)), first, inv_obj);
+}
+
+// Fingerprint of the rows of codes straight from the samples, and the number k of distinct rows.
+// One column (the common entropy() case): a single pass, dense uint32/uint64 counters in a growing
+// window, no counts array (entropy::fingerprint_column_dense). Otherwise the rows are counted as
+// in count_symbols and the counts folded into the fingerprint.
+py::tuple symbol_fingerprint(const py::array& codes) {
+  std::vector<int64_t> fp;
+  int64_t k = 0;
+  bool done = false;
+  visit_codes(
+      codes,
+      [&](auto* x, int64_t n, int64_t d) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(x)>>;
+        if constexpr (std::is_signed_v<T> || sizeof(T) < 8) {
+          if (n > 0 && d == 1) {
+            const uint64_t cap = std::min(
+                entropy::kDenseMax, std::max(entropy::kDenseMin, 2 * static_cast<uint64_t>(n)));
+            // A zeroed scratch table kept per thread between calls (up to kKeepBytes): no page
+            // faults and no zeroing pass (the kernel leaves it zeroed again).
+            constexpr size_t kKeepBytes = size_t{1} << 25;
+            if (n <= static_cast<int64_t>(std::numeric_limits<uint32_t>::max())) {
+              thread_local std::vector<uint32_t> table;
+              try {
+                done = entropy::fingerprint_column_dense<uint32_t>(x, n, cap, fp, k, table);
+              } catch (...) {
+                std::vector<uint32_t>().swap(table);  // contents unknown: start afresh next time
+                throw;
+              }
+              if (table.capacity() * sizeof(uint32_t) > kKeepBytes) {
+                std::vector<uint32_t>().swap(table);
+              }
+            } else {
+              std::vector<uint64_t> table;
+              done = entropy::fingerprint_column_dense<uint64_t>(x, n, cap, fp, k, table);
+            }
+          }
+        }
+      },
+      [](const unsigned char*, int64_t, int64_t) {});
+  if (!done) {
+    Counts out;
+    count_any(codes, out, false, nullptr);
+    py::gil_scoped_release release;
+    k = static_cast<int64_t>(out.counts.size());
+    fp = entropy::fingerprint(out.counts.data(), k);
+  }
+  return py::make_tuple(owned_array(std::move(fp)), k);
 }
 
 // Fingerprint of a 1-D int64 array of counts; fp[j] = #{counts == j}, fp[0] = 0.
@@ -235,6 +302,7 @@ void register_entropy(py::module_& m) {
   m.def("count_symbols", &count_symbols, py::arg("codes"), py::arg("return_index"),
         py::arg("return_inverse"));
   m.def("fingerprint", &fingerprint, py::arg("counts").noconvert());
+  m.def("symbol_fingerprint", &symbol_fingerprint, py::arg("codes"));
   m.def("entropy_plugin", &plugin, py::arg("fingerprint").noconvert(), py::arg("n"));
   m.def("entropy_jvhw", &jvhw, py::arg("fingerprint").noconvert(), py::arg("n"),
         py::arg("g_table").noconvert());

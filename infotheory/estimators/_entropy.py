@@ -150,8 +150,6 @@ def entropy(
     m = _method(method)
     log_base(base)  # validate before any work
     a = as_codes(samples, "samples")
-    counts = _core.count_symbols(a, False, False)[0]
-    fp = _core.fingerprint(counts)
-    k = counts.shape[0]
+    fp, k = _core.symbol_fingerprint(a)  # counting and fingerprint in one C++ pass
     nats = _from_fingerprint(fp, a.shape[0], k, m, _alphabet(alphabet_size, m, k))
     return Information.from_nats(nats, base)
