@@ -154,3 +154,6 @@ def gaussian_vector_attack(
 def symbol_fingerprint(
     codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.int64], int]: ...
+def entropy_codes(
+    codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_], g_table: npt.NDArray[np.float64]
+) -> tuple[float, float, int]: ...

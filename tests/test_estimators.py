@@ -20,6 +20,7 @@ from infotheory.estimators import (
     fingerprint,
     jvhw_coefficients,
 )
+from infotheory.estimators._entropy import _g_table
 
 LN2 = math.log(2.0)
 
@@ -385,6 +386,11 @@ def test_symbol_fingerprint_matches_unique(dtype, data):
     fp, k = infotheory._core.symbol_fingerprint(np.ascontiguousarray(a))
     np.testing.assert_array_equal(fp, fingerprint(ref))
     assert k == ref.size
+    # entropy()'s path (sparse fingerprint, estimators in the kernel) equals the dense-form path
+    plugin, jvhw, k2 = infotheory._core.entropy_codes(np.ascontiguousarray(a), _g_table())
+    assert k2 == ref.size
+    assert plugin == entropy_from_counts(ref, method="mle", base="e")
+    assert jvhw == entropy_from_counts(ref, method="jvhw", base="e")
 
 
 def test_counts_thread_count_does_not_change_results():

@@ -351,6 +351,26 @@ struct FingerprintBuilder {
   void grow(uint64_t c) {
     fp.resize(std::max<size_t>(static_cast<size_t>(c) + 1, 2 * fp.size()), 0);
   }
+  // Adds the nonzero entries of a table of counts and zeroes it. Branch-free in the entries (zeros
+  // land in fp[0], reset after): tables are often half empty, and a branch on each mispredicts.
+  template <class C>
+  void add_table(C* cp, uint64_t size) {
+    const int64_t k0 = fp[0];
+    int64_t* f = fp.data();
+    uint64_t len = fp.size();
+    for (uint64_t j = 0; j < size; ++j) {
+      const auto c = static_cast<uint64_t>(cp[j]);
+      cp[j] = 0;
+      if (c >= len) {
+        grow(c);
+        f = fp.data();
+        len = fp.size();
+      }
+      ++f[c];
+    }
+    k += static_cast<int64_t>(size) - (fp[0] - k0);
+    fp[0] = k0;
+  }
   // Trim to max count + 1 (at least one entry).
   std::vector<int64_t> finish() {
     size_t len = fp.size();
@@ -358,6 +378,69 @@ struct FingerprintBuilder {
     fp.resize(len);
     return std::move(fp);
   }
+};
+
+// Sparse fingerprint: the distinct counts j (ascending) with f_j = #{symbols seen j times} > 0, and
+// k = sum f_j. At most sqrt(2n) entries, where a dense fingerprint has max count + 1 (up to n).
+struct SparseFingerprint {
+  std::vector<int64_t> j, f;
+  int64_t k = 0;
+};
+
+// Builds a SparseFingerprint through `dense`, scratch indexed by count that must be all zeros on
+// entry and is all zeros again after finish() (so a caller can keep it: no page faults per call).
+class SparseFingerprintBuilder {
+ public:
+  explicit SparseFingerprintBuilder(std::vector<int64_t>& dense) : dense_(dense) {}
+  void add(uint64_t c) {
+    if (c >= dense_.size()) grow(c);
+    if (dense_[static_cast<size_t>(c)]++ == 0) touched_.push_back(static_cast<int64_t>(c));
+    ++k_;
+  }
+  // Adds the nonzero entries of a table of counts and zeroes it; branch-free in the entries, as
+  // FingerprintBuilder::add_table (a new distinct count, the only branch taken, is rare).
+  template <class C>
+  void add_table(C* cp, uint64_t size) {
+    if (dense_.empty()) dense_.resize(64, 0);
+    const int64_t z0 = dense_[0];
+    int64_t* d = dense_.data();
+    uint64_t len = dense_.size();
+    for (uint64_t j = 0; j < size; ++j) {
+      const auto c = static_cast<uint64_t>(cp[j]);
+      cp[j] = 0;
+      if (c >= len) {
+        grow(c);
+        d = dense_.data();
+        len = dense_.size();
+      }
+      if (d[c]++ == 0 && c != 0) touched_.push_back(static_cast<int64_t>(c));
+    }
+    const int64_t zeros = dense_[0] - z0;
+    dense_[0] = z0;
+    k_ += static_cast<int64_t>(size) - zeros;
+  }
+  SparseFingerprint finish() {
+    std::sort(touched_.begin(), touched_.end());
+    SparseFingerprint out;
+    out.k = k_;
+    out.j = touched_;
+    out.f.reserve(touched_.size());
+    for (int64_t c : touched_) {
+      out.f.push_back(dense_[static_cast<size_t>(c)]);
+      dense_[static_cast<size_t>(c)] = 0;
+    }
+    touched_.clear();
+    k_ = 0;
+    return out;
+  }
+
+ private:
+  void grow(uint64_t c) {
+    dense_.resize(std::max<size_t>(static_cast<size_t>(c) + 1, 2 * dense_.size()), 0);
+  }
+  std::vector<int64_t>& dense_;
+  std::vector<int64_t> touched_;
+  int64_t k_ = 0;
 };
 
 // Counts x[i], x[i+1], ... into cp[x - base] while they fall in [base, base + size); returns the
@@ -379,15 +462,15 @@ int64_t count_in_window(const T* x, int64_t i, int64_t n, int64_t base, uint64_t
 // window sized from the range of the first kPrefix values plus a quarter of slack; a value outside
 // it grows the window (by at least half, the slack on the side that grew), so there is no min/max
 // pass over the data and the table stays close to the value range (a small table stays in cache).
-// One sweep of the table then adds each nonzero count to the fingerprint. Returns false (outputs
-// unspecified) once the range exceeds `cap` slots: the caller hashes instead. Values must fit in
+// One sweep of the table (sink.add_table) then adds every nonzero count to the fingerprint builder
+// and zeroes the table. Returns false, having added nothing, once the range exceeds `cap` slots: the caller hashes instead. Values must fit in
 // int64 (every integer type except uint64). `table` is scratch space that must be all zeros on
 // entry and is all zeros again on return, so a caller can keep it between calls and skip both the
 // zeroing and the page faults of fresh memory (on virtual machines these can cost more than the
 // counting itself).
-template <class C, class T>
-bool fingerprint_column_dense(const T* x, int64_t n, uint64_t cap, std::vector<int64_t>& fp,
-                              int64_t& k, std::vector<C>& table) {
+template <class C, class T, class Sink>
+bool fingerprint_column_dense(const T* x, int64_t n, uint64_t cap, std::vector<C>& table,
+                              Sink& sink) {
   static_assert(std::is_signed_v<T> || sizeof(T) < 8, "values must fit in int64");
   constexpr int64_t kPrefix = 4096;
   const int64_t m = std::min(n, kPrefix);
@@ -437,15 +520,7 @@ bool fingerprint_column_dense(const T* x, int64_t n, uint64_t cap, std::vector<i
     ++cp[static_cast<uint64_t>(v) - static_cast<uint64_t>(base)];
     ++i;
   }
-  FingerprintBuilder fb;
-  for (uint64_t j = 0; j < size; ++j) {
-    if (cp[j]) {
-      fb.add(static_cast<uint64_t>(cp[j]));
-      cp[j] = 0;
-    }
-  }
-  k = fb.k;
-  fp = fb.finish();
+  sink.add_table(cp, size);  // also zeroes the table
   return true;
 }
 
@@ -460,7 +535,20 @@ inline std::vector<int64_t> fingerprint(const int64_t* counts, int64_t k) {
   return fp;
 }
 
-// Plug-in (maximum-likelihood) entropy in nats: -sum_j f_j (j/n) ln(j/n).
+// Plug-in (maximum-likelihood) entropy in nats: -sum_j f_j (j/n) ln(j/n), over the m pairs
+// (j[i], f[i]) of a sparse fingerprint (entries with f = 0 are skipped).
+inline double plugin_nats_pairs(const int64_t* j, const int64_t* f, int64_t m, int64_t n) {
+  const double dn = static_cast<double>(n);
+  double h = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (f[i] == 0 || j[i] <= 0) continue;
+    const double x = static_cast<double>(j[i]) / dn;
+    h -= static_cast<double>(f[i]) * x * std::log(x);
+  }
+  return h;
+}
+
+// Plug-in entropy from a dense fingerprint fp[0..len).
 inline double plugin_nats(const int64_t* fp, int64_t len, int64_t n) {
   const double dn = static_cast<double>(n);
   double h = 0.0;
@@ -528,6 +616,26 @@ inline double jvhw_nats(const int64_t* fp, int64_t len, int64_t n, const double*
   for (int64_t j = 1; j < len; ++j) {
     if (fp[j] == 0) continue;
     h += static_cast<double>(fp[j]) * jvhw_symbol(j, n, thres, g, degree);
+  }
+  return h;
+}
+
+// The same from the m pairs (j[i], f[i]) of a sparse fingerprint, j ascending: the same terms
+// summed in the same order, so the result equals jvhw_nats on the dense form bit for bit.
+inline double jvhw_nats_pairs(const int64_t* j, const int64_t* f, int64_t m, int64_t n,
+                              const double* g_table) {
+  const int degree = jvhw_degree(n);
+  const double* g = g_table + static_cast<int64_t>(degree - 1) * (kMaxDegree + 1);
+  int64_t f1 = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (j[i] == 1) f1 += f[i];
+  }
+  const double c1 = jvhw_c1(n, f1, degree);
+  const double thres = 4.0 * c1 * std::log(static_cast<double>(n)) / static_cast<double>(n);
+  double h = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (f[i] == 0 || j[i] <= 0) continue;
+    h += static_cast<double>(f[i]) * jvhw_symbol(j[i], n, thres, g, degree);
   }
   return h;
 }

@@ -162,13 +162,12 @@ py::tuple count_symbols(const py::array& codes, bool want_first, bool want_inver
   return py::make_tuple(owned_array(std::move(out.counts)), first, inv_obj);
 }
 
-// Fingerprint of the rows of codes straight from the samples, and the number k of distinct rows.
-// One column (the common entropy() case): a single pass, dense uint32/uint64 counters in a growing
-// window, no counts array (entropy::fingerprint_column_dense). Otherwise the rows are counted as
-// in count_symbols and the counts folded into the fingerprint.
-py::tuple symbol_fingerprint(const py::array& codes) {
-  std::vector<int64_t> fp;
-  int64_t k = 0;
+// Feeds the count of every distinct row of codes to sink.add. One column (the common entropy()
+// case): a single pass, dense uint32 counters in a growing window, no counts array
+// (entropy::fingerprint_column_dense) and no page faults (the zeroed table is kept per thread).
+// Otherwise the rows are counted as in count_symbols and the counts handed over.
+template <class Sink>
+void fingerprint_codes(const py::array& codes, Sink& sink) {
   bool done = false;
   visit_codes(
       codes,
@@ -178,13 +177,11 @@ py::tuple symbol_fingerprint(const py::array& codes) {
           if (n > 0 && d == 1) {
             const uint64_t cap = std::min(
                 entropy::kDenseMax, std::max(entropy::kDenseMin, 2 * static_cast<uint64_t>(n)));
-            // A zeroed scratch table kept per thread between calls (up to kKeepBytes): no page
-            // faults and no zeroing pass (the kernel leaves it zeroed again).
             constexpr size_t kKeepBytes = size_t{1} << 25;
             if (n <= static_cast<int64_t>(std::numeric_limits<uint32_t>::max())) {
               thread_local std::vector<uint32_t> table;
               try {
-                done = entropy::fingerprint_column_dense<uint32_t>(x, n, cap, fp, k, table);
+                done = entropy::fingerprint_column_dense<uint32_t>(x, n, cap, table, sink);
               } catch (...) {
                 std::vector<uint32_t>().swap(table);  // contents unknown: start afresh next time
                 throw;
@@ -194,7 +191,7 @@ py::tuple symbol_fingerprint(const py::array& codes) {
               }
             } else {
               std::vector<uint64_t> table;
-              done = entropy::fingerprint_column_dense<uint64_t>(x, n, cap, fp, k, table);
+              done = entropy::fingerprint_column_dense<uint64_t>(x, n, cap, table, sink);
             }
           }
         }
@@ -204,10 +201,46 @@ py::tuple symbol_fingerprint(const py::array& codes) {
     Counts out;
     count_any(codes, out, false, nullptr);
     py::gil_scoped_release release;
-    k = static_cast<int64_t>(out.counts.size());
-    fp = entropy::fingerprint(out.counts.data(), k);
+    for (int64_t c : out.counts) sink.add(static_cast<uint64_t>(c));
   }
-  return py::make_tuple(owned_array(std::move(fp)), k);
+}
+
+// Dense fingerprint of the rows of codes, and the number k of distinct rows.
+py::tuple symbol_fingerprint(const py::array& codes) {
+  entropy::FingerprintBuilder b;
+  fingerprint_codes(codes, b);
+  const int64_t k = b.k;
+  return py::make_tuple(owned_array(b.finish()), k);
+}
+
+// Plug-in and JVHW entropies (nats) of the rows of codes and their number k of distinct rows, from
+// a sparse fingerprint: nothing of size n or max count leaves the kernel.
+py::tuple entropy_codes(const py::array& codes, const carray<double>& g_table) {
+  constexpr int64_t K = entropy::kMaxDegree;
+  pyutil::expect_shape("g_table", pyutil::shape_of(g_table), {K, K + 1});
+  const int64_t n = codes.ndim() >= 1 ? codes.shape(0) : 0;
+  thread_local std::vector<int64_t> dense;  // zeroed scratch indexed by count
+  entropy::SparseFingerprint sf;
+  {
+    entropy::SparseFingerprintBuilder b(dense);
+    try {
+      fingerprint_codes(codes, b);
+    } catch (...) {
+      std::vector<int64_t>().swap(dense);
+      throw;
+    }
+    sf = b.finish();
+  }
+  if (dense.capacity() * sizeof(int64_t) > (size_t{1} << 25)) std::vector<int64_t>().swap(dense);
+  if (n < 1) pyutil::value_error("codes must hold at least one row");
+  const auto m = static_cast<int64_t>(sf.j.size());
+  double plugin = 0.0, jvhw = 0.0;
+  {
+    py::gil_scoped_release release;
+    plugin = entropy::plugin_nats_pairs(sf.j.data(), sf.f.data(), m, n);
+    jvhw = entropy::jvhw_nats_pairs(sf.j.data(), sf.f.data(), m, n, g_table.data());
+  }
+  return py::make_tuple(plugin, jvhw, sf.k);
 }
 
 // Fingerprint of a 1-D int64 array of counts; fp[j] = #{counts == j}, fp[0] = 0.
@@ -303,6 +336,7 @@ void register_entropy(py::module_& m) {
         py::arg("return_inverse"));
   m.def("fingerprint", &fingerprint, py::arg("counts").noconvert());
   m.def("symbol_fingerprint", &symbol_fingerprint, py::arg("codes"));
+  m.def("entropy_codes", &entropy_codes, py::arg("codes"), py::arg("g_table").noconvert());
   m.def("entropy_plugin", &plugin, py::arg("fingerprint").noconvert(), py::arg("n"));
   m.def("entropy_jvhw", &jvhw, py::arg("fingerprint").noconvert(), py::arg("n"),
         py::arg("g_table").noconvert());

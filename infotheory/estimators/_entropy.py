@@ -150,6 +150,15 @@ def entropy(
     m = _method(method)
     log_base(base)  # validate before any work
     a = as_codes(samples, "samples")
+    if m != "nsb":
+        _alphabet(alphabet_size, m, 0)  # refuses alphabet_size for the other methods
+        # One C++ pass: counting, a sparse fingerprint, and both estimators on it.
+        plugin, jvhw, k = _core.entropy_codes(a, _g_table())
+        if m == "jvhw":
+            return Information.from_nats(jvhw, base)
+        if m == "miller_madow":
+            plugin += (k - 1) / (2.0 * a.shape[0])
+        return Information.from_nats(plugin, base)
     fp, k = _core.symbol_fingerprint(a)  # counting and fingerprint in one C++ pass
     nats = _from_fingerprint(fp, a.shape[0], k, m, _alphabet(alphabet_size, m, k))
     return Information.from_nats(nats, base)
