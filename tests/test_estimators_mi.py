@@ -332,3 +332,88 @@ def test_feature_entropy_default_unit_is_bits():
     he = feature_entropy(model, x, "1", bins=3, method="mle", base="e")
     assert hb.unit == "bits" and he.unit == "nats"
     assert hb == pytest.approx(he / math.log(2), rel=1e-12) and hb > 0
+
+
+# ---- bad input across the API: floats where integers are needed, empty arrays, NaN -------------
+
+
+def test_bad_input_is_refused_clearly():
+    from infotheory.estimators import count_symbols, entropy_from_counts, fingerprint
+
+    ints = np.arange(4)
+    nan = np.array([0.0, np.nan, 1.0, 2.0])
+    empty = np.array([], dtype=np.int64)
+    # floats where integer symbols or counts are needed
+    for call in (
+        lambda: entropy(nan),
+        lambda: count_symbols(np.array([[1.0, 2.0]])),
+        lambda: mutual_information(ints, nan),
+        lambda: entropy_from_counts(np.array([1.0, 2.0])),
+        lambda: fingerprint(np.array([1.5])),
+    ):
+        with pytest.raises(TypeError, match=r"integer|discretize|dtype"):
+            call()
+    with pytest.raises(TypeError, match="alphabet_size"):
+        entropy(ints, method="nsb", alphabet_size=10.0)
+    with pytest.raises(TypeError, match="k must be an int"):
+        ksg_mi(np.arange(5.0), np.arange(5.0), k=2.0)
+    # empty arrays
+    for call in (
+        lambda: entropy(empty),
+        lambda: count_symbols(empty),
+        lambda: mutual_information(empty, empty),
+        lambda: mutual_information(np.zeros(0), np.zeros(0), method="ksg"),
+        lambda: entropy_from_counts(empty),
+        lambda: discretize(np.zeros(0)),
+    ):
+        with pytest.raises(ValueError, match=r"at least one|empty|positive"):
+            call()
+    # NaN in real-valued inputs
+    with pytest.raises(ValueError, match="finite"):
+        mutual_information(nan, np.arange(4.0), method="ksg")
+    with pytest.raises(ValueError, match="NaN"):
+        discretize(nan)
+    with pytest.raises(ValueError, match="finite"):
+        gaussian_mi([[1.0, np.nan], [np.nan, 1.0]], [0], [1])
+
+
+def test_gaussian_mi_index_checks():
+    cov = [[2.0, 0.5, 0.1], [0.5, 1.0, 0.2], [0.1, 0.2, 1.5]]
+    assert gaussian_mi(cov, [-3], [-1]) == gaussian_mi(cov, [0], [2])  # negative = from the end
+    assert gaussian_mi(cov, np.array([0, 1]), (2,)) == gaussian_mi(cov, [0, 1], [2])
+    with pytest.raises(TypeError, match=r"x_idx.*integer"):
+        gaussian_mi(cov, [0.5], [1])
+    with pytest.raises(ValueError, match="disjoint"):
+        gaussian_mi(cov, [0], [-3])  # the same coordinate twice
+    with pytest.raises(ValueError, match="repeat"):
+        gaussian_mi(cov, [0, 0], [1])
+    with pytest.raises(ValueError, match="range"):
+        gaussian_mi(cov, [3], [1])
+    with pytest.raises(ValueError, match="non-empty"):
+        gaussian_mi(cov, [], [1])
+
+
+def test_feature_entropy_checks_options_before_running_the_model():
+    torch = pytest.importorskip("torch")
+    calls = []
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            calls.append(1)
+            return self.lin(x)
+
+    net, x = Net(), torch.randn(8, 2)
+    for kwargs, err in (
+        ({"method": "knn"}, ValueError),
+        ({"base": 1}, ValueError),
+        ({"bins": 2.5}, TypeError),
+        ({"strategy": "kmeans"}, ValueError),
+        ({"batch_size": 0}, ValueError),
+    ):
+        with pytest.raises(err):
+            feature_entropy(net, x, "lin", **kwargs)
+    assert not calls

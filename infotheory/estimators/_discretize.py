@@ -148,10 +148,19 @@ def feature_entropy(
     """
     import torch
 
+    from .._units import log_base
+    from ._entropy import _method
+
+    # Check the options before running the model over the whole data.
+    _method(method)
+    log_base(base)
+    discretize(np.zeros((1, 1)), bins=bins, strategy=strategy, range=range)
     if isinstance(layer, str):
         layer = model.get_submodule(layer)
     if not isinstance(layer, torch.nn.Module):
         raise TypeError(f"layer must be a torch.nn.Module or its name, got {type(layer).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     feats: list[np.ndarray] = []

@@ -115,6 +115,26 @@ def mutual_information(
     return Information.from_nats(_discrete_mi(x, y, _method(method)), base)
 
 
+def _indices(idx: Any, name: str, m: int) -> list[int]:
+    """Coordinate indices into an m x m covariance: integers, non-empty, in range, no repeats;
+    negative ones count from the end (so [-1] and [m - 1] are the same coordinate)."""
+    a = np.atleast_1d(np.asarray(idx))
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of indices, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} must be non-empty")
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer indices, got dtype {a.dtype}")
+    out = []
+    for i in a.tolist():
+        if not -m <= i < m:
+            raise ValueError(f"{name} has an index out of range for a {m}x{m} covariance: {i}")
+        out.append(i % m)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a coordinate, got {a.tolist()}")
+    return out
+
+
 def gaussian_mi(
     cov: Any, x_idx: Sequence[int], y_idx: Sequence[int], *, base: str | float = 2
 ) -> Information:
@@ -133,16 +153,11 @@ def gaussian_mi(
         raise ValueError("cov must be finite")
     if not np.allclose(c, c.T, rtol=1e-10, atol=1e-12):
         raise ValueError("cov must be symmetric")
-    xi = [int(i) for i in np.atleast_1d(x_idx)]
-    yi = [int(i) for i in np.atleast_1d(y_idx)]
-    if not xi or not yi:
-        raise ValueError("x_idx and y_idx must be non-empty")
+    m = c.shape[0]
+    xi = _indices(x_idx, "x_idx", m)
+    yi = _indices(y_idx, "y_idx", m)
     if set(xi) & set(yi):
         raise ValueError("x_idx and y_idx must be disjoint")
-    m = c.shape[0]
-    for name, idx in (("x_idx", xi), ("y_idx", yi)):
-        if any(not -m <= i < m for i in idx):
-            raise ValueError(f"{name} has an index out of range for a {m}x{m} covariance")
 
     def logdet(ix: list[int]) -> float:
         sign, val = np.linalg.slogdet(c[np.ix_(ix, ix)])
