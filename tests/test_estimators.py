@@ -333,6 +333,33 @@ def test_counts_paths_on_larger_inputs():
         _check_counts(a)
 
 
+def check_sparse_fingerprint(got, counts):
+    """(j, f, k) from the kernel against the dense fingerprint of ``counts``."""
+    j, f, k = got
+    fp = fingerprint(counts)
+    nz = np.flatnonzero(fp)
+    np.testing.assert_array_equal(j, nz)
+    np.testing.assert_array_equal(f, fp[nz])
+    assert k == np.count_nonzero(counts)
+
+
+def test_large_counts_need_no_memory_of_their_size():
+    # A dense fingerprint of counts [10^12] would take 8 TB; the sparse one lists the count.
+    big = np.array([10**12, 3, 10**12, 2**16, 2**16 - 1, 0, 2**16 + 1, 3], dtype=np.int64)
+    j, f, k = infotheory._core.sparse_fingerprint_of_counts(big)
+    assert j.tolist() == [3, 2**16 - 1, 2**16, 2**16 + 1, 10**12] and f.tolist() == [2, 1, 1, 1, 2]
+    assert k == 7
+    p = big[big > 0] / big.sum()
+    for m in ("mle", "jvhw"):  # well sampled: both near the plug-in value
+        assert entropy_from_counts(big, method=m, base="e") == pytest.approx(
+            float(-(p * np.log(p)).sum()), abs=1e-6
+        )
+    assert entropy_from_counts([10**12], method="jvhw") == pytest.approx(0.5e-12 / LN2, rel=1e-9)
+    # one symbol seen 100000 times (a count above the dense scratch range) in the samples path
+    s = np.zeros(100_000, dtype=np.int8)
+    assert entropy(s, method="jvhw", base="e") == pytest.approx(1 / 200_000, rel=1e-12)
+
+
 def test_one_column_growing_window_edges():
     i64 = np.iinfo(np.int64)
     rng = np.random.default_rng(9)
@@ -362,9 +389,8 @@ def test_one_column_growing_window_edges():
             scipy.stats.entropy(ref), abs=1e-12
         )
         # the one-pass fingerprint of the samples (entropy()'s path) equals that of the counts
-        fp, k = infotheory._core.symbol_fingerprint(np.ascontiguousarray(a.reshape(-1, 1)))
-        np.testing.assert_array_equal(fp, fingerprint(ref))
-        assert k == ref.size
+        codes = np.ascontiguousarray(a.reshape(-1, 1))
+        check_sparse_fingerprint(infotheory._core.sparse_fingerprint(codes), ref)
 
 
 @settings(max_examples=60, deadline=None)
@@ -372,7 +398,7 @@ def test_one_column_growing_window_edges():
     dtype=st.sampled_from([np.int8, np.uint8, np.int16, np.int32, np.uint32, np.int64, np.uint64]),
     data=st.data(),
 )
-def test_symbol_fingerprint_matches_unique(dtype, data):
+def test_sparse_fingerprint_matches_unique(dtype, data):
     info = np.iinfo(dtype)
     lo = data.draw(st.integers(int(info.min), int(info.max)))
     width = data.draw(st.sampled_from([1, 5, 300, 70_000, 2**40]))
@@ -383,9 +409,8 @@ def test_symbol_fingerprint_matches_unique(dtype, data):
     d = data.draw(st.sampled_from([1, 2]))
     a = a.reshape(-1, d) if n % d == 0 else a.reshape(-1, 1)
     ref = np.unique(a, axis=0, return_counts=True)[1]
-    fp, k = infotheory._core.symbol_fingerprint(np.ascontiguousarray(a))
-    np.testing.assert_array_equal(fp, fingerprint(ref))
-    assert k == ref.size
+    check_sparse_fingerprint(infotheory._core.sparse_fingerprint(np.ascontiguousarray(a)), ref)
+    check_sparse_fingerprint(infotheory._core.sparse_fingerprint_of_counts(ref), ref)
     # entropy()'s path (sparse fingerprint, estimators in the kernel) equals the dense-form path
     plugin, jvhw, k2 = infotheory._core.entropy_codes(np.ascontiguousarray(a), _g_table())
     assert k2 == ref.size

@@ -339,47 +339,6 @@ bool count_column_growing(const T* x, int64_t n, uint64_t cap, Counts& out) {
   return true;
 }
 
-// Fingerprint accumulated one symbol count at a time; fp[0] stays 0, k counts the symbols.
-struct FingerprintBuilder {
-  std::vector<int64_t> fp = std::vector<int64_t>(64, 0);
-  int64_t k = 0;
-  void add(uint64_t c) {
-    if (c >= fp.size()) grow(c);
-    ++fp[static_cast<size_t>(c)];
-    ++k;
-  }
-  void grow(uint64_t c) {
-    fp.resize(std::max<size_t>(static_cast<size_t>(c) + 1, 2 * fp.size()), 0);
-  }
-  // Adds the nonzero entries of a table of counts and zeroes it. Branch-free in the entries (zeros
-  // land in fp[0], reset after): tables are often half empty, and a branch on each mispredicts.
-  template <class C>
-  void add_table(C* cp, uint64_t size) {
-    const int64_t k0 = fp[0];
-    int64_t* f = fp.data();
-    uint64_t len = fp.size();
-    for (uint64_t j = 0; j < size; ++j) {
-      const auto c = static_cast<uint64_t>(cp[j]);
-      cp[j] = 0;
-      if (c >= len) {
-        grow(c);
-        f = fp.data();
-        len = fp.size();
-      }
-      ++f[c];
-    }
-    k += static_cast<int64_t>(size) - (fp[0] - k0);
-    fp[0] = k0;
-  }
-  // Trim to max count + 1 (at least one entry).
-  std::vector<int64_t> finish() {
-    size_t len = fp.size();
-    while (len > 1 && fp[len - 1] == 0) --len;
-    fp.resize(len);
-    return std::move(fp);
-  }
-};
-
 // Sparse fingerprint: the distinct counts j (ascending) with f_j = #{symbols seen j times} > 0, and
 // k = sum f_j. At most sqrt(2n) entries, where a dense fingerprint has max count + 1 (up to n).
 struct SparseFingerprint {
@@ -387,31 +346,37 @@ struct SparseFingerprint {
   int64_t k = 0;
 };
 
-// Builds a SparseFingerprint through `dense`, scratch indexed by count that must be all zeros on
-// entry and is all zeros again after finish() (so a caller can keep it: no page faults per call).
+// Builds a SparseFingerprint. Counts below kDenseCount are tallied in `dense`, scratch indexed by
+// count that must be all zeros on entry and is all zeros again after finish() (so a caller can keep
+// it: no page faults per call); larger counts (at most n / kDenseCount symbols have one) are listed
+// and run-length encoded at the end, so memory never scales with the largest count.
 class SparseFingerprintBuilder {
  public:
-  explicit SparseFingerprintBuilder(std::vector<int64_t>& dense) : dense_(dense) {}
+  static constexpr uint64_t kDenseCount = uint64_t{1} << 16;
+
+  explicit SparseFingerprintBuilder(std::vector<int64_t>& dense) : dense_(dense) {
+    if (dense_.size() < kDenseCount) dense_.resize(static_cast<size_t>(kDenseCount), 0);
+  }
   void add(uint64_t c) {
-    if (c >= dense_.size()) grow(c);
-    if (dense_[static_cast<size_t>(c)]++ == 0) touched_.push_back(static_cast<int64_t>(c));
+    if (c >= kDenseCount) {
+      big_.push_back(static_cast<int64_t>(c));
+    } else if (dense_[static_cast<size_t>(c)]++ == 0) {
+      touched_.push_back(static_cast<int64_t>(c));
+    }
     ++k_;
   }
-  // Adds the nonzero entries of a table of counts and zeroes it; branch-free in the entries, as
-  // FingerprintBuilder::add_table (a new distinct count, the only branch taken, is rare).
+  // Adds the nonzero entries of a table of counts and zeroes it; branch-free in the entries
+  // (zeros land in dense[0], reset after; a new distinct count, the only branch taken, is rare).
   template <class C>
   void add_table(C* cp, uint64_t size) {
-    if (dense_.empty()) dense_.resize(64, 0);
     const int64_t z0 = dense_[0];
     int64_t* d = dense_.data();
-    uint64_t len = dense_.size();
     for (uint64_t j = 0; j < size; ++j) {
       const auto c = static_cast<uint64_t>(cp[j]);
       cp[j] = 0;
-      if (c >= len) {
-        grow(c);
-        d = dense_.data();
-        len = dense_.size();
+      if (c >= kDenseCount) {
+        big_.push_back(static_cast<int64_t>(c));
+        continue;
       }
       if (d[c]++ == 0 && c != 0) touched_.push_back(static_cast<int64_t>(c));
     }
@@ -421,25 +386,33 @@ class SparseFingerprintBuilder {
   }
   SparseFingerprint finish() {
     std::sort(touched_.begin(), touched_.end());
+    std::sort(big_.begin(), big_.end());
     SparseFingerprint out;
     out.k = k_;
-    out.j = touched_;
-    out.f.reserve(touched_.size());
+    out.j.reserve(touched_.size() + big_.size());
+    out.f.reserve(touched_.size() + big_.size());
     for (int64_t c : touched_) {
+      out.j.push_back(c);
       out.f.push_back(dense_[static_cast<size_t>(c)]);
       dense_[static_cast<size_t>(c)] = 0;
     }
+    for (size_t i = 0; i < big_.size(); ++i) {
+      if (i > 0 && big_[i] == big_[i - 1]) {
+        ++out.f.back();
+      } else {
+        out.j.push_back(big_[i]);
+        out.f.push_back(1);
+      }
+    }
     touched_.clear();
+    big_.clear();
     k_ = 0;
     return out;
   }
 
  private:
-  void grow(uint64_t c) {
-    dense_.resize(std::max<size_t>(static_cast<size_t>(c) + 1, 2 * dense_.size()), 0);
-  }
   std::vector<int64_t>& dense_;
-  std::vector<int64_t> touched_;
+  std::vector<int64_t> touched_, big_;
   int64_t k_ = 0;
 };
 

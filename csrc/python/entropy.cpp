@@ -205,12 +205,78 @@ void fingerprint_codes(const py::array& codes, Sink& sink) {
   }
 }
 
-// Dense fingerprint of the rows of codes, and the number k of distinct rows.
-py::tuple symbol_fingerprint(const py::array& codes) {
-  entropy::FingerprintBuilder b;
-  fingerprint_codes(codes, b);
-  const int64_t k = b.k;
-  return py::make_tuple(owned_array(b.finish()), k);
+// Runs fill(builder) with the per-thread zeroed scratch of a SparseFingerprintBuilder; on an
+// exception the scratch is dropped (its contents are unknown).
+template <class Fill>
+entropy::SparseFingerprint build_sparse(Fill&& fill) {
+  thread_local std::vector<int64_t> dense;
+  entropy::SparseFingerprint sf;
+  try {
+    entropy::SparseFingerprintBuilder b(dense);
+    fill(b);
+    sf = b.finish();
+  } catch (...) {
+    std::vector<int64_t>().swap(dense);
+    throw;
+  }
+  return sf;
+}
+
+py::tuple pairs_tuple(entropy::SparseFingerprint&& sf) {
+  const int64_t k = sf.k;
+  return py::make_tuple(owned_array(std::move(sf.j)), owned_array(std::move(sf.f)), k);
+}
+
+// Sparse fingerprint (j, f, k) of the rows of codes: the distinct counts j ascending, f_j > 0 the
+// number of rows seen j times, k the number of distinct rows.
+py::tuple sparse_fingerprint(const py::array& codes) {
+  return pairs_tuple(build_sparse([&](auto& b) { fingerprint_codes(codes, b); }));
+}
+
+// Sparse fingerprint (j, f, k) of a 1-D int64 array of counts (zeros, unseen symbols, ignored).
+py::tuple sparse_fingerprint_of_counts(const carray<int64_t>& counts) {
+  if (counts.ndim() != 1) pyutil::value_error("counts must be 1-D");
+  const int64_t m = counts.shape(0);
+  const int64_t* c = counts.data();
+  for (int64_t i = 0; i < m; ++i) {
+    if (c[i] < 0) {
+      pyutil::value_error("counts must be >= 0, got " + std::to_string(c[i]) + " at index " +
+                          std::to_string(i));
+    }
+  }
+  entropy::SparseFingerprint sf;
+  {
+    py::gil_scoped_release release;
+    sf = build_sparse([&](auto& b) {
+      for (int64_t i = 0; i < m; ++i) {
+        if (c[i] > 0) b.add(static_cast<uint64_t>(c[i]));
+      }
+    });
+  }
+  return pairs_tuple(std::move(sf));
+}
+
+void check_pairs(const carray<int64_t>& j, const carray<int64_t>& f, int64_t n) {
+  if (j.ndim() != 1 || f.ndim() != 1 || j.shape(0) != f.shape(0)) {
+    pyutil::value_error("j and f must be 1-D of equal length");
+  }
+  if (n < 1) pyutil::value_error("n must be >= 1, got " + std::to_string(n));
+}
+
+// Plug-in and JVHW entropies (nats) of n samples from their sparse fingerprint.
+py::tuple entropy_pairs(const carray<int64_t>& j, const carray<int64_t>& f, int64_t n,
+                        const carray<double>& g_table) {
+  check_pairs(j, f, n);
+  constexpr int64_t K = entropy::kMaxDegree;
+  pyutil::expect_shape("g_table", pyutil::shape_of(g_table), {K, K + 1});
+  const int64_t m = j.shape(0);
+  double plugin = 0.0, jvhw = 0.0;
+  {
+    py::gil_scoped_release release;
+    plugin = entropy::plugin_nats_pairs(j.data(), f.data(), m, n);
+    jvhw = entropy::jvhw_nats_pairs(j.data(), f.data(), m, n, g_table.data());
+  }
+  return py::make_tuple(plugin, jvhw);
 }
 
 // Plug-in and JVHW entropies (nats) of the rows of codes and their number k of distinct rows, from
@@ -219,19 +285,7 @@ py::tuple entropy_codes(const py::array& codes, const carray<double>& g_table) {
   constexpr int64_t K = entropy::kMaxDegree;
   pyutil::expect_shape("g_table", pyutil::shape_of(g_table), {K, K + 1});
   const int64_t n = codes.ndim() >= 1 ? codes.shape(0) : 0;
-  thread_local std::vector<int64_t> dense;  // zeroed scratch indexed by count
-  entropy::SparseFingerprint sf;
-  {
-    entropy::SparseFingerprintBuilder b(dense);
-    try {
-      fingerprint_codes(codes, b);
-    } catch (...) {
-      std::vector<int64_t>().swap(dense);
-      throw;
-    }
-    sf = b.finish();
-  }
-  if (dense.capacity() * sizeof(int64_t) > (size_t{1} << 25)) std::vector<int64_t>().swap(dense);
+  entropy::SparseFingerprint sf = build_sparse([&](auto& b) { fingerprint_codes(codes, b); });
   if (n < 1) pyutil::value_error("codes must hold at least one row");
   const auto m = static_cast<int64_t>(sf.j.size());
   double plugin = 0.0, jvhw = 0.0;
@@ -335,7 +389,11 @@ void register_entropy(py::module_& m) {
   m.def("count_symbols", &count_symbols, py::arg("codes"), py::arg("return_index"),
         py::arg("return_inverse"));
   m.def("fingerprint", &fingerprint, py::arg("counts").noconvert());
-  m.def("symbol_fingerprint", &symbol_fingerprint, py::arg("codes"));
+  m.def("sparse_fingerprint", &sparse_fingerprint, py::arg("codes"));
+  m.def("sparse_fingerprint_of_counts", &sparse_fingerprint_of_counts,
+        py::arg("counts").noconvert());
+  m.def("entropy_pairs", &entropy_pairs, py::arg("j").noconvert(), py::arg("f").noconvert(),
+        py::arg("n"), py::arg("g_table").noconvert());
   m.def("entropy_codes", &entropy_codes, py::arg("codes"), py::arg("g_table").noconvert());
   m.def("entropy_plugin", &plugin, py::arg("fingerprint").noconvert(), py::arg("n"));
   m.def("entropy_jvhw", &jvhw, py::arg("fingerprint").noconvert(), py::arg("n"),

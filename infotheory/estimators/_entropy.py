@@ -63,20 +63,27 @@ def _alphabet(alphabet_size: int | None, method: str, k: int) -> int | None:
     return int(alphabet_size)
 
 
-def _from_fingerprint(
-    fp: np.ndarray, n: int, k: int, method: str, alphabet_size: int | None = None
+def _from_pairs(
+    j: np.ndarray, f: np.ndarray, n: int, k: int, method: str, alphabet_size: int | None = None
 ) -> float:
-    """Entropy in nats from a fingerprint of n samples with k distinct symbols."""
+    """Entropy in nats from the sparse fingerprint (j ascending, f_j > 0 symbols seen j times) of
+    n samples with k distinct symbols."""
     if method == "nsb":
         from ._nsb import nsb_nats
 
-        return nsb_nats(fp, n, k if alphabet_size is None else alphabet_size)
+        return nsb_nats(j, f, n, k if alphabet_size is None else alphabet_size)
+    plugin, jvhw = _core.entropy_pairs(j, f, n, _g_table())
     if method == "jvhw":
-        return float(_core.entropy_jvhw(fp, n, _g_table()))
-    h = float(_core.entropy_plugin(fp, n))
+        return float(jvhw)
     if method == "miller_madow":
-        h += (k - 1) / (2.0 * n)
-    return h
+        return float(plugin) + (k - 1) / (2.0 * n)
+    return float(plugin)
+
+
+def _from_counts(counts: np.ndarray, n: int, method: str) -> float:
+    """Entropy in nats from an int64 array of symbol counts summing to n."""
+    j, f, k = _core.sparse_fingerprint_of_counts(counts)
+    return _from_pairs(j, f, n, k, method)
 
 
 def entropy_from_counts(
@@ -102,11 +109,8 @@ def entropy_from_counts(
     n = int(c.sum())
     if n < 1:
         raise ValueError("counts must contain at least one positive count")
-    fp = _core.fingerprint(c)
-    k = int(np.count_nonzero(c))
-    return Information.from_nats(
-        _from_fingerprint(fp, n, k, m, _alphabet(alphabet_size, m, k)), base
-    )
+    j, f, k = _core.sparse_fingerprint_of_counts(c)
+    return Information.from_nats(_from_pairs(j, f, n, k, m, _alphabet(alphabet_size, m, k)), base)
 
 
 def entropy(
@@ -159,6 +163,6 @@ def entropy(
         if m == "miller_madow":
             plugin += (k - 1) / (2.0 * a.shape[0])
         return Information.from_nats(plugin, base)
-    fp, k = _core.symbol_fingerprint(a)  # counting and fingerprint in one C++ pass
-    nats = _from_fingerprint(fp, a.shape[0], k, m, _alphabet(alphabet_size, m, k))
+    j, f, k = _core.sparse_fingerprint(a)  # counting and fingerprint in one C++ pass
+    nats = _from_pairs(j, f, a.shape[0], k, m, _alphabet(alphabet_size, m, k))
     return Information.from_nats(nats, base)

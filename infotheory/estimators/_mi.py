@@ -12,13 +12,19 @@ from .. import _core
 from .._arrays import is_tensor
 from .._units import log_base
 from ._counting import as_codes
-from ._entropy import _from_fingerprint, _method
+from ._entropy import _from_counts, _g_table, _method
 from ._value import Information
 
 
 def _entropy_of_labels(labels: np.ndarray, n: int, method: str) -> float:
-    counts = _core.count_symbols(labels, False, False)[0]
-    return _from_fingerprint(_core.fingerprint(counts), n, counts.shape[0], method)
+    plugin, jvhw, k = _core.entropy_codes(labels, _g_table())
+    if method == "jvhw":
+        return float(jvhw)
+    if method == "miller_madow":
+        return float(plugin) + (k - 1) / (2.0 * n)
+    if method == "mle":
+        return float(plugin)
+    return _from_counts(_core.count_symbols(labels, False, False)[0], n, method)
 
 
 def _discrete_mi(x: Any, y: Any, method: str) -> float:
@@ -33,8 +39,8 @@ def _discrete_mi(x: Any, y: Any, method: str) -> float:
     cx, lx = _core.count_symbols(a, False, True)[::2]
     cy, ly = _core.count_symbols(b, False, True)[::2]
     joint = np.stack([lx, ly], axis=1)
-    hx = _from_fingerprint(_core.fingerprint(cx), n, cx.shape[0], method)
-    hy = _from_fingerprint(_core.fingerprint(cy), n, cy.shape[0], method)
+    hx = _from_counts(cx, n, method)
+    hy = _from_counts(cy, n, method)
     hxy = _entropy_of_labels(joint, n, method)
     return max(0.0, hx + hy - hxy)
 
