@@ -240,3 +240,17 @@ def deepfool_step_cuda(
     hi: float,
     stream: int,
 ) -> None: ...
+# entropy family (appended): sparse fingerprints (j ascending, f_j > 0, k distinct) of the rows of
+# codes or of counts, in one pass; plug-in and JVHW entropies (nats) from them or from codes.
+def sparse_fingerprint(
+    codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]: ...
+def sparse_fingerprint_of_counts(
+    counts: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]: ...
+def entropy_pairs(
+    j: npt.NDArray[np.int64], f: npt.NDArray[np.int64], n: int, g_table: npt.NDArray[np.float64]
+) -> tuple[float, float]: ...
+def entropy_codes(
+    codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_], g_table: npt.NDArray[np.float64]
+) -> tuple[float, float, int]: ...

@@ -43,8 +43,8 @@ def test_numerics_do_not_import_torch(tmp_path):
 def test_mi_of_identical_samples_is_entropy(method):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 30, size=500)
-    assert mutual_information(x, x, method=method) == pytest.approx(
-        entropy(x, method=method), rel=1e-12
+    assert mutual_information(x, x, method=method, base="e") == pytest.approx(
+        entropy(x, method=method, base="e"), rel=1e-12
     )
     assert mutual_information(x, 3 * x + 1, method=method, base=2) == pytest.approx(
         entropy(x, method=method, base=2), rel=1e-12
@@ -56,7 +56,7 @@ def test_mi_of_independent_samples_near_zero(method):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 4, size=100_000)
     y = rng.integers(0, 5, size=100_000)
-    mi = mutual_information(x, y, method=method)
+    mi = mutual_information(x, y, method=method, base="e")
     assert 0.0 <= mi < 2e-3
 
 
@@ -70,10 +70,10 @@ def test_plugin_mi_matches_joint_table():
     px, py = p.sum(1, keepdims=True), p.sum(0, keepdims=True)
     nz = p > 0
     ref = float(np.sum(p[nz] * np.log(p[nz] / (px @ py)[nz])))
-    assert mutual_information(x, y, method="mle") == pytest.approx(ref, rel=1e-12)
+    assert mutual_information(x, y, method="mle", base="e") == pytest.approx(ref, rel=1e-12)
     # Rows of 2-D input are symbols.
     xy = np.stack([x, x], axis=1)
-    assert mutual_information(xy, y, method="mle") == pytest.approx(ref, rel=1e-12)
+    assert mutual_information(xy, y, method="mle", base="e") == pytest.approx(ref, rel=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
@@ -83,10 +83,12 @@ def test_mi_symmetric_and_relabelling_invariant(seed, method):
     n = int(rng.integers(2, 300))
     x = rng.integers(0, 6, size=n)
     y = (x * rng.integers(0, 2, size=n) + rng.integers(0, 3, size=n)) % 7
-    mi = mutual_information(x, y, method=method)
-    assert mutual_information(y, x, method=method) == pytest.approx(mi, abs=1e-12)
+    mi = mutual_information(x, y, method=method, base="e")
+    assert mutual_information(y, x, method=method, base="e") == pytest.approx(mi, abs=1e-12)
     perm = rng.permutation(50)
-    assert mutual_information(perm[x], perm[y] - 100, method=method) == pytest.approx(mi, abs=1e-12)
+    assert mutual_information(perm[x], perm[y] - 100, method=method, base="e") == pytest.approx(
+        mi, abs=1e-12
+    )
 
 
 def test_discrete_mi_bad_input():
@@ -104,14 +106,19 @@ def test_discrete_mi_bad_input():
 def test_gaussian_mi_closed_form():
     for rho in (0.0, 0.3, 0.9, -0.99):
         cov = [[1.0, rho], [rho, 1.0]]
-        assert gaussian_mi(cov, [0], [1]) == pytest.approx(-0.5 * math.log(1 - rho**2), abs=1e-14)
+        assert gaussian_mi(cov, [0], [1], base="e") == pytest.approx(
+            -0.5 * math.log(1 - rho**2), abs=1e-14
+        )
     rng = np.random.default_rng(0)
     A = rng.normal(size=(5, 5))
     cov = A @ A.T + np.eye(5)
     # Chain rule: I(X; Y1 Y2) = I(X; Y1) + I(X; Y2 | Y1) >= I(X; Y1).
-    assert gaussian_mi(cov, [0, 1], [2, 3, 4]) >= gaussian_mi(cov, [0, 1], [2]) - 1e-12
+    assert (
+        gaussian_mi(cov, [0, 1], [2, 3, 4], base="e")
+        >= gaussian_mi(cov, [0, 1], [2], base="e") - 1e-12
+    )
     assert gaussian_mi(cov, [0, 1], [2, 3, 4], base=2) == pytest.approx(
-        gaussian_mi(cov, [0, 1], [2, 3, 4]) / math.log(2)
+        gaussian_mi(cov, [0, 1], [2, 3, 4], base="e") / math.log(2)
     )
     with pytest.raises(ValueError, match="disjoint"):
         gaussian_mi(cov, [0, 1], [1])
@@ -125,7 +132,7 @@ def test_ksg_gaussian_1d(rho):
     n = 4000
     cov = np.array([[1.0, rho], [rho, 1.0]])
     z = rng.multivariate_normal([0, 0], cov, size=n)
-    est = mutual_information(z[:, 0], z[:, 1], method="ksg", k=3)
+    est = mutual_information(z[:, 0], z[:, 1], method="ksg", k=3, base="e")
     assert est == pytest.approx(-0.5 * math.log(1 - rho**2), abs=0.03)
 
 
@@ -135,7 +142,7 @@ def test_ksg_gaussian_multivariate():
     A = rng.normal(size=(d, d)) * 0.5
     cov = A @ A.T + np.eye(d)
     z = rng.multivariate_normal(np.zeros(d), cov, size=5000)
-    truth = gaussian_mi(cov, [0, 1], [2, 3])
+    truth = gaussian_mi(cov, [0, 1], [2, 3], base="e")
     assert ksg_mi(z[:, :2], z[:, 2:], k=4) == pytest.approx(truth, abs=0.05)
 
 
@@ -210,19 +217,21 @@ def test_feature_entropy_of_a_layer():
     ).double()
     x = torch.randn(700, 6, dtype=torch.float64)
     model.train()
-    h = feature_entropy(model, x, "1", bins=4, method="mle", batch_size=128)
+    h = feature_entropy(model, x, "1", bins=4, method="mle", batch_size=128, base="e")
     assert model.training  # mode restored
     with torch.no_grad():
         feats = model[1](model[0](x)).numpy()
-    assert h == pytest.approx(entropy(discretize(feats, bins=4), method="mle"), rel=1e-12)
+    assert h == pytest.approx(entropy(discretize(feats, bins=4), method="mle", base="e"), rel=1e-12)
     loader = [(x[i : i + 100], None) for i in range(0, 700, 100)]
-    assert feature_entropy(model, loader, model[1], bins=4, method="mle") == pytest.approx(h)
-    assert feature_entropy(model, x, "1", strategy="sign", method="jvhw") > 0
+    assert feature_entropy(
+        model, loader, model[1], bins=4, method="mle", base="e"
+    ) == pytest.approx(h)
+    assert feature_entropy(model, x, "1", strategy="sign", method="jvhw", base="e") > 0
 
     class Data:  # duck-typed infotheory.data.Dataset
         x_test = x
 
-    assert feature_entropy(model, Data(), "1", bins=4, method="mle") == pytest.approx(h)
+    assert feature_entropy(model, Data(), "1", bins=4, method="mle", base="e") == pytest.approx(h)
 
 
 def ksg_ckdtree(x: np.ndarray, y: np.ndarray, k: int) -> float:
@@ -275,3 +284,136 @@ def test_ksg_thread_count_does_not_change_results():
     finally:
         infotheory.set_num_threads(before)
     assert a == b
+
+
+# ---- units: bits by default, results say their unit -------------------------------------------
+
+
+def test_default_unit_is_bits_everywhere():
+    import json
+    import pickle
+
+    from infotheory.estimators import Information, entropy_from_counts
+
+    s = np.repeat(np.arange(8), 5)  # uniform on 8 symbols: H = 3 bits = 3 ln 2 nats exactly (MLE)
+    h = entropy(s, method="mle")
+    assert isinstance(h, Information) and isinstance(h, float)
+    assert h == pytest.approx(3.0, abs=1e-12) and h.unit == "bits" and h.base == 2
+    he = entropy(s, method="mle", base="e")
+    assert he == pytest.approx(3 * math.log(2), abs=1e-12) and he.unit == "nats"
+    assert entropy(s, method="mle", base=10).unit == "hartleys"
+    assert h.to("e") == pytest.approx(he, abs=1e-15) and h.to("e").unit == "nats"
+    assert he.to(2) == pytest.approx(3.0, abs=1e-15)
+    assert entropy_from_counts([5] * 8, method="mle") == pytest.approx(3.0, abs=1e-12)
+    # identical samples: I(X;X) = H(X) in bits by default, for every discrete method
+    assert mutual_information(s, s, method="mle") == pytest.approx(3.0, abs=1e-12)
+    assert mutual_information(s, s, method="mle").unit == "bits"
+    rho = 0.6
+    cov = [[1.0, rho], [rho, 1.0]]
+    assert gaussian_mi(cov, [0], [1]) == pytest.approx(-0.5 * math.log2(1 - rho**2), abs=1e-14)
+    assert gaussian_mi(cov, [0], [1]).unit == "bits"
+    rng = np.random.default_rng(3)
+    z = rng.multivariate_normal([0, 0], cov, size=500)
+    ksg = mutual_information(z[:, 0], z[:, 1], method="ksg")
+    assert ksg == pytest.approx(ksg_mi(z[:, 0], z[:, 1]) / math.log(2), rel=1e-12)  # ksg_mi: nats
+    # still a plain float for arithmetic, JSON and pickling
+    assert type(h + 1.0) is float and json.loads(json.dumps({"h": h}))["h"] == float(h)
+    back = pickle.loads(pickle.dumps(h))
+    assert back == h and back.unit == "bits"
+    assert repr(h) == repr(float(h))
+
+
+def test_feature_entropy_default_unit_is_bits():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()).double()
+    x = torch.randn(300, 4, dtype=torch.float64)
+    hb = feature_entropy(model, x, "1", bins=3, method="mle")
+    he = feature_entropy(model, x, "1", bins=3, method="mle", base="e")
+    assert hb.unit == "bits" and he.unit == "nats"
+    assert hb == pytest.approx(he / math.log(2), rel=1e-12) and hb > 0
+
+
+# ---- bad input across the API: floats where integers are needed, empty arrays, NaN -------------
+
+
+def test_bad_input_is_refused_clearly():
+    from infotheory.estimators import count_symbols, entropy_from_counts, fingerprint
+
+    ints = np.arange(4)
+    nan = np.array([0.0, np.nan, 1.0, 2.0])
+    empty = np.array([], dtype=np.int64)
+    # floats where integer symbols or counts are needed
+    for call in (
+        lambda: entropy(nan),
+        lambda: count_symbols(np.array([[1.0, 2.0]])),
+        lambda: mutual_information(ints, nan),
+        lambda: entropy_from_counts(np.array([1.0, 2.0])),
+        lambda: fingerprint(np.array([1.5])),
+    ):
+        with pytest.raises(TypeError, match=r"integer|discretize|dtype"):
+            call()
+    with pytest.raises(TypeError, match="alphabet_size"):
+        entropy(ints, method="nsb", alphabet_size=10.0)
+    with pytest.raises(TypeError, match="k must be an int"):
+        ksg_mi(np.arange(5.0), np.arange(5.0), k=2.0)
+    # empty arrays
+    for call in (
+        lambda: entropy(empty),
+        lambda: count_symbols(empty),
+        lambda: mutual_information(empty, empty),
+        lambda: mutual_information(np.zeros(0), np.zeros(0), method="ksg"),
+        lambda: entropy_from_counts(empty),
+        lambda: discretize(np.zeros(0)),
+    ):
+        with pytest.raises(ValueError, match=r"at least one|empty|positive"):
+            call()
+    # NaN in real-valued inputs
+    with pytest.raises(ValueError, match="finite"):
+        mutual_information(nan, np.arange(4.0), method="ksg")
+    with pytest.raises(ValueError, match="NaN"):
+        discretize(nan)
+    with pytest.raises(ValueError, match="finite"):
+        gaussian_mi([[1.0, np.nan], [np.nan, 1.0]], [0], [1])
+
+
+def test_gaussian_mi_index_checks():
+    cov = [[2.0, 0.5, 0.1], [0.5, 1.0, 0.2], [0.1, 0.2, 1.5]]
+    assert gaussian_mi(cov, [-3], [-1]) == gaussian_mi(cov, [0], [2])  # negative = from the end
+    assert gaussian_mi(cov, np.array([0, 1]), (2,)) == gaussian_mi(cov, [0, 1], [2])
+    with pytest.raises(TypeError, match=r"x_idx.*integer"):
+        gaussian_mi(cov, [0.5], [1])
+    with pytest.raises(ValueError, match="disjoint"):
+        gaussian_mi(cov, [0], [-3])  # the same coordinate twice
+    with pytest.raises(ValueError, match="repeat"):
+        gaussian_mi(cov, [0, 0], [1])
+    with pytest.raises(ValueError, match="range"):
+        gaussian_mi(cov, [3], [1])
+    with pytest.raises(ValueError, match="non-empty"):
+        gaussian_mi(cov, [], [1])
+
+
+def test_feature_entropy_checks_options_before_running_the_model():
+    torch = pytest.importorskip("torch")
+    calls = []
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            calls.append(1)
+            return self.lin(x)
+
+    net, x = Net(), torch.randn(8, 2)
+    for kwargs, err in (
+        ({"method": "knn"}, ValueError),
+        ({"base": 1}, ValueError),
+        ({"bins": 2.5}, TypeError),
+        ({"strategy": "kmeans"}, ValueError),
+        ({"batch_size": 0}, ValueError),
+    ):
+        with pytest.raises(err):
+            feature_entropy(net, x, "lin", **kwargs)
+    assert not calls

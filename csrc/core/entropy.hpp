@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common.hpp"
@@ -338,6 +339,164 @@ bool count_column_growing(const T* x, int64_t n, uint64_t cap, Counts& out) {
   return true;
 }
 
+// Sparse fingerprint: the distinct counts j (ascending) with f_j = #{symbols seen j times} > 0, and
+// k = sum f_j. At most sqrt(2n) entries, where a dense fingerprint has max count + 1 (up to n).
+struct SparseFingerprint {
+  std::vector<int64_t> j, f;
+  int64_t k = 0;
+};
+
+// Builds a SparseFingerprint. Counts below kDenseCount are tallied in `dense`, scratch indexed by
+// count that must be all zeros on entry and is all zeros again after finish() (so a caller can keep
+// it: no page faults per call); larger counts (at most n / kDenseCount symbols have one) are listed
+// and run-length encoded at the end, so memory never scales with the largest count.
+class SparseFingerprintBuilder {
+ public:
+  static constexpr uint64_t kDenseCount = uint64_t{1} << 16;
+
+  explicit SparseFingerprintBuilder(std::vector<int64_t>& dense) : dense_(dense) {
+    if (dense_.size() < kDenseCount) dense_.resize(static_cast<size_t>(kDenseCount), 0);
+  }
+  void add(uint64_t c) {
+    if (c >= kDenseCount) {
+      big_.push_back(static_cast<int64_t>(c));
+    } else if (dense_[static_cast<size_t>(c)]++ == 0) {
+      touched_.push_back(static_cast<int64_t>(c));
+    }
+    ++k_;
+  }
+  // Adds the nonzero entries of a table of counts and zeroes it; branch-free in the entries
+  // (zeros land in dense[0], reset after; a new distinct count, the only branch taken, is rare).
+  template <class C>
+  void add_table(C* cp, uint64_t size) {
+    const int64_t z0 = dense_[0];
+    int64_t* d = dense_.data();
+    for (uint64_t j = 0; j < size; ++j) {
+      const auto c = static_cast<uint64_t>(cp[j]);
+      cp[j] = 0;
+      if (c >= kDenseCount) {
+        big_.push_back(static_cast<int64_t>(c));
+        continue;
+      }
+      if (d[c]++ == 0 && c != 0) touched_.push_back(static_cast<int64_t>(c));
+    }
+    const int64_t zeros = dense_[0] - z0;
+    dense_[0] = z0;
+    k_ += static_cast<int64_t>(size) - zeros;
+  }
+  SparseFingerprint finish() {
+    std::sort(touched_.begin(), touched_.end());
+    std::sort(big_.begin(), big_.end());
+    SparseFingerprint out;
+    out.k = k_;
+    out.j.reserve(touched_.size() + big_.size());
+    out.f.reserve(touched_.size() + big_.size());
+    for (int64_t c : touched_) {
+      out.j.push_back(c);
+      out.f.push_back(dense_[static_cast<size_t>(c)]);
+      dense_[static_cast<size_t>(c)] = 0;
+    }
+    for (size_t i = 0; i < big_.size(); ++i) {
+      if (i > 0 && big_[i] == big_[i - 1]) {
+        ++out.f.back();
+      } else {
+        out.j.push_back(big_[i]);
+        out.f.push_back(1);
+      }
+    }
+    touched_.clear();
+    big_.clear();
+    k_ = 0;
+    return out;
+  }
+
+ private:
+  std::vector<int64_t>& dense_;
+  std::vector<int64_t> touched_, big_;
+  int64_t k_ = 0;
+};
+
+// Counts x[i], x[i+1], ... into cp[x - base] while they fall in [base, base + size); returns the
+// index of the first value outside (n if none). Kept apart from the growth code so that the hot
+// loop holds everything in registers.
+template <class C, class T>
+int64_t count_in_window(const T* x, int64_t i, int64_t n, int64_t base, uint64_t size, C* cp) {
+  const uint64_t b = static_cast<uint64_t>(base);
+  for (; i < n; ++i) {
+    const uint64_t idx = static_cast<uint64_t>(static_cast<int64_t>(x[i])) - b;
+    if (idx >= size) return i;
+    ++cp[idx];
+  }
+  return n;
+}
+
+// Fingerprint of a single integer column in one pass, without a counts array: a bincount with
+// counters of type C (uint32_t when n < 2^32: half the cache footprint of int64). The table is a
+// window sized from the range of the first kPrefix values plus a quarter of slack; a value outside
+// it grows the window (by at least half, the slack on the side that grew), so there is no min/max
+// pass over the data and the table stays close to the value range (a small table stays in cache).
+// One sweep of the table (sink.add_table) then adds every nonzero count to the fingerprint builder
+// and zeroes the table. Returns false, having added nothing, once the range exceeds `cap` slots: the caller hashes instead. Values must fit in
+// int64 (every integer type except uint64). `table` is scratch space that must be all zeros on
+// entry and is all zeros again on return, so a caller can keep it between calls and skip both the
+// zeroing and the page faults of fresh memory (on virtual machines these can cost more than the
+// counting itself).
+template <class C, class T, class Sink>
+bool fingerprint_column_dense(const T* x, int64_t n, uint64_t cap, std::vector<C>& table,
+                              Sink& sink) {
+  static_assert(std::is_signed_v<T> || sizeof(T) < 8, "values must fit in int64");
+  constexpr int64_t kPrefix = 4096;
+  const int64_t m = std::min(n, kPrefix);
+  T lo0 = x[0], hi0 = x[0];
+  column_range(x, 1, m, 1, &lo0, &hi0);
+  const uint64_t span0 = to_u64(hi0) - to_u64(lo0) + 1;  // 0: the type spans 2^64 (int64)
+  if (span0 == 0 || span0 > cap) return false;
+  uint64_t size = std::min(cap, span0 + span0 / 4 + 16);
+  // Window [base, base + size - 1] inside int64, slack split around the prefix range.
+  const uint64_t extra = size - span0;
+  const auto lo_i = static_cast<int64_t>(lo0), hi_i = static_cast<int64_t>(hi0);
+  using lim = std::numeric_limits<int64_t>;
+  const uint64_t room_below = static_cast<uint64_t>(lo_i) - static_cast<uint64_t>(lim::min());
+  const uint64_t room_above = static_cast<uint64_t>(lim::max()) - static_cast<uint64_t>(hi_i);
+  uint64_t below = std::min(extra / 2, room_below);
+  below += (extra - below) - std::min(extra - below, room_above);
+  int64_t base = static_cast<int64_t>(static_cast<uint64_t>(lo_i) - below);
+  std::vector<C>& cnt = table;
+  if (cnt.size() < size) cnt.resize(static_cast<size_t>(size), 0);
+  C* cp = cnt.data();
+  int64_t i = 0;
+  while (true) {
+    i = count_in_window(x, i, n, base, size, cp);
+    if (i == n) break;
+    const int64_t v = static_cast<int64_t>(x[i]);
+    const int64_t top = base + static_cast<int64_t>(size - 1);
+    const int64_t lo = std::min(base, v), hi = std::max(top, v);
+    const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+    if (span == 0 || span > cap) {
+      std::fill(cp, cp + size, C{0});
+      return false;
+    }
+    const uint64_t grown_size = std::min(cap, std::max<uint64_t>(span, size + size / 2));
+    const uint64_t slack = grown_size - span;
+    const uint64_t rb = static_cast<uint64_t>(lo) - static_cast<uint64_t>(lim::min());
+    const uint64_t ra = static_cast<uint64_t>(lim::max()) - static_cast<uint64_t>(hi);
+    const uint64_t b = v < base ? std::min(slack, rb) : slack - std::min(slack, ra);
+    const int64_t new_base = static_cast<int64_t>(static_cast<uint64_t>(lo) - b);
+    std::vector<C> grown(static_cast<size_t>(grown_size), 0);
+    const auto shift = static_cast<std::ptrdiff_t>(static_cast<uint64_t>(base) -
+                                                   static_cast<uint64_t>(new_base));
+    std::copy(cp, cp + size, grown.begin() + shift);
+    cnt.swap(grown);
+    cp = cnt.data();
+    size = grown_size;
+    base = new_base;
+    ++cp[static_cast<uint64_t>(v) - static_cast<uint64_t>(base)];
+    ++i;
+  }
+  sink.add_table(cp, size);  // also zeroes the table
+  return true;
+}
+
 // Fingerprint: fp[j] = number of symbols with count j, for j = 0..max(counts); fp[0] = 0.
 inline std::vector<int64_t> fingerprint(const int64_t* counts, int64_t k) {
   int64_t mx = 0;
@@ -349,7 +508,20 @@ inline std::vector<int64_t> fingerprint(const int64_t* counts, int64_t k) {
   return fp;
 }
 
-// Plug-in (maximum-likelihood) entropy in nats: -sum_j f_j (j/n) ln(j/n).
+// Plug-in (maximum-likelihood) entropy in nats: -sum_j f_j (j/n) ln(j/n), over the m pairs
+// (j[i], f[i]) of a sparse fingerprint (entries with f = 0 are skipped).
+inline double plugin_nats_pairs(const int64_t* j, const int64_t* f, int64_t m, int64_t n) {
+  const double dn = static_cast<double>(n);
+  double h = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (f[i] == 0 || j[i] <= 0) continue;
+    const double x = static_cast<double>(j[i]) / dn;
+    h -= static_cast<double>(f[i]) * x * std::log(x);
+  }
+  return h;
+}
+
+// Plug-in entropy from a dense fingerprint fp[0..len).
 inline double plugin_nats(const int64_t* fp, int64_t len, int64_t n) {
   const double dn = static_cast<double>(n);
   double h = 0.0;
@@ -417,6 +589,26 @@ inline double jvhw_nats(const int64_t* fp, int64_t len, int64_t n, const double*
   for (int64_t j = 1; j < len; ++j) {
     if (fp[j] == 0) continue;
     h += static_cast<double>(fp[j]) * jvhw_symbol(j, n, thres, g, degree);
+  }
+  return h;
+}
+
+// The same from the m pairs (j[i], f[i]) of a sparse fingerprint, j ascending: the same terms
+// summed in the same order, so the result equals jvhw_nats on the dense form bit for bit.
+inline double jvhw_nats_pairs(const int64_t* j, const int64_t* f, int64_t m, int64_t n,
+                              const double* g_table) {
+  const int degree = jvhw_degree(n);
+  const double* g = g_table + static_cast<int64_t>(degree - 1) * (kMaxDegree + 1);
+  int64_t f1 = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (j[i] == 1) f1 += f[i];
+  }
+  const double c1 = jvhw_c1(n, f1, degree);
+  const double thres = 4.0 * c1 * std::log(static_cast<double>(n)) / static_cast<double>(n);
+  double h = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (f[i] == 0 || j[i] <= 0) continue;
+    h += static_cast<double>(f[i]) * jvhw_symbol(j[i], n, thres, g, degree);
   }
   return h;
 }

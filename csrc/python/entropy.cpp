@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -83,7 +84,10 @@ void count_typed(const T* x, int64_t n, int64_t d, Counts& out, bool want_first,
   }
 }
 
-py::tuple count_symbols(const py::array& codes, bool want_first, bool want_inverse) {
+// Checks `codes` (2-D, C-contiguous, integer or bool) and calls fn(typed pointer, n, d) with the
+// GIL released, or fn_bytes(bytes, n, row width) for unusual integer widths.
+template <class Fn, class FnBytes>
+void visit_codes(const py::array& codes, Fn&& fn, FnBytes&& fn_bytes) {
   if (codes.ndim() != 2) {
     pyutil::value_error("codes must be 2-D (n, d) at the kernel, got " +
                         std::to_string(codes.ndim()) + "-D");
@@ -98,49 +102,199 @@ py::tuple count_symbols(const py::array& codes, bool want_first, bool want_inver
                        std::string(py::str(dt)));
   }
   const int64_t n = codes.shape(0), d = codes.shape(1);
+  const void* data = codes.data();
+  const auto itemsize = dt.itemsize();
+  py::gil_scoped_release release;
+  if (kind == 'i' && itemsize == 1) {
+    fn(static_cast<const int8_t*>(data), n, d);
+  } else if (kind == 'i' && itemsize == 2) {
+    fn(static_cast<const int16_t*>(data), n, d);
+  } else if (kind == 'i' && itemsize == 4) {
+    fn(static_cast<const int32_t*>(data), n, d);
+  } else if (kind == 'i' && itemsize == 8) {
+    fn(static_cast<const int64_t*>(data), n, d);
+  } else if (itemsize == 1) {  // uint8 and bool
+    fn(static_cast<const uint8_t*>(data), n, d);
+  } else if (itemsize == 2) {
+    fn(static_cast<const uint16_t*>(data), n, d);
+  } else if (itemsize == 4) {
+    fn(static_cast<const uint32_t*>(data), n, d);
+  } else if (itemsize == 8) {
+    fn(static_cast<const uint64_t*>(data), n, d);
+  } else {
+    // Unusual integer widths: equal rows still have equal bytes.
+    fn_bytes(static_cast<const unsigned char*>(data), n, d * static_cast<int64_t>(itemsize));
+  }
+}
+
+// Counts of the distinct rows of codes (n >= 0, d >= 0), optional first rows and labels.
+void count_any(const py::array& codes, Counts& out, bool want_first, int64_t* inverse) {
+  visit_codes(
+      codes,
+      [&](auto* x, int64_t n, int64_t d) {
+        if (n == 0) return;
+        if (d == 0) {  // every row is the empty row
+          out.counts.assign(1, n);
+          if (want_first) out.first.assign(1, 0);
+          if (inverse) std::fill(inverse, inverse + n, 0);
+          return;
+        }
+        count_typed(x, n, d, out, want_first, inverse);
+      },
+      [&](const unsigned char* bytes, int64_t n, int64_t w) {
+        if (n > 0) entropy::count_rows_bytes(bytes, n, w, out, want_first, inverse);
+      });
+}
+
+py::tuple count_symbols(const py::array& codes, bool want_first, bool want_inverse) {
+  const int64_t n = codes.ndim() >= 1 ? codes.shape(0) : 0;
   py::object inv_obj = py::none();
   int64_t* inverse = nullptr;
-  if (want_inverse) {
+  if (want_inverse && codes.ndim() == 2) {
     py::array_t<int64_t> inv(static_cast<py::ssize_t>(n));
     inverse = inv.mutable_data();
     inv_obj = inv;
   }
   Counts out;
-  const void* data = codes.data();
-  const auto itemsize = dt.itemsize();
-  {
-    py::gil_scoped_release release;
-    if (n == 0) {
-      // nothing to count
-    } else if (d == 0) {  // every row is the empty row
-      out.counts.assign(1, n);
-      if (want_first) out.first.assign(1, 0);
-      if (inverse) std::fill(inverse, inverse + n, 0);
-    } else if (kind == 'i' && itemsize == 1) {
-      count_typed(static_cast<const int8_t*>(data), n, d, out, want_first, inverse);
-    } else if (kind == 'i' && itemsize == 2) {
-      count_typed(static_cast<const int16_t*>(data), n, d, out, want_first, inverse);
-    } else if (kind == 'i' && itemsize == 4) {
-      count_typed(static_cast<const int32_t*>(data), n, d, out, want_first, inverse);
-    } else if (kind == 'i' && itemsize == 8) {
-      count_typed(static_cast<const int64_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 1) {  // uint8 and bool
-      count_typed(static_cast<const uint8_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 2) {
-      count_typed(static_cast<const uint16_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 4) {
-      count_typed(static_cast<const uint32_t*>(data), n, d, out, want_first, inverse);
-    } else if (itemsize == 8) {
-      count_typed(static_cast<const uint64_t*>(data), n, d, out, want_first, inverse);
-    } else {
-      // Unusual integer widths: equal rows still have equal bytes.
-      entropy::count_rows_bytes(static_cast<const unsigned char*>(data), n,
-                                d * static_cast<int64_t>(itemsize), out, want_first, inverse);
-    }
-  }
+  count_any(codes, out, want_first, inverse);
   py::object first = py::none();
   if (want_first) first = owned_array(std::move(out.first));
   return py::make_tuple(owned_array(std::move(out.counts)), first, inv_obj);
+}
+
+// Feeds the count of every distinct row of codes to sink.add. One column (the common entropy()
+// case): a single pass, dense uint32 counters in a growing window, no counts array
+// (entropy::fingerprint_column_dense) and no page faults (the zeroed table is kept per thread).
+// Otherwise the rows are counted as in count_symbols and the counts handed over.
+template <class Sink>
+void fingerprint_codes(const py::array& codes, Sink& sink) {
+  bool done = false;
+  visit_codes(
+      codes,
+      [&](auto* x, int64_t n, int64_t d) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(x)>>;
+        if constexpr (std::is_signed_v<T> || sizeof(T) < 8) {
+          if (n > 0 && d == 1) {
+            const uint64_t cap = std::min(
+                entropy::kDenseMax, std::max(entropy::kDenseMin, 2 * static_cast<uint64_t>(n)));
+            constexpr size_t kKeepBytes = size_t{1} << 25;
+            if (n <= static_cast<int64_t>(std::numeric_limits<uint32_t>::max())) {
+              thread_local std::vector<uint32_t> table;
+              try {
+                done = entropy::fingerprint_column_dense<uint32_t>(x, n, cap, table, sink);
+              } catch (...) {
+                std::vector<uint32_t>().swap(table);  // contents unknown: start afresh next time
+                throw;
+              }
+              if (table.capacity() * sizeof(uint32_t) > kKeepBytes) {
+                std::vector<uint32_t>().swap(table);
+              }
+            } else {
+              std::vector<uint64_t> table;
+              done = entropy::fingerprint_column_dense<uint64_t>(x, n, cap, table, sink);
+            }
+          }
+        }
+      },
+      [](const unsigned char*, int64_t, int64_t) {});
+  if (!done) {
+    Counts out;
+    count_any(codes, out, false, nullptr);
+    py::gil_scoped_release release;
+    for (int64_t c : out.counts) sink.add(static_cast<uint64_t>(c));
+  }
+}
+
+// Runs fill(builder) with the per-thread zeroed scratch of a SparseFingerprintBuilder; on an
+// exception the scratch is dropped (its contents are unknown).
+template <class Fill>
+entropy::SparseFingerprint build_sparse(Fill&& fill) {
+  thread_local std::vector<int64_t> dense;
+  entropy::SparseFingerprint sf;
+  try {
+    entropy::SparseFingerprintBuilder b(dense);
+    fill(b);
+    sf = b.finish();
+  } catch (...) {
+    std::vector<int64_t>().swap(dense);
+    throw;
+  }
+  return sf;
+}
+
+py::tuple pairs_tuple(entropy::SparseFingerprint&& sf) {
+  const int64_t k = sf.k;
+  return py::make_tuple(owned_array(std::move(sf.j)), owned_array(std::move(sf.f)), k);
+}
+
+// Sparse fingerprint (j, f, k) of the rows of codes: the distinct counts j ascending, f_j > 0 the
+// number of rows seen j times, k the number of distinct rows.
+py::tuple sparse_fingerprint(const py::array& codes) {
+  return pairs_tuple(build_sparse([&](auto& b) { fingerprint_codes(codes, b); }));
+}
+
+// Sparse fingerprint (j, f, k) of a 1-D int64 array of counts (zeros, unseen symbols, ignored).
+py::tuple sparse_fingerprint_of_counts(const carray<int64_t>& counts) {
+  if (counts.ndim() != 1) pyutil::value_error("counts must be 1-D");
+  const int64_t m = counts.shape(0);
+  const int64_t* c = counts.data();
+  for (int64_t i = 0; i < m; ++i) {
+    if (c[i] < 0) {
+      pyutil::value_error("counts must be >= 0, got " + std::to_string(c[i]) + " at index " +
+                          std::to_string(i));
+    }
+  }
+  entropy::SparseFingerprint sf;
+  {
+    py::gil_scoped_release release;
+    sf = build_sparse([&](auto& b) {
+      for (int64_t i = 0; i < m; ++i) {
+        if (c[i] > 0) b.add(static_cast<uint64_t>(c[i]));
+      }
+    });
+  }
+  return pairs_tuple(std::move(sf));
+}
+
+void check_pairs(const carray<int64_t>& j, const carray<int64_t>& f, int64_t n) {
+  if (j.ndim() != 1 || f.ndim() != 1 || j.shape(0) != f.shape(0)) {
+    pyutil::value_error("j and f must be 1-D of equal length");
+  }
+  if (n < 1) pyutil::value_error("n must be >= 1, got " + std::to_string(n));
+}
+
+// Plug-in and JVHW entropies (nats) of n samples from their sparse fingerprint.
+py::tuple entropy_pairs(const carray<int64_t>& j, const carray<int64_t>& f, int64_t n,
+                        const carray<double>& g_table) {
+  check_pairs(j, f, n);
+  constexpr int64_t K = entropy::kMaxDegree;
+  pyutil::expect_shape("g_table", pyutil::shape_of(g_table), {K, K + 1});
+  const int64_t m = j.shape(0);
+  double plugin = 0.0, jvhw = 0.0;
+  {
+    py::gil_scoped_release release;
+    plugin = entropy::plugin_nats_pairs(j.data(), f.data(), m, n);
+    jvhw = entropy::jvhw_nats_pairs(j.data(), f.data(), m, n, g_table.data());
+  }
+  return py::make_tuple(plugin, jvhw);
+}
+
+// Plug-in and JVHW entropies (nats) of the rows of codes and their number k of distinct rows, from
+// a sparse fingerprint: nothing of size n or max count leaves the kernel.
+py::tuple entropy_codes(const py::array& codes, const carray<double>& g_table) {
+  constexpr int64_t K = entropy::kMaxDegree;
+  pyutil::expect_shape("g_table", pyutil::shape_of(g_table), {K, K + 1});
+  const int64_t n = codes.ndim() >= 1 ? codes.shape(0) : 0;
+  entropy::SparseFingerprint sf = build_sparse([&](auto& b) { fingerprint_codes(codes, b); });
+  if (n < 1) pyutil::value_error("codes must hold at least one row");
+  const auto m = static_cast<int64_t>(sf.j.size());
+  double plugin = 0.0, jvhw = 0.0;
+  {
+    py::gil_scoped_release release;
+    plugin = entropy::plugin_nats_pairs(sf.j.data(), sf.f.data(), m, n);
+    jvhw = entropy::jvhw_nats_pairs(sf.j.data(), sf.f.data(), m, n, g_table.data());
+  }
+  return py::make_tuple(plugin, jvhw, sf.k);
 }
 
 // Fingerprint of a 1-D int64 array of counts; fp[j] = #{counts == j}, fp[0] = 0.
@@ -235,6 +389,12 @@ void register_entropy(py::module_& m) {
   m.def("count_symbols", &count_symbols, py::arg("codes"), py::arg("return_index"),
         py::arg("return_inverse"));
   m.def("fingerprint", &fingerprint, py::arg("counts").noconvert());
+  m.def("sparse_fingerprint", &sparse_fingerprint, py::arg("codes"));
+  m.def("sparse_fingerprint_of_counts", &sparse_fingerprint_of_counts,
+        py::arg("counts").noconvert());
+  m.def("entropy_pairs", &entropy_pairs, py::arg("j").noconvert(), py::arg("f").noconvert(),
+        py::arg("n"), py::arg("g_table").noconvert());
+  m.def("entropy_codes", &entropy_codes, py::arg("codes"), py::arg("g_table").noconvert());
   m.def("entropy_plugin", &plugin, py::arg("fingerprint").noconvert(), py::arg("n"));
   m.def("entropy_jvhw", &jvhw, py::arg("fingerprint").noconvert(), py::arg("n"),
         py::arg("g_table").noconvert());

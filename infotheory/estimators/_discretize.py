@@ -10,6 +10,7 @@ import numpy as np
 
 from .._arrays import is_tensor
 from ._entropy import entropy
+from ._value import Information
 
 STRATEGIES = ("uniform", "quantile", "sign")
 
@@ -122,10 +123,11 @@ def feature_entropy(
     bins: int = 30,
     strategy: str = "uniform",
     range: tuple[float, float] | None = None,
-    base: str | float = "e",
+    base: str | float = 2,
     batch_size: int = 256,
-) -> float:
-    """Entropy H(T) of a deterministic network's features at ``layer`` over ``data``.
+) -> Information:
+    """Entropy H(T) of a deterministic network's features at ``layer`` over ``data``, in bits unless
+    ``base=`` says otherwise (``base="e"``: nats).
 
     For a deterministic encoder I(X;T) = H(T) (math.md §B3.3); the first paper estimates it on
     the last convolutional layer with MLE and JVHW after quantising each coordinate.
@@ -140,16 +142,25 @@ def feature_entropy(
     layer : torch.nn.Module or str
         The submodule whose output is T, or its name in ``model.named_modules()``.
     method, base
-        As in :func:`entropy`.
+        As in :func:`entropy` (default ``base=2``, bits).
     bins, strategy, range
         As in :func:`discretize`, applied to the features of all inputs at once.
     """
     import torch
 
+    from .._units import log_base
+    from ._entropy import _method
+
+    # Check the options before running the model over the whole data.
+    _method(method)
+    log_base(base)
+    discretize(np.zeros((1, 1)), bins=bins, strategy=strategy, range=range)
     if isinstance(layer, str):
         layer = model.get_submodule(layer)
     if not isinstance(layer, torch.nn.Module):
         raise TypeError(f"layer must be a torch.nn.Module or its name, got {type(layer).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     feats: list[np.ndarray] = []

@@ -10,6 +10,7 @@ import numpy as np
 from .. import _core
 from .._units import log_base
 from ._counting import as_codes, as_counts
+from ._value import Information
 
 METHODS = ("jvhw", "mle", "miller_madow", "nsb")
 _ALIASES = {"plugin": "mle", "plug-in": "mle", "mm": "miller_madow"}
@@ -62,30 +63,38 @@ def _alphabet(alphabet_size: int | None, method: str, k: int) -> int | None:
     return int(alphabet_size)
 
 
-def _from_fingerprint(
-    fp: np.ndarray, n: int, k: int, method: str, alphabet_size: int | None = None
+def _from_pairs(
+    j: np.ndarray, f: np.ndarray, n: int, k: int, method: str, alphabet_size: int | None = None
 ) -> float:
-    """Entropy in nats from a fingerprint of n samples with k distinct symbols."""
+    """Entropy in nats from the sparse fingerprint (j ascending, f_j > 0 symbols seen j times) of
+    n samples with k distinct symbols."""
     if method == "nsb":
         from ._nsb import nsb_nats
 
-        return nsb_nats(fp, n, k if alphabet_size is None else alphabet_size)
+        return nsb_nats(j, f, n, k if alphabet_size is None else alphabet_size)
+    plugin, jvhw = _core.entropy_pairs(j, f, n, _g_table())
     if method == "jvhw":
-        return float(_core.entropy_jvhw(fp, n, _g_table()))
-    h = float(_core.entropy_plugin(fp, n))
+        return float(jvhw)
     if method == "miller_madow":
-        h += (k - 1) / (2.0 * n)
-    return h
+        return float(plugin) + (k - 1) / (2.0 * n)
+    return float(plugin)
+
+
+def _from_counts(counts: np.ndarray, n: int, method: str) -> float:
+    """Entropy in nats from an int64 array of symbol counts summing to n."""
+    j, f, k = _core.sparse_fingerprint_of_counts(counts)
+    return _from_pairs(j, f, n, k, method)
 
 
 def entropy_from_counts(
     counts: Any,
     *,
     method: str = "jvhw",
-    base: str | float = "e",
+    base: str | float = 2,
     alphabet_size: int | None = None,
-) -> float:
-    """Entropy estimate from the counts of the observed symbols.
+) -> Information:
+    """Entropy estimate from the counts of the observed symbols, in bits unless ``base=`` says
+    otherwise.
 
     Parameters
     ----------
@@ -95,24 +104,23 @@ def entropy_from_counts(
         As in :func:`entropy`.
     """
     m = _method(method)
-    ln_b, _ = log_base(base)
+    log_base(base)  # validate before any work
     c = as_counts(counts)
     n = int(c.sum())
     if n < 1:
         raise ValueError("counts must contain at least one positive count")
-    fp = _core.fingerprint(c)
-    k = int(np.count_nonzero(c))
-    return _from_fingerprint(fp, n, k, m, _alphabet(alphabet_size, m, k)) / ln_b
+    j, f, k = _core.sparse_fingerprint_of_counts(c)
+    return Information.from_nats(_from_pairs(j, f, n, k, m, _alphabet(alphabet_size, m, k)), base)
 
 
 def entropy(
     samples: Any,
     *,
     method: str = "jvhw",
-    base: str | float = "e",
+    base: str | float = 2,
     alphabet_size: int | None = None,
-) -> float:
-    """Estimate the entropy of a discrete source from i.i.d. samples.
+) -> Information:
+    """Estimate the entropy of a discrete source from i.i.d. samples, in bits by default.
 
     Parameters
     ----------
@@ -130,21 +138,31 @@ def entropy(
         rounding moves it by up to ~1e-8 bits at n ~ 1e5 (below 1e-10 bits for n <= 3000).
         ``"nsb"`` is the Nemenman-Shafee-Bialek Bayesian estimator, integrated in the log domain
         (any n).
-    base : {"e", "bits", 2, 10, ...}
-        Unit of the result (default nats; the JVHW reference reports bits, i.e. ``base=2``).
+    base : {2, "bits", "e", "nats", 10, ...}
+        Unit of the result. Default ``2``: bits, as the JVHW reference reports; pass ``base="e"``
+        for nats.
     alphabet_size : int, optional
         Number of possible symbols K, for ``"nsb"`` only (default: the number observed, which
         assumes every symbol has been seen; pass K when it is known).
 
     Returns
     -------
-    float
-        The estimate. The plug-in never exceeds log(n); JVHW can.
+    Information
+        The estimate, a ``float`` whose ``unit`` attribute names its unit (``"bits"`` by default).
+        The plug-in never exceeds log(n); JVHW can.
     """
     m = _method(method)
-    ln_b, _ = log_base(base)
+    log_base(base)  # validate before any work
     a = as_codes(samples, "samples")
-    counts = _core.count_symbols(a, False, False)[0]
-    fp = _core.fingerprint(counts)
-    k = counts.shape[0]
-    return _from_fingerprint(fp, a.shape[0], k, m, _alphabet(alphabet_size, m, k)) / ln_b
+    if m != "nsb":
+        _alphabet(alphabet_size, m, 0)  # refuses alphabet_size for the other methods
+        # One C++ pass: counting, a sparse fingerprint, and both estimators on it.
+        plugin, jvhw, k = _core.entropy_codes(a, _g_table())
+        if m == "jvhw":
+            return Information.from_nats(jvhw, base)
+        if m == "miller_madow":
+            plugin += (k - 1) / (2.0 * a.shape[0])
+        return Information.from_nats(plugin, base)
+    j, f, k = _core.sparse_fingerprint(a)  # counting and fingerprint in one C++ pass
+    nats = _from_pairs(j, f, a.shape[0], k, m, _alphabet(alphabet_size, m, k))
+    return Information.from_nats(nats, base)

@@ -12,12 +12,19 @@ from .. import _core
 from .._arrays import is_tensor
 from .._units import log_base
 from ._counting import as_codes
-from ._entropy import _from_fingerprint, _method
+from ._entropy import _from_counts, _g_table, _method
+from ._value import Information
 
 
 def _entropy_of_labels(labels: np.ndarray, n: int, method: str) -> float:
-    counts = _core.count_symbols(labels, False, False)[0]
-    return _from_fingerprint(_core.fingerprint(counts), n, counts.shape[0], method)
+    plugin, jvhw, k = _core.entropy_codes(labels, _g_table())
+    if method == "jvhw":
+        return float(jvhw)
+    if method == "miller_madow":
+        return float(plugin) + (k - 1) / (2.0 * n)
+    if method == "mle":
+        return float(plugin)
+    return _from_counts(_core.count_symbols(labels, False, False)[0], n, method)
 
 
 def _discrete_mi(x: Any, y: Any, method: str) -> float:
@@ -32,8 +39,8 @@ def _discrete_mi(x: Any, y: Any, method: str) -> float:
     cx, lx = _core.count_symbols(a, False, True)[::2]
     cy, ly = _core.count_symbols(b, False, True)[::2]
     joint = np.stack([lx, ly], axis=1)
-    hx = _from_fingerprint(_core.fingerprint(cx), n, cx.shape[0], method)
-    hy = _from_fingerprint(_core.fingerprint(cy), n, cy.shape[0], method)
+    hx = _from_counts(cx, n, method)
+    hy = _from_counts(cy, n, method)
     hxy = _entropy_of_labels(joint, n, method)
     return max(0.0, hx + hy - hxy)
 
@@ -57,7 +64,8 @@ def _as_float2d(v: Any, name: str) -> np.ndarray:
 
 
 def ksg_mi(x: Any, y: Any, *, k: int = 3) -> float:
-    """Kraskov-Stoegbauer-Grassberger estimate (their algorithm 1) of I(X;Y) in nats.
+    """Kraskov-Stoegbauer-Grassberger estimate (their algorithm 1) of I(X;Y) in nats (always: the
+    low-level form; ``mutual_information(x, y, method="ksg")`` converts, to bits by default).
 
     I = psi(k) + psi(n) - < psi(n_x + 1) + psi(n_y + 1) >, where eps_i is the max-norm distance
     from point i to its k-th neighbour in the joint space and n_x, n_y count the other points
@@ -84,9 +92,9 @@ def ksg_mi(x: Any, y: Any, *, k: int = 3) -> float:
 
 
 def mutual_information(
-    x: Any, y: Any, *, method: str = "jvhw", base: str | float = "e", k: int = 3
-) -> float:
-    """Estimate I(X;Y) from paired samples.
+    x: Any, y: Any, *, method: str = "jvhw", base: str | float = 2, k: int = 3
+) -> Information:
+    """Estimate I(X;Y) from paired samples, in bits unless ``base=`` says otherwise.
 
     Parameters
     ----------
@@ -97,27 +105,53 @@ def mutual_information(
         Discrete methods estimate H(X) + H(Y) - H(X,Y) with that entropy estimator, the pair
         encoded as one symbol (math.md §C2 step 7), clipped at 0. ``"ksg"`` is the Kraskov k-NN
         estimator (:func:`ksg_mi`), not clipped.
-    base : {"e", "bits", 2, ...}
-        Unit of the result (default nats).
+    base : {2, "bits", "e", "nats", 10, ...}
+        Unit of the result. Default ``2`` (bits); ``base="e"`` for nats.
     k : int
         Neighbours for ``"ksg"``.
+
+    Returns
+    -------
+    Information
+        A ``float`` whose ``unit`` attribute names its unit.
     """
-    ln_b, _ = log_base(base)
+    log_base(base)  # validate before any work
     if method == "ksg":
-        return ksg_mi(x, y, k=k) / ln_b
-    return _discrete_mi(x, y, _method(method)) / ln_b
+        return Information.from_nats(ksg_mi(x, y, k=k), base)
+    return Information.from_nats(_discrete_mi(x, y, _method(method)), base)
+
+
+def _indices(idx: Any, name: str, m: int) -> list[int]:
+    """Coordinate indices into an m x m covariance: integers, non-empty, in range, no repeats;
+    negative ones count from the end (so [-1] and [m - 1] are the same coordinate)."""
+    a = np.atleast_1d(np.asarray(idx))
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of indices, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} must be non-empty")
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer indices, got dtype {a.dtype}")
+    out = []
+    for i in a.tolist():
+        if not -m <= i < m:
+            raise ValueError(f"{name} has an index out of range for a {m}x{m} covariance: {i}")
+        out.append(i % m)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a coordinate, got {a.tolist()}")
+    return out
 
 
 def gaussian_mi(
-    cov: Any, x_idx: Sequence[int], y_idx: Sequence[int], *, base: str | float = "e"
-) -> float:
+    cov: Any, x_idx: Sequence[int], y_idx: Sequence[int], *, base: str | float = 2
+) -> Information:
     """I(X;Y) of jointly Gaussian coordinates, the closed-form oracle for KSG.
 
     I = 1/2 (ln det S_xx + ln det S_yy - ln det S_(x,y)) for the sub-covariances of ``cov`` on the
     index sets ``x_idx`` and ``y_idx`` (disjoint). For one pair with correlation rho this is
-    -1/2 ln(1 - rho^2).
+    -1/2 ln(1 - rho^2) nats. Like :func:`mutual_information`, the default unit is bits
+    (``base=2``); ``base="e"`` gives nats, the unit of :func:`ksg_mi`.
     """
-    ln_b, _ = log_base(base)
+    log_base(base)
     c = np.asarray(cov, dtype=np.float64)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
         raise ValueError(f"cov must be a square matrix, got shape {c.shape}")
@@ -125,16 +159,11 @@ def gaussian_mi(
         raise ValueError("cov must be finite")
     if not np.allclose(c, c.T, rtol=1e-10, atol=1e-12):
         raise ValueError("cov must be symmetric")
-    xi = [int(i) for i in np.atleast_1d(x_idx)]
-    yi = [int(i) for i in np.atleast_1d(y_idx)]
-    if not xi or not yi:
-        raise ValueError("x_idx and y_idx must be non-empty")
+    m = c.shape[0]
+    xi = _indices(x_idx, "x_idx", m)
+    yi = _indices(y_idx, "y_idx", m)
     if set(xi) & set(yi):
         raise ValueError("x_idx and y_idx must be disjoint")
-    m = c.shape[0]
-    for name, idx in (("x_idx", xi), ("y_idx", yi)):
-        if any(not -m <= i < m for i in idx):
-            raise ValueError(f"{name} has an index out of range for a {m}x{m} covariance")
 
     def logdet(ix: list[int]) -> float:
         sign, val = np.linalg.slogdet(c[np.ix_(ix, ix)])
@@ -142,4 +171,4 @@ def gaussian_mi(
             raise ValueError("cov must be positive definite on the chosen coordinates")
         return float(val)
 
-    return 0.5 * (logdet(xi) + logdet(yi) - logdet(xi + yi)) / ln_b
+    return Information.from_nats(0.5 * (logdet(xi) + logdet(yi) - logdet(xi + yi)), base)

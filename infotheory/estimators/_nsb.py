@@ -40,11 +40,13 @@ def _posterior_mean_entropy(
     return digamma(total + 1) - (seen + unseen * b * digamma(b + 1)) / total
 
 
-def nsb_nats(fp: np.ndarray, n: int, alphabet_size: int) -> float:
-    """NSB entropy in nats from a fingerprint (``fp[j]`` symbols seen j times) of n samples."""
-    j = np.nonzero(fp)[0]
-    j = j[j > 0]
-    f = fp[j].astype(np.float64)
+def nsb_nats(j: np.ndarray, f: np.ndarray, n: int, alphabet_size: int) -> float:
+    """NSB entropy in nats from the sparse fingerprint of n samples: ``f[i]`` symbols were seen
+    ``j[i]`` times (j > 0)."""
+    j = np.asarray(j)
+    f = np.asarray(f, dtype=np.float64)
+    keep = (j > 0) & (f > 0)
+    j, f = j[keep], f[keep]
     k_seen = int(f.sum())
     K = int(alphabet_size)
     if K == 1:
