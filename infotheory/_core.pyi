@@ -156,6 +156,8 @@ def spectral_certify(
     mu: npt.NDArray[np.float64],
     ok: npt.NDArray[np.int32],
     fro2: npt.NDArray[np.float64],
+) -> None: ...
+
 # attack_step family, CW and DeepFool updates (one dtype, float64 or float32, C-contiguous, no
 # conversion). cw_adam_step: w, m, v, xa updated in place, l2sq (n,) output. deepfool_step: grads
 # k arrays (a, ...), f (m, k-1), sel/rows (m,) int64; r_tot and x_adv (n, ...) updated in place.
@@ -240,6 +242,7 @@ def deepfool_step_cuda(
     hi: float,
     stream: int,
 ) -> None: ...
+
 # entropy family (appended): sparse fingerprints (j ascending, f_j > 0, k distinct) of the rows of
 # codes or of counts, in one pass; plug-in and JVHW entropies (nats) from them or from codes.
 def sparse_fingerprint(
