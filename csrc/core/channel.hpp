@@ -299,9 +299,15 @@ constexpr int64_t kIpmMaxRows = 512;
 constexpr int kIpmMaxIter = 100;
 // A step may change no ratio J(u,y) / P(y) by more than this factor (or its inverse).
 constexpr double kIpmShrink = 0.5;
-// Below this total complementarity, an output with less than kIpmDropMass is fixed at 0.
-constexpr double kIpmDropComp = 1e-4;
-constexpr double kIpmDropMass = 1e-6;
+// Outputs fixed at 0 by the interior-point solver: below a total complementarity comp, those
+// with mass below `mass` or whose mass-weighted z exceeds `zbar`. A first, eager attempt; should
+// its certificate fail (it dropped an output the optimum uses, say one of mass 1e-6), a second
+// that drops nothing (slower where outputs vanish, but exact).
+struct IpmDrop {
+  double comp, mass, zbar;
+};
+constexpr IpmDrop kIpmEager{1e-3, 1e-6, 0.5};
+constexpr IpmDrop kIpmExact{0.0, 0.0, 0.0};
 // The least centring parameter of the corrector step.
 constexpr double kIpmMinSigma = 1e-2;
 
@@ -574,37 +580,40 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
 // returned gap is certified whatever the iterations did.
 namespace ipm {
 
-// In-place lower Cholesky of the n x n row-major A; false if a pivot is not positive.
+// In-place Cholesky A = R^T R of the n x n row-major A from its upper triangle (R upper, in the
+// upper triangle), right-looking so that the inner loops are contiguous updates; false if a pivot
+// is not positive.
 inline bool cholesky(double* A, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
-    double* Aj = A + j * n;
-    double s = Aj[j];
-    for (int64_t k = 0; k < j; ++k) s -= Aj[k] * Aj[k];
-    if (!(s > 0.0)) return false;
-    const double l = std::sqrt(s);
-    Aj[j] = l;
+    double* Rj = A + j * n;
+    if (!(Rj[j] > 0.0)) return false;
+    const double l = std::sqrt(Rj[j]);
     const double inv = 1.0 / l;
+    Rj[j] = l;
+    for (int64_t k = j + 1; k < n; ++k) Rj[k] *= inv;
     for (int64_t i = j + 1; i < n; ++i) {
+      const double f = Rj[i];
+      if (f == 0.0) continue;
       double* Ai = A + i * n;
-      double t = Ai[j];
-      for (int64_t k = 0; k < j; ++k) t -= Ai[k] * Aj[k];
-      Ai[j] = t * inv;
+      for (int64_t k = i; k < n; ++k) Ai[k] -= f * Rj[k];
     }
   }
   return true;
 }
 
-inline void cholesky_solve(const double* L, int64_t n, double* b) {
-  for (int64_t i = 0; i < n; ++i) {
-    const double* Li = L + i * n;
-    double t = b[i];
-    for (int64_t k = 0; k < i; ++k) t -= Li[k] * b[k];
-    b[i] = t / Li[i];
+// Solves R^T R x = b in place.
+inline void cholesky_solve(const double* R, int64_t n, double* b) {
+  for (int64_t j = 0; j < n; ++j) {
+    const double* Rj = R + j * n;
+    const double t = b[j] / Rj[j];
+    b[j] = t;
+    for (int64_t k = j + 1; k < n; ++k) b[k] -= Rj[k] * t;
   }
   for (int64_t i = n - 1; i >= 0; --i) {
+    const double* Ri = R + i * n;
     double t = b[i];
-    for (int64_t k = i + 1; k < n; ++k) t -= L[k * n + i] * b[k];
-    b[i] = t / L[i * n + i];
+    for (int64_t k = i + 1; k < n; ++k) t -= Ri[k] * b[k];
+    b[i] = t / Ri[i];
   }
 }
 
@@ -613,7 +622,8 @@ inline void cholesky_solve(const double* L, int64_t n, double* b) {
 // Solves the program from scratch by the interior-point method above. `cheapest`: only each x's
 // cheapest outputs are allowed and the budget row is dropped (D at the least reachable cost).
 // Writes q (U x X x Y) and res; returns true when the certified gap is <= tol.
-inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int max_it, double* q,
+inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int max_it,
+                      double drop_comp, double drop_mass, double drop_zbar, double* q,
                       DiscreteResult& res) {
   const int64_t U = P.U, X = P.X, Y = P.Y, n = U * X * Y;
   const double* d = P.d;
@@ -747,8 +757,10 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   // the optimum): sums that exclude the largest sg of each (u, y) are formed directly.
   std::vector<double> cc(static_cast<size_t>(U * Y)), D1(static_cast<size_t>(U * Y)),
       dex(static_cast<size_t>(U * Y)), dl(static_cast<size_t>(Y)), wv(static_cast<size_t>(n)),
-      av(static_cast<size_t>(n)), bv(static_cast<size_t>(n)), om(static_cast<size_t>(Y)),
-      dd(static_cast<size_t>(n), 0.0);
+      aT(static_cast<size_t>(Y * mr)), bT(static_cast<size_t>(Y * mr)),
+      fw(static_cast<size_t>(U * Y)), fa(static_cast<size_t>(U * Y)),
+      fb(static_cast<size_t>(U * Y)),
+      om(static_cast<size_t>(Y)), dd(static_cast<size_t>(n), 0.0);
   std::vector<int64_t> mxr(static_cast<size_t>(U * Y));
   for (int64_t r = 0; r < mr; ++r) {
     const int64_t x = rows[r] % X;
@@ -871,10 +883,17 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     // an output whose mass vanishes (nobody uses it at the optimum) makes the ratios J / P of its
     // column ill-determined: once it holds less than kIpmDropMass, fix its column at 0 and go on
     // without it (the certificate below still covers every output)
-    if (comp < kIpmDropComp) {
+    if (comp < drop_comp) {
       bool dropped = false;
+      std::fill(om.begin(), om.end(), 0.0);  // complementarity per output
+      for (int64_t r = 0; r < mr; ++r) {
+        for (int64_t y = 0; y < Y; ++y) om[y] += pi[rows[r] * Y + y] * z[rows[r] * Y + y];
+      }
       for (int64_t y = 0; y < Y; ++y) {
-        if (Pm[y] >= kIpmDropMass || Pm[y] <= 0.0) continue;
+        // a used output's mass sits on entries whose z -> 0; an unused one's on entries whose z
+        // stay positive: drop when the mass-weighted z of the column is above drop_zbar
+        const bool small = Pm[y] < drop_mass || (drop_zbar > 0.0 && om[y] > drop_zbar * Pm[y]);
+        if (!small || Pm[y] <= 0.0) continue;
         bool any = false;
         for (int64_t u = 0; u < U; ++u) any = any || ja[u * Y + y];
         if (!any) continue;
@@ -922,46 +941,56 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         dex[u * Y + y] = e;
       }
     }
+    for (int64_t y = 0; y < Y; ++y) {
+      const double isd = dl[y] > 0.0 ? 1.0 / std::sqrt(dl[y]) : 0.0;
+      for (int64_t u = 0; u < U; ++u) {
+        const int64_t k = u * Y + y;
+        fw[k] = ja[k] ? J[k] / cc[k] : 0.0;
+        fa[k] = fw[k] * isd;
+        fb[k] = ja[k] ? std::sqrt(dex[k] / cc[k]) * isd : 0.0;
+      }
+    }
     for (int64_t r = 0; r < mr; ++r) {
       const int64_t u = rows[r] / X;
       for (int64_t y = 0; y < Y; ++y) {
         const int64_t i = rows[r] * Y + y, k = u * Y + y;
-        if (!al[i]) {
-          wv[i] = av[i] = bv[i] = 0.0;
-          continue;
-        }
-        wv[i] = sg[i] * J[k] / cc[k];
-        av[i] = wv[i] / std::sqrt(dl[y]);
-        bv[i] = sg[i] * std::sqrt(dex[k] / (cc[k] * dl[y]));
+        wv[i] = sg[i] * fw[k];  // sg is 0 off the allowed entries
+        aT[y * mr + r] = sg[i] * fa[k];
+        bT[y * mr + r] = sg[i] * fb[k];
       }
     }
+    // upper triangle: same class, -sum_y bv bv (r2 > r1 up to the class's last row); other
+    // classes, +sum_y av av (every later row), as contiguous updates per output y
     std::fill(S.begin(), S.end(), 0.0);
+    for (int64_t y = 0; y < Y; ++y) {
+      const double* ay = aT.data() + y * mr;
+      const double* by = bT.data() + y * mr;
+      for (int64_t u = 0; u < U; ++u) {
+        const int64_t end = ufirst[u + 1];
+        for (int64_t r1 = ufirst[u]; r1 < end; ++r1) {
+          double* Sr = S.data() + r1 * m;
+          const double b1 = by[r1], a1 = ay[r1];
+          if (b1 != 0.0) {
+            for (int64_t r2 = r1 + 1; r2 < end; ++r2) Sr[r2] -= b1 * by[r2];
+          }
+          if (a1 != 0.0) {
+            for (int64_t r2 = end; r2 < mr; ++r2) Sr[r2] += a1 * ay[r2];
+          }
+        }
+      }
+    }
     for (int64_t r1 = 0; r1 < mr; ++r1) {
+      // diagonal: sg (c - sg) / c + w^2 / delta, with c - sg = J + (sum of the other sg)
       const int64_t u1 = rows[r1] / X;
-      const double* a1 = av.data() + rows[r1] * Y;
-      const double* b1 = bv.data() + rows[r1] * Y;
-      {  // diagonal: sg (c - sg) / c + w^2 / delta, with c - sg = J + (sum of the other sg)
-        double t = 0.0;
-        for (int64_t y = 0; y < Y; ++y) {
-          const int64_t i = rows[r1] * Y + y, k = u1 * Y + y;
-          if (!al[i]) continue;
-          const double rest = mxr[k] == r1 ? D1[k] : D1[k] - sg[i] + sg[rows[mxr[k]] * Y + y];
-          t += sg[i] * (J[k] + rest) / cc[k] + a1[y] * a1[y];
-        }
-        S[r1 * m + r1] = t;
+      double t = 0.0;
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t i = rows[r1] * Y + y, k = u1 * Y + y;
+        if (!al[i]) continue;
+        const double rest = mxr[k] == r1 ? D1[k] : D1[k] - sg[i] + sg[rows[mxr[k]] * Y + y];
+        const double a1 = aT[y * mr + r1];
+        t += sg[i] * (J[k] + rest) / cc[k] + a1 * a1;
       }
-      for (int64_t r2 = 0; r2 < r1; ++r2) {
-        const int64_t u2 = rows[r2] / X;
-        double t = 0.0;
-        if (u1 == u2) {
-          const double* b2 = bv.data() + rows[r2] * Y;
-          for (int64_t y = 0; y < Y; ++y) t -= b1[y] * b2[y];
-        } else {
-          const double* a2 = av.data() + rows[r2] * Y;
-          for (int64_t y = 0; y < Y; ++y) t += a1[y] * a2[y];
-        }
-        S[r1 * m + r2] = t;
-      }
+      S[r1 * m + r1] = t;
     }
     if (bud) {
       double ts;
@@ -971,7 +1000,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         double t = 0.0;
         const double* tr = tmp.data() + rows[r] * Y;
         for (int64_t y = 0; y < Y; ++y) t += tr[y];
-        S[mr * m + r] = t;
+        S[r * m + mr] = t;
       }
       for (int64_t i = 0; i < n; ++i) sbb += dd[i] * tmp[i];
       S[mr * m + mr] = sbb;
@@ -1100,9 +1129,16 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
   const size_t nq = qa.size();
   // the interior-point method first (a dense (rows + 1)^2 system per iteration), the accelerated
   // alternation as the fallback
-  if (U * X <= kIpmMaxRows &&
-      detail::ipm_solve(P, D, D <= floor_cost * (1.0 + 1e-12), tol, kIpmMaxIter, q, res)) {
-    return kOk;
+  if (U * X <= kIpmMaxRows) {
+    const bool cheapest = D <= floor_cost * (1.0 + 1e-12);
+    int64_t its = 0;
+    for (const IpmDrop& dr : {kIpmEager, kIpmExact}) {
+      const bool ok = detail::ipm_solve(P, D, cheapest, tol, kIpmMaxIter, dr.comp, dr.mass,
+                                        dr.zbar, q, res);
+      its += res.iterations;
+      res.iterations = its;
+      if (ok) return kOk;
+    }
   }
   res = DiscreteResult{};
   for (size_t i = 0; i < nq; ++i) qa[i] = 1.0 / static_cast<double>(Y);
