@@ -236,8 +236,11 @@ def discrete_attack(
     used = solver
     gap = float("nan")
     q = np.empty((U, X, Y))
+    cost = float("nan")
     if solver == "fast":
-        mi, _, mult, gap, _, ok = _core.discrete_attack(p, d, budget, float(tol), int(max_iter), q)
+        mi, cost, mult, gap, _, ok = _core.discrete_attack(
+            p, d, budget, float(tol), int(max_iter), q
+        )
         if not ok:
             warnings.warn(
                 f"the fast solver's certified gap is {gap:.2e} > tol after {max_iter} updates; "
@@ -249,10 +252,11 @@ def discrete_attack(
     if used != "fast":
         q, mult = _cvxpy(p, d, budget)
         mi = _mi_nats(p, q)
+        cost = float(np.einsum("ux,uxy,xy->", p, q, d))
     result = DiscreteAttackResult(
         channel=q,
         mi=mi,
-        distortion=float(np.einsum("ux,uxy,xy->", p, q, d)),
+        distortion=cost,
         budget=budget,
         multiplier=mult,
         gap=gap,
