@@ -144,3 +144,51 @@ def test_fast_certifies_at_bench_size(seed):
     slack = fast.multiplier * max(0.0, ref.distortion - 0.3)
     assert fast.mi == pytest.approx(ref.mi, abs=1e-7 + slack)
     assert fast.mi <= ref.mi + slack + 1e-8
+
+
+@pytest.mark.parametrize("seed", [8, 24, 70])
+def test_zero_information_lp_with_tiny_masses(seed):
+    # Dirichlet(0.1) priors put masses of 1e-20 next to 0.3: HiGHS's presolve called these
+    # (always feasible) transport programs infeasible before the conditional form and its retry
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(24, 0.1)).reshape(4, 6)
+    d = rng.uniform(0.0, 1.0, size=(6, 5)).round(3)
+    d0, q = zero_information_budget(p, d)
+    floor = float(np.sum(p.sum(0) * d.min(1)))
+    assert floor - 1e-12 <= d0 <= float(np.max(d))
+    assert np.all(q >= 0) and np.allclose(q.sum(-1), 1.0, atol=1e-12)
+    assert _mi(p, q) < 1e-8  # HiGHS's feasibility tolerance
+    assert float(np.einsum("ux,uxy,xy->", p, q, d)) == pytest.approx(d0, abs=1e-6)
+    r = discrete_attack(p, d, d0 * (1 + 1e-9) + 1e-12)
+    assert r.mi == 0.0 and np.isfinite(r.channel).all()
+
+
+LINE16 = np.abs(np.arange(16)[:, None] - np.arange(16)[None, :]).astype(float)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.integers(0, 2**31),
+    st.sampled_from([0.1, 0.5, 2.0]),
+    st.floats(0.02, 0.95),
+    st.booleans(),
+)
+def test_fast_equals_cvxpy_at_bench_size(seed, alpha, frac, line):
+    # |U| = 4, |X| = |Y| = 16 (the benchmark's size): the interior-point solver certifies its gap
+    # (no fallback, no warning) and agrees with cvxpy to 1e-7, whatever the prior's sparsity
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(64, alpha)).reshape(4, 16)
+    d = LINE16 if line else rng.uniform(0.0, 1.0, size=(16, 16))
+    d0, _ = zero_information_budget(p, d)
+    floor = float(np.sum(p.sum(0) * d.min(1)))
+    D = floor + frac * max(d0 - floor, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = discrete_attack(p, d, D)
+    ref = discrete_attack(p, d, D, solver="cvxpy")
+    assert fast.solver in ("fast", "exact-zero")
+    assert fast.gap <= 1e-8
+    assert fast.distortion <= D * (1 + 1e-12) + 1e-15
+    slack = fast.multiplier * max(0.0, ref.distortion - D)
+    assert fast.mi == pytest.approx(ref.mi, abs=1e-7 + slack)
+    assert fast.mi <= ref.mi + slack + 1e-8

@@ -293,6 +293,24 @@ inline void gaussian_vector_one(const double* a2, const double* s2, int64_t k, d
 // safeguarded by the Lagrangian. The outer loop moves mu (bracket, then Illinois regula falsi in
 // log mu) until a budget-feasible mix of two iterates and the dual bound L(q_mu) - gap - mu D agree
 // to `tol`.
+// The interior-point solver (detail::ipm_solve) is used up to this many (u, x) rows (its normal
+// matrix is dense) and for at most this many iterations before the alternation takes over.
+constexpr int64_t kIpmMaxRows = 512;
+constexpr int kIpmMaxIter = 100;
+// A step may change no ratio J(u,y) / P(y) by more than this factor (or its inverse).
+constexpr double kIpmShrink = 0.5;
+// Outputs fixed at 0 by the interior-point solver: below a total complementarity comp, those
+// with mass below `mass` or whose mass-weighted z exceeds `zbar`. A first, eager attempt; should
+// its certificate fail (it dropped an output the optimum uses, say one of mass 1e-6), a second
+// that drops nothing (slower where outputs vanish, but exact).
+struct IpmDrop {
+  double comp, mass, zbar;
+};
+constexpr IpmDrop kIpmEager{1e-3, 1e-6, 0.5};
+constexpr IpmDrop kIpmExact{0.0, 0.0, 0.0};
+// The least centring parameter of the corrector step.
+constexpr double kIpmMinSigma = 1e-2;
+
 struct DiscreteResult {
   double mi = 0.0;         // I(U;Y) of the returned channel, nats
   double cost = 0.0;       // its expected distortion
@@ -548,6 +566,538 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
   return gap;
 }
 
+// Primal-dual interior-point solver of the finite-alphabet program (math.md §A1.2) in the joint
+// masses pi(u,x,y) = p(u,x) q(y|u,x):
+//     minimise  f(pi) = sum_{u,y} J ln(J / P_Y)        (J(u,y) = sum_x pi, P_Y = sum_u J)
+//     subject to sum_y pi(u,x,y) = p(u,x),  sum pi d + s = D,  pi >= 0, s >= 0,
+// by Mehrotra's predictor-corrector from the infeasible start pi = p(u,x) / |Y|. The Hessian of f
+// acts on J only and is block diagonal over y, so K = Z / V + Hessian is inverted in closed form
+// (two Sherman-Morrison steps per y, see kinv) and each iteration costs one dense Cholesky of the
+// (rows + 1) x (rows + 1) normal matrix (65 x 65 at |U| = 4, |X| = 16); 12-25 iterations.
+// Certificate: for any row multipliers lambda(u,x) and mu >= 0,
+//     H(U) + sum p lambda - mu D - ln max_y sum_u max_x exp(lambda(u,x) - mu d(x,y))
+// is a lower bound on the optimum (the Lagrangian dual, made feasible by a constant shift), so the
+// returned gap is certified whatever the iterations did.
+namespace ipm {
+
+// In-place Cholesky A = R^T R of the n x n row-major A from its upper triangle (R upper, in the
+// upper triangle), right-looking so that the inner loops are contiguous updates; false if a pivot
+// is not positive.
+inline bool cholesky(double* A, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    double* Rj = A + j * n;
+    if (!(Rj[j] > 0.0)) return false;
+    const double l = std::sqrt(Rj[j]);
+    const double inv = 1.0 / l;
+    Rj[j] = l;
+    for (int64_t k = j + 1; k < n; ++k) Rj[k] *= inv;
+    for (int64_t i = j + 1; i < n; ++i) {
+      const double f = Rj[i];
+      if (f == 0.0) continue;
+      double* Ai = A + i * n;
+      for (int64_t k = i; k < n; ++k) Ai[k] -= f * Rj[k];
+    }
+  }
+  return true;
+}
+
+// Solves R^T R x = b in place.
+inline void cholesky_solve(const double* R, int64_t n, double* b) {
+  for (int64_t j = 0; j < n; ++j) {
+    const double* Rj = R + j * n;
+    const double t = b[j] / Rj[j];
+    b[j] = t;
+    for (int64_t k = j + 1; k < n; ++k) b[k] -= Rj[k] * t;
+  }
+  for (int64_t i = n - 1; i >= 0; --i) {
+    const double* Ri = R + i * n;
+    double t = b[i];
+    for (int64_t k = i + 1; k < n; ++k) t -= Ri[k] * b[k];
+    b[i] = t / Ri[i];
+  }
+}
+
+}  // namespace ipm
+
+// Solves the program from scratch by the interior-point method above. `cheapest`: only each x's
+// cheapest outputs are allowed and the budget row is dropped (D at the least reachable cost).
+// Writes q (U x X x Y) and res; returns true when the certified gap is <= tol.
+inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int max_it,
+                      double drop_comp, double drop_mass, double drop_zbar, double* q,
+                      DiscreteResult& res) {
+  const int64_t U = P.U, X = P.X, Y = P.Y, n = U * X * Y;
+  const double* d = P.d;
+  const bool bud = !cheapest;
+  // active rows (p(u,x) > 0) and allowed entries
+  std::vector<int64_t> rows;
+  std::vector<double> prow;
+  std::vector<int64_t> row_of(static_cast<size_t>(U * X), -1);
+  std::vector<int64_t> ufirst(static_cast<size_t>(U + 1), 0);
+  for (int64_t u = 0; u < U; ++u) {
+    ufirst[u] = static_cast<int64_t>(rows.size());
+    for (int64_t x = 0; x < X; ++x) {
+      const double w = P.p[u * X + x];
+      if (w > 0.0) {
+        row_of[u * X + x] = static_cast<int64_t>(rows.size());
+        rows.push_back(u * X + x);
+        prow.push_back(w);
+      }
+    }
+  }
+  ufirst[U] = static_cast<int64_t>(rows.size());
+  const int64_t mr = static_cast<int64_t>(rows.size());
+  const int64_t m = mr + (bud ? 1 : 0);
+  if (mr == 0) return false;
+  std::vector<char> al(static_cast<size_t>(n), 0);
+  std::vector<char> ja(static_cast<size_t>(U * Y), 0);
+  int64_t nal = 0;
+  for (int64_t r = 0; r < mr; ++r) {
+    const int64_t u = rows[r] / X, x = rows[r] % X;
+    for (int64_t y = 0; y < Y; ++y) {
+      if (!cheapest || d[x * Y + y] == P.dmin[x]) {
+        al[rows[r] * Y + y] = 1;
+        ja[u * Y + y] = 1;
+        ++nal;
+      }
+    }
+  }
+  double N = static_cast<double>(nal + (bud ? 1 : 0));
+  const std::vector<char> al0(al);  // the allowed entries (al loses the dropped outputs)
+  double HU = 0.0;
+  for (int64_t u = 0; u < U; ++u) {
+    if (P.pu[u] > 0.0) HU -= P.pu[u] * std::log(P.pu[u]);
+  }
+  // state
+  std::vector<double> pi(static_cast<size_t>(n), 0.0), z(static_cast<size_t>(n), 0.0),
+      sg(static_cast<size_t>(n), 0.0), g(static_cast<size_t>(n), 0.0),
+      rd(static_cast<size_t>(n), 0.0), h(static_cast<size_t>(n), 0.0),
+      dpi(static_cast<size_t>(n), 0.0), dz(static_cast<size_t>(n), 0.0),
+      dpa(static_cast<size_t>(n), 0.0), dza(static_cast<size_t>(n), 0.0),
+      tmp(static_cast<size_t>(n), 0.0);
+  std::vector<double> J(static_cast<size_t>(U * Y)), Pm(static_cast<size_t>(Y)),
+      gJ(static_cast<size_t>(U * Y)), Rb(static_cast<size_t>(U * Y));
+  std::vector<double> S(static_cast<size_t>(m * m)), Scopy(static_cast<size_t>(m * m)),
+      nu(static_cast<size_t>(mr), 0.0),
+      rp(static_cast<size_t>(m)), dy(static_cast<size_t>(m)), dya(static_cast<size_t>(m));
+  for (int64_t r = 0; r < mr; ++r) {
+    int64_t c = 0;
+    for (int64_t y = 0; y < Y; ++y) c += al[rows[r] * Y + y];
+    for (int64_t y = 0; y < Y; ++y) {
+      const int64_t i = rows[r] * Y + y;
+      if (al[i]) pi[i] = prow[r] / static_cast<double>(c), z[i] = 1.0;
+    }
+  }
+  double s = 1.0, zs = 1.0, eta = 0.0, ds = 0.0, dzs = 0.0, dsa = 0.0, dzsa = 0.0, sgs = 0.0;
+  // certificate scratch
+  std::vector<double> qc(static_cast<size_t>(n)), ru(static_cast<size_t>(U * Y)),
+      rr(static_cast<size_t>(Y)), tuy(static_cast<size_t>(U * Y));
+  double floor_cost = 0.0;
+  for (int64_t r = 0; r < mr; ++r) floor_cost += prow[r] * P.dmin[rows[r] % X];
+  auto certify = [&](double& mi, double& cost, double& lb) {
+    for (int64_t ux = 0; ux < U * X; ++ux) {
+      double* qr = qc.data() + ux * Y;
+      const int64_t x = ux % X;
+      if (row_of[ux] < 0) {
+        int64_t best = 0;
+        for (int64_t y = 1; y < Y; ++y) {
+          if (d[x * Y + y] < d[x * Y + best]) best = y;
+        }
+        for (int64_t y = 0; y < Y; ++y) qr[y] = y == best ? 1.0 : 0.0;
+        continue;
+      }
+      double t = 0.0;
+      for (int64_t y = 0; y < Y; ++y) t += pi[ux * Y + y];
+      for (int64_t y = 0; y < Y; ++y) qr[y] = pi[ux * Y + y] / t;
+    }
+    evaluate(P, qc.data(), ru, rr, mi, cost);
+    if (bud && cost > D) {
+      // mix in the least-cost channel (every x on its first cheapest output) to meet the budget
+      const double th = std::min(1.0, (cost - D) / std::max(cost - floor_cost, 1e-300));
+      for (int64_t ux = 0; ux < U * X; ++ux) {
+        const int64_t x = ux % X;
+        int64_t best = 0;
+        for (int64_t y = 1; y < Y; ++y) {
+          if (d[x * Y + y] < d[x * Y + best]) best = y;
+        }
+        double* qr = qc.data() + ux * Y;
+        for (int64_t y = 0; y < Y; ++y) qr[y] = (1.0 - th) * qr[y] + (y == best ? th : 0.0);
+      }
+      evaluate(P, qc.data(), ru, rr, mi, cost);
+    }
+    // dual bound
+    const double mu = bud ? std::max(0.0, -eta) : 0.0;
+    std::fill(tuy.begin(), tuy.end(), -inf());
+    double lin = 0.0;
+    for (int64_t r = 0; r < mr; ++r) {
+      const int64_t u = rows[r] / X, x = rows[r] % X;
+      lin += prow[r] * nu[r];
+      for (int64_t y = 0; y < Y; ++y) {
+        if (!al0[rows[r] * Y + y]) continue;
+        tuy[u * Y + y] = std::max(tuy[u * Y + y], nu[r] - mu * d[x * Y + y]);
+      }
+    }
+    double M = -inf();
+    for (int64_t y = 0; y < Y; ++y) {
+      double mx = -inf();
+      for (int64_t u = 0; u < U; ++u) mx = std::max(mx, tuy[u * Y + y]);
+      if (std::isinf(mx)) continue;
+      double sum = 0.0;
+      for (int64_t u = 0; u < U; ++u) {
+        if (!std::isinf(tuy[u * Y + y])) sum += std::exp(tuy[u * Y + y] - mx);
+      }
+      M = std::max(M, mx + std::log(sum));
+    }
+    lb = HU + lin - M - (bud ? mu * D : 0.0);
+  };
+  // K = Z/V + G^T W G is block diagonal over y; per y, W = diag(1/J) - 1/P, and two
+  // Sherman-Morrison steps give
+  //   K_y^-1 = blockdiag_u( diag(sg) - sg sg^T / c_u ) + w w^T / delta,
+  //   c_u = J(u,y) + sum_x sg,  w = sg J(u,y) / c_u,  delta = sum_u J(u,y)^2 / c_u,
+  // evaluated without cancellation (the entries' sg range over twenty orders of magnitude near
+  // the optimum): sums that exclude the largest sg of each (u, y) are formed directly.
+  std::vector<double> cc(static_cast<size_t>(U * Y)), D1(static_cast<size_t>(U * Y)),
+      dex(static_cast<size_t>(U * Y)), dl(static_cast<size_t>(Y)), wv(static_cast<size_t>(n)),
+      aT(static_cast<size_t>(Y * mr)), bT(static_cast<size_t>(Y * mr)),
+      fw(static_cast<size_t>(U * Y)), fa(static_cast<size_t>(U * Y)),
+      fb(static_cast<size_t>(U * Y)),
+      om(static_cast<size_t>(Y)), dd(static_cast<size_t>(n), 0.0);
+  std::vector<int64_t> mxr(static_cast<size_t>(U * Y));
+  for (int64_t r = 0; r < mr; ++r) {
+    const int64_t x = rows[r] % X;
+    for (int64_t y = 0; y < Y; ++y) dd[rows[r] * Y + y] = al[rows[r] * Y + y] ? d[x * Y + y] : 0.0;
+  }
+  auto kinv = [&](const double* hv, double hs, double* o, double& os) {
+    std::fill(om.begin(), om.end(), 0.0);
+    for (int64_t r = 0; r < mr; ++r) {
+      const double* wr = wv.data() + rows[r] * Y;
+      const double* hr = hv + rows[r] * Y;
+      for (int64_t y = 0; y < Y; ++y) om[y] += wr[y] * hr[y];
+    }
+    for (int64_t y = 0; y < Y; ++y) om[y] = dl[y] > 0.0 ? om[y] / dl[y] : 0.0;
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t k = u * Y + y;
+        if (!ja[k]) {
+          for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) o[rows[r] * Y + y] = 0.0;
+          continue;
+        }
+        const int64_t mi_ = rows[mxr[k]] * Y + y;
+        const double sm = sg[mi_], hm = hv[mi_];
+        double s1 = 0.0;
+        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
+          const int64_t i = rows[r] * Y + y;
+          if (i != mi_) s1 += sg[i] * hv[i];
+        }
+        const double Jk = J[k], ic = 1.0 / cc[k];
+        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
+          const int64_t i = rows[r] * Y + y;
+          double t;
+          if (i == mi_) {
+            t = hm * Jk + (hm * D1[k] - s1);
+          } else {
+            t = hv[i] * Jk + hv[i] * (D1[k] - sg[i] + sm) - (s1 - sg[i] * hv[i] + sm * hm);
+          }
+          o[i] = sg[i] * t * ic + wv[i] * om[y];
+        }
+      }
+    }
+    os = sgs * hs;
+  };
+  // Newton direction for the right-hand side h (entries) / hs (slack) and the primal residual rp
+  auto direction = [&](double hs, double* dv, double& dvs, double* dyv) {
+    double ts;
+    kinv(h.data(), hs, tmp.data(), ts);
+    for (int64_t r = 0; r < mr; ++r) {
+      double t = 0.0;
+      const double* tr = tmp.data() + rows[r] * Y;
+      for (int64_t y = 0; y < Y; ++y) t += tr[y];
+      dyv[r] = -rp[r] - t;
+    }
+    if (bud) {
+      double t = ts;
+      for (int64_t i = 0; i < n; ++i) t += dd[i] * tmp[i];
+      dyv[mr] = -rp[mr] - t;
+    }
+    ipm::cholesky_solve(S.data(), m, dyv);
+    const double de = bud ? dyv[mr] : 0.0;
+    for (int64_t r = 0; r < mr; ++r) {
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t i = rows[r] * Y + y;
+        tmp[i] = al[i] ? h[i] + dyv[r] + de * dd[i] : 0.0;
+      }
+    }
+    kinv(tmp.data(), hs + de, dv, dvs);
+  };
+  res = DiscreteResult{};
+  res.gap = inf();
+  for (int it = 0; it < max_it; ++it) {
+    // J, P, gradient, residuals
+    std::fill(J.begin(), J.end(), 0.0);
+    std::fill(Pm.begin(), Pm.end(), 0.0);
+    for (int64_t r = 0; r < mr; ++r) {
+      const int64_t u = rows[r] / X;
+      const double* pr = pi.data() + rows[r] * Y;
+      for (int64_t y = 0; y < Y; ++y) J[u * Y + y] += pr[y];
+    }
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t y = 0; y < Y; ++y) Pm[y] += J[u * Y + y];
+    }
+    std::vector<double>& lj = gJ;  // ln(J / P) per (u, y)
+    for (int64_t i = 0; i < U * Y; ++i) lj[i] = ja[i] ? std::log(J[i] / Pm[i % Y]) : 0.0;
+    double comp = bud ? s * zs : 0.0, rdmax = bud ? absval(-eta - zs) : 0.0;
+    for (int64_t r = 0; r < mr; ++r) {
+      const int64_t u = rows[r] / X;
+      double rs = -prow[r];
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t i = rows[r] * Y + y;
+        if (!al[i]) continue;
+        rd[i] = lj[u * Y + y] - nu[r] - eta * dd[i] - z[i];
+        rdmax = std::max(rdmax, absval(rd[i]));
+        comp += pi[i] * z[i];
+        rs += pi[i];
+      }
+      rp[r] = rs;
+    }
+    double rpmax = 0.0;
+    for (int64_t r = 0; r < mr; ++r) rpmax = std::max(rpmax, absval(rp[r]));
+    if (bud) {
+      double c = s - D;
+      for (int64_t i = 0; i < n; ++i) c += dd[i] * pi[i];
+      rp[mr] = c;
+      rpmax = std::max(rpmax, absval(c));
+    }
+    const double muc = comp / N;
+    res.iterations = it;
+    if (comp < 0.5 * tol && rpmax < 1e-9) {
+      double mi, cost, lb;
+      certify(mi, cost, lb);
+      const double gap = std::max(0.0, mi - lb);
+      if (gap < res.gap) {
+        res.gap = gap, res.mi = mi, res.cost = cost;
+        res.multiplier = bud ? std::max(0.0, -eta) : inf();
+        std::copy(qc.begin(), qc.end(), q);
+      }
+      if (gap <= tol) return true;
+      if (comp < 1e-6 * tol) return false;
+    }
+    // an output whose mass vanishes (nobody uses it at the optimum) makes the ratios J / P of its
+    // column ill-determined: once it holds less than kIpmDropMass, fix its column at 0 and go on
+    // without it (the certificate below still covers every output)
+    if (comp < drop_comp) {
+      bool dropped = false;
+      std::fill(om.begin(), om.end(), 0.0);  // complementarity per output
+      for (int64_t r = 0; r < mr; ++r) {
+        for (int64_t y = 0; y < Y; ++y) om[y] += pi[rows[r] * Y + y] * z[rows[r] * Y + y];
+      }
+      for (int64_t y = 0; y < Y; ++y) {
+        // a used output's mass sits on entries whose z -> 0; an unused one's on entries whose z
+        // stay positive: drop when the mass-weighted z of the column is above drop_zbar
+        const bool small = Pm[y] < drop_mass || (drop_zbar > 0.0 && om[y] > drop_zbar * Pm[y]);
+        if (!small || Pm[y] <= 0.0) continue;
+        bool any = false;
+        for (int64_t u = 0; u < U; ++u) any = any || ja[u * Y + y];
+        if (!any) continue;
+        for (int64_t u = 0; u < U; ++u) ja[u * Y + y] = 0;
+        for (int64_t r = 0; r < mr; ++r) {
+          const int64_t i = rows[r] * Y + y;
+          if (al[i]) al[i] = 0, pi[i] = 0.0, z[i] = 0.0, N -= 1.0;
+        }
+        dropped = true;
+      }
+      if (dropped) continue;
+    }
+    // scaling, the blocks of K^-1 and the normal matrix S = A K^-1 A^T
+    for (int64_t i = 0; i < n; ++i) sg[i] = al[i] ? pi[i] / z[i] : 0.0;
+    sgs = bud ? s / zs : 0.0;
+    for (int64_t u = 0; u < U; ++u) {
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t k = u * Y + y;
+        if (!ja[k]) continue;
+        int64_t best = ufirst[u];
+        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
+          if (sg[rows[r] * Y + y] > sg[rows[best] * Y + y]) best = r;
+        }
+        double s1 = 0.0;
+        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
+          if (r != best) s1 += sg[rows[r] * Y + y];
+        }
+        mxr[k] = best;
+        D1[k] = s1;
+        cc[k] = J[k] + s1 + sg[rows[best] * Y + y];
+      }
+    }
+    for (int64_t y = 0; y < Y; ++y) {
+      double t = 0.0;
+      for (int64_t u = 0; u < U; ++u) {
+        if (ja[u * Y + y]) t += J[u * Y + y] * J[u * Y + y] / cc[u * Y + y];
+      }
+      dl[y] = t;
+      for (int64_t u = 0; u < U; ++u) {
+        if (!ja[u * Y + y]) continue;
+        double e = 0.0;
+        for (int64_t v = 0; v < U; ++v) {
+          if (v != u && ja[v * Y + y]) e += J[v * Y + y] * J[v * Y + y] / cc[v * Y + y];
+        }
+        dex[u * Y + y] = e;
+      }
+    }
+    for (int64_t y = 0; y < Y; ++y) {
+      const double isd = dl[y] > 0.0 ? 1.0 / std::sqrt(dl[y]) : 0.0;
+      for (int64_t u = 0; u < U; ++u) {
+        const int64_t k = u * Y + y;
+        fw[k] = ja[k] ? J[k] / cc[k] : 0.0;
+        fa[k] = fw[k] * isd;
+        fb[k] = ja[k] ? std::sqrt(dex[k] / cc[k]) * isd : 0.0;
+      }
+    }
+    for (int64_t r = 0; r < mr; ++r) {
+      const int64_t u = rows[r] / X;
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t i = rows[r] * Y + y, k = u * Y + y;
+        wv[i] = sg[i] * fw[k];  // sg is 0 off the allowed entries
+        aT[y * mr + r] = sg[i] * fa[k];
+        bT[y * mr + r] = sg[i] * fb[k];
+      }
+    }
+    // upper triangle: same class, -sum_y bv bv (r2 > r1 up to the class's last row); other
+    // classes, +sum_y av av (every later row), as contiguous updates per output y
+    std::fill(S.begin(), S.end(), 0.0);
+    for (int64_t y = 0; y < Y; ++y) {
+      const double* ay = aT.data() + y * mr;
+      const double* by = bT.data() + y * mr;
+      for (int64_t u = 0; u < U; ++u) {
+        const int64_t end = ufirst[u + 1];
+        for (int64_t r1 = ufirst[u]; r1 < end; ++r1) {
+          double* Sr = S.data() + r1 * m;
+          const double b1 = by[r1], a1 = ay[r1];
+          if (b1 != 0.0) {
+            for (int64_t r2 = r1 + 1; r2 < end; ++r2) Sr[r2] -= b1 * by[r2];
+          }
+          if (a1 != 0.0) {
+            for (int64_t r2 = end; r2 < mr; ++r2) Sr[r2] += a1 * ay[r2];
+          }
+        }
+      }
+    }
+    for (int64_t r1 = 0; r1 < mr; ++r1) {
+      // diagonal: sg (c - sg) / c + w^2 / delta, with c - sg = J + (sum of the other sg)
+      const int64_t u1 = rows[r1] / X;
+      double t = 0.0;
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t i = rows[r1] * Y + y, k = u1 * Y + y;
+        if (!al[i]) continue;
+        const double rest = mxr[k] == r1 ? D1[k] : D1[k] - sg[i] + sg[rows[mxr[k]] * Y + y];
+        const double a1 = aT[y * mr + r1];
+        t += sg[i] * (J[k] + rest) / cc[k] + a1 * a1;
+      }
+      S[r1 * m + r1] = t;
+    }
+    if (bud) {
+      double ts;
+      kinv(dd.data(), 1.0, tmp.data(), ts);
+      double sbb = ts;
+      for (int64_t r = 0; r < mr; ++r) {
+        double t = 0.0;
+        const double* tr = tmp.data() + rows[r] * Y;
+        for (int64_t y = 0; y < Y; ++y) t += tr[y];
+        S[r * m + mr] = t;
+      }
+      for (int64_t i = 0; i < n; ++i) sbb += dd[i] * tmp[i];
+      S[mr * m + mr] = sbb;
+    }
+    // a tiny ridge if rounding made the matrix indefinite
+    bool ok = false;
+    {
+      std::vector<double>& S0 = Scopy;
+      std::copy(S.begin(), S.end(), S0.begin());
+      double ridge = 0.0, dmax = 0.0;
+      for (int64_t i = 0; i < m; ++i) dmax = std::max(dmax, absval(S0[i * m + i]));
+      for (int attempt = 0; attempt < 4 && !ok; ++attempt) {
+        if (attempt > 0) {
+          ridge = ridge == 0.0 ? 1e-15 * dmax : ridge * 100.0;
+          std::copy(S0.begin(), S0.end(), S.begin());
+          for (int64_t i = 0; i < m; ++i) S[i * m + i] += ridge;
+        }
+        ok = ipm::cholesky(S.data(), m);
+      }
+    }
+    if (!ok) return false;
+    // predictor: h = -rd + (rc / v) with rc = -v z, i.e. -rd - z
+    for (int64_t i = 0; i < n; ++i) h[i] = al[i] ? -rd[i] - z[i] : 0.0;
+    const double rds = -eta - zs;
+    double hs = bud ? -rds - zs : 0.0;
+    direction(hs, dpa.data(), dsa, dya.data());
+    auto max_step = [&](const double* dv, double dvs, const double* dzv, double dzvs) {
+      double a = 1.0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (!al[i]) continue;
+        if (dv[i] < 0.0) a = std::min(a, -pi[i] / dv[i]);
+        if (dzv[i] < 0.0) a = std::min(a, -z[i] / dzv[i]);
+      }
+      if (bud) {
+        if (dvs < 0.0) a = std::min(a, -s / dvs);
+        if (dzvs < 0.0) a = std::min(a, -zs / dzvs);
+      }
+      return a;
+    };
+    for (int64_t i = 0; i < n; ++i) dza[i] = al[i] ? (-pi[i] * z[i] - z[i] * dpa[i]) / pi[i] : 0.0;
+    dzsa = bud ? (-s * zs - zs * dsa) / s : 0.0;
+    const double aa = max_step(dpa.data(), dsa, dza.data(), dzsa);
+    double ca = bud ? (s + aa * dsa) * (zs + aa * dzsa) : 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (al[i]) ca += (pi[i] + aa * dpa[i]) * (z[i] + aa * dza[i]);
+    }
+    const double sig = std::pow(std::max(0.0, ca / N) / muc, 3.0);
+    // Mehrotra's centring, kept above kIpmMinSigma: a complementarity that collapses long before
+    // the dual residual leaves the central path and the Newton systems singular
+    const double tgt = std::min(std::max(sig, kIpmMinSigma), 1.0) * muc;
+    // corrector: rc = tgt - v z - dv_a dz_a
+    for (int64_t i = 0; i < n; ++i) {
+      h[i] = al[i] ? -rd[i] + (tgt - pi[i] * z[i] - dpa[i] * dza[i]) / pi[i] : 0.0;
+    }
+    hs = bud ? -rds + (tgt - s * zs - dsa * dzsa) / s : 0.0;
+    direction(hs, dpi.data(), ds, dy.data());
+    for (int64_t i = 0; i < n; ++i) {
+      dz[i] = al[i] ? (tgt - pi[i] * z[i] - dpa[i] * dza[i] - z[i] * dpi[i]) / pi[i] : 0.0;
+    }
+    dzs = bud ? (tgt - s * zs - dsa * dzsa - zs * ds) / s : 0.0;
+    double amax = std::max(0.9, 1.0 - muc) * max_step(dpi.data(), ds, dz.data(), dzs);
+    // the gradient ln(J / P) is not linear: no ratio J(u,y) / P(y) may fall below kIpmShrink of
+    // itself in one step (a larger fall makes the linearised dual residual meaningless; J and P
+    // may both go to 0, at an output nobody uses)
+    std::fill(Rb.begin(), Rb.end(), 0.0);
+    std::fill(om.begin(), om.end(), 0.0);
+    for (int64_t r = 0; r < mr; ++r) {
+      const int64_t u = rows[r] / X;
+      for (int64_t y = 0; y < Y; ++y) Rb[u * Y + y] += dpi[rows[r] * Y + y];
+    }
+    for (int64_t k = 0; k < U * Y; ++k) om[k % Y] += Rb[k];
+    for (int64_t k = 0; k < U * Y; ++k) {
+      if (!ja[k]) continue;
+      // (J + a dJ) >= kappa (J / P) (P + a dP)
+      const double c = Rb[k] - kIpmShrink * (J[k] / Pm[k % Y]) * om[k % Y];
+      if (c < 0.0) amax = std::min(amax, (1.0 - kIpmShrink) * J[k] / -c);
+      // and none may grow beyond 1 / kIpmShrink times itself
+      const double c2 = Rb[k] - (J[k] / Pm[k % Y]) * om[k % Y] / kIpmShrink;
+      if (c2 > 0.0) amax = std::min(amax, (1.0 / kIpmShrink - 1.0) * J[k] / c2);
+    }
+    const double a = std::min(1.0, amax);
+    if (!(a > 0.0) || !std::isfinite(a)) return false;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!al[i]) continue;
+      pi[i] += a * dpi[i];
+      z[i] += a * dz[i];
+    }
+    for (int64_t r = 0; r < mr; ++r) nu[r] += a * dy[r];
+    if (bud) {
+      s += a * ds;
+      zs += a * dzs;
+      eta += a * dy[mr];
+    }
+  }
+  return false;
+}
+
 }  // namespace detail
 
 // p: U x X joint (checked by the caller: finite, >= 0, sums to 1), d: X x Y (finite, >= 0),
@@ -577,6 +1127,19 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
       r(static_cast<size_t>(Y));
   std::vector<double> qa(static_cast<size_t>(U * X * Y));
   const size_t nq = qa.size();
+  // the interior-point method first (a dense (rows + 1)^2 system per iteration), the accelerated
+  // alternation as the fallback
+  if (U * X <= kIpmMaxRows) {
+    const bool cheapest = D <= floor_cost * (1.0 + 1e-12);
+    int64_t its = 0;
+    for (const IpmDrop& dr : {kIpmEager, kIpmExact}) {
+      const bool ok = detail::ipm_solve(P, D, cheapest, tol, kIpmMaxIter, dr.comp, dr.mass,
+                                        dr.zbar, q, res);
+      its += res.iterations;
+      res.iterations = its;
+      if (ok) return kOk;
+    }
+  }
   res = DiscreteResult{};
   for (size_t i = 0; i < nq; ++i) qa[i] = 1.0 / static_cast<double>(Y);
   if (D <= floor_cost * (1.0 + 1e-12)) {

@@ -36,7 +36,9 @@ class DiscreteAttackResult(ResultMixin):
         distortion, 0 at and beyond the zero-information budget). NaN from the cvxpy solver when it
         reports no dual.
     gap : float
-        Certified bound on ``mi - optimum`` in ``unit`` (duality gap) for the fast solver; the
+        Certified bound on ``mi - optimum`` in ``unit`` for the fast solver: ``mi`` minus a
+        Lagrangian dual value (the interior-point solver's is ``H(U) + sum p lambda - mu D -
+        ln max_y sum_u max_x exp(lambda(u,x) - mu d(x,y))`` at its multipliers); the
         solver's tolerance is not certified for cvxpy (reported as NaN).
     solver : str
         "fast", "cvxpy", "fast->cvxpy" (the fast solver did not certify its gap in time, so cvxpy
@@ -98,40 +100,50 @@ def zero_information_budget(p_ux: Any, distortion: Any) -> tuple[float, np.ndarr
     U, X = p.shape
     Y = d.shape[1]
     pu = p.sum(1)
-    nv = U * X * Y + Y
-    idx = np.arange(U * X * Y).reshape(U, X, Y)
+    live = np.flatnonzero(pu > 0)  # a class of probability 0 constrains nothing
+    L = live.size
+    # the couplings in conditional form, sigma_u(x, y) = pi_u(x, y) / p(u): every constraint then
+    # has O(1) coefficients (tiny p(u) made HiGHS declare the joint form infeasible)
+    pxu = p[live] / pu[live, None]
+    nv = L * X * Y + Y
+    idx = np.arange(L * X * Y).reshape(L, X, Y)
     rows, cols, vals = [], [], []
-    # row sums: sum_y pi_u(x, y) = p(u, x)
-    rows.append(np.repeat(np.arange(U * X), Y))
+    # row sums: sum_y sigma_u(x, y) = p(x | u)
+    rows.append(np.repeat(np.arange(L * X), Y))
     cols.append(idx.reshape(-1))
-    vals.append(np.ones(U * X * Y))
-    # column sums: sum_x pi_u(x, y) - p(u) r(y) = 0
-    col_row = U * X + (np.arange(U)[:, None, None] * Y + np.arange(Y)[None, None, :])
-    rows.append(np.broadcast_to(col_row, (U, X, Y)).reshape(-1))
+    vals.append(np.ones(L * X * Y))
+    # column sums: sum_x sigma_u(x, y) - r(y) = 0 (they make r a distribution)
+    col_row = L * X + (np.arange(L)[:, None, None] * Y + np.arange(Y)[None, None, :])
+    rows.append(np.broadcast_to(col_row, (L, X, Y)).reshape(-1))
     cols.append(idx.reshape(-1))
-    vals.append(np.ones(U * X * Y))
-    rows.append(U * X + np.arange(U * Y))
-    cols.append(U * X * Y + np.tile(np.arange(Y), U))
-    vals.append(-np.repeat(pu, Y))
-    # sum_y r(y) = 1
-    rows.append(np.full(Y, U * X + U * Y))
-    cols.append(U * X * Y + np.arange(Y))
-    vals.append(np.ones(Y))
+    vals.append(np.ones(L * X * Y))
+    rows.append(L * X + np.arange(L * Y))
+    cols.append(L * X * Y + np.tile(np.arange(Y), L))
+    vals.append(-np.ones(L * Y))
     A = coo_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(U * X + U * Y + 1, nv),
+        shape=(L * X + L * Y, nv),
     ).tocsr()
-    b = np.concatenate([p.reshape(-1), np.zeros(U * Y), [1.0]])
-    c = np.concatenate([np.broadcast_to(d, (U, X, Y)).reshape(-1), np.zeros(Y)])
+    b = np.concatenate([pxu.reshape(-1), np.zeros(L * Y)])
+    c = np.concatenate([(pu[live, None, None] * d[None, :, :]).reshape(-1), np.zeros(Y)])
     res = linprog(c, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
+    if res.status == 2:
+        # HiGHS's presolve can call the (always feasible) program infeasible: its equalities are
+        # dependent (each class's rows and columns both sum to 1) up to rounding
+        res = linprog(
+            c, A_eq=A, b_eq=b, bounds=(0, None), method="highs", options={"presolve": False}
+        )
     if res.status != 0:
         raise RuntimeError(f"the zero-information LP failed: {res.message}")
-    pi = np.maximum(res.x[: U * X * Y].reshape(U, X, Y), 0.0)
-    r = np.maximum(res.x[U * X * Y :], 0.0)
+    sig = np.maximum(res.x[: L * X * Y].reshape(L, X, Y), 0.0)
+    r = np.maximum(res.x[L * X * Y :], 0.0)
     r = r / r.sum()
+    q = np.broadcast_to(r, (U, X, Y)).copy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(p[..., None] > 0, pi / p[..., None], r[None, None, :])
-    q = q / q.sum(-1, keepdims=True)
+        ql = np.where(pxu[..., None] > 0, sig / pxu[..., None], r[None, None, :])
+    # a row the solver left empty (its mass below HiGHS's tolerance) takes the common law r
+    ql = np.where(ql.sum(-1, keepdims=True) > 0, ql, r[None, None, :])
+    q[live] = ql / ql.sum(-1, keepdims=True)
     return float(res.fun), q
 
 
@@ -190,10 +202,13 @@ def discrete_attack(
         Budget on the expected distortion; at least the least reachable distortion
         ``sum_x p(x) min_y d(x, y)``.
     solver : "fast" or "cvxpy"
-        "fast": our C++ solver, an alternating (Blahut-Arimoto-style) minimisation of the Lagrangian,
-        accelerated by squared extrapolation (SQUAREM), with a search on the multiplier, stopped by a certified duality gap <= ``tol`` (falls back
-        to cvxpy, with a warning, if the gap is not reached in ``max_iter`` updates). "cvxpy": the
-        exponential-cone program with ``rel_entr`` (Clarabel).
+        "fast": our C++ solver, a primal-dual interior-point method on the joint masses
+        ``p(u,x) q(y|u,x)`` (Mehrotra predictor-corrector; the Hessian of I is inverted in closed
+        form per output, so an iteration is one dense Cholesky of size |U||X| + 1), stopped by a
+        certified duality gap <= ``tol``. Should it not certify, an alternating
+        (Blahut-Arimoto-style) minimisation of the Lagrangian with a search on the multiplier takes
+        over, and cvxpy (with a warning) if that does not reach the gap in ``max_iter`` updates.
+        "cvxpy": the exponential-cone program with ``rel_entr`` (Clarabel).
     base : "e", 2, 10 or a positive number
         Unit of ``mi``.
     tol, max_iter :
@@ -221,8 +236,11 @@ def discrete_attack(
     used = solver
     gap = float("nan")
     q = np.empty((U, X, Y))
+    cost = float("nan")
     if solver == "fast":
-        mi, _, mult, gap, _, ok = _core.discrete_attack(p, d, budget, float(tol), int(max_iter), q)
+        mi, cost, mult, gap, _, ok = _core.discrete_attack(
+            p, d, budget, float(tol), int(max_iter), q
+        )
         if not ok:
             warnings.warn(
                 f"the fast solver's certified gap is {gap:.2e} > tol after {max_iter} updates; "
@@ -234,10 +252,11 @@ def discrete_attack(
     if used != "fast":
         q, mult = _cvxpy(p, d, budget)
         mi = _mi_nats(p, q)
+        cost = float(np.einsum("ux,uxy,xy->", p, q, d))
     result = DiscreteAttackResult(
         channel=q,
         mi=mi,
-        distortion=float(np.einsum("ux,uxy,xy->", p, q, d)),
+        distortion=cost,
         budget=budget,
         multiplier=mult,
         gap=gap,
