@@ -136,8 +136,14 @@ def test_certify_auto_and_none():
     rng = np.random.default_rng(11)
     small = spectral_norm(rng.standard_normal((20, 30)))
     assert small.certified
-    big = spectral_norm(rng.standard_normal((300, 260)), tol=1e-6)
+    W = rng.standard_normal((300, 260))
+    big = spectral_norm(W, tol=1e-6)
     assert not big.certified and big.converged
+    # the residual bound: above the estimate and, for a Gaussian matrix (separated top), above
+    # sigma_max, within tol
+    want = _ref(W)
+    assert big.lower < big.upper and big.lower <= want * (1 + 1e-12) <= big.upper * (1 + 1e-12)
+    assert big.upper - big.lower <= 1e-6 * big.lower
     none = spectral_norm(rng.standard_normal((20, 30)), certify="none")
     assert not none.certified
     with pytest.raises(ValueError, match="certify"):

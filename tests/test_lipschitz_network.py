@@ -59,6 +59,8 @@ def test_mlp_bound_is_product_of_layer_norms():
     assert b.value >= want * (1 - 1e-12)  # the upper end of each bracket
     assert [lb.layer for lb in b.per_layer] == ["Linear", "ReLU"] * 2 + ["Linear"]
     assert b.to_dict()["per_layer"][0]["layer"] == "Linear"
+    # small Linear layers get the Cholesky-certified spectral norm
+    assert all(lb.kind == "upper_bound" for lb in b.per_layer if lb.layer == "Linear")
 
 
 def test_linear_network_lower_bound_meets_upper():

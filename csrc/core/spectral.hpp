@@ -576,6 +576,7 @@ inline double tridiag_second(const double* a, const double* b, int64_t k, double
 // Lanczos supplies alpha = theta_2 + r_2 from its second Ritz pair. Returns +inf where it does not
 // apply.
 inline double kato_temple(double theta, double r, double alpha) {
+  if (!std::isfinite(alpha)) return inf();  // no second Ritz pair: no bound
   return theta > alpha ? theta + r * r / (theta - alpha) : inf();
 }
 

@@ -45,9 +45,9 @@ class SpectralNormResult(ResultMixin):
         ||W^T W y - theta y||``: a bound on the singular value nearest the estimate, hence on
         ``sigma_max`` once ``y`` has converged to the top singular direction. That can fail inside a
         cluster of top singular values a little wider than ``tol``: a sweep at ``tol=1e-6`` found
-        ``upper`` up to 1e-5 below ``sigma_max`` for two to four top singular values 1e-5 apart
-        (Lanczos and power iteration alike; one start vector cannot tell such a cluster apart
-        before its residual falls below the gap). ``upper - lower <= tol * lower`` when
+        ``upper`` up to 1e-5 (Lanczos) and 2e-5 (power iteration) below ``sigma_max`` for two to
+        four top singular values 1e-5 apart, and about the cluster's width for narrower ones (one
+        start vector cannot tell such a cluster apart before its residual falls below the gap). ``upper - lower <= tol * lower`` when
         ``converged``.
     iterations : int or array of int
         Applications of ``W^T W`` (each reads ``W`` once), including the final certificate.

@@ -38,6 +38,10 @@ class ConvNormResult(ResultMixin):
         (``gram``, ``fft`` on zero padding).
     lower, upper : float
         Bracket on the true operator norm (``lower`` is 0.0 where a method gives no lower bound).
+        ``lower`` is always a lower bound. For ``power``/``lanczos`` ``upper`` is the residual
+        bound of the final vector (float64 operator), which holds once the iteration has reached
+        the top singular direction, as for ``spectral_norm(..., certify="none")``; the
+        guaranteed upper bounds are ``fft`` (zero padding) and ``gram``.
     kind : str
         "exact" (to ``tol``: circular ``fft``), "estimate" (iterative bracket), "upper_bound"
         (certified), or "heuristic" (``reshape``: torch's ``spectral_norm`` for convolutions, the

@@ -60,7 +60,8 @@ class LayerBound(ResultMixin):
         Upper bound on the layer's Lipschitz constant.
     kind : str
         "exact" (closed form), "estimate" (upper end of a converged iterative bracket),
-        "upper_bound" (certified: FFT torus, pooling coverage).
+        "upper_bound" (certified: FFT torus, pooling coverage, a Linear layer's Cholesky-certified
+        spectral norm, see ``spectral_norm(certify=...)``).
     input_shape, output_shape : tuple or None
         Per-sample shapes when ``input_shape`` was given.
     """
@@ -143,7 +144,7 @@ def _layer_bound(
         return max(1.0, float(mod.alpha)), "exact"
     if isinstance(mod, nn.Linear):
         r = spectral_norm(mod.weight.detach().double(), tol=tol)
-        return float(r.upper), "estimate"
+        return float(r.upper), "upper_bound" if bool(r.certified) else "estimate"
     if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
         if mod.running_var is None:
             raise ValueError(
