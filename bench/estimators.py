@@ -163,7 +163,7 @@ def main() -> None:
         }
         for name, base in baselines.items():
             t = interleaved(
-                lambda v=v: entropy(v, method="jvhw", base="e"), base, 21 if args.quick else 41
+                lambda v=v: entropy(v, method="jvhw", base="e"), base, 21 if args.quick else 101
             )
             bench.record(
                 f"entropy jvhw n={n}, {label}",
