@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from infotheory.channels import binary_attack, discrete_attack, zero_information_budget
@@ -41,6 +41,20 @@ def test_spec_example(solver):
         assert _mi(P_UX, r.channel) == pytest.approx(r.mi, abs=1e-9)
     assert discrete_attack(P_UX, LINE, 0.0).mi == pytest.approx(0.407506, abs=5e-7)
     assert zero_information_budget(P_UX, LINE)[0] == pytest.approx(0.69, abs=1e-9)
+
+
+def _assert_matches_cvxpy(fast, ref, D):
+    """fast is never worse than cvxpy's channel, and below it only by cvxpy's own error.
+
+    Clarabel may overspend the budget by ~1e-9; at a steep multiplier that buys it some MI, so the
+    comparison allows what its violation is worth (multiplier times the excess). Clarabel also stops
+    at 1e-8 relative gaps: its channel was seen 1.2e-7 above our certified optimum (bench-size
+    example seed=60, alpha=0.1, frac=0.5, line=True), so the lower side allows 1e-6; exactness is
+    checked by the certified gap.
+    """
+    slack = fast.multiplier * max(0.0, ref.distortion - D)
+    assert fast.mi <= ref.mi + slack + 1e-8
+    assert fast.mi >= ref.mi - slack - 1e-6
 
 
 def test_zero_at_and_beyond_d0_and_units():
@@ -91,11 +105,7 @@ def test_fast_equals_cvxpy(args):
     ref = discrete_attack(p, d, D, solver="cvxpy")
     # the fast solver certifies its gap, or says so and falls back to cvxpy
     assert (fast.solver in ("fast", "exact-zero")) == (not caught)
-    # Clarabel may overspend the budget by ~1e-9; at a steep multiplier that buys it some MI, so
-    # compare up to what its violation is worth (mu times the excess)
-    slack = fast.multiplier * max(0.0, ref.distortion - D)
-    assert fast.mi == pytest.approx(ref.mi, abs=1e-7 + slack)
-    assert fast.mi <= ref.mi + slack + 1e-8
+    _assert_matches_cvxpy(fast, ref, D)
     if fast.solver == "fast":
         assert fast.gap <= 1e-8
     assert fast.distortion <= D * (1 + 1e-12) + 1e-15
@@ -141,9 +151,7 @@ def test_fast_certifies_at_bench_size(seed):
     assert fast.solver == "fast"
     assert fast.gap <= 1e-8
     assert fast.distortion <= 0.3 * (1 + 1e-12)
-    slack = fast.multiplier * max(0.0, ref.distortion - 0.3)
-    assert fast.mi == pytest.approx(ref.mi, abs=1e-7 + slack)
-    assert fast.mi <= ref.mi + slack + 1e-8
+    _assert_matches_cvxpy(fast, ref, 0.3)
 
 
 @pytest.mark.parametrize("seed", [8, 24, 70])
@@ -167,6 +175,7 @@ LINE16 = np.abs(np.arange(16)[:, None] - np.arange(16)[None, :]).astype(float)
 
 
 @settings(max_examples=10, deadline=None)
+@example(60, 0.1, 0.5, True)  # cvxpy's channel 1.2e-7 above the certified optimum
 @given(
     st.integers(0, 2**31),
     st.sampled_from([0.1, 0.5, 2.0]),
@@ -189,6 +198,4 @@ def test_fast_equals_cvxpy_at_bench_size(seed, alpha, frac, line):
     assert fast.solver in ("fast", "exact-zero")
     assert fast.gap <= 1e-8
     assert fast.distortion <= D * (1 + 1e-12) + 1e-15
-    slack = fast.multiplier * max(0.0, ref.distortion - D)
-    assert fast.mi == pytest.approx(ref.mi, abs=1e-7 + slack)
-    assert fast.mi <= ref.mi + slack + 1e-8
+    _assert_matches_cvxpy(fast, ref, D)
