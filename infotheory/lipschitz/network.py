@@ -7,6 +7,7 @@ Torch is imported inside the functions: these take ``nn.Module`` objects.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -429,9 +430,13 @@ def _local_norms(model: Any, x: Any, steps: int, g: Any) -> Any:
 
     v = unit(torch.randn(x.shape, generator=g, dtype=x.dtype).to(x.device))
     _, pullback = vjp(model, x)
-    for _ in range(steps):
+    with warnings.catch_warnings():
+        # torch's first forward-mode call loads its jvp decompositions through torch.jit.script,
+        # which torch itself deprecates: a warning about torch's internals, not the user's code
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
         _, jv = jvp(model, (x,), (v,))
+    for _ in range(steps):
         (w,) = pullback(jv)
         v = unit(w)
-    _, jv = jvp(model, (x,), (v,))
+        _, jv = jvp(model, (x,), (v,))
     return per_sample_norm(jv).detach()
