@@ -578,25 +578,46 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
 //     H(U) + sum p lambda - mu D - ln max_y sum_u max_x exp(lambda(u,x) - mu d(x,y))
 // is a lower bound on the optimum (the Lagrangian dual, made feasible by a constant shift), so the
 // returned gap is certified whatever the iterations did.
+// Lets GCC vectorise a loop whose pointers it cannot prove independent (they are).
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#define INFOTHEORY_IVDEP _Pragma("GCC ivdep")
+#else
+#define INFOTHEORY_IVDEP
+#endif
+
 namespace ipm {
 
 // In-place Cholesky A = R^T R of the n x n row-major A from its upper triangle (R upper, in the
 // upper triangle), right-looking so that the inner loops are contiguous updates; false if a pivot
 // is not positive.
 inline bool cholesky(double* A, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double* Rj = A + j * n;
+  int64_t j = 0;
+  // two pivots per pass over the trailing matrix (half its memory traffic)
+  for (; j + 1 < n; j += 2) {
+    double* __restrict Rj = A + j * n;
+    double* __restrict Rj1 = A + (j + 1) * n;
     if (!(Rj[j] > 0.0)) return false;
     const double l = std::sqrt(Rj[j]);
     const double inv = 1.0 / l;
     Rj[j] = l;
     for (int64_t k = j + 1; k < n; ++k) Rj[k] *= inv;
-    for (int64_t i = j + 1; i < n; ++i) {
-      const double f = Rj[i];
-      if (f == 0.0) continue;
-      double* Ai = A + i * n;
-      for (int64_t k = i; k < n; ++k) Ai[k] -= f * Rj[k];
+    const double f0 = Rj[j + 1];
+    for (int64_t k = j + 1; k < n; ++k) Rj1[k] -= f0 * Rj[k];
+    if (!(Rj1[j + 1] > 0.0)) return false;
+    const double l1 = std::sqrt(Rj1[j + 1]);
+    const double inv1 = 1.0 / l1;
+    Rj1[j + 1] = l1;
+    for (int64_t k = j + 2; k < n; ++k) Rj1[k] *= inv1;
+    for (int64_t i = j + 2; i < n; ++i) {
+      const double f = Rj[i], g = Rj1[i];
+      double* __restrict Ai = A + i * n;
+      for (int64_t k = i; k < n; ++k) Ai[k] -= f * Rj[k] + g * Rj1[k];
     }
+  }
+  if (j < n) {
+    double* Rj = A + j * n;
+    if (!(Rj[j] > 0.0)) return false;
+    Rj[j] = std::sqrt(Rj[j]);
   }
   return true;
 }
@@ -766,38 +787,67 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     const int64_t x = rows[r] % X;
     for (int64_t y = 0; y < Y; ++y) dd[rows[r] * Y + y] = al[rows[r] * Y + y] ? d[x * Y + y] : 0.0;
   }
+  // per (u, y): the (u, x) index of the largest sg and 1 / c (set with the scaling below)
+  std::vector<int64_t> mrow(static_cast<size_t>(U * Y), -1);
+  // ismax: 1 at the largest sg of each (u, y) (else 0), jad: ja as 0 / 1 (double masks vectorise)
+  std::vector<double> ismax(static_cast<size_t>(n), 0.0), jad(static_cast<size_t>(U * Y), 0.0);
+  std::vector<double> icc(static_cast<size_t>(U * Y), 0.0), ks1(static_cast<size_t>(Y)),
+      ksm(static_cast<size_t>(Y)), khm(static_cast<size_t>(Y));
+  // contiguous passes over each row's outputs (the same arithmetic, in the same order, as the
+  // per-(u, y) formulas in the comment above)
   auto kinv = [&](const double* hv, double hs, double* o, double& os) {
-    std::fill(om.begin(), om.end(), 0.0);
+    double* __restrict omp = om.data();
+    const double* __restrict sgp = sg.data();
+    const double* __restrict wvp = wv.data();
+    const double* __restrict xmp = ismax.data();
+    const int64_t* rowp = rows.data();
+    const int64_t Yl = Y;
+    for (int64_t y = 0; y < Y; ++y) omp[y] = 0.0;
     for (int64_t r = 0; r < mr; ++r) {
-      const double* wr = wv.data() + rows[r] * Y;
-      const double* hr = hv + rows[r] * Y;
-      for (int64_t y = 0; y < Y; ++y) om[y] += wr[y] * hr[y];
+      const double* __restrict wr = wv.data() + rows[r] * Y;
+      const double* __restrict hr = hv + rows[r] * Y;
+      for (int64_t y = 0; y < Y; ++y) omp[y] += wr[y] * hr[y];
     }
-    for (int64_t y = 0; y < Y; ++y) om[y] = dl[y] > 0.0 ? om[y] / dl[y] : 0.0;
+    for (int64_t y = 0; y < Y; ++y) omp[y] = dl[y] > 0.0 ? omp[y] / dl[y] : 0.0;
+    double* __restrict s1 = ks1.data();
+    double* __restrict smv = ksm.data();
+    double* __restrict hmv = khm.data();
     for (int64_t u = 0; u < U; ++u) {
+      const int64_t* mru = mrow.data() + u * Y;
+      const char* jau = ja.data() + u * Y;
+      const double* __restrict jdu = jad.data() + u * Y;
       for (int64_t y = 0; y < Y; ++y) {
-        const int64_t k = u * Y + y;
-        if (!ja[k]) {
-          for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) o[rows[r] * Y + y] = 0.0;
-          continue;
-        }
-        const int64_t mi_ = rows[mxr[k]] * Y + y;
-        const double sm = sg[mi_], hm = hv[mi_];
-        double s1 = 0.0;
-        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
-          const int64_t i = rows[r] * Y + y;
-          if (i != mi_) s1 += sg[i] * hv[i];
-        }
-        const double Jk = J[k], ic = 1.0 / cc[k];
-        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
-          const int64_t i = rows[r] * Y + y;
-          double t;
-          if (i == mi_) {
-            t = hm * Jk + (hm * D1[k] - s1);
-          } else {
-            t = hv[i] * Jk + hv[i] * (D1[k] - sg[i] + sm) - (s1 - sg[i] * hv[i] + sm * hm);
-          }
-          o[i] = sg[i] * t * ic + wv[i] * om[y];
+        s1[y] = 0.0;
+        const int64_t mi_ = jau[y] ? mru[y] * Y + y : -1;
+        smv[y] = mi_ >= 0 ? sg[mi_] : 0.0;
+        hmv[y] = mi_ >= 0 ? hv[mi_] : 0.0;
+      }
+      for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
+        const int64_t ux = rowp[r];
+        const double* __restrict sr = sgp + ux * Yl;
+        const double* __restrict hr = hv + ux * Yl;
+        const double* __restrict xr = xmp + ux * Yl;
+        for (int64_t y = 0; y < Y; ++y) s1[y] += (1.0 - xr[y]) * (sr[y] * hr[y]);
+      }
+      const double* __restrict Ju = J.data() + u * Y;
+      const double* __restrict D1u = D1.data() + u * Y;
+      const double* __restrict icu = icc.data() + u * Y;
+      for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
+        const int64_t ux = rowp[r];
+        const double* __restrict sr = sgp + ux * Yl;
+        const double* __restrict hr = hv + ux * Yl;
+        const double* __restrict wr = wvp + ux * Yl;
+        const double* __restrict xr = xmp + ux * Yl;
+        double* __restrict orow = o + ux * Yl;
+        INFOTHEORY_IVDEP
+        for (int64_t y = 0; y < Yl; ++y) {
+          const double hi = hr[y], si = sr[y];
+          // masks as factors 0 / 1 (exact on these finite values) so that the loop vectorises
+          const double tm = hi * Ju[y] + (hi * D1u[y] - s1[y]);
+          const double to = hi * Ju[y] + hi * (D1u[y] - si + smv[y]) -
+                            (s1[y] - si * hi + smv[y] * hmv[y]);
+          const double t = xr[y] * tm + (1.0 - xr[y]) * to;
+          orow[y] = jdu[y] * (si * t * icu[y] + wr[y] * omp[y]);
         }
       }
     }
@@ -909,6 +959,8 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     // scaling, the blocks of K^-1 and the normal matrix S = A K^-1 A^T
     for (int64_t i = 0; i < n; ++i) sg[i] = al[i] ? pi[i] / z[i] : 0.0;
     sgs = bud ? s / zs : 0.0;
+    std::fill(ismax.begin(), ismax.end(), 0.0);
+    for (int64_t k = 0; k < U * Y; ++k) jad[k] = ja[k] ? 1.0 : 0.0;
     for (int64_t u = 0; u < U; ++u) {
       for (int64_t y = 0; y < Y; ++y) {
         const int64_t k = u * Y + y;
@@ -922,8 +974,11 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
           if (r != best) s1 += sg[rows[r] * Y + y];
         }
         mxr[k] = best;
+        mrow[k] = rows[best];
+        ismax[rows[best] * Y + y] = 1.0;
         D1[k] = s1;
         cc[k] = J[k] + s1 + sg[rows[best] * Y + y];
+        icc[k] = 1.0 / cc[k];
       }
     }
     for (int64_t y = 0; y < Y; ++y) {
@@ -961,21 +1016,29 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     // upper triangle: same class, -sum_y bv bv (r2 > r1 up to the class's last row); other
     // classes, +sum_y av av (every later row), as contiguous updates per output y
-    std::fill(S.begin(), S.end(), 0.0);
-    for (int64_t y = 0; y < Y; ++y) {
-      const double* ay = aT.data() + y * mr;
-      const double* by = bT.data() + y * mr;
-      for (int64_t u = 0; u < U; ++u) {
-        const int64_t end = ufirst[u + 1];
-        for (int64_t r1 = ufirst[u]; r1 < end; ++r1) {
-          double* Sr = S.data() + r1 * m;
+    // row by row (each row of S stays in cache over the outputs), two outputs per pass; only the
+    // upper triangle is read
+    for (int64_t u = 0; u < U; ++u) {
+      const int64_t end = ufirst[u + 1];
+      for (int64_t r1 = ufirst[u]; r1 < end; ++r1) {
+        double* __restrict Sr = S.data() + r1 * m;
+        for (int64_t r2 = r1 + 1; r2 < mr; ++r2) Sr[r2] = 0.0;
+        int64_t y = 0;
+        for (; y + 1 < Y; y += 2) {
+          const double* __restrict ay = aT.data() + y * mr;
+          const double* __restrict by = bT.data() + y * mr;
+          const double* __restrict ay1 = ay + mr;
+          const double* __restrict by1 = by + mr;
+          const double b1 = by[r1], a1 = ay[r1], b2 = by1[r1], a2 = ay1[r1];
+          for (int64_t r2 = r1 + 1; r2 < end; ++r2) Sr[r2] -= b1 * by[r2] + b2 * by1[r2];
+          for (int64_t r2 = end; r2 < mr; ++r2) Sr[r2] += a1 * ay[r2] + a2 * ay1[r2];
+        }
+        for (; y < Y; ++y) {
+          const double* __restrict ay = aT.data() + y * mr;
+          const double* __restrict by = bT.data() + y * mr;
           const double b1 = by[r1], a1 = ay[r1];
-          if (b1 != 0.0) {
-            for (int64_t r2 = r1 + 1; r2 < end; ++r2) Sr[r2] -= b1 * by[r2];
-          }
-          if (a1 != 0.0) {
-            for (int64_t r2 = end; r2 < mr; ++r2) Sr[r2] += a1 * ay[r2];
-          }
+          for (int64_t r2 = r1 + 1; r2 < end; ++r2) Sr[r2] -= b1 * by[r2];
+          for (int64_t r2 = end; r2 < mr; ++r2) Sr[r2] += a1 * ay[r2];
         }
       }
     }
