@@ -43,18 +43,36 @@ def test_spec_example(solver):
     assert zero_information_budget(P_UX, LINE)[0] == pytest.approx(0.69, abs=1e-9)
 
 
-def _assert_matches_cvxpy(fast, ref, D):
-    """fast is never worse than cvxpy's channel, and below it only by cvxpy's own error.
+def _cvxpy(p, d, D):
+    """cvxpy's solution and whether Clarabel called it accurate (it warns "may be inaccurate")."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ref = discrete_attack(p, d, D, solver="cvxpy")
+    return ref, not any("inaccurate" in str(w.message) for w in caught)
 
+
+def _assert_matches_cvxpy(fast, ref, D, p, d, accurate=True):
+    """fast is a feasible channel, never worse than cvxpy's, and below it only by cvxpy's error.
+
+    Feasibility and the MI are recomputed here from the fast solver's channel, independently of the solver.
     Clarabel may overspend the budget by ~1e-9; at a steep multiplier that buys it some MI, so the
     comparison allows what its violation is worth (multiplier times the excess). Clarabel also stops
     at 1e-8 relative gaps: its channel was seen 1.2e-7 above our certified optimum (bench-size
-    example seed=60, alpha=0.1, frac=0.5, line=True), so the lower side allows 1e-6; exactness is
-    checked by the certified gap.
+    example seed=60, alpha=0.1, frac=0.5, line=True), so the lower side allows 1e-6; where Clarabel
+    itself says its solution may be inaccurate (seen 8e-4 above ours at seed=1992), only the upper
+    side is checked. Exactness is the certified gap.
     """
+    if (
+        fast.solver == "fast"
+    ):  # (the exact-zero LP and the cvxpy fallback carry their own tolerances)
+        q = np.asarray(fast.channel)
+        assert q.min() >= 0.0 and np.abs(q.sum(-1) - 1.0).max() < 1e-12
+        assert float(np.einsum("ux,uxy,xy->", p, q, d)) <= D * (1 + 1e-12) + 1e-15
+        assert _mi(p, q) == pytest.approx(fast.mi, rel=1e-9, abs=1e-12)
     slack = fast.multiplier * max(0.0, ref.distortion - D)
     assert fast.mi <= ref.mi + slack + 1e-8
-    assert fast.mi >= ref.mi - slack - 1e-6
+    if accurate:
+        assert fast.mi >= ref.mi - slack - 1e-6
 
 
 def test_zero_at_and_beyond_d0_and_units():
@@ -102,10 +120,10 @@ def test_fast_equals_cvxpy(args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fast = discrete_attack(p, d, D)
-    ref = discrete_attack(p, d, D, solver="cvxpy")
+    ref, accurate = _cvxpy(p, d, D)
     # the fast solver certifies its gap, or says so and falls back to cvxpy
     assert (fast.solver in ("fast", "exact-zero")) == (not caught)
-    _assert_matches_cvxpy(fast, ref, D)
+    _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
     if fast.solver == "fast":
         assert fast.gap <= 1e-8
     assert fast.distortion <= D * (1 + 1e-12) + 1e-15
@@ -147,11 +165,11 @@ def test_fast_certifies_at_bench_size(seed):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fast = discrete_attack(p, line, 0.3)
-    ref = discrete_attack(p, line, 0.3, solver="cvxpy")
+    ref, accurate = _cvxpy(p, line, 0.3)
     assert fast.solver == "fast"
     assert fast.gap <= 1e-8
     assert fast.distortion <= 0.3 * (1 + 1e-12)
-    _assert_matches_cvxpy(fast, ref, 0.3)
+    _assert_matches_cvxpy(fast, ref, 0.3, p, line, accurate)
 
 
 @pytest.mark.parametrize("seed", [8, 24, 70])
@@ -176,6 +194,7 @@ LINE16 = np.abs(np.arange(16)[:, None] - np.arange(16)[None, :]).astype(float)
 
 @settings(max_examples=10, deadline=None)
 @example(60, 0.1, 0.5, True)  # cvxpy's channel 1.2e-7 above the certified optimum
+@example(1992, 0.5, 0.819301893160336, False)  # Clarabel "may be inaccurate": 8e-4 above ours
 @given(
     st.integers(0, 2**31),
     st.sampled_from([0.1, 0.5, 2.0]),
@@ -194,8 +213,8 @@ def test_fast_equals_cvxpy_at_bench_size(seed, alpha, frac, line):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fast = discrete_attack(p, d, D)
-    ref = discrete_attack(p, d, D, solver="cvxpy")
+    ref, accurate = _cvxpy(p, d, D)
     assert fast.solver in ("fast", "exact-zero")
     assert fast.gap <= 1e-8
     assert fast.distortion <= D * (1 + 1e-12) + 1e-15
-    _assert_matches_cvxpy(fast, ref, D)
+    _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
