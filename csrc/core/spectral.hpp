@@ -1025,8 +1025,14 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
     return res;
   }
   std::copy(G, G + k * k, gw.H.data());  // the lower triangle, for the certificate
-  for (int64_t i = 0; i < k; ++i) {
-    for (int64_t j = 0; j < i; ++j) G[j * k + i] = G[i * k + j];
+  // mirror into the upper triangle by 8 x 8 tiles (whole-column strides alias in the cache)
+  for (int64_t i0 = 0; i0 < k; i0 += 8) {
+    for (int64_t j0 = 0; j0 <= i0; j0 += 8) {
+      const int64_t i1 = std::min(k, i0 + 8), j1 = std::min(k, j0 + 8);
+      for (int64_t i = i0; i < i1; ++i) {
+        for (int64_t j = j0; j < std::min(i, j1); ++j) G[j * k + i] = G[i * k + j];
+      }
+    }
   }
   // start vector in the iteration's space
   bool any = false;
