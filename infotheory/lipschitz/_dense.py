@@ -146,7 +146,11 @@ def spectral_norm(
     certify : {"auto", "cholesky", "none"}
         ``"cholesky"``: make ``upper`` a guaranteed bound (see :class:`SpectralNormResult`) by one
         float64 Cholesky factorisation of ``mu I - W^T W`` per matrix, about ``(5/6) k^3``
-        multiply-adds for ``k = min(m, n)``. ``"auto"``: that where ``k <= 256``. ``"none"``:
+        multiply-adds for ``k = min(m, n)``. With Lanczos and ``k <= 256`` the whole solve is one
+        kernel call per batch: the float64 Gram matrix ``G`` (``W^T W`` or ``W W^T``, the
+        smaller) is formed once, Lanczos iterates on ``G`` (``iterations`` then counts products
+        with ``G``), ``lower`` is recomputed from ``W`` itself, and the Cholesky certificate
+        factors ``mu I - G`` from the same ``G``. ``"auto"``: that where ``k <= 256``. ``"none"``:
         the residual bound of the iteration (``certified=False``). On CUDA tensors the
         certificate runs with torch on the device.
 
