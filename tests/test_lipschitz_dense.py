@@ -444,3 +444,67 @@ def test_cholesky_certificate_kernel_decides_mu_against_eigvalsh(m, n, b, seed, 
         _core.spectral_certify(X, np.ascontiguousarray(lam * factor), ok, fro2)
         np.testing.assert_array_equal(ok, want)
     np.testing.assert_allclose(fro2, (X64**2).sum(axis=(1, 2)), rtol=1e-12)
+
+
+def _clustered_batch(b, m, n, seed, dtype):
+    # top singular values clustered (exactly repeated, 1e-9, 1e-7, 1e-5 apart) over a tail
+    rng = np.random.default_rng(seed)
+    k = min(m, n)
+    out = np.empty((b, m, n), dtype)
+    for p in range(b):
+        U, _ = np.linalg.qr(rng.standard_normal((m, m)))
+        V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        s = np.geomspace(0.5, 0.5 / 10 ** (p % 7), k)
+        top = min(1 + p % 4, k)
+        s[:top] = 1.0 - [0.0, 1e-9, 1e-7, 1e-5][p % 4] * np.arange(top)
+        out[p] = (U[:, :k] * s) @ V[:, :k].T
+    return out
+
+
+@pytest.mark.parametrize("m,n", [(64, 64), (40, 24), (24, 40), (9, 1), (1, 9)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gram_kernel_equals_the_two_kernel_path_and_bounds_hold(monkeypatch, m, n, dtype, seed):
+    """The certified small-matrix kernel (Lanczos on the float64 Gram matrix, Cholesky of the
+    same one) against the previous path (Lanczos on W, then the separate certificate kernel):
+    same values within tol, both certified, upper >= numpy's sigma_max on clustered spectra."""
+    from infotheory import _core
+    from infotheory.lipschitz import _dense
+
+    A = _clustered_batch(12, m, n, seed, dtype)
+    want = _ref(A)
+    tol = 1e-6
+    new = spectral_norm(A, tol=tol, return_vectors=True)
+    monkeypatch.setattr(_dense, "_GRAM_MAX", 0)
+    old = spectral_norm(A, tol=tol, return_vectors=True)
+    monkeypatch.undo()
+    for res in (new, old):
+        assert res.certified.all() and res.converged.all()
+        assert np.all(res.upper >= want * (1 - 1e-15))
+        assert np.all(res.lower <= want * (1 + 1e-12))
+        assert np.all(res.upper - res.lower <= tol * res.lower)
+    assert np.abs(new.value - old.value) == pytest.approx(0.0, abs=2 * tol * want.max())
+    # the vectors satisfy W v = sigma u (u from W v, as before)
+    Wv = np.einsum("bij,bj->bi", A.astype(np.float64), new.v.astype(np.float64))
+    assert np.abs(Wv - new.value[:, None] * new.u).max() <= 1e-5 * want.max()
+
+    # and the default certified call goes through the Gram kernel alone
+    def fail(*args, **kwargs):
+        raise AssertionError("the two-kernel path ran")
+
+    monkeypatch.setattr(_core, "spectral_top", fail)
+    monkeypatch.setattr(_core, "spectral_certify", fail)
+    again = spectral_norm(A, tol=tol)
+    assert np.array_equal(again.value, new.value)
+
+
+def test_gram_kernel_falls_back_to_svd_when_blind():
+    # wide matrix, start vector mapped to W init: blind to the top direction, the certificate
+    # fails and the SVD decides
+    W = np.zeros((3, 5))
+    W[0, 0], W[1, 1], W[2, 2] = 3.0, 2.0, 1.0
+    res = spectral_norm(W, init=[0.0, 1.0, 0.0, 0.0, 0.0])
+    assert res.certified and res.value == pytest.approx(3.0, rel=1e-14)
+    assert res.lower <= 3.0 <= res.upper and res.converged
+    blind = spectral_norm(W, init=[0.0, 1.0, 0.0, 0.0, 0.0], certify="none")
+    assert blind.upper == pytest.approx(2.0)

@@ -216,6 +216,63 @@ void run_certify(carray<T> A, carray<double> mu, carray<int32_t> ok, carray<doub
   }
 }
 
+// Certified small matrices (spectral::top_singular_gram): as run_cpu with Lanczos, plus mu, ok
+// and fro2 per matrix for the caller's rounding margin.
+template <class T>
+void run_gram(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
+              carray<double> lower, carray<double> upper, carray<int32_t> iters,
+              carray<int32_t> status, carray<double> mu, carray<int32_t> ok, carray<double> fro2,
+              double tol, int max_iter, int max_basis, std::uint64_t seed) {
+  if (A.ndim() != 3) pyutil::value_error("W must be 3-D (batch, m, n) at the kernel");
+  const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  check_options(1, tol, max_iter, max_basis);
+  pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
+  pyutil::expect_writable("v", v);
+  check_outputs(b, sigma, lower, upper, iters, status);
+  pyutil::expect_shape("mu", pyutil::shape_of(mu), {b});
+  pyutil::expect_shape("ok", pyutil::shape_of(ok), {b});
+  pyutil::expect_shape("fro2", pyutil::shape_of(fro2), {b});
+  pyutil::expect_writable("mu", mu);
+  pyutil::expect_writable("ok", ok);
+  pyutil::expect_writable("fro2", fro2);
+  double* up = nullptr;
+  carray<double> u;
+  if (!u_obj.is_none()) {
+    if (!py::isinstance<carray<double>>(u_obj)) {
+      pyutil::type_error("u must be a C-contiguous float64 array or None");
+    }
+    u = u_obj.cast<carray<double>>();
+    pyutil::expect_shape("u", pyutil::shape_of(u), {b, m});
+    pyutil::expect_writable("u", u);
+    up = u.mutable_data();
+  }
+  const T* a = A.data();
+  double* vp = v.mutable_data();
+  double* sg = sigma.mutable_data();
+  double* lo = lower.mutable_data();
+  double* hi = upper.mutable_data();
+  int32_t* it = iters.mutable_data();
+  int32_t* st = status.mutable_data();
+  double* mup = mu.mutable_data();
+  int32_t* okp = ok.mutable_data();
+  double* fp = fro2.mutable_data();
+  const int64_t k = std::min(m, n);
+  py::gil_scoped_release release;
+  pyutil::parallel_for(b, m * n * k, [&](int64_t p) {
+    thread_local spectral::Workspace ws;
+    thread_local spectral::GramWork gw;
+    const auto r = spectral::top_singular_gram(
+        a + p * m * n, m, n, vp + p * n, up ? up + p * m : nullptr, tol, max_iter, max_basis,
+        seed + static_cast<std::uint64_t>(p), ws, gw, mup + p, okp + p, fp + p);
+    sg[p] = r.sigma;
+    lo[p] = r.lower;
+    hi[p] = r.upper;
+    it[p] = r.iterations;
+    st[p] = r.status;
+  });
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 // CUDA power iteration (see cuda/spectral_launch.hpp). Capsules: W (b, m, n) float32/float64; v
 // (b, n), Av (b, m), sigma (b,), resid (b,) of W's dtype; scale (b,) float64. Runs `iters` steps on
@@ -274,6 +331,12 @@ void def_cpu(py::module_& m) {
         py::arg("max_basis"), py::arg("seed"));
   m.def("spectral_certify", &run_certify<T>, py::arg("W").noconvert(), py::arg("mu").noconvert(),
         py::arg("ok").noconvert(), py::arg("fro2").noconvert());
+  m.def("spectral_top_gram", &run_gram<T>, py::arg("W").noconvert(), py::arg("v").noconvert(),
+        py::arg("u").none(true), py::arg("sigma").noconvert(), py::arg("lower").noconvert(),
+        py::arg("upper").noconvert(), py::arg("iterations").noconvert(),
+        py::arg("status").noconvert(), py::arg("mu").noconvert(), py::arg("ok").noconvert(),
+        py::arg("fro2").noconvert(), py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"),
+        py::arg("seed"));
 }
 
 void register_spectral(py::module_& m) {

@@ -17,6 +17,9 @@ CERTIFY = ("auto", "cholesky", "none")
 # certify="auto" runs the Cholesky certificate when min(m, n) is at most this (its cost, about
 # (5/6) min(m, n)^3 multiply-adds, stays within a few Lanczos runs there)
 _CERTIFY_AUTO_MAX = 256
+# certified Lanczos on at most this many rows or columns runs the Gram kernel
+# (``spectral_top_gram``): Lanczos on the float64 Gram matrix that the certificate factors anyway
+_GRAM_MAX = 256
 _KERNEL_METHOD = {"power": 0, "lanczos": 1}
 # Lanczos keeps at most this many basis vectors, then restarts from its best Ritz vector.
 _MAX_BASIS = 128
@@ -143,7 +146,11 @@ def spectral_norm(
     certify : {"auto", "cholesky", "none"}
         ``"cholesky"``: make ``upper`` a guaranteed bound (see :class:`SpectralNormResult`) by one
         float64 Cholesky factorisation of ``mu I - W^T W`` per matrix, about ``(5/6) k^3``
-        multiply-adds for ``k = min(m, n)``. ``"auto"``: that where ``k <= 256``. ``"none"``:
+        multiply-adds for ``k = min(m, n)``. With Lanczos and ``k <= 256`` the whole solve is one
+        kernel call per batch: the float64 Gram matrix ``G`` (``W^T W`` or ``W W^T``, the
+        smaller) is formed once, Lanczos iterates on ``G`` (``iterations`` then counts products
+        with ``G``), ``lower`` is recomputed from ``W`` itself, and the Cholesky certificate
+        factors ``mu I - G`` from the same ``G``. ``"auto"``: that where ``k <= 256``. ``"none"``:
         the residual bound of the iteration (``certified=False``). On CUDA tensors the
         certificate runs with torch on the device.
 
@@ -242,6 +249,11 @@ def spectral_norm(
     sigma, lower, upper = np.empty(b), np.empty(b), np.empty(b)
     iters = np.empty(b, np.int32)
     status = np.empty(b, np.int32)
+    max_basis = int(min(_MAX_BASIS, max(16, (1 << 23) // n)))  # the basis within 64 MB
+    if cert and run == "lanczos" and min(m, n) <= _GRAM_MAX:
+        return _gram_path(
+            arg, A3, batch, v, u, sigma, lower, upper, iters, status, tol, max_iter, max_basis, seed
+        )
     _core.spectral_top(
         A3,
         v,
@@ -254,14 +266,10 @@ def spectral_norm(
         kernel_method,
         float(tol),
         int(max_iter),
-        int(min(_MAX_BASIS, max(16, (1 << 23) // n))),  # the basis within 64 MB
+        max_basis,
         int(seed) % (1 << 63),
     )
-    bad = np.flatnonzero(status == 1)
-    if bad.size:
-        idx = tuple(int(i) for i in np.unravel_index(int(bad[0]), batch))
-        where = f" (matrix {idx} of the batch)" if batch else ""
-        raise ValueError(f"W must be finite, found NaN or inf{where}")
+    _raise_nonfinite(status, batch)
     certified = np.zeros(b, bool)
     if cert:
         certified[:] = True
@@ -270,14 +278,46 @@ def spectral_norm(
             # the iteration missed the top singular value (or rounding hid it): a full SVD decides
             _svd_into(A3, redo, sigma, lower, upper, v, u)
         status[(upper - lower <= tol * lower) | (upper == 0)] = 0
+    return _finish(
+        arg, A3, batch, sigma, lower, upper, iters, status, run, u, v, certified, tol, max_iter
+    )
+
+
+def _raise_nonfinite(status: np.ndarray, batch: tuple[int, ...]) -> None:
+    bad = np.flatnonzero(status == 1)
+    if bad.size:
+        idx = tuple(int(i) for i in np.unravel_index(int(bad[0]), batch))
+        where = f" (matrix {idx} of the batch)" if batch else ""
+        raise ValueError(f"W must be finite, found NaN or inf{where}")
+
+
+def _finish(
+    arg: _arrays.Arg,
+    A3: np.ndarray,
+    batch: tuple[int, ...],
+    sigma: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    iters: np.ndarray,
+    status: np.ndarray,
+    run: str,
+    u: np.ndarray | None,
+    v: np.ndarray,
+    certified: np.ndarray,
+    tol: float,
+    max_iter: int,
+    stacklevel: int = 3,
+) -> SpectralNormResult:
+    b, m, n = A3.shape
     converged = status == 0
     if not converged.all():
         warnings.warn(
             f"spectral_norm ({run}) did not reach tol={tol} within max_iter={max_iter} for "
             f"{int((~converged).sum())} of {b} matrices; the bracket [lower, upper] still holds",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
+    A = arg.array
     vecs_dtype = A.dtype
     v_out = arg.wrap(v.reshape(*batch, n).astype(vecs_dtype, copy=False))
     u_out = arg.wrap(u.reshape(*batch, m).astype(vecs_dtype, copy=False)) if u is not None else None
@@ -287,6 +327,62 @@ def spectral_norm(
 _U = 2.0**-53
 
 
+def _margin_upper(mu: np.ndarray, fro2: np.ndarray, m: int, n: int) -> np.ndarray:
+    """``sqrt(mu + margin)``: the guaranteed bound once ``mu I - G`` factored (see
+    :func:`_cholesky_certify`)."""
+    k = min(m, n)
+    # Rounding: |fl(X^T X) - X^T X| <= gamma_max(m,n) |X|^T |X|, whose 2-norm is at most
+    # gamma ||X||_F^2; a Cholesky factorisation that succeeds on H = fl(mu I - G) is exact for
+    # H + E with ||E|| <= gamma_(k+1) tr(R^T R) ~ gamma (k mu + ||X||_F^2) (Demmel 1989); the
+    # diagonal subtraction adds u (mu + ||X||_F^2). The margin is twice their sum.
+    g = 2.0 * (max(m, n) + k + 2) * _U
+    margin = 2.0 * g * (k * mu + 2.0 * fro2) / (1.0 - g)
+    return np.sqrt(mu + margin)
+
+
+def _gram_path(
+    arg: _arrays.Arg,
+    A3: np.ndarray,
+    batch: tuple[int, ...],
+    v: np.ndarray,
+    u: np.ndarray | None,
+    sigma: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    iters: np.ndarray,
+    status: np.ndarray,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
+) -> SpectralNormResult:
+    """Certified Lanczos for small matrices in one kernel call: Lanczos on the float64 Gram
+    matrix, then the Cholesky certificate of ``mu I - G`` from the same ``G`` (the two ``mu``
+    candidates of :func:`_cholesky_certify`); a full SVD where both fail."""
+    b, m, n = A3.shape
+    mu, fro2 = np.empty(b), np.empty(b)
+    ok = np.empty(b, np.int32)
+    _core.spectral_top_gram(
+        A3, v, u, sigma, lower, upper, iters, status, mu, ok, fro2,
+        float(tol), int(max_iter), max_basis, int(seed) % (1 << 63),
+    )  # fmt: skip
+    _raise_nonfinite(status, batch)
+    zero = fro2 == 0.0
+    upper[zero] = 0.0
+    good = ok.astype(bool) & ~zero
+    upper[good] = _margin_upper(mu[good], fro2[good], m, n)
+    redo = np.flatnonzero(~(good | zero))
+    if redo.size:
+        # the iteration missed the top singular value (or rounding hid it): a full SVD decides
+        _svd_into(A3, redo, sigma, lower, upper, v, u)
+    status[(upper - lower <= tol * lower) | (upper == 0)] = 0
+    certified = np.ones(b, bool)
+    return _finish(
+        arg, A3, batch, sigma, lower, upper, iters, status, "lanczos", u, v, certified, tol,
+        max_iter, stacklevel=4,
+    )  # fmt: skip
+
+
 def _cholesky_certify(
     A3: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float
 ) -> np.ndarray:
@@ -294,12 +390,6 @@ def _cholesky_certify(
     kernel's) shows ``mu I - G`` positive definite (``G`` the smaller Gram matrix), trying ``mu``
     from the iteration's bracket; returns the indices where every try failed."""
     m, n = A3.shape[1:]
-    k = min(m, n)
-    # Rounding: |fl(X^T X) - X^T X| <= gamma_max(m,n) |X|^T |X|, whose 2-norm is at most
-    # gamma ||X||_F^2; a Cholesky factorisation that succeeds on H = fl(mu I - G) is exact for
-    # H + E with ||E|| <= gamma_(k+1) tr(R^T R) ~ gamma (k mu + ||X||_F^2) (Demmel 1989); the
-    # diagonal subtraction adds u (mu + ||X||_F^2). The margin is twice their sum.
-    g = 2.0 * (max(m, n) + k + 2) * _U
     todo = np.arange(A3.shape[0])
     for cand in (
         np.maximum(upper**2, (lower * (1.0 + 0.25 * tol)) ** 2),
@@ -315,8 +405,7 @@ def _cholesky_certify(
         zero = fro2 == 0.0
         upper[todo[zero]] = 0.0
         ok = ok.astype(bool) & ~zero
-        margin = 2.0 * g * (k * mu[ok] + 2.0 * fro2[ok]) / (1.0 - g)
-        upper[todo[ok]] = np.sqrt(mu[ok] + margin)
+        upper[todo[ok]] = _margin_upper(mu[ok], fro2[ok], m, n)
         todo = todo[~(ok | zero)]
     return todo
 
