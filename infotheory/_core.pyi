@@ -158,6 +158,26 @@ def spectral_certify(
     fro2: npt.NDArray[np.float64],
 ) -> None: ...
 
+# spectral family: certified top singular triplets of small matrices in one call (float64 Gram
+# matrix, Lanczos on it, Cholesky certificate of mu I - G on the same G)
+def spectral_top_gram(
+    W: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    v: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    iterations: npt.NDArray[np.int32],
+    status: npt.NDArray[np.int32],
+    mu: npt.NDArray[np.float64],
+    ok: npt.NDArray[np.int32],
+    fro2: npt.NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
+) -> None: ...
+
 # attack_step family, CW and DeepFool updates (one dtype, float64 or float32, C-contiguous, no
 # conversion). cw_adam_step: w, m, v, xa updated in place, l2sq (n,) output. deepfool_step: grads
 # k arrays (a, ...), f (m, k-1), sel/rows (m,) int64; r_tot and x_adv (n, ...) updated in place.
