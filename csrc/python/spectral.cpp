@@ -47,6 +47,18 @@ void check_outputs(int64_t b, const carray<double>& sigma, const carray<double>&
   out1("status", status);
 }
 
+// The optional left singular vectors u (b, m): checked and bound to `u`, or nullptr for None.
+double* optional_u(const py::object& u_obj, int64_t b, int64_t m, carray<double>& u) {
+  if (u_obj.is_none()) return nullptr;
+  if (!py::isinstance<carray<double>>(u_obj)) {
+    pyutil::type_error("u must be a C-contiguous float64 array or None");
+  }
+  u = u_obj.cast<carray<double>>();
+  pyutil::expect_shape("u", pyutil::shape_of(u), {b, m});
+  pyutil::expect_writable("u", u);
+  return u.mutable_data();
+}
+
 template <class T>
 void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
              carray<double> lower, carray<double> upper, carray<int32_t> iters,
@@ -62,17 +74,8 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
   check_outputs(b, sigma, lower, upper, iters, status);
   pyutil::expect_writable("v", v);
-  double* up = nullptr;
   carray<double> u;
-  if (!u_obj.is_none()) {
-    if (!py::isinstance<carray<double>>(u_obj)) {
-      pyutil::type_error("u must be a C-contiguous float64 array or None");
-    }
-    u = u_obj.cast<carray<double>>();
-    pyutil::expect_shape("u", pyutil::shape_of(u), {b, m});
-    pyutil::expect_writable("u", u);
-    up = u.mutable_data();
-  }
+  double* up = optional_u(u_obj, b, m, u);
   const T* a = A.data();
   double* vp = v.mutable_data();
   double* sg = sigma.mutable_data();
@@ -236,17 +239,8 @@ void run_gram(carray<T> A, carray<double> v, py::object u_obj, carray<double> si
   pyutil::expect_writable("mu", mu);
   pyutil::expect_writable("ok", ok);
   pyutil::expect_writable("fro2", fro2);
-  double* up = nullptr;
   carray<double> u;
-  if (!u_obj.is_none()) {
-    if (!py::isinstance<carray<double>>(u_obj)) {
-      pyutil::type_error("u must be a C-contiguous float64 array or None");
-    }
-    u = u_obj.cast<carray<double>>();
-    pyutil::expect_shape("u", pyutil::shape_of(u), {b, m});
-    pyutil::expect_writable("u", u);
-    up = u.mutable_data();
-  }
+  double* up = optional_u(u_obj, b, m, u);
   const T* a = A.data();
   double* vp = v.mutable_data();
   double* sg = sigma.mutable_data();
