@@ -585,6 +585,15 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
 #define INFOTHEORY_IVDEP
 #endif
 
+// the solver's loops vectorise; built for the baseline x86-64 they use 2-wide SSE2, so the solver is
+// also compiled for x86-64-v3 (AVX2, FMA) and the loader picks the clone the CPU supports
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__CUDACC__) && \
+    defined(__linux__) && defined(__GLIBC__)
+#define INFOTHEORY_IPM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define INFOTHEORY_IPM_CLONES
+#endif
+
 namespace ipm {
 
 // In-place Cholesky A = R^T R of the n x n row-major A from its upper triangle (R upper, in the
@@ -643,6 +652,7 @@ inline void cholesky_solve(const double* R, int64_t n, double* b) {
 // Solves the program from scratch by the interior-point method above. `cheapest`: only each x's
 // cheapest outputs are allowed and the budget row is dropped (D at the least reachable cost).
 // Writes q (U x X x Y) and res; returns true when the certified gap is <= tol.
+INFOTHEORY_IPM_CLONES
 inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int max_it,
                       double drop_comp, double drop_mass, double drop_zbar, double* q,
                       DiscreteResult& res) {
