@@ -587,8 +587,9 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
 
 // the solver's loops vectorise; built for the baseline x86-64 they use 2-wide SSE2, so the solver is
 // also compiled for x86-64-v3 (AVX2, FMA) and the loader picks the clone the CPU supports
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__CUDACC__) && \
-    defined(__linux__) && defined(__GLIBC__)
+// (GCC >= 12: older releases may not accept the x86-64-v3 level as a clone target)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
+    !defined(__CUDACC__) && defined(__linux__) && defined(__GLIBC__)
 #define INFOTHEORY_IPM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define INFOTHEORY_IPM_CLONES
