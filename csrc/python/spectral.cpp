@@ -33,9 +33,25 @@ void check_options(int method, double tol, int max_iter, int max_basis) {
   if (max_basis < 2) pyutil::value_error("max_basis must be >= 2, got " + std::to_string(max_basis));
 }
 
-void check_outputs(int64_t b, const carray<double>& sigma, const carray<double>& lower,
-                   const carray<double>& upper, const carray<int32_t>& iters,
-                   const carray<int32_t>& status) {
+// The per-matrix outputs (b,) of a top-singular-value run, checked once and bound as pointers;
+// store(p, r) writes matrix p's result.
+struct TopOutputs {
+  double* sigma;
+  double* lower;
+  double* upper;
+  int32_t* iterations;
+  int32_t* status;
+  void store(int64_t p, const spectral::Result& r) const {
+    sigma[p] = r.sigma;
+    lower[p] = r.lower;
+    upper[p] = r.upper;
+    iterations[p] = r.iterations;
+    status[p] = r.status;
+  }
+};
+
+TopOutputs check_outputs(int64_t b, carray<double>& sigma, carray<double>& lower,
+                         carray<double>& upper, carray<int32_t>& iters, carray<int32_t>& status) {
   auto out1 = [&](const char* name, const auto& arr) {
     pyutil::expect_shape(name, pyutil::shape_of(arr), {b});
     pyutil::expect_writable(name, arr);
@@ -45,6 +61,8 @@ void check_outputs(int64_t b, const carray<double>& sigma, const carray<double>&
   out1("upper", upper);
   out1("iterations", iters);
   out1("status", status);
+  return {sigma.mutable_data(), lower.mutable_data(), upper.mutable_data(), iters.mutable_data(),
+          status.mutable_data()};
 }
 
 // The optional left singular vectors u (b, m): checked and bound to `u`, or nullptr for None.
@@ -72,27 +90,15 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
   if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
   check_options(method, tol, max_iter, max_basis);
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
-  check_outputs(b, sigma, lower, upper, iters, status);
+  const TopOutputs out = check_outputs(b, sigma, lower, upper, iters, status);
   pyutil::expect_writable("v", v);
   carray<double> u;
   double* up = optional_u(u_obj, b, m, u);
   const T* a = A.data();
   double* vp = v.mutable_data();
-  double* sg = sigma.mutable_data();
-  double* lo = lower.mutable_data();
-  double* hi = upper.mutable_data();
-  int32_t* it = iters.mutable_data();
-  int32_t* st = status.mutable_data();
   const auto meth = static_cast<spectral::Method>(method);
   const int nt = pyutil::threads();
   py::gil_scoped_release release;
-  auto store = [&](int64_t p, const spectral::Result& r) {
-    sg[p] = r.sigma;
-    lo[p] = r.lower;
-    hi[p] = r.upper;
-    it[p] = r.iterations;
-    st[p] = r.status;
-  };
 #ifdef _OPENMP
   if (nt > 1 && b < nt && m * n >= kSplitRows) {
     // Few large matrices: split each operator application over row blocks, one partial A^T A v
@@ -127,7 +133,7 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
                          ? spectral::power(apply, n, vq, tol, max_iter, ws)
                          : spectral::lanczos(apply, n, vq, tol, max_iter, max_basis, ws,
                                              meth == spectral::kLanczosGap);
-      store(p, r);
+      out.store(p, r);
       if (up && r.status != kNonFiniteInput) {
         double* uq = up + p * m;
         ws.w.resize(static_cast<size_t>(n));
@@ -146,7 +152,7 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
     const auto r = spectral::top_singular(a + p * m * n, m, n, vp + p * n, up ? up + p * m : nullptr,
                                           meth, tol, max_iter, max_basis,
                                           seed + static_cast<std::uint64_t>(p), ws);
-    store(p, r);
+    out.store(p, r);
   });
 }
 
@@ -165,14 +171,9 @@ void run_cpu_complex(carray<double> A, carray<double> v, carray<double> sigma,
   check_options(method, tol, max_iter, max_basis);
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, 2 * n});
   pyutil::expect_writable("v", v);
-  check_outputs(b, sigma, lower, upper, iters, status);
+  const TopOutputs out = check_outputs(b, sigma, lower, upper, iters, status);
   const double* a = A.data();
   double* vp = v.mutable_data();
-  double* sg = sigma.mutable_data();
-  double* lo = lower.mutable_data();
-  double* hi = upper.mutable_data();
-  int32_t* it = iters.mutable_data();
-  int32_t* st = status.mutable_data();
   const auto meth = static_cast<spectral::Method>(method);
   py::gil_scoped_release release;
   pyutil::parallel_for(b, m * n * 16, [&](int64_t p) {
@@ -180,11 +181,7 @@ void run_cpu_complex(carray<double> A, carray<double> v, carray<double> sigma,
     const auto r = spectral::top_singular_complex(a + p * m * 2 * n, m, n, vp + p * 2 * n, meth,
                                                   tol, max_iter, max_basis,
                                                   seed + static_cast<std::uint64_t>(p), ws);
-    sg[p] = r.sigma;
-    lo[p] = r.lower;
-    hi[p] = r.upper;
-    it[p] = r.iterations;
-    st[p] = r.status;
+    out.store(p, r);
   });
 }
 
@@ -232,7 +229,7 @@ void run_gram(carray<T> A, carray<double> v, py::object u_obj, carray<double> si
   check_options(1, tol, max_iter, max_basis);
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
   pyutil::expect_writable("v", v);
-  check_outputs(b, sigma, lower, upper, iters, status);
+  const TopOutputs out = check_outputs(b, sigma, lower, upper, iters, status);
   pyutil::expect_shape("mu", pyutil::shape_of(mu), {b});
   pyutil::expect_shape("ok", pyutil::shape_of(ok), {b});
   pyutil::expect_shape("fro2", pyutil::shape_of(fro2), {b});
@@ -243,11 +240,6 @@ void run_gram(carray<T> A, carray<double> v, py::object u_obj, carray<double> si
   double* up = optional_u(u_obj, b, m, u);
   const T* a = A.data();
   double* vp = v.mutable_data();
-  double* sg = sigma.mutable_data();
-  double* lo = lower.mutable_data();
-  double* hi = upper.mutable_data();
-  int32_t* it = iters.mutable_data();
-  int32_t* st = status.mutable_data();
   double* mup = mu.mutable_data();
   int32_t* okp = ok.mutable_data();
   double* fp = fro2.mutable_data();
@@ -259,11 +251,7 @@ void run_gram(carray<T> A, carray<double> v, py::object u_obj, carray<double> si
     const auto r = spectral::top_singular_gram(
         a + p * m * n, m, n, vp + p * n, up ? up + p * m : nullptr, tol, max_iter, max_basis,
         seed + static_cast<std::uint64_t>(p), ws, gw, mup + p, okp + p, fp + p);
-    sg[p] = r.sigma;
-    lo[p] = r.lower;
-    hi[p] = r.upper;
-    it[p] = r.iterations;
-    st[p] = r.status;
+    out.store(p, r);
   });
 }
 
