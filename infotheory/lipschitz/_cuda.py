@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 from .. import _arrays, _core
-from ._dense import SpectralNormResult
+from ._dense import SpectralNormResult, warn_unconverged
 
 # Kernel steps between convergence checks (each check reads two numbers a matrix to the host).
 _CHUNK = 8
@@ -53,12 +52,7 @@ def spectral_norm_cuda_power(
         if done >= max_iter or bool(ok.all()):
             break
     if not bool(ok.all()):
-        warnings.warn(
-            f"spectral_norm (power) did not reach tol={tol} within max_iter={max_iter} for "
-            f"{int((~ok).sum())} of {b} matrices; the bracket [lower, upper] still holds",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        warn_unconverged("power", tol, max_iter, int((~ok).sum()), b, stacklevel=3)
     vec = (v.double() * scale.unsqueeze(-1)).to(W.dtype)
     u = None
     if return_vectors:

@@ -12,6 +12,28 @@ import numpy as np
 from .. import _arrays, _core
 from .._result import ResultMixin
 
+
+def warn_unconverged(
+    run: str,
+    tol: float,
+    max_iter: int,
+    n_bad: int,
+    total: int,
+    *,
+    stacklevel: int,
+    bracket: bool = True,
+) -> None:
+    """The one RuntimeWarning for matrices that did not reach ``tol``; ``stacklevel`` as seen by
+    the caller. ``bracket``: whether [lower, upper] still holds for them."""
+    warnings.warn(
+        f"spectral_norm ({run}) did not reach tol={tol} within max_iter={max_iter} for "
+        f"{n_bad} of {total} matrices"
+        + ("; the bracket [lower, upper] still holds" if bracket else ""),
+        RuntimeWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
 METHODS = ("auto", "power", "lanczos", "svd")
 CERTIFY = ("auto", "cholesky", "none")
 # certify="auto" runs the Cholesky certificate when min(m, n) is at most this (its cost, about
@@ -191,14 +213,11 @@ def spectral_norm(
                     certify="none",
                 )
             res = certify_torch(arg.array, res, tol)
-            conv = res.converged
-            if not bool(conv.all() if hasattr(conv, "all") else conv):
-                warnings.warn(
-                    f"spectral_norm did not reach tol={tol} within max_iter={max_iter} for some "
-                    "matrices; the bracket [lower, upper] still holds",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+            import torch
+
+            bad = ~torch.as_tensor(res.converged, dtype=torch.bool)
+            if bool(bad.any()):
+                warn_unconverged(method, tol, max_iter, int(bad.sum()), bad.numel(), stacklevel=2)
             return res
         if method == "power" and _cuda.available():
             return _cuda.spectral_norm_cuda_power(
@@ -311,12 +330,7 @@ def _finish(
     b, m, n = A3.shape
     converged = status == 0
     if not converged.all():
-        warnings.warn(
-            f"spectral_norm ({run}) did not reach tol={tol} within max_iter={max_iter} for "
-            f"{int((~converged).sum())} of {b} matrices; the bracket [lower, upper] still holds",
-            RuntimeWarning,
-            stacklevel=stacklevel,
-        )
+        warn_unconverged(run, tol, max_iter, int((~converged).sum()), b, stacklevel=stacklevel)
     A = arg.array
     vecs_dtype = A.dtype
     v_out = arg.wrap(v.reshape(*batch, n).astype(vecs_dtype, copy=False))

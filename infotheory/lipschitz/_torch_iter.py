@@ -7,10 +7,9 @@ Rayleigh quotient below, the residual bound above (see :class:`SpectralNormResul
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
-from ._dense import SpectralNormResult
+from ._dense import SpectralNormResult, warn_unconverged
 
 
 def _start(W: Any, init: Any, seed: int) -> Any:
@@ -89,11 +88,8 @@ def spectral_norm_torch(
     ok = hi - lo <= tol * lo
     ok = ok | (hi == 0)
     if not bool(ok.all()):
-        warnings.warn(
-            f"spectral_norm ({run}) did not reach tol={tol} within max_iter={max_iter} for "
-            f"{int((~ok).sum())} of {math.prod(batch)} matrices",
-            RuntimeWarning,
-            stacklevel=3,
+        warn_unconverged(
+            run, tol, max_iter, int((~ok).sum()), math.prod(batch), stacklevel=3, bracket=False
         )
     u = None
     if return_vectors:
