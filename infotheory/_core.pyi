@@ -277,3 +277,52 @@ def entropy_pairs(
 def entropy_codes(
     codes: npt.NDArray[np.integer] | npt.NDArray[np.bool_], g_table: npt.NDArray[np.float64]
 ) -> tuple[float, float, int]: ...
+
+# spectral_lanczos family (appended): certified Lanczos on the float64 Gram matrix of small
+# matrices (min(m, n) <= 256), the outputs of spectral_top_gram. spectral_lanczos_cuda: DLPack
+# capsules on one CUDA device, one thread block a matrix, on `stream` (a CPU-only build binds a
+# stub that raises RuntimeError); work (b, spectral_lanczos_work_size(m, n, max_basis)) float64.
+# spectral_lanczos_emulate: the same kernel code on the CPU, team_size threads standing in for a
+# block.
+SPECTRAL_LANCZOS_MAX_SIDE: int
+
+def spectral_lanczos_work_size(m: int, n: int, max_basis: int) -> int: ...
+def spectral_lanczos_emulate(
+    W: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    v: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    iterations: npt.NDArray[np.int32],
+    status: npt.NDArray[np.int32],
+    mu: npt.NDArray[np.float64],
+    ok: npt.NDArray[np.int32],
+    fro2: npt.NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
+    certify: bool,
+    team_size: int,
+) -> None: ...
+def spectral_lanczos_cuda(
+    W: Any,
+    v: Any,
+    u: Any | None,
+    sigma: Any,
+    lower: Any,
+    upper: Any,
+    iterations: Any,
+    status: Any,
+    mu: Any,
+    ok: Any,
+    fro2: Any,
+    work: Any,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
+    certify: bool,
+    stream: int,
+) -> None: ...

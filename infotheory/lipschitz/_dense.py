@@ -196,6 +196,13 @@ def spectral_norm(
         from ._torch_iter import certify_torch, spectral_norm_torch
 
         m, n = arg.shape[-2:]
+        from . import _cuda_lanczos
+
+        if _cuda_lanczos.use_kernel(method, m, n):  # the batched kernel, certified as on the CPU
+            return _cuda_lanczos.spectral_norm_cuda_lanczos(
+                arg.array, tol=tol, max_iter=max_iter, return_vectors=return_vectors,
+                init=init, seed=seed, certify=certify != "none",
+            )  # fmt: skip
         if method != "svd" and (
             certify == "cholesky" or (certify == "auto" and min(m, n) <= _CERTIFY_AUTO_MAX)
         ):

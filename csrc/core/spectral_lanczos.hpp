@@ -1,0 +1,652 @@
+// Certified top singular value of one small dense matrix (min(m, n) <= 256) by a team of threads:
+// the algorithm of the CUDA batched kernel (csrc/cuda/spectral_lanczos.cu: one thread block a
+// matrix), written once against a `Team` so that the same code also runs on the CPU, where
+// csrc/python/spectral_lanczos.cpp drives it with one or several std::threads standing in for the
+// block (the only way to execute it without a GPU).
+//
+// It mirrors spectral::top_singular_gram (csrc/core/spectral.hpp): the float64 Gram matrix G
+// (k x k, k = min(m, n): A^T A when n <= m, A A^T otherwise) is formed once; Lanczos with full
+// reorthogonalisation iterates on G (classical Gram-Schmidt, repeated when it removed much: "twice
+// is enough"), stopping on the same certificate, with the Kato-Temple estimate of the second Ritz
+// pair when a Cholesky certificate follows; the bracket's lower end is recomputed from A itself;
+// the Cholesky certificate factors mu I - G for mu = max(upper^2, (lower (1 + tol/4))^2), then
+// (lower (1 + 0.9 tol))^2, by the same dot-product (left-looking) algorithm, so the caller's
+// rounding margin is the same.
+//
+// Team (every member runs the same code; all control flow below is uniform across the team):
+//   rank(), size()             this thread and the team's size
+//   group(), groups(), lane(), group_size()
+//                              the team split into equal groups (a CUDA warp, or one thread)
+//   sync()                     barrier that also makes shared and global writes visible
+//   sum(x)                     all-reduce: every member gets the same total
+//   group_sum(x)               all-reduce within the group (called by every lane of the group)
+// Shared memory (`sh`, shared_size() doubles) is common to the team; the small tridiagonal problem
+// is solved by rank 0 and its results broadcast through `sh`.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "common.hpp"
+
+namespace infotheory::spectral_lanczos {
+
+constexpr int64_t kMaxSide = 256;  // largest min(m, n) the kernel accepts
+constexpr int64_t kTile = 32;      // Gram tiles: kTile x kTile outputs, kTile rows a chunk
+constexpr int64_t kBcast = 16;     // broadcast slots at the start of `sh`
+
+INFOTHEORY_HD inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+INFOTHEORY_HD inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+INFOTHEORY_HD inline double dmin(double a, double b) { return a < b ? a : b; }
+INFOTHEORY_HD inline double dmax(double a, double b) { return a > b ? a : b; }
+INFOTHEORY_HD inline bool finite(double x) { return x - x == 0.0; }  // false for NaN and inf
+
+// Lanczos basis rows kept before a restart (as spectral::lanczos2).
+INFOTHEORY_HD inline int64_t basis_rows(int64_t k, int32_t max_basis) {
+  return imax(2, imin(max_basis, k + 1));
+}
+
+// Global work space a matrix, in doubles: G (k x k), the basis (rows x k), diag(G) (k).
+INFOTHEORY_HD inline int64_t work_size(int64_t m, int64_t n, int32_t max_basis) {
+  const int64_t k = imin(m, n);
+  return k * k + basis_rows(k, max_basis) * k + k;
+}
+
+// Shared memory a team, in doubles: broadcast slots, then either the Gram tiles or the Lanczos
+// vectors (w, y of length k; eleven tridiagonal arrays of length rows).
+INFOTHEORY_HD inline int64_t shared_size(int64_t m, int64_t n, int32_t max_basis) {
+  const int64_t k = imin(m, n);
+  return kBcast + imax(3 * kTile * kTile, 2 * k + 11 * basis_rows(k, max_basis));
+}
+
+struct Params {
+  int64_t m = 0, n = 0;
+  double tol = 1e-8;
+  int32_t max_iter = 2000;
+  int32_t max_basis = 128;
+  bool certify = true;  // Kato-Temple stop and the Cholesky certificate
+};
+
+// One matrix's scalar outputs (those of spectral_top_gram).
+struct Outputs {
+  double sigma = 0.0, lower = 0.0, upper = 0.0, mu = 0.0, fro2 = 0.0;
+  int32_t iterations = 0, status = kOk, ok = 0;
+};
+
+// Entry j of spectral::random_start(v, n, seed) (splitmix64; same values, computed independently).
+INFOTHEORY_HD inline double start_entry(uint64_t seed, int64_t j) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+  x += static_cast<uint64_t>(j + 1) * 0x9E3779B97F4A7C15ULL;
+  uint64_t z = x;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  const double u = static_cast<double>(z >> 11) * 0x1.0p-53;
+  return u < 0.5 ? -0.5 - u : u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tridiagonal T (diagonal a, off-diagonal b), serial (rank 0): ports of the spectral.hpp
+// routines with caller-provided scratch.
+
+INFOTHEORY_HD inline int64_t sturm_below(const double* a, const double* b, int64_t k, double x) {
+  int64_t count = 0;
+  double d = 1.0;
+  for (int64_t i = 0; i < k; ++i) {
+    const double off = i ? b[i - 1] * b[i - 1] / d : 0.0;
+    d = a[i] - x - off;
+    if (d == 0.0) d = -1e-300;
+    count += d < 0.0;
+  }
+  return count;
+}
+
+INFOTHEORY_HD inline double tridiag_top(const double* a, const double* b, int64_t k) {
+  double hi = -inf(), lo = inf();
+  for (int64_t i = 0; i < k; ++i) {
+    const double r = (i ? std::fabs(b[i - 1]) : 0.0) + (i + 1 < k ? std::fabs(b[i]) : 0.0);
+    hi = dmax(hi, a[i] + r);
+    lo = dmin(lo, a[i] - r);
+  }
+  for (int it = 0; it < 200 && hi - lo > 4e-16 * dmax(std::fabs(hi), std::fabs(lo)); ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (sturm_below(a, b, k, mid) == k) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  return hi;
+}
+
+// Solve (T - shift I) x = rhs in place; ws: 4k doubles.
+INFOTHEORY_HD inline void tridiag_solve(const double* a, const double* b, int64_t k, double shift,
+                                        double* x, double* ws) {
+  double* d = ws;
+  double* du = d + k;
+  double* du2 = du + k;
+  double* dl = du2 + k;
+  for (int64_t i = 0; i < k; ++i) {
+    d[i] = a[i] - shift;
+    du[i] = dl[i] = du2[i] = 0.0;
+    if (i + 1 < k) du[i] = dl[i] = b[i];
+  }
+  const double tiny = 1e-300 + 1e-15 * (std::fabs(shift) + 1e-300);
+  for (int64_t i = 0; i + 1 < k; ++i) {
+    if (std::fabs(d[i]) >= std::fabs(dl[i])) {
+      if (d[i] == 0.0) d[i] = tiny;
+      const double f = dl[i] / d[i];
+      d[i + 1] -= f * du[i];
+      x[i + 1] -= f * x[i];
+      dl[i] = 0.0;
+    } else {  // swap rows i and i+1
+      const double f = d[i] / dl[i];
+      d[i] = dl[i];
+      const double t = d[i + 1];
+      d[i + 1] = du[i] - f * t;
+      du[i] = t;
+      if (i + 2 < k) {
+        du2[i] = du[i + 1];
+        du[i + 1] = -f * du2[i];
+      }
+      const double xi = x[i];
+      x[i] = x[i + 1];
+      x[i + 1] = xi - f * x[i];
+    }
+  }
+  if (d[k - 1] == 0.0) d[k - 1] = tiny;
+  x[k - 1] /= d[k - 1];
+  if (k > 1) x[k - 2] = (x[k - 2] - du[k - 2] * x[k - 1]) / d[k - 2];
+  for (int64_t i = k - 3; i >= 0; --i) {
+    x[i] = (x[i] - du[i] * x[i + 1] - du2[i] * x[i + 2]) / d[i];
+  }
+}
+
+INFOTHEORY_HD inline double norm_serial(const double* x, int64_t k) {
+  double s = 0.0;
+  for (int64_t i = 0; i < k; ++i) s += x[i] * x[i];
+  return std::sqrt(s);
+}
+
+INFOTHEORY_HD inline void tridiag_vector(const double* a, const double* b, int64_t k, double theta,
+                                         double* s, double* ws) {
+  for (int64_t i = 0; i < k; ++i) s[i] = 1.0;
+  for (int it = 0; it < 3; ++it) {
+    tridiag_solve(a, b, k, theta, s, ws);
+    const double nrm = norm_serial(s, k);
+    if (!(nrm > 0.0) || !finite(nrm)) {
+      for (int64_t i = 0; i < k; ++i) s[i] = i == 0 ? 1.0 : 0.0;
+      return;
+    }
+    for (int64_t i = 0; i < k; ++i) s[i] /= nrm;
+  }
+}
+
+// Top eigenpair from the guess (s, theta): Rayleigh-quotient iteration confirmed by a Sturm count,
+// bisection when that fails (spectral::tridiag_top_pair). x: k doubles, ws: 4k.
+INFOTHEORY_HD inline double tridiag_top_pair(const double* a, const double* b, int64_t k,
+                                             double theta, double* s, double* ws, double* x) {
+  double rho = theta;
+  bool ok = false;
+  for (int it = 0; it < 8; ++it) {
+    double q = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      double ts = a[i] * s[i];
+      if (i > 0) ts += b[i - 1] * s[i - 1];
+      if (i + 1 < k) ts += b[i] * s[i + 1];
+      x[i] = ts;
+      q += s[i] * ts;
+    }
+    rho = q;
+    double r2 = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      const double d = x[i] - rho * s[i];
+      r2 += d * d;
+    }
+    if (std::sqrt(r2) <= 1e-14 * dmax(std::fabs(rho), 1e-300)) {
+      ok = true;
+      break;
+    }
+    for (int64_t i = 0; i < k; ++i) x[i] = s[i];
+    tridiag_solve(a, b, k, rho, x, ws);
+    const double nrm = norm_serial(x, k);
+    if (!(nrm > 0.0) || !finite(nrm)) break;
+    for (int64_t i = 0; i < k; ++i) s[i] = x[i] / nrm;
+  }
+  if (ok && sturm_below(a, b, k, rho + 1e-12 * dmax(std::fabs(rho), 1e-300)) == k) return rho;
+  const double top = tridiag_top(a, b, k);
+  tridiag_vector(a, b, k, top, s, ws);
+  return top;
+}
+
+// Second largest eigenvalue of T (k >= 2), to 1e-9 (only a shift for inverse iteration).
+INFOTHEORY_HD inline double tridiag_second(const double* a, const double* b, int64_t k, double top) {
+  double lo = inf();
+  for (int64_t i = 0; i < k; ++i) {
+    const double r = (i ? std::fabs(b[i - 1]) : 0.0) + (i + 1 < k ? std::fabs(b[i]) : 0.0);
+    lo = dmin(lo, a[i] - r);
+  }
+  double hi = top;
+  for (int it = 0; it < 200 && hi - lo > 1e-9 * dmax(std::fabs(hi), std::fabs(lo)); ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (sturm_below(a, b, k, mid) >= k - 1) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  return hi;
+}
+
+// Kato-Temple: theta + r^2 / (theta - alpha) when every other eigenvalue is <= alpha < theta.
+INFOTHEORY_HD inline double kato_temple(double theta, double r, double alpha) {
+  if (!finite(alpha)) return inf();
+  return theta > alpha ? theta + r * r / (theta - alpha) : inf();
+}
+
+// alpha = rho_2 + r_2 from the second Ritz pair (spectral::second_ritz_bound). s2, tv: k doubles;
+// ws: 4k.
+INFOTHEORY_HD inline double second_ritz_bound(const double* a, const double* b, int64_t k,
+                                              double top, double beta, const double* s1,
+                                              double* s2, double* tv, double* ws) {
+  const double t2 = tridiag_second(a, b, k, top);
+  tridiag_vector(a, b, k, t2, s2, ws);
+  double c = 0.0;
+  for (int64_t i = 0; i < k; ++i) c += s2[i] * s1[i];
+  for (int64_t i = 0; i < k; ++i) s2[i] -= c * s1[i];
+  const double nv = norm_serial(s2, k);
+  if (!(nv > 0.0)) return inf();
+  for (int64_t i = 0; i < k; ++i) s2[i] /= nv;
+  double rho = 0.0, rr = 0.0;
+  for (int64_t i = 0; i < k; ++i) {
+    double t = a[i] * s2[i];
+    if (i > 0) t += b[i - 1] * s2[i - 1];
+    if (i + 1 < k) t += b[i] * s2[i + 1];
+    tv[i] = t;
+    rho += s2[i] * t;
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    const double d = tv[i] - rho * s2[i];
+    rr += d * d;
+  }
+  const double last = beta * s2[k - 1];
+  return rho + std::sqrt(rr + last * last);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Team steps.
+
+// G (k x k, both triangles) = X^T X with X = A (n <= m) or A^T (m < n), in double, by kTile x kTile
+// output tiles over chunks of kTile rows staged in `sh` (3 kTile^2 doubles). Returns trace(G) =
+// ||A||_F^2 and stores diag(G) in `gdiag`.
+template <class Team, class T>
+INFOTHEORY_HD double gram(Team& team, const T* A, int64_t m, int64_t n, double* G, double* gdiag,
+                          double* sh) {
+  const bool right = n <= m;
+  const int64_t k = right ? n : m, len = right ? m : n;
+  const int64_t tiles = (k + kTile - 1) / kTile;
+  double* ta = sh;
+  double* tb = ta + kTile * kTile;
+  double* acc = tb + kTile * kTile;
+  for (int64_t ti = 0; ti < tiles; ++ti) {
+    for (int64_t tj = 0; tj <= ti; ++tj) {
+      for (int64_t e = team.rank(); e < kTile * kTile; e += team.size()) acc[e] = 0.0;
+      for (int64_t r0 = 0; r0 < len; r0 += kTile) {
+        // stage X[r0:r0+kTile, ti tile] and X[r0:r0+kTile, tj tile]; consecutive ranks read
+        // consecutive addresses of A in both layouts
+        for (int64_t e = team.rank(); e < kTile * kTile; e += team.size()) {
+          const int64_t rr = right ? e / kTile : e % kTile, c = right ? e % kTile : e / kTile;
+          const int64_t r = r0 + rr, gi = ti * kTile + c, gj = tj * kTile + c;
+          double xa = 0.0, xb = 0.0;
+          if (r < len && gi < k) xa = static_cast<double>(right ? A[r * n + gi] : A[gi * n + r]);
+          if (r < len && gj < k) xb = static_cast<double>(right ? A[r * n + gj] : A[gj * n + r]);
+          ta[rr * kTile + c] = xa;
+          tb[rr * kTile + c] = xb;
+        }
+        team.sync();
+        const int64_t rows = imin(kTile, len - r0);
+        for (int64_t e = team.rank(); e < kTile * kTile; e += team.size()) {
+          const int64_t ci = e / kTile, cj = e % kTile;
+          double s = acc[e];
+          for (int64_t rr = 0; rr < rows; ++rr) s += ta[rr * kTile + ci] * tb[rr * kTile + cj];
+          acc[e] = s;
+        }
+        team.sync();
+      }
+      for (int64_t e = team.rank(); e < kTile * kTile; e += team.size()) {
+        const int64_t gi = ti * kTile + e / kTile, gj = tj * kTile + e % kTile;
+        if (gi < k && gj <= gi) {
+          G[gi * k + gj] = acc[e];
+          G[gj * k + gi] = acc[e];
+        }
+      }
+      team.sync();
+    }
+  }
+  double part = 0.0;
+  for (int64_t i = team.rank(); i < k; i += team.size()) {
+    gdiag[i] = G[i * k + i];
+    part += gdiag[i];
+  }
+  return team.sum(part);  // synchronises: G and gdiag are visible afterwards
+}
+
+// w = G x (G symmetric: column i read as row i, so consecutive ranks read consecutive addresses).
+template <class Team>
+INFOTHEORY_HD void sym_apply(Team& team, const double* G, int64_t k, const double* x, double* w) {
+  for (int64_t i = team.rank(); i < k; i += team.size()) {
+    double s = 0.0;
+    for (int64_t j = 0; j < k; ++j) s += G[j * k + i] * x[j];
+    w[i] = s;
+  }
+  team.sync();
+}
+
+template <class Team>
+INFOTHEORY_HD double dot(Team& team, const double* x, const double* y, int64_t k) {
+  double s = 0.0;
+  for (int64_t i = team.rank(); i < k; i += team.size()) s += x[i] * y[i];
+  return team.sum(s);
+}
+
+// Lanczos with full reorthogonalisation on G (spectral::lanczos2 with one operator). `y` (shared,
+// k): the start vector on entry, the unit Ritz vector on exit. Q: basis (rows x k, global).
+template <class Team>
+INFOTHEORY_HD void lanczos(Team& team, const double* G, int64_t k, double* Q, double* sh, double* y,
+                           double* w, const Params& P, bool gap, Outputs& out) {
+  const int64_t kmax = basis_rows(k, P.max_basis);
+  double* al = w + k;
+  double* be = al + kmax;
+  double* s = be + kmax;
+  double* s2 = s + kmax;
+  double* x = s2 + kmax;
+  double* tv = x + kmax;
+  double* c = tv + kmax;
+  double* tri = c + kmax;  // 4 kmax
+  const double tol = P.tol;
+  const double want = 1.9 * tol;
+  double ny = std::sqrt(dot(team, y, y, k));
+  if (!(ny > 0.0) || !finite(ny)) {
+    for (int64_t i = team.rank(); i < k; i += team.size()) y[i] = start_entry(0, i);
+    team.sync();
+    ny = std::sqrt(dot(team, y, y, k));
+  }
+  for (int64_t i = team.rank(); i < k; i += team.size()) y[i] /= ny;
+  team.sync();
+  for (;;) {
+    for (int64_t i = team.rank(); i < k; i += team.size()) Q[i] = y[i];
+    team.sync();
+    int64_t j = 0;  // basis vectors so far
+    double theta = 0.0, alpha = -inf();
+    for (;;) {
+      const double* q = Q + j * k;
+      sym_apply(team, G, k, q, w);
+      out.iterations += 1;
+      double bad = 0.0;
+      for (int64_t i = team.rank(); i < k; i += team.size()) bad += w[i] * 0.0;
+      if (team.sum(bad) != 0.0) {
+        out.status = kNonFiniteInput;
+        return;
+      }
+      const double a = dot(team, q, w, k);
+      // three-term recurrence, then classical Gram-Schmidt against the whole basis, a second
+      // pass only when the first removed much (Kahan-Parlett)
+      const double* qp = j ? Q + (j - 1) * k : q;
+      const double bp = j ? be[j - 1] : 0.0;
+      double part = 0.0;
+      for (int64_t i = team.rank(); i < k; i += team.size()) {
+        w[i] -= a * q[i] + bp * qp[i];
+        part += w[i] * w[i];
+      }
+      double b = std::sqrt(team.sum(part));
+      for (int pass = 0; pass < 2; ++pass) {
+        for (int64_t r = team.group(); r <= j; r += team.groups()) {
+          double t = 0.0;
+          for (int64_t i = team.lane(); i < k; i += team.group_size()) t += Q[r * k + i] * w[i];
+          t = team.group_sum(t);
+          if (team.lane() == 0) c[r] = t;
+        }
+        team.sync();
+        part = 0.0;
+        for (int64_t i = team.rank(); i < k; i += team.size()) {
+          double wi = w[i];
+          for (int64_t r = 0; r <= j; ++r) wi -= c[r] * Q[r * k + i];
+          w[i] = wi;
+          part += wi * wi;
+        }
+        const double after = std::sqrt(team.sum(part));
+        const bool again = after < 0.7 * b;
+        b = after;
+        if (!again) break;
+      }
+      ++j;
+      if (team.rank() == 0) {
+        al[j - 1] = a;
+        be[j - 1] = b;
+        s[j - 1] = j == 1 ? 1.0 : 0.0;  // previous Ritz vector, extended by a zero
+        const double th = tridiag_top_pair(al, be, j, theta, s, tri, x);
+        const double est = b * std::fabs(s[j - 1]);
+        const bool invariant = !(b > 1e-14 * dmax(th, 1e-300)) || j >= k;
+        double alp = -inf();
+        bool kt_ok = false;
+        if (gap && j >= 2 && est * est <= want * th * th && est > want * th) {
+          alp = second_ritz_bound(al, be, j, th, b, s, s2, tv, tri);
+          kt_ok = th > alp && est * est <= want * th * (th - alp);
+        }
+        sh[0] = th;
+        sh[1] = alp;
+        sh[2] = invariant || est <= want * th || kt_ok ? 1.0 : 0.0;
+      }
+      team.sync();
+      theta = sh[0];
+      alpha = sh[1];
+      const bool stop = sh[2] != 0.0;
+      if (stop || j >= kmax || out.iterations + 1 >= P.max_iter) break;
+      double* qn = Q + j * k;
+      for (int64_t i = team.rank(); i < k; i += team.size()) qn[i] = w[i] / b;
+      team.sync();
+    }
+    // Ritz vector y = Q s, and the second Ritz bound if the loop did not compute it
+    double part = 0.0;
+    for (int64_t i = team.rank(); i < k; i += team.size()) {
+      double yi = 0.0;
+      for (int64_t r = 0; r < j; ++r) yi += s[r] * Q[r * k + i];
+      y[i] = yi;
+      part += yi * yi;
+    }
+    ny = std::sqrt(team.sum(part));
+    for (int64_t i = team.rank(); i < k; i += team.size()) y[i] /= ny;
+    if (team.rank() == 0) {
+      double alp = alpha;
+      if (gap && j >= 2 && alp == -inf()) {
+        alp = second_ritz_bound(al, be, j, theta, be[j - 1], s, s2, tv, tri);
+      }
+      sh[3] = alp;
+    }
+    team.sync();
+    alpha = sh[3];
+    // certificate from one more product: theta = y^T G y, r = ||G y - theta y||
+    sym_apply(team, G, k, y, w);
+    out.iterations += 1;
+    double bad = 0.0;
+    part = 0.0;
+    for (int64_t i = team.rank(); i < k; i += team.size()) {
+      bad += w[i] * 0.0;
+      part += y[i] * w[i];
+    }
+    if (team.sum(bad) != 0.0) {
+      out.status = kNonFiniteInput;
+      return;
+    }
+    const double th = dmax(0.0, team.sum(part));
+    part = 0.0;
+    for (int64_t i = team.rank(); i < k; i += team.size()) {
+      const double d = w[i] - th * y[i];
+      part += d * d;
+    }
+    const double r = std::sqrt(team.sum(part));
+    out.sigma = out.lower = std::sqrt(th);
+    out.upper = std::sqrt(dmin(th + r, kato_temple(th, r, alpha)));
+    if (out.upper - out.lower <= tol * out.lower || out.upper == 0.0) return;
+    if (out.iterations >= P.max_iter) {
+      out.status = kNoConvergence;
+      return;
+    }
+  }
+}
+
+// Factor mu I - G (dot-product Cholesky, as spectral's cholesky_shifted) into the lower triangle
+// of G, reading the original entries from the upper triangle and `gdiag`, which it leaves intact
+// (so a second mu can be tried). False at the first pivot <= 0 or not finite.
+template <class Team>
+INFOTHEORY_HD bool cholesky_shifted(Team& team, double* G, const double* gdiag, int64_t k,
+                                    double mu) {
+  for (int64_t j = 0; j < k; ++j) {
+    const double* lj = G + j * k;
+    double part = 0.0;
+    for (int64_t p = team.rank(); p < j; p += team.size()) part += lj[p] * lj[p];
+    const double d = (mu - gdiag[j]) - team.sum(part);
+    if (!(d > 0.0) || !finite(d)) return false;
+    const double r = std::sqrt(d);
+    for (int64_t i = j + 1 + team.group(); i < k; i += team.groups()) {
+      const double* li = G + i * k;
+      double t = 0.0;
+      for (int64_t p = team.lane(); p < j; p += team.group_size()) t += li[p] * lj[p];
+      t = team.group_sum(t);
+      if (team.lane() == 0) G[i * k + j] = (-G[j * k + i] - t) / r;
+    }
+    if (team.rank() == 0) G[j * k + j] = r;
+    team.sync();
+  }
+  return true;
+}
+
+// The whole solve for one matrix A (m x n, row-major). v (n, double): the start vector on entry
+// (all zeros: a reproducible random start from `seed`), the unit right singular vector on exit;
+// u (m, may be null): the unit left singular vector. work: work_size() doubles (global); sh:
+// shared_size() doubles. Every member returns the same `out`.
+template <class Team, class T>
+INFOTHEORY_HD Outputs solve(Team& team, const T* A, double* v, double* u, double* work, double* sh,
+                            const Params& P, uint64_t seed) {
+  Outputs out;
+  const int64_t m = P.m, n = P.n;
+  const bool right = n <= m;
+  const int64_t k = right ? n : m;
+  double* G = work;
+  double* Q = G + k * k;
+  double* gdiag = Q + basis_rows(k, P.max_basis) * k;
+  out.fro2 = gram(team, A, m, n, G, gdiag, sh + kBcast);
+  if (!finite(out.fro2)) {
+    out.status = kNonFiniteInput;
+    return out;
+  }
+  double* y = sh + kBcast;  // the Gram tiles are no longer needed
+  double* w = y + k;
+  // start vector in the iteration's space
+  double nz = 0.0;
+  for (int64_t j = team.rank(); j < n; j += team.size()) nz += v[j] != 0.0 ? 1.0 : 0.0;
+  const bool any = team.sum(nz) > 0.0;
+  if (right) {
+    for (int64_t j = team.rank(); j < n; j += team.size()) {
+      if (!any) v[j] = start_entry(seed, j);
+      y[j] = v[j];
+    }
+    team.sync();
+  } else {
+    double part = 0.0;
+    if (any) {
+      for (int64_t i = team.group(); i < m; i += team.groups()) {
+        double t = 0.0;
+        for (int64_t j = team.lane(); j < n; j += team.group_size()) {
+          t += static_cast<double>(A[i * n + j]) * v[j];
+        }
+        t = team.group_sum(t);
+        if (team.lane() == 0) {
+          y[i] = t;
+          part += t * t;
+        }
+      }
+    }
+    const double ny = std::sqrt(team.sum(part));
+    if (!any || !(ny > 0.0) || !finite(ny)) {
+      for (int64_t i = team.rank(); i < m; i += team.size()) y[i] = start_entry(seed, i);
+      team.sync();
+    }
+  }
+  lanczos(team, G, k, Q, sh, y, w, P, P.certify, out);
+  if (out.status == kNonFiniteInput) return out;
+  // lower end from A: theta = |A y|^2 (right) or |A^T y|^2, the Rayleigh quotient of y
+  double theta = 0.0;
+  if (right) {
+    for (int64_t j = team.rank(); j < n; j += team.size()) v[j] = y[j];
+    double part = 0.0;
+    for (int64_t i = team.group(); i < m; i += team.groups()) {
+      double t = 0.0;
+      for (int64_t j = team.lane(); j < n; j += team.group_size()) {
+        t += static_cast<double>(A[i * n + j]) * y[j];
+      }
+      t = team.group_sum(t);
+      if (team.lane() == 0) {
+        part += t * t;
+        if (u) u[i] = t;
+      }
+    }
+    theta = team.sum(part);
+  } else {
+    double part = 0.0;
+    for (int64_t j = team.rank(); j < n; j += team.size()) {
+      double t = 0.0;
+      for (int64_t i = 0; i < m; ++i) t += y[i] * static_cast<double>(A[i * n + j]);
+      v[j] = t;
+      part += t * t;
+    }
+    theta = team.sum(part);
+    const double nv = std::sqrt(theta);
+    if (nv > 0.0) {
+      for (int64_t j = team.rank(); j < n; j += team.size()) v[j] /= nv;
+    }
+    team.sync();
+    if (u) {
+      part = 0.0;
+      for (int64_t i = team.group(); i < m; i += team.groups()) {
+        double t = 0.0;
+        for (int64_t j = team.lane(); j < n; j += team.group_size()) {
+          t += static_cast<double>(A[i * n + j]) * v[j];
+        }
+        t = team.group_sum(t);
+        if (team.lane() == 0) {
+          u[i] = t;
+          part += t * t;
+        }
+      }
+      const double nu = std::sqrt(team.sum(part));
+      if (nu > 0.0) {
+        for (int64_t i = team.rank(); i < m; i += team.size()) u[i] /= nu;
+      }
+    }
+  }
+  if (right && u) {
+    const double nu = std::sqrt(theta);  // |A y|, the same terms
+    if (nu > 0.0) {
+      for (int64_t i = team.rank(); i < m; i += team.size()) u[i] /= nu;
+    }
+  }
+  out.sigma = out.lower = std::sqrt(theta);
+  out.upper = dmax(out.upper, out.lower);
+  team.sync();
+  if (!P.certify || out.fro2 == 0.0) return out;
+  const double l1 = out.lower * (1.0 + 0.25 * P.tol), l2 = out.lower * (1.0 + 0.9 * P.tol);
+  const double cands[2] = {dmax(out.upper * out.upper, l1 * l1), l2 * l2};
+  for (const double cand : cands) {
+    if (cholesky_shifted(team, G, gdiag, k, cand)) {
+      out.ok = 1;
+      out.mu = cand;
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace infotheory::spectral_lanczos

@@ -1,0 +1,30 @@
+// Host-side declaration of the batched Lanczos CUDA launcher (conventions in launch.hpp).
+#pragma once
+
+#include <cstdint>
+
+namespace infotheory::cuda {
+
+// Per-matrix outputs (b,) of spectral_lanczos, device pointers.
+struct LanczosOutputs {
+  double* sigma;
+  double* lower;
+  double* upper;
+  int32_t* iterations;
+  int32_t* status;
+  double* mu;
+  int32_t* ok;
+  double* fro2;
+};
+
+// Certified top singular value of each W[p] (b, m, n) row-major, min(m, n) <= 256: one thread block
+// a matrix runs spectral_lanczos::solve (csrc/core/spectral_lanczos.hpp) on `stream`. v (b, n)
+// float64: start vectors on entry (zero rows: a random start from seed + p), unit right singular
+// vectors on exit; u (b, m) float64 or null: unit left singular vectors. work: b *
+// spectral_lanczos::work_size(m, n, max_basis) doubles. Outputs as spectral_top_gram's.
+template <class T>
+void spectral_lanczos(const T* W, double* v, double* u, LanczosOutputs out, double* work,
+                      int64_t b, int64_t m, int64_t n, double tol, int max_iter, int max_basis,
+                      std::uint64_t seed, bool certify, std::uintptr_t stream);
+
+}  // namespace infotheory::cuda
