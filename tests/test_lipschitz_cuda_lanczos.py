@@ -165,6 +165,17 @@ def test_emulated_warm_start_and_budget():
     assert out["status"][0] == 0 and out["status"][1] == 1
 
 
+def test_emulate_releases_the_gil_and_runs_concurrently():
+    from concurrent.futures import ThreadPoolExecutor
+
+    A = np.random.default_rng(14).standard_normal((4, 24, 18))
+    base = emulate(A)
+    with ThreadPoolExecutor(3) as pool:
+        outs = list(pool.map(lambda t: emulate(A, team=t), [1, 2, 1]))
+    for out in outs:
+        np.testing.assert_allclose(out["sigma"], base["sigma"], rtol=1e-12)
+
+
 def test_emulate_rejects_bad_input():
     A = np.zeros((1, 4, 4))
     f, i = np.empty(1), np.empty(1, np.int32)
