@@ -19,8 +19,9 @@ from infotheory.lipschitz import _cuda, _cuda_lanczos, _dense, spectral_norm
 U53 = 2.0**-53
 
 
-def emulate(A, *, tol=1e-8, team=1, certify=True, init=None, vectors=False, max_iter=2000,
-            max_basis=128, seed=0):  # fmt: skip
+def emulate(A, *, tol=1e-8, team=1, group=1, certify=True, init=None, vectors=False,
+            max_iter=2000, max_basis=128, seed=0):  # fmt: skip
+    """The kernel's code on the CPU: `team` threads for the block, in groups of `group` (warps)."""
     b, m, n = A.shape
     v = np.zeros((b, n)) if init is None else np.array(init, dtype=np.float64)
     u = np.zeros((b, m)) if vectors else None
@@ -28,7 +29,7 @@ def emulate(A, *, tol=1e-8, team=1, certify=True, init=None, vectors=False, max_
     out.update({k: np.empty(b, np.int32) for k in ("iterations", "status", "ok")})
     _core.spectral_lanczos_emulate(
         A, v, u, out["sigma"], out["lower"], out["upper"], out["iterations"], out["status"],
-        out["mu"], out["ok"], out["fro2"], tol, max_iter, max_basis, seed, certify, team,
+        out["mu"], out["ok"], out["fro2"], tol, max_iter, max_basis, seed, certify, team, group,
     )  # fmt: skip
     out["v"], out["u"] = v, u
     return out
@@ -68,13 +69,13 @@ def hard(rng, b, m, n, gap=1e-7):
     b=st.integers(1, 3),
     seed=st.integers(0, 2**31),
     dtype=st.sampled_from([np.float64, np.float32]),
-    team=st.sampled_from([1, 3]),
+    team=st.sampled_from([(1, 1), (3, 1), (4, 2)]),
 )
 def test_emulated_kernel_brackets_svd(m, n, b, seed, dtype, team):
     A = np.random.default_rng(seed).standard_normal((b, m, n)).astype(dtype)
     ref = top(A)
     tol = 1e-8
-    out = emulate(A, tol=tol, team=team, vectors=True)
+    out = emulate(A, tol=tol, team=team[0], group=team[1], vectors=True)
     assert (out["status"] == 0).all() and (out["ok"] == 1).all()
     assert np.all(out["lower"] <= ref * (1 + 1e-13))
     assert np.all(certified_upper(out, m, n) >= ref * (1 - 1e-15))
@@ -104,15 +105,19 @@ def test_emulated_kernel_is_the_cpu_gram_algorithm(shape, dtype):
     np.testing.assert_allclose(out["fro2"], fro2, rtol=1e-13)
 
 
-def test_emulated_team_sizes_agree():
-    """The work split over 1, 2 and 7 threads (barriers, reductions) gives the same answer."""
-    A = np.random.default_rng(2).standard_normal((2, 45, 37))
+@pytest.mark.parametrize("shape", [(2, 45, 37), (2, 37, 45)])
+def test_emulated_team_sizes_agree(shape):
+    """The work split over threads and warp-like groups (barriers, reductions, lane strides) gives
+    the same answer as one thread."""
+    A = np.random.default_rng(2).standard_normal(shape)
     base = emulate(A, vectors=True)
-    for team in (2, 7):
-        out = emulate(A, team=team, vectors=True)
+    for team, group in ((2, 1), (7, 1), (6, 3), (8, 4)):
+        out = emulate(A, team=team, group=group, vectors=True)
         np.testing.assert_allclose(out["sigma"], base["sigma"], rtol=1e-12)
         sign = np.sign((out["v"] * base["v"]).sum(1, keepdims=True))  # a vector's sign is free
         np.testing.assert_allclose(sign * out["v"], base["v"], atol=1e-8)
+        np.testing.assert_allclose(sign * out["u"], base["u"], atol=1e-8)
+        np.testing.assert_allclose(out["mu"], base["mu"], rtol=1e-12)
         assert np.abs(out["iterations"] - base["iterations"]).max() <= 2
 
 
@@ -189,6 +194,8 @@ def test_emulate_rejects_bad_input():
         emulate(np.zeros((1, 4, 4), np.int64))
     with pytest.raises(ValueError, match="team_size"):
         emulate(A, team=0)
+    with pytest.raises(ValueError, match="group_size"):
+        emulate(A, team=4, group=3)
     with pytest.raises(ValueError, match="tol"):
         emulate(A, tol=0.0)
     with pytest.raises(ValueError, match="v must have shape"):

@@ -3,6 +3,7 @@
 // standing in for the block (spectral_lanczos_emulate: tests run the kernel's code without a GPU).
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
@@ -72,21 +73,33 @@ class Barrier {
   uint64_t gen_ = 0;
 };
 
-// CPU threads as a spectral_lanczos team; each thread is its own group (group_size 1).
+// CPU threads as a spectral_lanczos team, split into groups of `g` consecutive ranks that stand in
+// for warps: group_sum synchronises only the group (as a warp shuffle does), so groups may run
+// different numbers of group-level loop iterations, as warps do.
 struct CpuTeam {
-  int r, p;
+  int r, p, g;
   Barrier* bar;
-  double* red;  // p doubles
+  double* red;        // p doubles
+  Barrier* gbar;      // this thread's group's barrier
+  double* gred;       // this thread's group's g doubles
   int rank() const { return r; }
   int size() const { return p; }
-  int lane() const { return 0; }
-  int group() const { return r; }
-  int groups() const { return p; }
-  int group_size() const { return 1; }
+  int lane() const { return r % g; }
+  int group() const { return r / g; }
+  int groups() const { return p / g; }
+  int group_size() const { return g; }
   void sync() const {
     if (p > 1) bar->wait();
   }
-  double group_sum(double x) const { return x; }
+  double group_sum(double x) const {
+    if (g == 1) return x;
+    gred[lane()] = x;
+    gbar->wait();
+    double s = 0.0;
+    for (int q = 0; q < g; ++q) s += gred[q];
+    gbar->wait();
+    return s;
+  }
   double sum(double x) const {
     if (p == 1) return x;
     red[r] = x;
@@ -124,13 +137,17 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
                  carray<double> lower, carray<double> upper, carray<int32_t> iters,
                  carray<int32_t> status, carray<double> mu, carray<int32_t> ok,
                  carray<double> fro2, double tol, int max_iter, int max_basis, std::uint64_t seed,
-                 bool certify, int team_size) {
+                 bool certify, int team_size, int group_size) {
   if (A.ndim() != 3) pyutil::value_error("W must be 3-D (batch, m, n) at the kernel");
   const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
   check_options(m, n, tol, max_iter, max_basis);
   if (team_size < 1 || team_size > kMaxTeam) {
     pyutil::value_error("team_size must be in [1, " + std::to_string(kMaxTeam) + "], got " +
                         std::to_string(team_size));
+  }
+  if (group_size < 1 || team_size % group_size != 0) {
+    pyutil::value_error("group_size must be >= 1 and divide team_size " +
+                        std::to_string(team_size) + ", got " + std::to_string(group_size));
   }
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
   pyutil::expect_writable("v", v);
@@ -173,14 +190,21 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
     double* uq = up ? up + p * m : nullptr;
     const uint64_t sp = seed + static_cast<uint64_t>(p);
     if (team_size == 1) {
-      CpuTeam team{0, 1, nullptr, red.data()};
+      CpuTeam team{0, 1, 1, nullptr, red.data(), nullptr, nullptr};
       o.store(p, sl::solve(team, Ap, vq, uq, work.data(), shared.data(), P, sp));
       continue;
     }
     Barrier bar(team_size);
+    std::deque<Barrier> gbars;  // barriers do not move
+    for (int q = 0; q < team_size / group_size; ++q) gbars.emplace_back(group_size);
+    std::vector<double> gred(static_cast<size_t>(team_size));
     std::vector<sl::Outputs> res(static_cast<size_t>(team_size));
     auto body = [&](int r) {
-      CpuTeam team{r, team_size, &bar, red.data()};
+      const int grp = r / group_size;
+      CpuTeam team{r,           team_size,
+                   group_size,  &bar,
+                   red.data(),  &gbars[static_cast<size_t>(grp)],
+                   gred.data() + grp * group_size};
       res[static_cast<size_t>(r)] = sl::solve(team, Ap, vq, uq, work.data(), shared.data(), P, sp);
     };
     std::vector<std::thread> threads;
@@ -257,7 +281,7 @@ void def_emulate(py::module_& m) {
         py::arg("iterations").noconvert(), py::arg("status").noconvert(),
         py::arg("mu").noconvert(), py::arg("ok").noconvert(), py::arg("fro2").noconvert(),
         py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"), py::arg("seed"),
-        py::arg("certify"), py::arg("team_size"));
+        py::arg("certify"), py::arg("team_size"), py::arg("group_size") = 1);
 }
 
 void register_spectral_lanczos(py::module_& m) {
