@@ -361,23 +361,46 @@ def test_dispatch_sends_other_cases_elsewhere(fake_cuda, monkeypatch):
 # The kernel on a GPU.
 
 
-def _gpu_cases(torch, dtype):
+def _cases():
+    """The matrices of the GPU tests (numpy float64): odd sizes, closed forms, a hard spectrum."""
     rng = np.random.default_rng(11)
     x, y = rng.standard_normal((4, 50)), rng.standard_normal((4, 37))
-    Q = np.linalg.qr(rng.standard_normal((3, 64, 64)))[0]
-    cases = {
+    return {
         "random": rng.standard_normal((7, 64, 64)),
         "tall": rng.standard_normal((3, 70, 33)),
         "wide": rng.standard_normal((3, 33, 70)),
         "rank_one": np.einsum("bi,bj->bij", x, y),
-        "orthogonal": Q,
+        "orthogonal": np.linalg.qr(rng.standard_normal((3, 64, 64)))[0],
         "hard": hard(rng, 3, 45, 45, gap=1e-6),
         "one_by_one": rng.standard_normal((2, 1, 1)),
         "row": rng.standard_normal((2, 1, 37)),
         "column": rng.standard_normal((2, 37, 1)),
         "side_256": rng.standard_normal((2, 300, 256)),
     }
-    return {k: torch.from_numpy(v).to(dtype).cuda() for k, v in cases.items()}
+
+
+def _check_cases(torch, dtype, device):
+    """spectral_norm(method="lanczos") on every case against svdvals in float64."""
+    tol = 1e-6 if dtype == "float32" else 1e-9
+    for name, A in _cases().items():
+        W = torch.from_numpy(A).to(getattr(torch, dtype)).to(device)
+        res = spectral_norm(W, method="lanczos", tol=tol, return_vectors=True)
+        ref = torch.linalg.svdvals(W.double())[..., 0]
+        assert res.value.device == W.device and res.v.device == W.device, name
+        torch.testing.assert_close(res.value, ref, rtol=2 * tol, atol=1e-300, msg=name)
+        assert bool((res.lower <= ref * (1 + 1e-12)).all()), name
+        assert bool((res.upper >= ref * (1 - 1e-12)).all()), name
+        assert bool(res.converged.all() and res.certified.all()), name
+        Wv = (W.double() @ res.v.double().unsqueeze(-1)).squeeze(-1)
+        err = (Wv - res.value.unsqueeze(-1) * res.u.double()).abs().max()
+        assert float(err) <= 1e-3 * float(ref.max()), name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_glue_on_the_gpu_test_cases(fake_cuda, dtype):
+    torch = pytest.importorskip("torch")
+    _check_cases(torch, dtype, "cpu")
+    assert len(fake_cuda) == len(_cases())
 
 
 @pytest.fixture
@@ -397,20 +420,8 @@ def spy(monkeypatch):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cuda_kernel_matches_svdvals(spy, dtype):
     torch = pytest.importorskip("torch")
-    tol = 1e-6 if dtype == "float32" else 1e-9
-    for name, W in _gpu_cases(torch, getattr(torch, dtype)).items():
-        spy.clear()
-        res = spectral_norm(W, method="lanczos", tol=tol, return_vectors=True)
-        assert spy, name
-        ref = torch.linalg.svdvals(W.double())[..., 0]
-        assert res.value.device.type == "cuda" and res.v.device.type == "cuda", name
-        torch.testing.assert_close(res.value, ref, rtol=2 * tol, atol=1e-300, msg=name)
-        assert bool((res.lower <= ref * (1 + 1e-12)).all()), name
-        assert bool((res.upper >= ref * (1 - 1e-12)).all()), name
-        assert bool(res.converged.all() and res.certified.all()), name
-        Wv = (W.double() @ res.v.double().unsqueeze(-1)).squeeze(-1)
-        err = (Wv - res.value.unsqueeze(-1) * res.u.double()).abs().max()
-        assert float(err) <= 1e-3 * float(ref.max()), name
+    _check_cases(torch, dtype, "cuda")
+    assert len(spy) == len(_cases())  # every case ran the kernel
 
 
 @pytest.mark.cuda
@@ -422,8 +433,13 @@ def test_cuda_kernel_equals_its_cpu_emulation():
         seed=0, certify=True,
     )  # fmt: skip
     emu = emulate(A, tol=1e-8, max_basis=int(min(128, max(16, (1 << 23) // 80))))
-    np.testing.assert_allclose(res.value.cpu().numpy(), emu["sigma"], rtol=1e-11)
-    assert np.abs(res.iterations.cpu().numpy() - emu["iterations"]).max() <= 2
+    # the same algorithm; the reductions add in another order, which may move a stop by a step
+    same = res.iterations.cpu().numpy() == emu["iterations"]
+    assert (
+        same.mean() >= 0.5 and np.abs(res.iterations.cpu().numpy() - emu["iterations"]).max() <= 2
+    )
+    np.testing.assert_allclose(res.value.cpu().numpy()[same], emu["sigma"][same], rtol=1e-11)
+    np.testing.assert_allclose(res.value.cpu().numpy(), emu["sigma"], rtol=2e-8)
 
 
 @pytest.mark.cuda
