@@ -20,16 +20,19 @@ U53 = 2.0**-53
 
 
 def emulate(A, *, tol=1e-8, team=1, group=1, certify=True, init=None, vectors=False,
-            max_iter=2000, max_basis=128, seed=0):  # fmt: skip
+            max_iter=2000, max_basis=128, seed=0, gap_cap=None):  # fmt: skip
     """The kernel's code on the CPU: `team` threads for the block, in groups of `group` (warps)."""
     b, m, n = A.shape
     v = np.zeros((b, n)) if init is None else np.array(init, dtype=np.float64)
     u = np.zeros((b, m)) if vectors else None
     out = {k: np.empty(b) for k in ("sigma", "lower", "upper", "mu", "fro2")}
     out.update({k: np.empty(b, np.int32) for k in ("iterations", "status", "ok")})
+    if gap_cap is None:
+        gap_cap = np.inf if certify else 0.0
     _core.spectral_lanczos_emulate(
         A, v, u, out["sigma"], out["lower"], out["upper"], out["iterations"], out["status"],
-        out["mu"], out["ok"], out["fro2"], tol, max_iter, max_basis, seed, certify, team, group,
+        out["mu"], out["ok"], out["fro2"], tol, max_iter, max_basis, gap_cap, seed, certify, team,
+        group,
     )  # fmt: skip
     out["v"], out["u"] = v, u
     return out
@@ -170,6 +173,23 @@ def test_emulated_warm_start_and_budget():
     assert out["status"][0] == 0 and out["status"][1] == 1
 
 
+def test_emulated_kato_temple_stop_options():
+    """gap_cap 0 (residual bound), 0.01 (capped, from 20 steps) and inf (uncapped): all within tol
+    on Gaussian matrices, and the estimate saves steps."""
+    A = np.random.default_rng(15).standard_normal((6, 120, 100))
+    ref, tol = top(A), 1e-9
+    its = {}
+    for cap in (0.0, 0.01, np.inf):
+        out = emulate(A, tol=tol, certify=False, gap_cap=cap)
+        assert (out["status"] == 0).all() and (out["ok"] == 0).all()
+        np.testing.assert_allclose(out["sigma"], ref, rtol=2 * tol)
+        assert np.all(out["upper"] >= ref * (1 - 2 * tol))
+        its[cap] = int(out["iterations"].sum())
+    assert its[np.inf] <= its[0.01] <= its[0.0]
+    with pytest.raises(ValueError, match="gap_cap"):
+        emulate(A[:1], gap_cap=-1.0)
+
+
 def test_emulate_releases_the_gil_and_runs_concurrently():
     from concurrent.futures import ThreadPoolExecutor
 
@@ -186,7 +206,7 @@ def test_emulate_rejects_bad_input():
     f, i = np.empty(1), np.empty(1, np.int32)
     with pytest.raises(ValueError, match="3-D"):
         _core.spectral_lanczos_emulate(
-            A[0], np.zeros((1, 4)), None, f, f, f, i, i, f, i, f, 1e-8, 10, 16, 0, True, 1
+            A[0], np.zeros((1, 4)), None, f, f, f, i, i, f, i, f, 1e-8, 10, 16, 0.0, 0, True, 1
         )
     with pytest.raises(ValueError, match=r"min\(m, n\) <= 256"):
         emulate(np.zeros((1, 257, 300)))
@@ -214,7 +234,7 @@ def test_binding_exists_and_reports_no_cuda_cleanly():
     if _core.WITH_CUDA:
         assert _cuda_lanczos.available()
         with pytest.raises(TypeError):
-            _core.spectral_lanczos_cuda(*([None] * 12), 1e-8, 10, 16, 0, True, 0)
+            _core.spectral_lanczos_cuda(*([None] * 12), 1e-8, 10, 16, 0.0, 0, True, 0)
     else:
         assert not _cuda_lanczos.available()
         with pytest.raises(RuntimeError, match="without a CUDA compiler"):
@@ -242,14 +262,14 @@ def fake_cuda(monkeypatch):
     calls = []
 
     def launch(W, v, u, sigma, lower, upper, iters, status, mu, ok, fro2, work, tol, max_iter,
-               max_basis, seed, certify, stream):  # fmt: skip
+               max_basis, gap_cap, seed, certify, stream):  # fmt: skip
         b, m, n = W.shape
         assert work.shape == (b, _core.spectral_lanczos_work_size(m, n, max_basis))
         assert stream == 0 and all(t.is_contiguous() for t in (W, v, sigma, work))
         arrays = (v, u, sigma, lower, upper, iters, status, mu, ok, fro2)
         _core.spectral_lanczos_emulate(
             W.numpy(), *(None if t is None else t.numpy() for t in arrays),
-            tol, max_iter, max_basis, seed, certify, 1,
+            tol, max_iter, max_basis, gap_cap, seed, certify, 1,
         )  # fmt: skip
         calls.append(b)
 
@@ -474,7 +494,7 @@ def test_cuda_kernel_rejects_bad_input():
         work = torch.empty(b, per, dtype=torch.float64, device=dev) if work is None else work
         args = (W, v, None, f[0], f[1], f[2], i[0], i[1], f[3], i[2], f[4], work)
         caps = [None if t is None else _arrays.dlpack(t, 0) for t in args]
-        _core.spectral_lanczos_cuda(*caps, 1e-8, 100, 16, 0, True, 0)
+        _core.spectral_lanczos_cuda(*caps, 1e-8, 100, 16, np.inf, 0, True, 0)
 
     call(W)
     with pytest.raises(ValueError, match="C-contiguous"):

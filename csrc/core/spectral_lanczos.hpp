@@ -8,7 +8,8 @@
 // (k x k, k = min(m, n): A^T A when n <= m, A A^T otherwise) is formed once; Lanczos with full
 // reorthogonalisation iterates on G (classical Gram-Schmidt, repeated when it removed much: "twice
 // is enough"), stopping on the same certificate, with the Kato-Temple estimate of the second Ritz
-// pair when a Cholesky certificate follows; the bracket's lower end is recomputed from A itself;
+// pair (uncapped when a Cholesky certificate follows, capped or off otherwise: Params::gap_cap);
+// the bracket's lower end is recomputed from A itself;
 // the Cholesky certificate factors mu I - G for mu = max(upper^2, (lower (1 + tol/4))^2), then
 // (lower (1 + 0.9 tol))^2, by the same dot-product (left-looking) algorithm, so the caller's
 // rounding margin is the same.
@@ -34,6 +35,7 @@ namespace infotheory::spectral_lanczos {
 constexpr int64_t kMaxSide = 256;  // largest min(m, n) the kernel accepts
 constexpr int64_t kTile = 32;      // Gram tiles: kTile x kTile outputs, kTile rows a chunk
 constexpr int64_t kBcast = 16;     // broadcast slots at the start of `sh`
+constexpr int64_t kGapMinSteps = 20;  // Lanczos steps a cycle before a capped Kato-Temple stop
 
 INFOTHEORY_HD inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 INFOTHEORY_HD inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -64,7 +66,11 @@ struct Params {
   double tol = 1e-8;
   int32_t max_iter = 2000;
   int32_t max_basis = 128;
-  bool certify = true;  // Kato-Temple stop and the Cholesky certificate
+  // Kato-Temple stop (second Ritz pair): 0 none (the residual bound only); inf uncapped, for a
+  // certified caller; finite: the gap used is at most gap_cap theta and the stop is tried only
+  // from kGapMinSteps steps a cycle on (spectral.hpp's gap_cap_of, for uncertified callers).
+  double gap_cap = inf();
+  bool certify = true;  // the Cholesky certificate
 };
 
 // One matrix's scalar outputs (those of spectral_top_gram).
@@ -240,10 +246,11 @@ INFOTHEORY_HD inline double tridiag_second(const double* a, const double* b, int
   return hi;
 }
 
-// Kato-Temple: theta + r^2 / (theta - alpha) when every other eigenvalue is <= alpha < theta.
-INFOTHEORY_HD inline double kato_temple(double theta, double r, double alpha) {
-  if (!finite(alpha)) return inf();
-  return theta > alpha ? theta + r * r / (theta - alpha) : inf();
+// Kato-Temple: theta + r^2 / (theta - alpha) when every other eigenvalue is <= alpha < theta,
+// with the gap capped at cap * theta (cap inf: uncapped).
+INFOTHEORY_HD inline double kato_temple(double theta, double r, double alpha, double cap) {
+  if (!finite(alpha) || !(theta > alpha)) return inf();
+  return theta + r * r / (finite(cap) ? dmin(theta - alpha, cap * theta) : theta - alpha);
 }
 
 // alpha = rho_2 + r_2 from the second Ritz pair (spectral::second_ritz_bound). s2, tv: k doubles;
@@ -355,7 +362,7 @@ INFOTHEORY_HD double dot(Team& team, const double* x, const double* y, int64_t k
 // k): the start vector on entry, the unit Ritz vector on exit. Q: basis (rows x k, global).
 template <class Team>
 INFOTHEORY_HD void lanczos(Team& team, const double* G, int64_t k, double* Q, double* sh, double* y,
-                           double* w, const Params& P, bool gap, Outputs& out) {
+                           double* w, const Params& P, Outputs& out) {
   const int64_t kmax = basis_rows(k, P.max_basis);
   double* al = w + k;
   double* be = al + kmax;
@@ -367,6 +374,9 @@ INFOTHEORY_HD void lanczos(Team& team, const double* G, int64_t k, double* Q, do
   double* tri = c + kmax;  // 4 kmax
   const double tol = P.tol;
   const double want = 1.9 * tol;
+  const double cap = P.gap_cap;
+  const bool gap = cap > 0.0;
+  const int64_t kt_min = finite(cap) ? kGapMinSteps : 2;
   double ny = std::sqrt(dot(team, y, y, k));
   if (!(ny > 0.0) || !finite(ny)) {
     for (int64_t i = team.rank(); i < k; i += team.size()) y[i] = start_entry(0, i);
@@ -431,9 +441,11 @@ INFOTHEORY_HD void lanczos(Team& team, const double* G, int64_t k, double* Q, do
         const bool invariant = !(b > 1e-14 * dmax(th, 1e-300)) || j >= k;
         double alp = -inf();
         bool kt_ok = false;
-        if (gap && j >= 2 && est * est <= want * th * th && est > want * th) {
+        if (gap && j >= kt_min && est * est <= want * dmin(1.0, cap) * th * th &&
+            est > want * th) {
           alp = second_ritz_bound(al, be, j, th, b, s, s2, tv, tri);
-          kt_ok = th > alp && est * est <= want * th * (th - alp);
+          const double g = finite(cap) ? dmin(th - alp, cap * th) : th - alp;
+          kt_ok = th > alp && est * est <= want * th * g;
         }
         sh[0] = th;
         sh[1] = alp;
@@ -460,7 +472,7 @@ INFOTHEORY_HD void lanczos(Team& team, const double* G, int64_t k, double* Q, do
     for (int64_t i = team.rank(); i < k; i += team.size()) y[i] /= ny;
     if (team.rank() == 0) {
       double alp = alpha;
-      if (gap && j >= 2 && alp == -inf()) {
+      if (gap && j >= kt_min && alp == -inf()) {
         alp = second_ritz_bound(al, be, j, theta, be[j - 1], s, s2, tv, tri);
       }
       sh[3] = alp;
@@ -488,7 +500,7 @@ INFOTHEORY_HD void lanczos(Team& team, const double* G, int64_t k, double* Q, do
     }
     const double r = std::sqrt(team.sum(part));
     out.sigma = out.lower = std::sqrt(th);
-    out.upper = std::sqrt(dmin(th + r, kato_temple(th, r, alpha)));
+    out.upper = std::sqrt(dmin(th + r, kato_temple(th, r, alpha, cap)));
     if (out.upper - out.lower <= tol * out.lower || out.upper == 0.0) return;
     if (out.iterations >= P.max_iter) {
       out.status = kNoConvergence;
@@ -575,7 +587,7 @@ INFOTHEORY_HD Outputs solve(Team& team, const T* A, double* v, double* u, double
       team.sync();
     }
   }
-  lanczos(team, G, k, Q, sh, y, w, P, P.certify, out);
+  lanczos(team, G, k, Q, sh, y, w, P, out);
   if (out.status == kNonFiniteInput) return out;
   // lower end from A: theta = |A y|^2 (right) or |A^T y|^2, the Rayleigh quotient of y
   double theta = 0.0;

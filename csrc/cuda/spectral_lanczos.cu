@@ -99,7 +99,8 @@ __global__ void __launch_bounds__(kMaxThreads)
 template <class T>
 void spectral_lanczos(const T* W, double* v, double* u, LanczosOutputs out, double* work,
                       int64_t b, int64_t m, int64_t n, double tol, int max_iter, int max_basis,
-                      std::uint64_t seed, bool certify, std::uintptr_t stream) {
+                      double gap_cap, std::uint64_t seed, bool certify,
+                      std::uintptr_t stream) {
   if (b == 0 || m == 0 || n == 0) return;
   sl::Params P;
   P.m = m;
@@ -107,6 +108,7 @@ void spectral_lanczos(const T* W, double* v, double* u, LanczosOutputs out, doub
   P.tol = tol;
   P.max_iter = max_iter;
   P.max_basis = max_basis;
+  P.gap_cap = gap_cap;
   P.certify = certify;
   const int64_t k = std::min(m, n);
   const int threads = k <= 64 ? 64 : k <= 128 ? 128 : kMaxThreads;
@@ -122,10 +124,10 @@ void spectral_lanczos(const T* W, double* v, double* u, LanczosOutputs out, doub
 }
 
 template void spectral_lanczos<float>(const float*, double*, double*, LanczosOutputs, double*,
-                                      int64_t, int64_t, int64_t, double, int, int, std::uint64_t,
-                                      bool, std::uintptr_t);
+                                      int64_t, int64_t, int64_t, double, int, int, double,
+                                      std::uint64_t, bool, std::uintptr_t);
 template void spectral_lanczos<double>(const double*, double*, double*, LanczosOutputs, double*,
-                                       int64_t, int64_t, int64_t, double, int, int,
+                                       int64_t, int64_t, int64_t, double, int, int, double,
                                        std::uint64_t, bool, std::uintptr_t);
 
 }  // namespace infotheory::cuda

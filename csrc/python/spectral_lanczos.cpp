@@ -27,7 +27,8 @@ namespace sl = spectral_lanczos;
 
 constexpr int kMaxTeam = 64;
 
-void check_options(int64_t m, int64_t n, double tol, int max_iter, int max_basis) {
+void check_options(int64_t m, int64_t n, double tol, int max_iter, int max_basis,
+                   double gap_cap = 0.0) {
   if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
   if (std::min(m, n) > sl::kMaxSide) {
     pyutil::value_error("W must have min(m, n) <= " + std::to_string(sl::kMaxSide) + ", got (" +
@@ -36,15 +37,20 @@ void check_options(int64_t m, int64_t n, double tol, int max_iter, int max_basis
   if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
   if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
   if (max_basis < 2) pyutil::value_error("max_basis must be >= 2, got " + std::to_string(max_basis));
+  if (!(gap_cap >= 0.0)) {
+    pyutil::value_error("gap_cap must be >= 0 (inf: uncapped), got " + std::to_string(gap_cap));
+  }
 }
 
-sl::Params params(int64_t m, int64_t n, double tol, int max_iter, int max_basis, bool certify) {
+sl::Params params(int64_t m, int64_t n, double tol, int max_iter, int max_basis, double gap_cap,
+                  bool certify) {
   sl::Params P;
   P.m = m;
   P.n = n;
   P.tol = tol;
   P.max_iter = max_iter;
   P.max_basis = max_basis;
+  P.gap_cap = gap_cap;
   P.certify = certify;
   return P;
 }
@@ -136,11 +142,11 @@ template <class T>
 void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
                  carray<double> lower, carray<double> upper, carray<int32_t> iters,
                  carray<int32_t> status, carray<double> mu, carray<int32_t> ok,
-                 carray<double> fro2, double tol, int max_iter, int max_basis, std::uint64_t seed,
-                 bool certify, int team_size, int group_size) {
+                 carray<double> fro2, double tol, int max_iter, int max_basis, double gap_cap,
+                 std::uint64_t seed, bool certify, int team_size, int group_size) {
   if (A.ndim() != 3) pyutil::value_error("W must be 3-D (batch, m, n) at the kernel");
   const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
-  check_options(m, n, tol, max_iter, max_basis);
+  check_options(m, n, tol, max_iter, max_basis, gap_cap);
   if (team_size < 1 || team_size > kMaxTeam) {
     pyutil::value_error("team_size must be in [1, " + std::to_string(kMaxTeam) + "], got " +
                         std::to_string(team_size));
@@ -177,7 +183,7 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
   const Outs o{sigma.mutable_data(), lower.mutable_data(), upper.mutable_data(),
                iters.mutable_data(), status.mutable_data(), mu.mutable_data(),
                ok.mutable_data(),    fro2.mutable_data()};
-  const sl::Params P = params(m, n, tol, max_iter, max_basis, certify);
+  const sl::Params P = params(m, n, tol, max_iter, max_basis, gap_cap, certify);
   const T* a = A.data();
   double* vp = v.mutable_data();
   const auto work_n = static_cast<size_t>(sl::work_size(m, n, max_basis));
@@ -227,8 +233,8 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
 void run_cuda(py::capsule W_c, py::capsule v_c, py::object u_obj, py::capsule sigma_c,
               py::capsule lower_c, py::capsule upper_c, py::capsule iters_c,
               py::capsule status_c, py::capsule mu_c, py::capsule ok_c, py::capsule fro2_c,
-              py::capsule work_c, double tol, int max_iter, int max_basis, std::uint64_t seed,
-              bool certify, std::uintptr_t stream) {
+              py::capsule work_c, double tol, int max_iter, int max_basis, double gap_cap,
+              std::uint64_t seed, bool certify, std::uintptr_t stream) {
   const auto W = dl::view_of(W_c, "W");
   if (W.shape.size() != 3) pyutil::value_error("W must be 3-D (batch, m, n) at the kernel");
   const int64_t b = W.shape[0], m = W.shape[1], n = W.shape[2];
@@ -236,7 +242,7 @@ void run_cuda(py::capsule W_c, py::capsule v_c, py::object u_obj, py::capsule si
   if (W.dtype.code != dl::kDLFloat || (bits != 32 && bits != 64)) {
     pyutil::type_error("W must be float32 or float64, got " + dl::dtype_name(W.dtype));
   }
-  check_options(m, n, tol, max_iter, max_basis);
+  check_options(m, n, tol, max_iter, max_basis, gap_cap);
   const int dev = W.device.device_id;
   dl::expect_cuda(W, "W", dl::kDLFloat, bits, dev, false);
   auto f64 = [&](const py::capsule& c, const char* name, std::vector<int64_t> shape) {
@@ -265,10 +271,10 @@ void run_cuda(py::capsule W_c, py::capsule v_c, py::object u_obj, py::capsule si
   py::gil_scoped_release release;
   if (bits == 64) {
     cuda::spectral_lanczos(static_cast<const double*>(W.data), v, u, out, work, b, m, n, tol,
-                           max_iter, max_basis, seed, certify, stream);
+                           max_iter, max_basis, gap_cap, seed, certify, stream);
   } else {
     cuda::spectral_lanczos(static_cast<const float*>(W.data), v, u, out, work, b, m, n, tol,
-                           max_iter, max_basis, seed, certify, stream);
+                           max_iter, max_basis, gap_cap, seed, certify, stream);
   }
 }
 #endif
@@ -280,8 +286,8 @@ void def_emulate(py::module_& m) {
         py::arg("lower").noconvert(), py::arg("upper").noconvert(),
         py::arg("iterations").noconvert(), py::arg("status").noconvert(),
         py::arg("mu").noconvert(), py::arg("ok").noconvert(), py::arg("fro2").noconvert(),
-        py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"), py::arg("seed"),
-        py::arg("certify"), py::arg("team_size"), py::arg("group_size") = 1);
+        py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"), py::arg("gap_cap"),
+        py::arg("seed"), py::arg("certify"), py::arg("team_size"), py::arg("group_size") = 1);
 }
 
 void register_spectral_lanczos(py::module_& m) {
@@ -299,8 +305,8 @@ void register_spectral_lanczos(py::module_& m) {
   m.def("spectral_lanczos_cuda", &run_cuda, py::arg("W"), py::arg("v"), py::arg("u").none(true),
         py::arg("sigma"), py::arg("lower"), py::arg("upper"), py::arg("iterations"),
         py::arg("status"), py::arg("mu"), py::arg("ok"), py::arg("fro2"), py::arg("work"),
-        py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"), py::arg("seed"),
-        py::arg("certify"), py::arg("stream"));
+        py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"), py::arg("gap_cap"),
+        py::arg("seed"), py::arg("certify"), py::arg("stream"));
 #else
   m.def(
       "spectral_lanczos_cuda",

@@ -18,6 +18,9 @@ MAX_SIDE = min(_GRAM_MAX, int(getattr(_core, "SPECTRAL_LANCZOS_MAX_SIDE", 0)))
 # Matrices a kernel call at most, so that its float64 work space stays within this many bytes.
 _WORK_BYTES = 1 << 28
 _U = 2.0**-53
+# The Kato-Temple stop without the Cholesky certificate (the kernel's gap_cap): 0, the residual
+# bound only, as ``spectral_top`` with method 1. Certified runs use it uncapped (inf).
+_UNCERTIFIED_GAP_CAP = 0.0
 
 
 def available() -> bool:
@@ -103,6 +106,7 @@ def spectral_norm_cuda_lanczos(
             float(tol),
             int(max_iter),
             max_basis,
+            math.inf if certify else _UNCERTIFIED_GAP_CAP,
             (int(seed) + p0) % (1 << 63),
             bool(certify),
             stream,
