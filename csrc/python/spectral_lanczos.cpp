@@ -26,6 +26,8 @@ using pyutil::carray;
 namespace sl = spectral_lanczos;
 
 constexpr int kMaxTeam = 64;
+constexpr size_t kGuard = 64;
+constexpr double kSentinel = -1.2345678e300;
 
 void check_options(int64_t m, int64_t n, double tol, int max_iter, int max_basis,
                    double gap_cap = 0.0) {
@@ -189,7 +191,17 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
   const auto work_n = static_cast<size_t>(sl::work_size(m, n, max_basis));
   const auto shared_n = static_cast<size_t>(sl::shared_size(m, n, max_basis));
   py::gil_scoped_release release;
-  std::vector<double> work(work_n), shared(shared_n), red(static_cast<size_t>(team_size));
+  // work space and shared memory with a guard band after each: the kernel has the sizes without
+  // it, so a layout that overruns them is an error here, not a silent corruption on the GPU
+  std::vector<double> work(work_n + kGuard, kSentinel), shared(shared_n + kGuard, kSentinel);
+  std::vector<double> red(static_cast<size_t>(team_size));
+  auto check_guards = [&]() {
+    for (size_t i = 0; i < kGuard; ++i) {
+      if (work[work_n + i] != kSentinel || shared[shared_n + i] != kSentinel) {
+        throw std::runtime_error("spectral_lanczos_emulate: work or shared memory overrun");
+      }
+    }
+  };
   for (int64_t p = 0; p < b; ++p) {
     const T* Ap = a + p * m * n;
     double* vq = vp + p * n;
@@ -198,6 +210,7 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
     if (team_size == 1) {
       CpuTeam team{0, 1, 1, nullptr, red.data(), nullptr, nullptr};
       o.store(p, sl::solve(team, Ap, vq, uq, work.data(), shared.data(), P, sp));
+      check_guards();
       continue;
     }
     Barrier bar(team_size);
@@ -223,6 +236,7 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
         throw std::runtime_error("spectral_lanczos_emulate: team members disagree");
       }
     }
+    check_guards();
     o.store(p, res[0]);
   }
 }
