@@ -203,6 +203,8 @@ def cuda_stream(t: Any) -> int:
 
 def dlpack(t: Any, stream: int) -> Any:
     """A DLPack capsule of ``t`` for a kernel that runs on ``stream`` (no copy, no sync needed)."""
+    if stream == 0:  # CUDA's legacy default stream: DLPack calls it 1 and torch refuses 0
+        stream = 1
     try:
         return t.__dlpack__(stream=stream, max_version=(1, 0))
     except TypeError:  # torch before DLPack 1.0 support

@@ -242,6 +242,18 @@ def test_binding_exists_and_reports_no_cuda_cleanly():
         assert not _cuda_lanczos.use_kernel("lanczos", 8, 8)
 
 
+def test_dlpack_names_the_legacy_default_stream_as_dlpack_does():
+    """torch's current stream is handle 0 on the default stream, which torch's __dlpack__ refuses
+    on CUDA (0 is ambiguous in DLPack); the legacy default stream is 1 there."""
+
+    class Producer:
+        def __dlpack__(self, *, stream, max_version):
+            return stream
+
+    assert _arrays.dlpack(Producer(), 0) == 1
+    assert _arrays.dlpack(Producer(), 1234) == 1234
+
+
 def test_use_kernel_selection(monkeypatch):
     monkeypatch.setattr(_cuda_lanczos, "available", lambda: True)
     assert _cuda_lanczos.use_kernel("lanczos", 64, 64)
@@ -493,7 +505,7 @@ def test_cuda_kernel_rejects_bad_input():
         v = torch.zeros(b, n, dtype=torch.float64, device=dev) if v is None else v
         work = torch.empty(b, per, dtype=torch.float64, device=dev) if work is None else work
         args = (W, v, None, f[0], f[1], f[2], i[0], i[1], f[3], i[2], f[4], work)
-        caps = [None if t is None else _arrays.dlpack(t, 0) for t in args]
+        caps = [None if t is None else t.__dlpack__() for t in args]  # no stream sync
         _core.spectral_lanczos_cuda(*caps, 1e-8, 100, 16, np.inf, 0, True, 0)
 
     call(W)
