@@ -28,7 +28,23 @@ namespace infotheory::spectral {
 
 // kLanczosGap: Lanczos that may stop on the Kato-Temple estimate (second Ritz pair), fewer steps
 // but a bound that assumes Lanczos has resolved the top cluster: for callers that certify after.
-enum Method : int32_t { kPower = 0, kLanczos = 1, kLanczosGap = 2 };
+// kLanczosEstimate: the same stop for callers that do not certify, guarded: the gap is capped at
+// kGapCap theta (see kato_temple), so the residual must fall to sqrt(2 tol kGapCap) theta, and the
+// estimate is used only from kGapMinSteps Lanczos steps on (per restart cycle). Both keep Lanczos
+// going until the Krylov space has had a chance to amplify a top singular direction that the start
+// vector barely contains: without them a pair of top singular values 1e-3 to 1e-2 apart, the rest
+// far below, made it stop on the second one in about 1% of random trials (none with the guards).
+enum Method : int32_t { kPower = 0, kLanczos = 1, kLanczosGap = 2, kLanczosEstimate = 3 };
+
+// The largest relative gap (theta - alpha) / theta the uncertified Kato-Temple estimate trusts,
+// and the Lanczos steps before it does.
+constexpr double kGapCap = 0.01;
+constexpr int64_t kGapMinSteps = 20;
+
+// The gap cap of a Lanczos method: 0 (no Kato-Temple stop), inf (uncapped) or kGapCap.
+inline double gap_cap_of(Method m) {
+  return m == kLanczosGap ? inf() : m == kLanczosEstimate ? kGapCap : 0.0;
+}
 
 struct Result {
   double sigma = 0.0;  // best estimate, sqrt(theta)
@@ -575,11 +591,12 @@ inline double tridiag_second(const double* a, const double* b, int64_t k, double
 
 // Kato-Temple: if every eigenvalue of B but the top one is <= alpha < theta, the top one is at
 // most theta + r^2 / (theta - alpha) for a unit vector with Rayleigh quotient theta and residual r.
-// Lanczos supplies alpha = theta_2 + r_2 from its second Ritz pair. Returns +inf where it does not
-// apply.
-inline double kato_temple(double theta, double r, double alpha) {
-  if (!std::isfinite(alpha)) return inf();  // no second Ritz pair: no bound
-  return theta > alpha ? theta + r * r / (theta - alpha) : inf();
+// Lanczos supplies alpha = theta_2 + r_2 from its second Ritz pair (an estimate: an eigenvalue
+// that the Krylov space has not found yet may lie above it). `cap`: the gap used is at most
+// cap * theta (inf: uncapped). Returns +inf where it does not apply.
+inline double kato_temple(double theta, double r, double alpha, double cap = inf()) {
+  if (!std::isfinite(alpha) || !(theta > alpha)) return inf();  // no second Ritz pair: no bound
+  return theta + r * r / std::min(theta - alpha, cap * theta);
 }
 
 // The second Ritz pair's bound alpha = rho_2 + r_2 (k >= 2): s_2 from inverse iteration at the
@@ -634,7 +651,8 @@ inline bool all_finite(const double* x, int64_t n) {
 // `alpha`: a bound on every eigenvalue of B but the top one (Lanczos's second Ritz pair), for the
 // Kato-Temple bound; -inf for none.
 template <class Apply>
-void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res, double alpha = -inf()) {
+void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res, double alpha = -inf(),
+             double cap = inf()) {
   apply(y, w);
   res.iterations += 1;
   const double theta = std::max(0.0, dot(y, w, n));
@@ -645,7 +663,7 @@ void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res, double
   }
   const double r = std::sqrt(r2);
   res.sigma = res.lower = std::sqrt(theta);
-  res.upper = std::sqrt(std::min(theta + r, kato_temple(theta, r, alpha)));
+  res.upper = std::sqrt(std::min(theta + r, kato_temple(theta, r, alpha, cap)));
 }
 
 inline bool bracket_ok(const Result& r, double tol) {
@@ -693,9 +711,13 @@ Result power(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter, 
 // Ritz vector when the basis reaches `max_basis` vectors.
 // `fast` drives the iteration and `exact` computes the certificate; with `distinct`, a certificate
 // that misses tol switches the iteration to `exact` (the fast operator's rounding may be the cause).
+// `cap` > 0: may stop on the Kato-Temple estimate with the gap capped at cap * theta (inf: uncapped;
+// see gap_cap_of); 0: on the residual bound only.
 template <class Fast, class Exact>
 Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v, double tol,
-                int32_t max_iter, int32_t max_basis, Workspace& ws, bool gap = false) {
+                int32_t max_iter, int32_t max_basis, Workspace& ws, double cap = 0.0) {
+  const bool gap = cap > 0.0;
+  const int64_t kt_min = std::isfinite(cap) ? kGapMinSteps : 2;  // steps before Kato-Temple
   Result res;
   const int64_t kmax = std::max<int64_t>(2, std::min<int64_t>(max_basis, n + 1));
   ws.w.resize(static_cast<size_t>(n));
@@ -759,13 +781,15 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
       theta = tridiag_top_pair(al, be, k, theta, s, ws.tri, ws.x);
       est = b * std::fabs(s[k - 1]);
       invariant = !(b > 1e-14 * std::max(theta, 1e-300)) || k >= n;
-      // the Kato-Temple bound needs only est^2 <= want theta (theta - alpha): try it once that is
-      // possible at all (theta - alpha <= theta)
+      // the Kato-Temple bound needs only est^2 <= want theta min(theta - alpha, cap theta): try
+      // it once that is possible at all (theta - alpha <= theta)
       alpha = -inf();
       bool kt_ok = false;
-      if (gap && k >= 2 && est * est <= want * theta * theta && est > want * theta) {
+      if (gap && k >= kt_min && est * est <= want * std::min(1.0, cap) * theta * theta &&
+          est > want * theta) {
         alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2, ws.tri);
-        kt_ok = theta > alpha && est * est <= want * theta * (theta - alpha);
+        kt_ok = theta > alpha &&
+                est * est <= want * theta * std::min(theta - alpha, cap * theta);
       }
       stopped_by_estimate = invariant || est <= want * theta || kt_ok;
       if (stopped_by_estimate || k >= kmax || res.iterations + 1 >= max_iter) {
@@ -783,10 +807,10 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
     }
     const double ny = norm2(v, n);
     for (int64_t j = 0; j < n; ++j) v[j] /= ny;
-    if (gap && k >= 2 && alpha == -inf()) {
+    if (gap && k >= kt_min && alpha == -inf()) {
       alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2, ws.tri);
     }
-    certify(exact, v, n, w, res, alpha);
+    certify(exact, v, n, w, res, alpha, cap);
     if (!all_finite(w, n)) {
       res.status = kNonFiniteInput;
       return res;
@@ -805,8 +829,8 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
 
 template <class Apply>
 Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter, int32_t max_basis,
-               Workspace& ws, bool gap = false) {
-  return lanczos2(apply, apply, false, n, v, tol, max_iter, max_basis, ws, gap);
+               Workspace& ws, double cap = 0.0) {
+  return lanczos2(apply, apply, false, n, v, tol, max_iter, max_basis, ws, cap);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1078,7 +1102,7 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
     random_start(z, k, seed);
   }
   auto apply = [&](const double* x, double* y) { sym_apply(G, k, x, y); };
-  res = lanczos(apply, k, z, tol, max_iter, max_basis, ws, true);
+  res = lanczos(apply, k, z, tol, max_iter, max_basis, ws, inf());
   if (res.status == kNonFiniteInput) return res;
   // lower end from A: theta = |A y|^2 (right) or |A^T y|^2, the Rayleigh quotient of y
   double theta = 0.0;
@@ -1151,7 +1175,7 @@ Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Meth
   if (!any) random_start(v, n, seed);
   auto apply = [&](const double* x, double* y) { gram_apply(A, m, n, x, y, nullptr); };
   Result res;
-  const bool gap = method == kLanczosGap;
+  const double gap = gap_cap_of(method);
   if (method == kPower) {
     res = power(apply, n, v, tol, max_iter, ws);
   } else {

@@ -24,9 +24,11 @@ constexpr int64_t kSplitRows = 1 << 18;
 // Checks shared by the real and complex entry points.
 void check_options(int method, double tol, int max_iter, int max_basis) {
   if (method != spectral::kPower && method != spectral::kLanczos &&
-      method != spectral::kLanczosGap) {
-    pyutil::value_error("method must be 0 (power), 1 (lanczos) or 2 (lanczos, gap stop), got " +
-                        std::to_string(method));
+      method != spectral::kLanczosGap && method != spectral::kLanczosEstimate) {
+    pyutil::value_error(
+        "method must be 0 (power), 1 (lanczos), 2 (lanczos, gap stop) or 3 (lanczos, capped gap "
+        "stop), got " +
+        std::to_string(method));
   }
   if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
   if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
@@ -132,7 +134,7 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
       const auto r = meth == spectral::kPower
                          ? spectral::power(apply, n, vq, tol, max_iter, ws)
                          : spectral::lanczos(apply, n, vq, tol, max_iter, max_basis, ws,
-                                             meth == spectral::kLanczosGap);
+                                             spectral::gap_cap_of(meth));
       out.store(p, r);
       if (up && r.status != kNonFiniteInput) {
         double* uq = up + p * m;
