@@ -112,73 +112,108 @@ __attribute__((target("avx2,fma"))) inline double hsum(__m256d x) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+// The AVX2 passes are software-pipelined over blocks of four rows: one loop over the columns
+// computes the four dot products of block b + 1 (rows streamed from memory) and the four axpys of
+// block b (rows read a moment ago, still in L2), so that memory requests keep flowing while the
+// axpys run; the two-phase loop (dots, then axpys) left memory idle during its second phase.
+
+// s[q] = row_q . v for the four rows r, r + n, r + 2n, r + 3n (double accumulation).
+template <class T>
+__attribute__((target("avx2,fma"))) inline void dots4_avx2(const T* r0, int64_t n, const double* v,
+                                                           double* s) {
+  const T* r1 = r0 + n;
+  const T* r2 = r1 + n;
+  const T* r3 = r2 + n;
+  const int64_t n4 = n - n % 4;
+  __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t j = 0; j < n4; j += 4) {
+    const __m256d x = _mm256_loadu_pd(v + j);
+    a0 = _mm256_fmadd_pd(load4(r0 + j), x, a0);
+    a1 = _mm256_fmadd_pd(load4(r1 + j), x, a1);
+    a2 = _mm256_fmadd_pd(load4(r2 + j), x, a2);
+    a3 = _mm256_fmadd_pd(load4(r3 + j), x, a3);
+  }
+  s[0] = hsum(a0);
+  s[1] = hsum(a1);
+  s[2] = hsum(a2);
+  s[3] = hsum(a3);
+  for (int64_t j = n4; j < n; ++j) {
+    const double vj = v[j];
+    s[0] += load_d(r0, j) * vj;
+    s[1] += load_d(r1, j) * vj;
+    s[2] += load_d(r2, j) * vj;
+    s[3] += load_d(r3, j) * vj;
+  }
+}
+
 template <class T>
 __attribute__((target("avx2,fma"))) void gram_apply_avx2(const T* A, int64_t m, int64_t n,
                                                          const double* v, double* w, double* Av) {
   std::fill(w, w + n, 0.0);
-  const int64_t n8 = n - n % 8, n4 = n - n % 4;
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const T* r0 = A + i * n;
+  const int64_t n4 = n - n % 4;
+  const int64_t nb = m / 4;  // full blocks of four rows
+  double s[4] = {0.0, 0.0, 0.0, 0.0}, t[4] = {0.0, 0.0, 0.0, 0.0};
+  if (nb > 0) dots4_avx2(A, n, v, s);
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const T* r0 = A + 4 * blk * n;
     const T* r1 = r0 + n;
     const T* r2 = r1 + n;
     const T* r3 = r2 + n;
-    // two accumulators a row: eight independent FMA chains hide the FMA latency
-    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    int64_t j = 0;
-    for (; j < n8; j += 8) {
-      const __m256d v0 = _mm256_loadu_pd(v + j), v1 = _mm256_loadu_pd(v + j + 4);
-      a0 = _mm256_fmadd_pd(load4(r0 + j), v0, a0);
-      a1 = _mm256_fmadd_pd(load4(r1 + j), v0, a1);
-      a2 = _mm256_fmadd_pd(load4(r2 + j), v0, a2);
-      a3 = _mm256_fmadd_pd(load4(r3 + j), v0, a3);
-      b0 = _mm256_fmadd_pd(load4(r0 + j + 4), v1, b0);
-      b1 = _mm256_fmadd_pd(load4(r1 + j + 4), v1, b1);
-      b2 = _mm256_fmadd_pd(load4(r2 + j + 4), v1, b2);
-      b3 = _mm256_fmadd_pd(load4(r3 + j + 4), v1, b3);
+    if (Av) std::copy(s, s + 4, Av + 4 * blk);
+    const __m256d c0 = _mm256_set1_pd(s[0]), c1 = _mm256_set1_pd(s[1]);
+    const __m256d c2 = _mm256_set1_pd(s[2]), c3 = _mm256_set1_pd(s[3]);
+    if (blk + 1 < nb) {
+      const T* q0 = r3 + n;
+      const T* q1 = q0 + n;
+      const T* q2 = q1 + n;
+      const T* q3 = q2 + n;
+      __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t j = 0; j < n4; j += 4) {
+        const __m256d x = _mm256_loadu_pd(v + j);
+        a0 = _mm256_fmadd_pd(load4(q0 + j), x, a0);
+        a1 = _mm256_fmadd_pd(load4(q1 + j), x, a1);
+        a2 = _mm256_fmadd_pd(load4(q2 + j), x, a2);
+        a3 = _mm256_fmadd_pd(load4(q3 + j), x, a3);
+        __m256d acc = _mm256_loadu_pd(w + j);
+        acc = _mm256_fmadd_pd(c0, load4(r0 + j), acc);
+        acc = _mm256_fmadd_pd(c1, load4(r1 + j), acc);
+        acc = _mm256_fmadd_pd(c2, load4(r2 + j), acc);
+        acc = _mm256_fmadd_pd(c3, load4(r3 + j), acc);
+        _mm256_storeu_pd(w + j, acc);
+      }
+      t[0] = hsum(a0);
+      t[1] = hsum(a1);
+      t[2] = hsum(a2);
+      t[3] = hsum(a3);
+      for (int64_t j = n4; j < n; ++j) {
+        const double vj = v[j];
+        t[0] += load_d(q0, j) * vj;
+        t[1] += load_d(q1, j) * vj;
+        t[2] += load_d(q2, j) * vj;
+        t[3] += load_d(q3, j) * vj;
+      }
+    } else {
+      for (int64_t j = 0; j < n4; j += 4) {
+        __m256d acc = _mm256_loadu_pd(w + j);
+        acc = _mm256_fmadd_pd(c0, load4(r0 + j), acc);
+        acc = _mm256_fmadd_pd(c1, load4(r1 + j), acc);
+        acc = _mm256_fmadd_pd(c2, load4(r2 + j), acc);
+        acc = _mm256_fmadd_pd(c3, load4(r3 + j), acc);
+        _mm256_storeu_pd(w + j, acc);
+      }
     }
-    for (; j < n4; j += 4) {
-      const __m256d v0 = _mm256_loadu_pd(v + j);
-      a0 = _mm256_fmadd_pd(load4(r0 + j), v0, a0);
-      a1 = _mm256_fmadd_pd(load4(r1 + j), v0, a1);
-      a2 = _mm256_fmadd_pd(load4(r2 + j), v0, a2);
-      a3 = _mm256_fmadd_pd(load4(r3 + j), v0, a3);
+    for (int64_t j = n4; j < n; ++j) {
+      w[j] += s[0] * load_d(r0, j) + s[1] * load_d(r1, j) + s[2] * load_d(r2, j) +
+              s[3] * load_d(r3, j);
     }
-    double s0 = hsum(_mm256_add_pd(a0, b0)), s1 = hsum(_mm256_add_pd(a1, b1));
-    double s2 = hsum(_mm256_add_pd(a2, b2)), s3 = hsum(_mm256_add_pd(a3, b3));
-    for (; j < n; ++j) {
-      const double vj = v[j];
-      s0 += load_d(r0, j) * vj;
-      s1 += load_d(r1, j) * vj;
-      s2 += load_d(r2, j) * vj;
-      s3 += load_d(r3, j) * vj;
-    }
-    if (Av) {
-      Av[i] = s0;
-      Av[i + 1] = s1;
-      Av[i + 2] = s2;
-      Av[i + 3] = s3;
-    }
-    const __m256d c0 = _mm256_set1_pd(s0), c1 = _mm256_set1_pd(s1);
-    const __m256d c2 = _mm256_set1_pd(s2), c3 = _mm256_set1_pd(s3);
-    for (j = 0; j < n4; j += 4) {
-      __m256d acc = _mm256_loadu_pd(w + j);
-      acc = _mm256_fmadd_pd(c0, load4(r0 + j), acc);
-      acc = _mm256_fmadd_pd(c1, load4(r1 + j), acc);
-      acc = _mm256_fmadd_pd(c2, load4(r2 + j), acc);
-      acc = _mm256_fmadd_pd(c3, load4(r3 + j), acc);
-      _mm256_storeu_pd(w + j, acc);
-    }
-    for (; j < n; ++j) {
-      w[j] += s0 * load_d(r0, j) + s1 * load_d(r1, j) + s2 * load_d(r2, j) + s3 * load_d(r3, j);
-    }
+    std::copy(t, t + 4, s);
   }
-  for (; i < m; ++i) {
+  for (int64_t i = 4 * nb; i < m; ++i) {
     const T* r = A + i * n;
-    double s = 0.0;
-    for (int64_t j = 0; j < n; ++j) s += load_d(r, j) * v[j];
-    if (Av) Av[i] = s;
-    for (int64_t j = 0; j < n; ++j) w[j] += s * load_d(r, j);
+    double sr = 0.0;
+    for (int64_t j = 0; j < n; ++j) sr += load_d(r, j) * v[j];
+    if (Av) Av[i] = sr;
+    for (int64_t j = 0; j < n; ++j) w[j] += sr * load_d(r, j);
   }
 }
 
@@ -188,10 +223,47 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 x) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
+// Float32 dots of four rows with v32, float32 partial sums over chunks of kF32Chunk columns
+// flushed into double; the columns from n8 on in double against v.
+constexpr int64_t kF32Chunk = 512;
+
+__attribute__((target("avx2,fma"))) inline void dots4_f32(const float* r0, int64_t n,
+                                                          const float* v32, const double* v,
+                                                          double* s) {
+  const float* r1 = r0 + n;
+  const float* r2 = r1 + n;
+  const float* r3 = r2 + n;
+  const int64_t n8 = n - n % 8;
+  s[0] = s[1] = s[2] = s[3] = 0.0;
+  for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
+    const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t j = j0; j < j1; j += 8) {
+      const __m256 x = _mm256_loadu_ps(v32 + j);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), x, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), x, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), x, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), x, a3);
+    }
+    s[0] += hsum8(a0);
+    s[1] += hsum8(a1);
+    s[2] += hsum8(a2);
+    s[3] += hsum8(a3);
+  }
+  for (int64_t j = n8; j < n; ++j) {
+    const double vj = v[j];
+    s[0] += static_cast<double>(r0[j]) * vj;
+    s[1] += static_cast<double>(r1[j]) * vj;
+    s[2] += static_cast<double>(r2[j]) * vj;
+    s[3] += static_cast<double>(r3[j]) * vj;
+  }
+}
+
 // The fast float32 twin: float32 products and FMAs (eight lanes), float32 partial sums over chunks
 // of 512 columns (the dots) and of 64 rows (the A^T s accumulator), each flushed into double. A
 // relative error of about 1e-7 per application: Lanczos iterates with it and certifies with the
-// double-accumulating kernel. `v32`, `w32`: work space of n floats each.
+// double-accumulating kernel. `v32`, `w32`: work space of n floats each. Pipelined as
+// gram_apply_avx2.
 __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* A, int64_t m,
                                                                    int64_t n, const double* v,
                                                                    double* w, float* v32,
@@ -200,67 +272,79 @@ __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* 
   std::fill(w, w + n, 0.0);
   std::fill(w32, w32 + n, 0.0f);
   const int64_t n8 = n - n % 8;
-  constexpr int64_t kChunk = 512;
   constexpr int64_t kFlushRows = 64;
-  auto flush = [&]() {
-    for (int64_t j = 0; j < n; ++j) {
-      w[j] += static_cast<double>(w32[j]);
-      w32[j] = 0.0f;
-    }
-  };
-  int64_t i = 0, since_flush = 0;
-  for (; i + 4 <= m; i += 4) {
-    const float* r0 = A + i * n;
+  const int64_t nb = m / 4;
+  double s[4] = {0.0, 0.0, 0.0, 0.0}, t[4] = {0.0, 0.0, 0.0, 0.0};
+  if (nb > 0) dots4_f32(A, n, v32, v, s);
+  int64_t since_flush = 0;
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const float* r0 = A + 4 * blk * n;
     const float* r1 = r0 + n;
     const float* r2 = r1 + n;
     const float* r3 = r2 + n;
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    for (int64_t j0 = 0; j0 < n8; j0 += kChunk) {
-      const int64_t j1 = std::min(n8, j0 + kChunk);
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t j = j0; j < j1; j += 8) {
-        const __m256 x = _mm256_loadu_ps(v32 + j);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), x, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), x, a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), x, a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), x, a3);
+    const __m256 c0 = _mm256_set1_ps(static_cast<float>(s[0]));
+    const __m256 c1 = _mm256_set1_ps(static_cast<float>(s[1]));
+    const __m256 c2 = _mm256_set1_ps(static_cast<float>(s[2]));
+    const __m256 c3 = _mm256_set1_ps(static_cast<float>(s[3]));
+    if (blk + 1 < nb) {
+      const float* q0 = r3 + n;
+      const float* q1 = q0 + n;
+      const float* q2 = q1 + n;
+      const float* q3 = q2 + n;
+      t[0] = t[1] = t[2] = t[3] = 0.0;
+      for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
+        const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t j = j0; j < j1; j += 8) {
+          const __m256 x = _mm256_loadu_ps(v32 + j);
+          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + j), x, a0);
+          a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + j), x, a1);
+          a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + j), x, a2);
+          a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + j), x, a3);
+          __m256 acc = _mm256_loadu_ps(w32 + j);
+          acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
+          acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
+          acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + j), acc);
+          acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + j), acc);
+          _mm256_storeu_ps(w32 + j, acc);
+        }
+        t[0] += hsum8(a0);
+        t[1] += hsum8(a1);
+        t[2] += hsum8(a2);
+        t[3] += hsum8(a3);
       }
-      s0 += hsum8(a0);
-      s1 += hsum8(a1);
-      s2 += hsum8(a2);
-      s3 += hsum8(a3);
+      for (int64_t j = n8; j < n; ++j) {
+        const double vj = v[j];
+        t[0] += static_cast<double>(q0[j]) * vj;
+        t[1] += static_cast<double>(q1[j]) * vj;
+        t[2] += static_cast<double>(q2[j]) * vj;
+        t[3] += static_cast<double>(q3[j]) * vj;
+      }
+    } else {
+      for (int64_t j = 0; j < n8; j += 8) {
+        __m256 acc = _mm256_loadu_ps(w32 + j);
+        acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
+        acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
+        acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + j), acc);
+        acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + j), acc);
+        _mm256_storeu_ps(w32 + j, acc);
+      }
     }
     for (int64_t j = n8; j < n; ++j) {
-      const double vj = v[j];
-      s0 += static_cast<double>(r0[j]) * vj;
-      s1 += static_cast<double>(r1[j]) * vj;
-      s2 += static_cast<double>(r2[j]) * vj;
-      s3 += static_cast<double>(r3[j]) * vj;
-    }
-    const __m256 c0 = _mm256_set1_ps(static_cast<float>(s0));
-    const __m256 c1 = _mm256_set1_ps(static_cast<float>(s1));
-    const __m256 c2 = _mm256_set1_ps(static_cast<float>(s2));
-    const __m256 c3 = _mm256_set1_ps(static_cast<float>(s3));
-    for (int64_t j = 0; j < n8; j += 8) {
-      __m256 acc = _mm256_loadu_ps(w32 + j);
-      acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
-      acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
-      acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + j), acc);
-      acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + j), acc);
-      _mm256_storeu_ps(w32 + j, acc);
-    }
-    for (int64_t j = n8; j < n; ++j) {
-      w[j] += s0 * static_cast<double>(r0[j]) + s1 * static_cast<double>(r1[j]) +
-              s2 * static_cast<double>(r2[j]) + s3 * static_cast<double>(r3[j]);
+      w[j] += s[0] * static_cast<double>(r0[j]) + s[1] * static_cast<double>(r1[j]) +
+              s[2] * static_cast<double>(r2[j]) + s[3] * static_cast<double>(r3[j]);
     }
     since_flush += 4;
-    if (since_flush >= kFlushRows) {
-      flush();
+    if (since_flush >= kFlushRows || blk + 1 == nb) {
+      for (int64_t j = 0; j < n8; ++j) {
+        w[j] += static_cast<double>(w32[j]);
+        w32[j] = 0.0f;
+      }
       since_flush = 0;
     }
+    std::copy(t, t + 4, s);
   }
-  flush();
-  for (; i < m; ++i) {
+  for (int64_t i = 4 * nb; i < m; ++i) {
     const float* r = A + i * n;
     double sr = 0.0;
     for (int64_t j = 0; j < n; ++j) sr += static_cast<double>(r[j]) * v[j];
