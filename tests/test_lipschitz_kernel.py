@@ -63,3 +63,24 @@ def test_fused_pass_rejects_bad_arguments():
         _core.spectral_gram_apply(A, v, np.empty(4), np.empty(2), 1)
     with pytest.raises(ValueError, match="Av"):
         _core.spectral_gram_apply(A.astype(np.float32), v, np.empty(4), np.empty(3), 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("m", "n"), [(8, 8), (9, 12), (12, 9), (33, 100), (100, 33), (64, 64), (70, 67), (67, 70)]
+)
+def test_blocked_cholesky_certificate_decides_mu(m, n, dtype):
+    """The Gram matrix (4 x 8 blocks, mirrored by 4 x 4 transposes; X X^T for wide X) and the
+    rank-4 blocked Cholesky of mu I - G: mu just above the top eigenvalue factors, just below
+    does not, on sizes beyond the 4-row blocks and the 8-column padding."""
+    rng = np.random.default_rng(m * 100 + n)
+    X = rng.standard_normal((3, m, n)).astype(dtype)
+    X64 = X.astype(np.float64)
+    G = X64 @ np.swapaxes(X64, -1, -2) if m < n else np.swapaxes(X64, -1, -2) @ X64
+    lam = np.linalg.eigvalsh(G)[:, -1]
+    fro2 = np.empty(3)
+    for factor, want in ((1.0 + 1e-9, 1), (1.0 - 1e-9, 0)):
+        ok = np.full(3, -1, np.int32)
+        _core.spectral_certify(X, np.ascontiguousarray(lam * factor), ok, fro2)
+        np.testing.assert_array_equal(ok, want)
+    np.testing.assert_allclose(fro2, (X64**2).sum(axis=(1, 2)), rtol=1e-12)

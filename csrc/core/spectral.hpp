@@ -1003,28 +1003,66 @@ inline void axpy_generic(double alpha, const double* x, double* y, int64_t n) {
     return true;                                                    \
   }
 
+
+INFOTHEORY_SMALL_GRAM(small_gram_generic, , dot_generic, axpy_generic)
+INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_generic, , dot_generic)
+#undef INFOTHEORY_SMALL_GRAM
+#undef INFOTHEORY_CHOLESKY_SHIFTED
+
 #ifdef INFOTHEORY_SPECTRAL_X86
-// G = X^T X (n <= m) by a register-blocked 4 x 8 outer-product kernel over the rows of X (the
-// lower-triangle blocks only): 8 FMAs per 6 loads instead of one load and store per FMA. Same
-// rounding bound as any summation order. `buf` holds X in double with rows padded to 8.
+// 4 x 4 transpose of the tile at src (leading dimension ld) into dst (leading dimension ld).
+__attribute__((target("avx2,fma"))) inline void transpose4_avx2(const double* src, double* dst,
+                                                                int64_t ld) {
+  const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + ld);
+  const __m256d r2 = _mm256_loadu_pd(src + 2 * ld), r3 = _mm256_loadu_pd(src + 3 * ld);
+  const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+  const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+  _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(dst + ld, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(dst + 2 * ld, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(dst + 3 * ld, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+
+// The full symmetric Gram matrix G (k x k, both triangles, leading dimension k) of X (m x n):
+// X^T X (k = n) unless `trans`, X X^T (k = m) if `trans`, in double, and its trace ||X||_F^2.
+// A register-blocked 4 x 8 outer-product kernel over the rows of X (8 FMAs per 6 loads) for the
+// lower block triangle, then the upper triangle by 4 x 4 register transposes (no column-strided
+// stores). Same rounding bound as any summation order.
+// `buf`: X in double with rows padded to 8 (skipped for double X^T X with n % 8 == 0) and the
+// padded Gram matrix.
 template <class T>
-__attribute__((target("avx2,fma"))) inline void small_gram_tall_avx2(const T* X, int64_t m,
-                                                                     int64_t n, double* G,
-                                                                     double* fro2,
+__attribute__((target("avx2,fma"))) inline void small_gram_full_avx2(const T* X, int64_t m,
+                                                                     int64_t n, bool trans,
+                                                                     double* G, double* fro2,
                                                                      std::vector<double>& buf) {
-  const int64_t np = (n + 7) / 8 * 8;
-  buf.assign(static_cast<size_t>(m * np + np * np), 0.0);
-  double* Xd = buf.data();
-  double* Gp = Xd + m * np;
-  for (int64_t r = 0; r < m; ++r) {
-    for (int64_t j = 0; j < n; ++j) Xd[r * np + j] = static_cast<double>(X[r * n + j]);
+  const int64_t rows = trans ? n : m, k = trans ? m : n;  // G = sum over rows of x x^T
+  const int64_t kp = (k + 7) / 8 * 8;
+  const bool direct = std::is_same_v<T, double> && !trans && kp == k;
+  buf.resize(static_cast<size_t>((direct ? 0 : rows * kp) + (kp == k ? 0 : kp * kp)));
+  const double* Xd = nullptr;
+  if (direct) {
+    Xd = reinterpret_cast<const double*>(X);
+  } else {
+    double* xd = buf.data();
+    if (trans) {
+      for (int64_t r = 0; r < n; ++r) {
+        for (int64_t j = 0; j < m; ++j) xd[r * kp + j] = static_cast<double>(X[j * n + r]);
+      }
+    } else {
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t j = 0; j < n; ++j) xd[r * kp + j] = static_cast<double>(X[r * n + j]);
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) std::fill(xd + r * kp + k, xd + (r + 1) * kp, 0.0);
+    Xd = xd;
   }
-  for (int64_t i0 = 0; i0 < np; i0 += 4) {
-    for (int64_t j0 = 0; j0 <= i0 + 3 && j0 < np; j0 += 8) {
+  double* Gp = kp == k ? G : buf.data() + (direct ? 0 : rows * kp);
+  for (int64_t i0 = 0; i0 < kp; i0 += 4) {
+    for (int64_t j0 = 0; j0 <= i0 + 3 && j0 < kp; j0 += 8) {
       __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
               c30 = c00, c31 = c00;
       const double* x = Xd;
-      for (int64_t r = 0; r < m; ++r, x += np) {
+      for (int64_t r = 0; r < rows; ++r, x += kp) {
         const __m256d b0 = _mm256_loadu_pd(x + j0), b1 = _mm256_loadu_pd(x + j0 + 4);
         const __m256d a0 = _mm256_broadcast_sd(x + i0), a1 = _mm256_broadcast_sd(x + i0 + 1);
         c00 = _mm256_fmadd_pd(a0, b0, c00);
@@ -1037,46 +1075,114 @@ __attribute__((target("avx2,fma"))) inline void small_gram_tall_avx2(const T* X,
         c30 = _mm256_fmadd_pd(a3, b0, c30);
         c31 = _mm256_fmadd_pd(a3, b1, c31);
       }
-      double* g = Gp + i0 * np + j0;
+      double* g = Gp + i0 * kp + j0;
       _mm256_storeu_pd(g, c00);
       _mm256_storeu_pd(g + 4, c01);
-      _mm256_storeu_pd(g + np, c10);
-      _mm256_storeu_pd(g + np + 4, c11);
-      _mm256_storeu_pd(g + 2 * np, c20);
-      _mm256_storeu_pd(g + 2 * np + 4, c21);
-      _mm256_storeu_pd(g + 3 * np, c30);
-      _mm256_storeu_pd(g + 3 * np + 4, c31);
+      _mm256_storeu_pd(g + kp, c10);
+      _mm256_storeu_pd(g + kp + 4, c11);
+      _mm256_storeu_pd(g + 2 * kp, c20);
+      _mm256_storeu_pd(g + 2 * kp + 4, c21);
+      _mm256_storeu_pd(g + 3 * kp, c30);
+      _mm256_storeu_pd(g + 3 * kp + 4, c31);
     }
   }
-  double f = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j <= i; ++j) G[i * n + j] = Gp[i * np + j];
-    f += Gp[i * np + i];
+  // every 4 x 4 tile on or below the diagonal is computed (and the products are symmetric term by
+  // term, so the computed upper tiles equal the transposes): mirror the strictly lower tiles
+  for (int64_t bi = 4; bi < kp; bi += 4) {
+    for (int64_t bj = 0; bj < bi; bj += 4) transpose4_avx2(Gp + bi * kp + bj, Gp + bj * kp + bi, kp);
   }
+  double f = 0.0;
+  for (int64_t i = 0; i < k; ++i) f += Gp[i * kp + i];
   *fro2 = f;
+  if (Gp != G) {
+    for (int64_t i = 0; i < k; ++i) std::copy(Gp + i * kp, Gp + i * kp + k, G + i * k);
+  }
+}
+
+// Is mu I - G positive definite? G (k x k) symmetric, row-major; reads and overwrites the upper
+// triangle only (with the Cholesky factor R, mu I - G = R^T R). Right-looking in blocks of four
+// pivot rows: each block is factored, then the trailing rows get one rank-4 update (four FMAs per
+// load and store of a trailing row instead of one). Every entry still receives its updates one
+// pivot at a time in pivot order, so the arithmetic and the rounding-error bound are those of any
+// Cholesky ordering; false at the first pivot <= 0.
+__attribute__((target("avx2,fma"))) inline bool cholesky_shifted_upper_avx2(double* G, int64_t k,
+                                                                            double mu) {
+  const __m256d neg = _mm256_set1_pd(-0.0);
+  for (int64_t i = 0; i < k; ++i) {
+    double* gi = G + i * k;
+    int64_t l = i;
+    for (; l + 4 <= k; l += 4) _mm256_storeu_pd(gi + l, _mm256_xor_pd(_mm256_loadu_pd(gi + l), neg));
+    for (; l < k; ++l) gi[l] = -gi[l];
+    gi[i] += mu;
+  }
+  for (int64_t j0 = 0; j0 < k; j0 += 4) {
+    const int64_t j1 = std::min(k, j0 + 4);
+    // the pivot rows of the block, updating only the block's own rows
+    for (int64_t j = j0; j < j1; ++j) {
+      double* rj = G + j * k;
+      const double d = rj[j];
+      if (!(d > 0.0) || !std::isfinite(d)) return false;
+      const double r = std::sqrt(d);
+      rj[j] = r;
+      const __m256d rv = _mm256_set1_pd(r);
+      int64_t l = j + 1;
+      for (; l + 4 <= k; l += 4) {
+        _mm256_storeu_pd(rj + l, _mm256_div_pd(_mm256_loadu_pd(rj + l), rv));
+      }
+      for (; l < k; ++l) rj[l] /= r;
+      for (int64_t i = j + 1; i < j1; ++i) {
+        double* ri = G + i * k;
+        const double c = rj[i];
+        const __m256d cv = _mm256_set1_pd(c);
+        int64_t q = i;
+        for (; q + 4 <= k; q += 4) {
+          _mm256_storeu_pd(ri + q,
+                           _mm256_fnmadd_pd(cv, _mm256_loadu_pd(rj + q), _mm256_loadu_pd(ri + q)));
+        }
+        for (; q < k; ++q) ri[q] = std::fma(-c, rj[q], ri[q]);
+      }
+    }
+    if (j1 - j0 < 4) continue;  // the last, partial block has no trailing rows
+    const double* p0 = G + j0 * k;
+    const double* p1 = p0 + k;
+    const double* p2 = p1 + k;
+    const double* p3 = p2 + k;
+    for (int64_t i = j1; i < k; ++i) {
+      double* ri = G + i * k;
+      const __m256d c0 = _mm256_set1_pd(p0[i]), c1 = _mm256_set1_pd(p1[i]);
+      const __m256d c2 = _mm256_set1_pd(p2[i]), c3 = _mm256_set1_pd(p3[i]);
+      int64_t q = i;
+      for (; q + 4 <= k; q += 4) {
+        __m256d acc = _mm256_loadu_pd(ri + q);
+        acc = _mm256_fnmadd_pd(c0, _mm256_loadu_pd(p0 + q), acc);
+        acc = _mm256_fnmadd_pd(c1, _mm256_loadu_pd(p1 + q), acc);
+        acc = _mm256_fnmadd_pd(c2, _mm256_loadu_pd(p2 + q), acc);
+        acc = _mm256_fnmadd_pd(c3, _mm256_loadu_pd(p3 + q), acc);
+        _mm256_storeu_pd(ri + q, acc);
+      }
+      for (; q < k; ++q) {
+        double x = std::fma(-p0[i], p0[q], ri[q]);
+        x = std::fma(-p1[i], p1[q], x);
+        x = std::fma(-p2[i], p2[q], x);
+        ri[q] = std::fma(-p3[i], p3[q], x);
+      }
+    }
+  }
+  return true;
 }
 #endif
 
-INFOTHEORY_SMALL_GRAM(small_gram_generic, , dot_generic, axpy_generic)
-INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_generic, , dot_generic)
-#ifdef INFOTHEORY_SPECTRAL_X86
-INFOTHEORY_SMALL_GRAM(small_gram_avx2, __attribute__((target("avx2,fma"))), dot_avx2, axpy_avx2)
-INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_avx2, __attribute__((target("avx2,fma"))), dot_avx2)
-#endif
-#undef INFOTHEORY_SMALL_GRAM
-#undef INFOTHEORY_CHOLESKY_SHIFTED
-
 // Certificate: is mu I - G positive definite, G = X^T X (n <= m) or X X^T (m < n), by a double
 // Cholesky factorisation? `fro2` receives ||X||_F^2; the caller adds the rounding margin. `G`:
-// work space of k^2 doubles, k = min(m, n) (only the lower triangle is used).
+// work space of k^2 doubles, k = min(m, n).
 template <class T>
 bool certify_cholesky(const T* X, int64_t m, int64_t n, double mu, double* G, double* fro2,
                       std::vector<double>& buf) {
   const int64_t k = std::min(m, n);
 #ifdef INFOTHEORY_SPECTRAL_X86
   if (cpu_has_avx2()) {
-    small_gram_avx2(X, m, n, G, fro2, buf);
-    return cholesky_shifted_avx2(G, k, mu);
+    small_gram_full_avx2(X, m, n, m < n, G, fro2, buf);
+    return cholesky_shifted_upper_avx2(G, k, mu);
   }
 #endif
   small_gram_generic(X, m, n, G, fro2, buf);
@@ -1138,18 +1244,18 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
   *ok = 0;
   *mu = 0.0;
   gw.G.resize(static_cast<size_t>(k * k));
-  gw.H.resize(static_cast<size_t>(k * k));
   double* G = gw.G.data();
+  // AVX2: the full symmetric G at once and the right-looking Cholesky on its upper triangle;
+  // otherwise the lower triangle, mirrored, and the dot-product Cholesky on the lower triangle
 #ifdef INFOTHEORY_SPECTRAL_X86
   const bool avx2 = cpu_has_avx2();
-  if (avx2 && n <= m) {
-    small_gram_tall_avx2(A, m, n, G, fro2, gw.buf);
-  } else if (avx2) {
-    small_gram_avx2(A, m, n, G, fro2, gw.buf);
+  if (avx2) {
+    small_gram_full_avx2(A, m, n, !right, G, fro2, gw.buf);
   } else {
     small_gram_generic(A, m, n, G, fro2, gw.buf);
   }
 #else
+  const bool avx2 = false;
   small_gram_generic(A, m, n, G, fro2, gw.buf);
 #endif
   Result res;
@@ -1157,13 +1263,15 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
     res.status = kNonFiniteInput;
     return res;
   }
-  std::copy(G, G + k * k, gw.H.data());  // the lower triangle, for the certificate
-  // mirror into the upper triangle by 8 x 8 tiles (whole-column strides alias in the cache)
-  for (int64_t i0 = 0; i0 < k; i0 += 8) {
-    for (int64_t j0 = 0; j0 <= i0; j0 += 8) {
-      const int64_t i1 = std::min(k, i0 + 8), j1 = std::min(k, j0 + 8);
-      for (int64_t i = i0; i < i1; ++i) {
-        for (int64_t j = j0; j < std::min(i, j1); ++j) G[j * k + i] = G[i * k + j];
+  if (!avx2) {
+    gw.H.assign(G, G + k * k);  // the lower triangle, for the certificate
+    // mirror into the upper triangle by 8 x 8 tiles (whole-column strides alias in the cache)
+    for (int64_t i0 = 0; i0 < k; i0 += 8) {
+      for (int64_t j0 = 0; j0 <= i0; j0 += 8) {
+        const int64_t i1 = std::min(k, i0 + 8), j1 = std::min(k, j0 + 8);
+        for (int64_t i = i0; i < i1; ++i) {
+          for (int64_t j = j0; j < std::min(i, j1); ++j) G[j * k + i] = G[i * k + j];
+        }
       }
     }
   }
@@ -1231,11 +1339,22 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
   if (*fro2 == 0.0) return res;
   const double cands[2] = {std::max(res.upper * res.upper, std::pow(res.lower * (1.0 + 0.25 * tol), 2)),
                            std::pow(res.lower * (1.0 + 0.9 * tol), 2)};
+  // G is no longer needed: factor it in place; for the second candidate recompute it (AVX2, a
+  // rare case) or copy the saved lower triangle back. No upfront copy: copying between the
+  // adjacent k^2 buffers ran at a tenth of the cache's speed (4K aliasing of loads and stores).
+  bool pristine = true;
   for (const double c : cands) {
-    double* H = gw.G.data();  // G is no longer needed: factor a copy of the saved lower triangle
-    std::copy(gw.H.begin(), gw.H.end(), H);
+    double* H = gw.G.data();
 #ifdef INFOTHEORY_SPECTRAL_X86
-    const bool f = avx2 ? cholesky_shifted_avx2(H, k, c) : cholesky_shifted_generic(H, k, c);
+    if (!pristine && avx2) {
+      double f2 = 0.0;
+      small_gram_full_avx2(A, m, n, !right, H, &f2, gw.buf);
+    }
+#endif
+    if (!pristine && !avx2) std::copy(gw.H.begin(), gw.H.end(), H);
+    pristine = false;
+#ifdef INFOTHEORY_SPECTRAL_X86
+    const bool f = avx2 ? cholesky_shifted_upper_avx2(H, k, c) : cholesky_shifted_generic(H, k, c);
 #else
     const bool f = cholesky_shifted_generic(H, k, c);
 #endif
