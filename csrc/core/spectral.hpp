@@ -499,6 +499,52 @@ inline double dot(const double* a, const double* b, int64_t n) {
 
 inline double norm2(const double* a, int64_t n) { return std::sqrt(dot(a, a, n)); }
 
+#ifdef INFOTHEORY_SPECTRAL_X86
+__attribute__((target("avx2,fma"))) inline double dot_avx2(const double* a, const double* b,
+                                                           int64_t n) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
+    s1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 4), _mm256_loadu_pd(b + j + 4), s1);
+  }
+  for (; j + 4 <= n; j += 4) {
+    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
+  }
+  double s = hsum(_mm256_add_pd(s0, s1));
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) inline void axpy_avx2(double alpha, const double* x, double* y,
+                                                          int64_t n) {
+  const __m256d a = _mm256_set1_pd(alpha);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    _mm256_storeu_pd(y + j, _mm256_fmadd_pd(a, _mm256_loadu_pd(x + j), _mm256_loadu_pd(y + j)));
+  }
+  for (; j < n; ++j) y[j] += alpha * x[j];
+}
+#endif
+
+// dot and y += alpha x for the Lanczos vectors: AVX2/FMA where the CPU has it.
+inline double vdot(const double* a, const double* b, int64_t n) {
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) return dot_avx2(a, b, n);
+#endif
+  return dot(a, b, n);
+}
+
+inline void vaxpy(double alpha, const double* x, double* y, int64_t n) {
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) {
+    axpy_avx2(alpha, x, y, n);
+    return;
+  }
+#endif
+  for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
+}
+
 // A reproducible start vector with no zero entries: splitmix64 draws in [-1, -0.5] U [0.5, 1].
 inline void random_start(double* v, int64_t n, uint64_t seed) {
   uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
@@ -689,7 +735,7 @@ inline double kato_temple(double theta, double r, double alpha, double cap = inf
 // (exact for any unit s_2, not only an eigenvector of T).
 inline double second_ritz_bound(const double* a, const double* b, int64_t k, double top, double beta,
                                 const double* s1, std::vector<double>& s2,
-                                std::vector<double>& ws) {
+                                std::vector<double>& ws, std::vector<double>& tv) {
   const double t2 = tridiag_second(a, b, k, top);
   s2.resize(static_cast<size_t>(k));
   double* v = s2.data();
@@ -700,7 +746,7 @@ inline double second_ritz_bound(const double* a, const double* b, int64_t k, dou
   if (!(nv > 0.0)) return inf();
   for (int64_t i = 0; i < k; ++i) v[i] /= nv;
   double rho = 0.0, rr = 0.0;
-  std::vector<double> tv(static_cast<size_t>(k));
+  tv.resize(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i) {
     double t = a[i] * v[i];
     if (i > 0) t += b[i - 1] * v[i - 1];
@@ -828,6 +874,7 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
     std::copy(v, v + n, Q);
     int64_t k = 0;
     double theta = 0.0, est = inf(), alpha = -inf();
+    double gap_seen = inf();  // theta - alpha at the last evaluation (inf: none or unresolved)
     bool invariant = false, stopped_by_estimate = false;
     for (;;) {
       double* q = Q + k * n;
@@ -841,20 +888,19 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
         res.status = kNonFiniteInput;
         return res;
       }
-      al[k] = dot(q, w, n);
+      al[k] = vdot(q, w, n);
       // three-term recurrence, then full reorthogonalisation against the whole basis; a second
       // pass only when the first removed much (Kahan-Parlett: "twice is enough")
       const double* qp = k ? Q + (k - 1) * n : q;
       const double bp = k ? be[k - 1] : 0.0;
       for (int64_t j = 0; j < n; ++j) w[j] -= al[k] * q[j] + bp * qp[j];
-      double b = norm2(w, n);
+      double b = std::sqrt(vdot(w, w, n));
       for (int pass = 0; pass < 2; ++pass) {
         for (int64_t i = 0; i <= k; ++i) {
           const double* qi = Q + i * n;
-          const double c = dot(qi, w, n);
-          for (int64_t j = 0; j < n; ++j) w[j] -= c * qi[j];
+          vaxpy(-vdot(qi, w, n), qi, w, n);
         }
-        const double after = norm2(w, n);
+        const double after = std::sqrt(vdot(w, w, n));
         const bool again = after < 0.7 * b;
         b = after;
         if (!again) break;
@@ -866,14 +912,17 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
       est = b * std::fabs(s[k - 1]);
       invariant = !(b > 1e-14 * std::max(theta, 1e-300)) || k >= n;
       // the Kato-Temple bound needs only est^2 <= want theta min(theta - alpha, cap theta): try
-      // it once that is possible at all (theta - alpha <= theta)
+      // it once that is possible at all (theta - alpha <= theta), and then only once est^2 is
+      // within 4x of what the last gap would accept (the second Ritz pair costs some fifty
+      // O(k) sweeps; the gap changes slowly from step to step)
       alpha = -inf();
       bool kt_ok = false;
       if (gap && k >= kt_min && est * est <= want * std::min(1.0, cap) * theta * theta &&
-          est > want * theta) {
-        alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2, ws.tri);
+          est > want * theta && est * est <= 4.0 * want * theta * std::min(gap_seen, cap * theta)) {
+        alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2, ws.tri, ws.x);
         kt_ok = theta > alpha &&
                 est * est <= want * theta * std::min(theta - alpha, cap * theta);
+        gap_seen = theta > alpha ? theta - alpha : inf();
       }
       stopped_by_estimate = invariant || est <= want * theta || kt_ok;
       if (stopped_by_estimate || k >= kmax || res.iterations + 1 >= max_iter) {
@@ -884,15 +933,11 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
     }
     // Ritz vector y = Q s into v
     std::fill(v, v + n, 0.0);
-    for (int64_t i = 0; i < k; ++i) {
-      const double c = s[i];
-      const double* qi = Q + i * n;
-      for (int64_t j = 0; j < n; ++j) v[j] += c * qi[j];
-    }
+    for (int64_t i = 0; i < k; ++i) vaxpy(s[i], Q + i * n, v, n);
     const double ny = norm2(v, n);
     for (int64_t j = 0; j < n; ++j) v[j] /= ny;
     if (gap && k >= kt_min && alpha == -inf()) {
-      alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2, ws.tri);
+      alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2, ws.tri, ws.x);
     }
     certify(exact, v, n, w, res, alpha, cap);
     if (!all_finite(w, n)) {
@@ -920,33 +965,6 @@ Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter
 // ---------------------------------------------------------------------------------------------
 // Cholesky certificate (see certify_cholesky).
 
-#ifdef INFOTHEORY_SPECTRAL_X86
-__attribute__((target("avx2,fma"))) inline double dot_avx2(const double* a, const double* b,
-                                                           int64_t n) {
-  __m256d s0 = _mm256_setzero_pd(), s1 = s0;
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
-    s1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 4), _mm256_loadu_pd(b + j + 4), s1);
-  }
-  for (; j + 4 <= n; j += 4) {
-    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
-  }
-  double s = hsum(_mm256_add_pd(s0, s1));
-  for (; j < n; ++j) s += a[j] * b[j];
-  return s;
-}
-
-__attribute__((target("avx2,fma"))) inline void axpy_avx2(double alpha, const double* x, double* y,
-                                                          int64_t n) {
-  const __m256d a = _mm256_set1_pd(alpha);
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    _mm256_storeu_pd(y + j, _mm256_fmadd_pd(a, _mm256_loadu_pd(x + j), _mm256_loadu_pd(y + j)));
-  }
-  for (; j < n; ++j) y[j] += alpha * x[j];
-}
-#endif
 
 inline double dot_generic(const double* a, const double* b, int64_t n) { return dot(a, b, n); }
 inline void axpy_generic(double alpha, const double* x, double* y, int64_t n) {
