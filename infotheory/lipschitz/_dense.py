@@ -157,13 +157,15 @@ def spectral_norm(
     method : {"auto", "power", "lanczos", "svd"}
         ``"lanczos"``: Lanczos on ``W^T W`` with full reorthogonalisation (the same Krylov space as
         Golub-Kahan bidiagonalisation), restarted every 128 steps (fewer where the basis would
-        pass 64 MB); about 50 operator applications on a Gaussian 1024x1024 matrix, 65 at
-        4096x4096 (one pass over ``W`` each: the fused ``W^T (W v)`` kernel, in float32 arithmetic
-        for float32 matrices of 65536 entries or more, with the certificate in double). When the
-        Cholesky certificate follows (``certify``), Lanczos may stop earlier, on the Kato-Temple
-        estimate from its second Ritz pair (37 applications at 1024x1024), since the certificate
-        catches a wrong stop. ``"power"``: power iteration, best with a
-        warm start (``init``) in training loops. ``"svd"``: full SVD (numpy or torch), the
+        pass 64 MB); it stops on the Kato-Temple estimate from its second Ritz pair or on the
+        residual bound (see :class:`SpectralNormResult`): about 35-40 operator applications to
+        ``tol=1e-6`` on a Gaussian 1024x1024 matrix and 65-75 at 4096x4096 (the residual bound
+        alone: 50 and 85-90), one pass over ``W`` each (the fused, software-pipelined ``W^T (W
+        v)`` kernel, in float32 arithmetic for float32 matrices of 65536 entries or more, with the
+        certificate in double). Without a certificate the gap of that estimate is capped and
+        trusted only after 20 steps; when the Cholesky certificate follows (``certify``) it is
+        used as it is, since the certificate catches a wrong stop. ``"power"``: power iteration,
+        best with a warm start (``init``) in training loops. ``"svd"``: full SVD (numpy or torch), the
         reference. ``"auto"``: lanczos. On CUDA tensors ``power`` runs the compiled kernel and
         ``lanczos`` runs batched torch operations on the device.
     tol : float
