@@ -112,15 +112,19 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
 
 def kernel_profile(bench: Bench, n: int, dtype: type, rng: np.random.Generator) -> None:
     """Time per Lanczos step (a fused A^T(A v) application plus reorthogonalisation; 30 steps,
-    as spectral_norm runs them: float32 arithmetic for float32 matrices) against numpy's one-pass
-    A @ v: where the dense time goes."""
+    as spectral_norm runs them: float32 arithmetic for float32 matrices) and per bare fused pass
+    (``_core.spectral_gram_apply``, the kernel Lanczos iterates with) against numpy's one-pass
+    A @ v, interleaved: where the dense time goes."""
     import time
     import warnings
 
+    from infotheory import _core
     from infotheory.lipschitz import spectral_norm
 
     A = rng.standard_normal((n, n)).astype(dtype)
     v = rng.standard_normal(n).astype(dtype)
+    v64, w64 = v.astype(np.float64), np.empty(n)
+    kernel = 2 if dtype == np.float32 else 1  # float32 arithmetic / double accumulation
     steps = 30
 
     def fused() -> None:
@@ -128,20 +132,26 @@ def kernel_profile(bench: Bench, n: int, dtype: type, rng: np.random.Generator) 
             warnings.simplefilter("ignore", RuntimeWarning)
             spectral_norm(A, method="lanczos", tol=1e-15, max_iter=steps, certify="none")
 
-    per_app, per_gemv = [], []
+    per_app, per_pass, per_gemv = [], [], []
     for _ in range(5):  # interleaved
         t = time.perf_counter()
         fused()
         per_app.append((time.perf_counter() - t) / steps)
         t = time.perf_counter()
         for _ in range(10):
+            _core.spectral_gram_apply(A, v64, w64, None, kernel)
+        per_pass.append((time.perf_counter() - t) / 10)
+        t = time.perf_counter()
+        for _ in range(10):
             A @ v
         per_gemv.append((time.perf_counter() - t) / 10)
-    a, g = float(np.median(per_app)), float(np.median(per_gemv))
+    a, k, g = (float(np.median(x)) for x in (per_app, per_pass, per_gemv))
     bench.record(
         f"fused pass {n}^2 {np.dtype(dtype).name}",
         ms_per_application=a * 1e3,
         GB_per_s=A.nbytes / a / 1e9,
+        kernel_ms=k * 1e3,
+        kernel_GB_per_s=A.nbytes / k / 1e9,
         numpy_gemv_ms=g * 1e3,
         numpy_gemv_GB_per_s=A.nbytes / g / 1e9,
     )

@@ -325,4 +325,12 @@ def spectral_lanczos_cuda(
     seed: int,
     certify: bool,
     stream: int,
+# spectral: one fused pass w = W^T (W v) (tests and profiles; kernel 0 scalar, 1 dispatched,
+# 2 float32 arithmetic)
+def spectral_gram_apply(
+    W: npt.NDArray[np.floating],
+    v: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    Av: npt.NDArray[np.float64] | None,
+    kernel: int,
 ) -> None: ...

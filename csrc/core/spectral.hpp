@@ -28,7 +28,23 @@ namespace infotheory::spectral {
 
 // kLanczosGap: Lanczos that may stop on the Kato-Temple estimate (second Ritz pair), fewer steps
 // but a bound that assumes Lanczos has resolved the top cluster: for callers that certify after.
-enum Method : int32_t { kPower = 0, kLanczos = 1, kLanczosGap = 2 };
+// kLanczosEstimate: the same stop for callers that do not certify, guarded: the gap is capped at
+// kGapCap theta (see kato_temple), so the residual must fall to sqrt(2 tol kGapCap) theta, and the
+// estimate is used only from kGapMinSteps Lanczos steps on (per restart cycle). Both keep Lanczos
+// going until the Krylov space has had a chance to amplify a top singular direction that the start
+// vector barely contains: without them a pair of top singular values 1e-3 to 1e-2 apart, the rest
+// far below, made it stop on the second one in about 1% of random trials (none with the guards).
+enum Method : int32_t { kPower = 0, kLanczos = 1, kLanczosGap = 2, kLanczosEstimate = 3 };
+
+// The largest relative gap (theta - alpha) / theta the uncertified Kato-Temple estimate trusts,
+// and the Lanczos steps before it does.
+constexpr double kGapCap = 0.01;
+constexpr int64_t kGapMinSteps = 20;
+
+// The gap cap of a Lanczos method: 0 (no Kato-Temple stop), inf (uncapped) or kGapCap.
+inline double gap_cap_of(Method m) {
+  return m == kLanczosGap ? inf() : m == kLanczosEstimate ? kGapCap : 0.0;
+}
 
 struct Result {
   double sigma = 0.0;  // best estimate, sqrt(theta)
@@ -96,73 +112,108 @@ __attribute__((target("avx2,fma"))) inline double hsum(__m256d x) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+// The AVX2 passes are software-pipelined over blocks of four rows: one loop over the columns
+// computes the four dot products of block b + 1 (rows streamed from memory) and the four axpys of
+// block b (rows read a moment ago, still in L2), so that memory requests keep flowing while the
+// axpys run; the two-phase loop (dots, then axpys) left memory idle during its second phase.
+
+// s[q] = row_q . v for the four rows r, r + n, r + 2n, r + 3n (double accumulation).
+template <class T>
+__attribute__((target("avx2,fma"))) inline void dots4_avx2(const T* r0, int64_t n, const double* v,
+                                                           double* s) {
+  const T* r1 = r0 + n;
+  const T* r2 = r1 + n;
+  const T* r3 = r2 + n;
+  const int64_t n4 = n - n % 4;
+  __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t j = 0; j < n4; j += 4) {
+    const __m256d x = _mm256_loadu_pd(v + j);
+    a0 = _mm256_fmadd_pd(load4(r0 + j), x, a0);
+    a1 = _mm256_fmadd_pd(load4(r1 + j), x, a1);
+    a2 = _mm256_fmadd_pd(load4(r2 + j), x, a2);
+    a3 = _mm256_fmadd_pd(load4(r3 + j), x, a3);
+  }
+  s[0] = hsum(a0);
+  s[1] = hsum(a1);
+  s[2] = hsum(a2);
+  s[3] = hsum(a3);
+  for (int64_t j = n4; j < n; ++j) {
+    const double vj = v[j];
+    s[0] += load_d(r0, j) * vj;
+    s[1] += load_d(r1, j) * vj;
+    s[2] += load_d(r2, j) * vj;
+    s[3] += load_d(r3, j) * vj;
+  }
+}
+
 template <class T>
 __attribute__((target("avx2,fma"))) void gram_apply_avx2(const T* A, int64_t m, int64_t n,
                                                          const double* v, double* w, double* Av) {
   std::fill(w, w + n, 0.0);
-  const int64_t n8 = n - n % 8, n4 = n - n % 4;
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const T* r0 = A + i * n;
+  const int64_t n4 = n - n % 4;
+  const int64_t nb = m / 4;  // full blocks of four rows
+  double s[4] = {0.0, 0.0, 0.0, 0.0}, t[4] = {0.0, 0.0, 0.0, 0.0};
+  if (nb > 0) dots4_avx2(A, n, v, s);
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const T* r0 = A + 4 * blk * n;
     const T* r1 = r0 + n;
     const T* r2 = r1 + n;
     const T* r3 = r2 + n;
-    // two accumulators a row: eight independent FMA chains hide the FMA latency
-    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    int64_t j = 0;
-    for (; j < n8; j += 8) {
-      const __m256d v0 = _mm256_loadu_pd(v + j), v1 = _mm256_loadu_pd(v + j + 4);
-      a0 = _mm256_fmadd_pd(load4(r0 + j), v0, a0);
-      a1 = _mm256_fmadd_pd(load4(r1 + j), v0, a1);
-      a2 = _mm256_fmadd_pd(load4(r2 + j), v0, a2);
-      a3 = _mm256_fmadd_pd(load4(r3 + j), v0, a3);
-      b0 = _mm256_fmadd_pd(load4(r0 + j + 4), v1, b0);
-      b1 = _mm256_fmadd_pd(load4(r1 + j + 4), v1, b1);
-      b2 = _mm256_fmadd_pd(load4(r2 + j + 4), v1, b2);
-      b3 = _mm256_fmadd_pd(load4(r3 + j + 4), v1, b3);
+    if (Av) std::copy(s, s + 4, Av + 4 * blk);
+    const __m256d c0 = _mm256_set1_pd(s[0]), c1 = _mm256_set1_pd(s[1]);
+    const __m256d c2 = _mm256_set1_pd(s[2]), c3 = _mm256_set1_pd(s[3]);
+    if (blk + 1 < nb) {
+      const T* q0 = r3 + n;
+      const T* q1 = q0 + n;
+      const T* q2 = q1 + n;
+      const T* q3 = q2 + n;
+      __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t j = 0; j < n4; j += 4) {
+        const __m256d x = _mm256_loadu_pd(v + j);
+        a0 = _mm256_fmadd_pd(load4(q0 + j), x, a0);
+        a1 = _mm256_fmadd_pd(load4(q1 + j), x, a1);
+        a2 = _mm256_fmadd_pd(load4(q2 + j), x, a2);
+        a3 = _mm256_fmadd_pd(load4(q3 + j), x, a3);
+        __m256d acc = _mm256_loadu_pd(w + j);
+        acc = _mm256_fmadd_pd(c0, load4(r0 + j), acc);
+        acc = _mm256_fmadd_pd(c1, load4(r1 + j), acc);
+        acc = _mm256_fmadd_pd(c2, load4(r2 + j), acc);
+        acc = _mm256_fmadd_pd(c3, load4(r3 + j), acc);
+        _mm256_storeu_pd(w + j, acc);
+      }
+      t[0] = hsum(a0);
+      t[1] = hsum(a1);
+      t[2] = hsum(a2);
+      t[3] = hsum(a3);
+      for (int64_t j = n4; j < n; ++j) {
+        const double vj = v[j];
+        t[0] += load_d(q0, j) * vj;
+        t[1] += load_d(q1, j) * vj;
+        t[2] += load_d(q2, j) * vj;
+        t[3] += load_d(q3, j) * vj;
+      }
+    } else {
+      for (int64_t j = 0; j < n4; j += 4) {
+        __m256d acc = _mm256_loadu_pd(w + j);
+        acc = _mm256_fmadd_pd(c0, load4(r0 + j), acc);
+        acc = _mm256_fmadd_pd(c1, load4(r1 + j), acc);
+        acc = _mm256_fmadd_pd(c2, load4(r2 + j), acc);
+        acc = _mm256_fmadd_pd(c3, load4(r3 + j), acc);
+        _mm256_storeu_pd(w + j, acc);
+      }
     }
-    for (; j < n4; j += 4) {
-      const __m256d v0 = _mm256_loadu_pd(v + j);
-      a0 = _mm256_fmadd_pd(load4(r0 + j), v0, a0);
-      a1 = _mm256_fmadd_pd(load4(r1 + j), v0, a1);
-      a2 = _mm256_fmadd_pd(load4(r2 + j), v0, a2);
-      a3 = _mm256_fmadd_pd(load4(r3 + j), v0, a3);
+    for (int64_t j = n4; j < n; ++j) {
+      w[j] += s[0] * load_d(r0, j) + s[1] * load_d(r1, j) + s[2] * load_d(r2, j) +
+              s[3] * load_d(r3, j);
     }
-    double s0 = hsum(_mm256_add_pd(a0, b0)), s1 = hsum(_mm256_add_pd(a1, b1));
-    double s2 = hsum(_mm256_add_pd(a2, b2)), s3 = hsum(_mm256_add_pd(a3, b3));
-    for (; j < n; ++j) {
-      const double vj = v[j];
-      s0 += load_d(r0, j) * vj;
-      s1 += load_d(r1, j) * vj;
-      s2 += load_d(r2, j) * vj;
-      s3 += load_d(r3, j) * vj;
-    }
-    if (Av) {
-      Av[i] = s0;
-      Av[i + 1] = s1;
-      Av[i + 2] = s2;
-      Av[i + 3] = s3;
-    }
-    const __m256d c0 = _mm256_set1_pd(s0), c1 = _mm256_set1_pd(s1);
-    const __m256d c2 = _mm256_set1_pd(s2), c3 = _mm256_set1_pd(s3);
-    for (j = 0; j < n4; j += 4) {
-      __m256d acc = _mm256_loadu_pd(w + j);
-      acc = _mm256_fmadd_pd(c0, load4(r0 + j), acc);
-      acc = _mm256_fmadd_pd(c1, load4(r1 + j), acc);
-      acc = _mm256_fmadd_pd(c2, load4(r2 + j), acc);
-      acc = _mm256_fmadd_pd(c3, load4(r3 + j), acc);
-      _mm256_storeu_pd(w + j, acc);
-    }
-    for (; j < n; ++j) {
-      w[j] += s0 * load_d(r0, j) + s1 * load_d(r1, j) + s2 * load_d(r2, j) + s3 * load_d(r3, j);
-    }
+    std::copy(t, t + 4, s);
   }
-  for (; i < m; ++i) {
+  for (int64_t i = 4 * nb; i < m; ++i) {
     const T* r = A + i * n;
-    double s = 0.0;
-    for (int64_t j = 0; j < n; ++j) s += load_d(r, j) * v[j];
-    if (Av) Av[i] = s;
-    for (int64_t j = 0; j < n; ++j) w[j] += s * load_d(r, j);
+    double sr = 0.0;
+    for (int64_t j = 0; j < n; ++j) sr += load_d(r, j) * v[j];
+    if (Av) Av[i] = sr;
+    for (int64_t j = 0; j < n; ++j) w[j] += sr * load_d(r, j);
   }
 }
 
@@ -172,10 +223,47 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 x) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
+// Float32 dots of four rows with v32, float32 partial sums over chunks of kF32Chunk columns
+// flushed into double; the columns from n8 on in double against v.
+constexpr int64_t kF32Chunk = 512;
+
+__attribute__((target("avx2,fma"))) inline void dots4_f32(const float* r0, int64_t n,
+                                                          const float* v32, const double* v,
+                                                          double* s) {
+  const float* r1 = r0 + n;
+  const float* r2 = r1 + n;
+  const float* r3 = r2 + n;
+  const int64_t n8 = n - n % 8;
+  s[0] = s[1] = s[2] = s[3] = 0.0;
+  for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
+    const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t j = j0; j < j1; j += 8) {
+      const __m256 x = _mm256_loadu_ps(v32 + j);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), x, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), x, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), x, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), x, a3);
+    }
+    s[0] += hsum8(a0);
+    s[1] += hsum8(a1);
+    s[2] += hsum8(a2);
+    s[3] += hsum8(a3);
+  }
+  for (int64_t j = n8; j < n; ++j) {
+    const double vj = v[j];
+    s[0] += static_cast<double>(r0[j]) * vj;
+    s[1] += static_cast<double>(r1[j]) * vj;
+    s[2] += static_cast<double>(r2[j]) * vj;
+    s[3] += static_cast<double>(r3[j]) * vj;
+  }
+}
+
 // The fast float32 twin: float32 products and FMAs (eight lanes), float32 partial sums over chunks
 // of 512 columns (the dots) and of 64 rows (the A^T s accumulator), each flushed into double. A
 // relative error of about 1e-7 per application: Lanczos iterates with it and certifies with the
-// double-accumulating kernel. `v32`, `w32`: work space of n floats each.
+// double-accumulating kernel. `v32`, `w32`: work space of n floats each. Pipelined as
+// gram_apply_avx2.
 __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* A, int64_t m,
                                                                    int64_t n, const double* v,
                                                                    double* w, float* v32,
@@ -184,67 +272,79 @@ __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* 
   std::fill(w, w + n, 0.0);
   std::fill(w32, w32 + n, 0.0f);
   const int64_t n8 = n - n % 8;
-  constexpr int64_t kChunk = 512;
   constexpr int64_t kFlushRows = 64;
-  auto flush = [&]() {
-    for (int64_t j = 0; j < n; ++j) {
-      w[j] += static_cast<double>(w32[j]);
-      w32[j] = 0.0f;
-    }
-  };
-  int64_t i = 0, since_flush = 0;
-  for (; i + 4 <= m; i += 4) {
-    const float* r0 = A + i * n;
+  const int64_t nb = m / 4;
+  double s[4] = {0.0, 0.0, 0.0, 0.0}, t[4] = {0.0, 0.0, 0.0, 0.0};
+  if (nb > 0) dots4_f32(A, n, v32, v, s);
+  int64_t since_flush = 0;
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const float* r0 = A + 4 * blk * n;
     const float* r1 = r0 + n;
     const float* r2 = r1 + n;
     const float* r3 = r2 + n;
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    for (int64_t j0 = 0; j0 < n8; j0 += kChunk) {
-      const int64_t j1 = std::min(n8, j0 + kChunk);
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t j = j0; j < j1; j += 8) {
-        const __m256 x = _mm256_loadu_ps(v32 + j);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), x, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), x, a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), x, a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), x, a3);
+    const __m256 c0 = _mm256_set1_ps(static_cast<float>(s[0]));
+    const __m256 c1 = _mm256_set1_ps(static_cast<float>(s[1]));
+    const __m256 c2 = _mm256_set1_ps(static_cast<float>(s[2]));
+    const __m256 c3 = _mm256_set1_ps(static_cast<float>(s[3]));
+    if (blk + 1 < nb) {
+      const float* q0 = r3 + n;
+      const float* q1 = q0 + n;
+      const float* q2 = q1 + n;
+      const float* q3 = q2 + n;
+      t[0] = t[1] = t[2] = t[3] = 0.0;
+      for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
+        const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t j = j0; j < j1; j += 8) {
+          const __m256 x = _mm256_loadu_ps(v32 + j);
+          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + j), x, a0);
+          a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + j), x, a1);
+          a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + j), x, a2);
+          a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + j), x, a3);
+          __m256 acc = _mm256_loadu_ps(w32 + j);
+          acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
+          acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
+          acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + j), acc);
+          acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + j), acc);
+          _mm256_storeu_ps(w32 + j, acc);
+        }
+        t[0] += hsum8(a0);
+        t[1] += hsum8(a1);
+        t[2] += hsum8(a2);
+        t[3] += hsum8(a3);
       }
-      s0 += hsum8(a0);
-      s1 += hsum8(a1);
-      s2 += hsum8(a2);
-      s3 += hsum8(a3);
+      for (int64_t j = n8; j < n; ++j) {
+        const double vj = v[j];
+        t[0] += static_cast<double>(q0[j]) * vj;
+        t[1] += static_cast<double>(q1[j]) * vj;
+        t[2] += static_cast<double>(q2[j]) * vj;
+        t[3] += static_cast<double>(q3[j]) * vj;
+      }
+    } else {
+      for (int64_t j = 0; j < n8; j += 8) {
+        __m256 acc = _mm256_loadu_ps(w32 + j);
+        acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
+        acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
+        acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + j), acc);
+        acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + j), acc);
+        _mm256_storeu_ps(w32 + j, acc);
+      }
     }
     for (int64_t j = n8; j < n; ++j) {
-      const double vj = v[j];
-      s0 += static_cast<double>(r0[j]) * vj;
-      s1 += static_cast<double>(r1[j]) * vj;
-      s2 += static_cast<double>(r2[j]) * vj;
-      s3 += static_cast<double>(r3[j]) * vj;
-    }
-    const __m256 c0 = _mm256_set1_ps(static_cast<float>(s0));
-    const __m256 c1 = _mm256_set1_ps(static_cast<float>(s1));
-    const __m256 c2 = _mm256_set1_ps(static_cast<float>(s2));
-    const __m256 c3 = _mm256_set1_ps(static_cast<float>(s3));
-    for (int64_t j = 0; j < n8; j += 8) {
-      __m256 acc = _mm256_loadu_ps(w32 + j);
-      acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
-      acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
-      acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + j), acc);
-      acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + j), acc);
-      _mm256_storeu_ps(w32 + j, acc);
-    }
-    for (int64_t j = n8; j < n; ++j) {
-      w[j] += s0 * static_cast<double>(r0[j]) + s1 * static_cast<double>(r1[j]) +
-              s2 * static_cast<double>(r2[j]) + s3 * static_cast<double>(r3[j]);
+      w[j] += s[0] * static_cast<double>(r0[j]) + s[1] * static_cast<double>(r1[j]) +
+              s[2] * static_cast<double>(r2[j]) + s[3] * static_cast<double>(r3[j]);
     }
     since_flush += 4;
-    if (since_flush >= kFlushRows) {
-      flush();
+    if (since_flush >= kFlushRows || blk + 1 == nb) {
+      for (int64_t j = 0; j < n8; ++j) {
+        w[j] += static_cast<double>(w32[j]);
+        w32[j] = 0.0f;
+      }
       since_flush = 0;
     }
+    std::copy(t, t + 4, s);
   }
-  flush();
-  for (; i < m; ++i) {
+  for (int64_t i = 4 * nb; i < m; ++i) {
     const float* r = A + i * n;
     double sr = 0.0;
     for (int64_t j = 0; j < n; ++j) sr += static_cast<double>(r[j]) * v[j];
@@ -398,6 +498,52 @@ inline double dot(const double* a, const double* b, int64_t n) {
 }
 
 inline double norm2(const double* a, int64_t n) { return std::sqrt(dot(a, a, n)); }
+
+#ifdef INFOTHEORY_SPECTRAL_X86
+__attribute__((target("avx2,fma"))) inline double dot_avx2(const double* a, const double* b,
+                                                           int64_t n) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
+    s1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 4), _mm256_loadu_pd(b + j + 4), s1);
+  }
+  for (; j + 4 <= n; j += 4) {
+    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
+  }
+  double s = hsum(_mm256_add_pd(s0, s1));
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) inline void axpy_avx2(double alpha, const double* x, double* y,
+                                                          int64_t n) {
+  const __m256d a = _mm256_set1_pd(alpha);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    _mm256_storeu_pd(y + j, _mm256_fmadd_pd(a, _mm256_loadu_pd(x + j), _mm256_loadu_pd(y + j)));
+  }
+  for (; j < n; ++j) y[j] += alpha * x[j];
+}
+#endif
+
+// dot and y += alpha x for the Lanczos vectors: AVX2/FMA where the CPU has it.
+inline double vdot(const double* a, const double* b, int64_t n) {
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) return dot_avx2(a, b, n);
+#endif
+  return dot(a, b, n);
+}
+
+inline void vaxpy(double alpha, const double* x, double* y, int64_t n) {
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) {
+    axpy_avx2(alpha, x, y, n);
+    return;
+  }
+#endif
+  for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
+}
 
 // A reproducible start vector with no zero entries: splitmix64 draws in [-1, -0.5] U [0.5, 1].
 inline void random_start(double* v, int64_t n, uint64_t seed) {
@@ -575,11 +721,12 @@ inline double tridiag_second(const double* a, const double* b, int64_t k, double
 
 // Kato-Temple: if every eigenvalue of B but the top one is <= alpha < theta, the top one is at
 // most theta + r^2 / (theta - alpha) for a unit vector with Rayleigh quotient theta and residual r.
-// Lanczos supplies alpha = theta_2 + r_2 from its second Ritz pair. Returns +inf where it does not
-// apply.
-inline double kato_temple(double theta, double r, double alpha) {
-  if (!std::isfinite(alpha)) return inf();  // no second Ritz pair: no bound
-  return theta > alpha ? theta + r * r / (theta - alpha) : inf();
+// Lanczos supplies alpha = theta_2 + r_2 from its second Ritz pair (an estimate: an eigenvalue
+// that the Krylov space has not found yet may lie above it). `cap`: the gap used is at most
+// cap * theta (inf: uncapped). Returns +inf where it does not apply.
+inline double kato_temple(double theta, double r, double alpha, double cap = inf()) {
+  if (!std::isfinite(alpha) || !(theta > alpha)) return inf();  // no second Ritz pair: no bound
+  return theta + r * r / std::min(theta - alpha, cap * theta);
 }
 
 // The second Ritz pair's bound alpha = rho_2 + r_2 (k >= 2): s_2 from inverse iteration at the
@@ -588,7 +735,7 @@ inline double kato_temple(double theta, double r, double alpha) {
 // (exact for any unit s_2, not only an eigenvector of T).
 inline double second_ritz_bound(const double* a, const double* b, int64_t k, double top, double beta,
                                 const double* s1, std::vector<double>& s2,
-                                std::vector<double>& ws) {
+                                std::vector<double>& ws, std::vector<double>& tv) {
   const double t2 = tridiag_second(a, b, k, top);
   s2.resize(static_cast<size_t>(k));
   double* v = s2.data();
@@ -599,7 +746,7 @@ inline double second_ritz_bound(const double* a, const double* b, int64_t k, dou
   if (!(nv > 0.0)) return inf();
   for (int64_t i = 0; i < k; ++i) v[i] /= nv;
   double rho = 0.0, rr = 0.0;
-  std::vector<double> tv(static_cast<size_t>(k));
+  tv.resize(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i) {
     double t = a[i] * v[i];
     if (i > 0) t += b[i - 1] * v[i - 1];
@@ -634,7 +781,8 @@ inline bool all_finite(const double* x, int64_t n) {
 // `alpha`: a bound on every eigenvalue of B but the top one (Lanczos's second Ritz pair), for the
 // Kato-Temple bound; -inf for none.
 template <class Apply>
-void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res, double alpha = -inf()) {
+void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res, double alpha = -inf(),
+             double cap = inf()) {
   apply(y, w);
   res.iterations += 1;
   const double theta = std::max(0.0, dot(y, w, n));
@@ -645,7 +793,7 @@ void certify(Apply&& apply, double* y, int64_t n, double* w, Result& res, double
   }
   const double r = std::sqrt(r2);
   res.sigma = res.lower = std::sqrt(theta);
-  res.upper = std::sqrt(std::min(theta + r, kato_temple(theta, r, alpha)));
+  res.upper = std::sqrt(std::min(theta + r, kato_temple(theta, r, alpha, cap)));
 }
 
 inline bool bracket_ok(const Result& r, double tol) {
@@ -693,9 +841,13 @@ Result power(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter, 
 // Ritz vector when the basis reaches `max_basis` vectors.
 // `fast` drives the iteration and `exact` computes the certificate; with `distinct`, a certificate
 // that misses tol switches the iteration to `exact` (the fast operator's rounding may be the cause).
+// `cap` > 0: may stop on the Kato-Temple estimate with the gap capped at cap * theta (inf: uncapped;
+// see gap_cap_of); 0: on the residual bound only.
 template <class Fast, class Exact>
 Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v, double tol,
-                int32_t max_iter, int32_t max_basis, Workspace& ws, bool gap = false) {
+                int32_t max_iter, int32_t max_basis, Workspace& ws, double cap = 0.0) {
+  const bool gap = cap > 0.0;
+  const int64_t kt_min = std::isfinite(cap) ? kGapMinSteps : 2;  // steps before Kato-Temple
   Result res;
   const int64_t kmax = std::max<int64_t>(2, std::min<int64_t>(max_basis, n + 1));
   ws.w.resize(static_cast<size_t>(n));
@@ -722,6 +874,7 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
     std::copy(v, v + n, Q);
     int64_t k = 0;
     double theta = 0.0, est = inf(), alpha = -inf();
+    double gap_seen = inf();  // theta - alpha at the last evaluation (inf: none or unresolved)
     bool invariant = false, stopped_by_estimate = false;
     for (;;) {
       double* q = Q + k * n;
@@ -735,20 +888,19 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
         res.status = kNonFiniteInput;
         return res;
       }
-      al[k] = dot(q, w, n);
+      al[k] = vdot(q, w, n);
       // three-term recurrence, then full reorthogonalisation against the whole basis; a second
       // pass only when the first removed much (Kahan-Parlett: "twice is enough")
       const double* qp = k ? Q + (k - 1) * n : q;
       const double bp = k ? be[k - 1] : 0.0;
       for (int64_t j = 0; j < n; ++j) w[j] -= al[k] * q[j] + bp * qp[j];
-      double b = norm2(w, n);
+      double b = std::sqrt(vdot(w, w, n));
       for (int pass = 0; pass < 2; ++pass) {
         for (int64_t i = 0; i <= k; ++i) {
           const double* qi = Q + i * n;
-          const double c = dot(qi, w, n);
-          for (int64_t j = 0; j < n; ++j) w[j] -= c * qi[j];
+          vaxpy(-vdot(qi, w, n), qi, w, n);
         }
-        const double after = norm2(w, n);
+        const double after = std::sqrt(vdot(w, w, n));
         const bool again = after < 0.7 * b;
         b = after;
         if (!again) break;
@@ -759,13 +911,18 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
       theta = tridiag_top_pair(al, be, k, theta, s, ws.tri, ws.x);
       est = b * std::fabs(s[k - 1]);
       invariant = !(b > 1e-14 * std::max(theta, 1e-300)) || k >= n;
-      // the Kato-Temple bound needs only est^2 <= want theta (theta - alpha): try it once that is
-      // possible at all (theta - alpha <= theta)
+      // the Kato-Temple bound needs only est^2 <= want theta min(theta - alpha, cap theta): try
+      // it once that is possible at all (theta - alpha <= theta), and then only once est^2 is
+      // within 4x of what the last gap would accept (the second Ritz pair costs some fifty
+      // O(k) sweeps; the gap changes slowly from step to step)
       alpha = -inf();
       bool kt_ok = false;
-      if (gap && k >= 2 && est * est <= want * theta * theta && est > want * theta) {
-        alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2, ws.tri);
-        kt_ok = theta > alpha && est * est <= want * theta * (theta - alpha);
+      if (gap && k >= kt_min && est * est <= want * std::min(1.0, cap) * theta * theta &&
+          est > want * theta && est * est <= 4.0 * want * theta * std::min(gap_seen, cap * theta)) {
+        alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2, ws.tri, ws.x);
+        kt_ok = theta > alpha &&
+                est * est <= want * theta * std::min(theta - alpha, cap * theta);
+        gap_seen = theta > alpha ? theta - alpha : inf();
       }
       stopped_by_estimate = invariant || est <= want * theta || kt_ok;
       if (stopped_by_estimate || k >= kmax || res.iterations + 1 >= max_iter) {
@@ -776,17 +933,13 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
     }
     // Ritz vector y = Q s into v
     std::fill(v, v + n, 0.0);
-    for (int64_t i = 0; i < k; ++i) {
-      const double c = s[i];
-      const double* qi = Q + i * n;
-      for (int64_t j = 0; j < n; ++j) v[j] += c * qi[j];
-    }
+    for (int64_t i = 0; i < k; ++i) vaxpy(s[i], Q + i * n, v, n);
     const double ny = norm2(v, n);
     for (int64_t j = 0; j < n; ++j) v[j] /= ny;
-    if (gap && k >= 2 && alpha == -inf()) {
-      alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2, ws.tri);
+    if (gap && k >= kt_min && alpha == -inf()) {
+      alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2, ws.tri, ws.x);
     }
-    certify(exact, v, n, w, res, alpha);
+    certify(exact, v, n, w, res, alpha, cap);
     if (!all_finite(w, n)) {
       res.status = kNonFiniteInput;
       return res;
@@ -805,40 +958,13 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
 
 template <class Apply>
 Result lanczos(Apply&& apply, int64_t n, double* v, double tol, int32_t max_iter, int32_t max_basis,
-               Workspace& ws, bool gap = false) {
-  return lanczos2(apply, apply, false, n, v, tol, max_iter, max_basis, ws, gap);
+               Workspace& ws, double cap = 0.0) {
+  return lanczos2(apply, apply, false, n, v, tol, max_iter, max_basis, ws, cap);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Cholesky certificate (see certify_cholesky).
 
-#ifdef INFOTHEORY_SPECTRAL_X86
-__attribute__((target("avx2,fma"))) inline double dot_avx2(const double* a, const double* b,
-                                                           int64_t n) {
-  __m256d s0 = _mm256_setzero_pd(), s1 = s0;
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
-    s1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 4), _mm256_loadu_pd(b + j + 4), s1);
-  }
-  for (; j + 4 <= n; j += 4) {
-    s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), s0);
-  }
-  double s = hsum(_mm256_add_pd(s0, s1));
-  for (; j < n; ++j) s += a[j] * b[j];
-  return s;
-}
-
-__attribute__((target("avx2,fma"))) inline void axpy_avx2(double alpha, const double* x, double* y,
-                                                          int64_t n) {
-  const __m256d a = _mm256_set1_pd(alpha);
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    _mm256_storeu_pd(y + j, _mm256_fmadd_pd(a, _mm256_loadu_pd(x + j), _mm256_loadu_pd(y + j)));
-  }
-  for (; j < n; ++j) y[j] += alpha * x[j];
-}
-#endif
 
 inline double dot_generic(const double* a, const double* b, int64_t n) { return dot(a, b, n); }
 inline void axpy_generic(double alpha, const double* x, double* y, int64_t n) {
@@ -895,28 +1021,66 @@ inline void axpy_generic(double alpha, const double* x, double* y, int64_t n) {
     return true;                                                    \
   }
 
+
+INFOTHEORY_SMALL_GRAM(small_gram_generic, , dot_generic, axpy_generic)
+INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_generic, , dot_generic)
+#undef INFOTHEORY_SMALL_GRAM
+#undef INFOTHEORY_CHOLESKY_SHIFTED
+
 #ifdef INFOTHEORY_SPECTRAL_X86
-// G = X^T X (n <= m) by a register-blocked 4 x 8 outer-product kernel over the rows of X (the
-// lower-triangle blocks only): 8 FMAs per 6 loads instead of one load and store per FMA. Same
-// rounding bound as any summation order. `buf` holds X in double with rows padded to 8.
+// 4 x 4 transpose of the tile at src (leading dimension ld) into dst (leading dimension ld).
+__attribute__((target("avx2,fma"))) inline void transpose4_avx2(const double* src, double* dst,
+                                                                int64_t ld) {
+  const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + ld);
+  const __m256d r2 = _mm256_loadu_pd(src + 2 * ld), r3 = _mm256_loadu_pd(src + 3 * ld);
+  const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+  const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+  _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(dst + ld, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(dst + 2 * ld, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(dst + 3 * ld, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+
+// The full symmetric Gram matrix G (k x k, both triangles, leading dimension k) of X (m x n):
+// X^T X (k = n) unless `trans`, X X^T (k = m) if `trans`, in double, and its trace ||X||_F^2.
+// A register-blocked 4 x 8 outer-product kernel over the rows of X (8 FMAs per 6 loads) for the
+// lower block triangle, then the upper triangle by 4 x 4 register transposes (no column-strided
+// stores). Same rounding bound as any summation order.
+// `buf`: X in double with rows padded to 8 (skipped for double X^T X with n % 8 == 0) and the
+// padded Gram matrix.
 template <class T>
-__attribute__((target("avx2,fma"))) inline void small_gram_tall_avx2(const T* X, int64_t m,
-                                                                     int64_t n, double* G,
-                                                                     double* fro2,
+__attribute__((target("avx2,fma"))) inline void small_gram_full_avx2(const T* X, int64_t m,
+                                                                     int64_t n, bool trans,
+                                                                     double* G, double* fro2,
                                                                      std::vector<double>& buf) {
-  const int64_t np = (n + 7) / 8 * 8;
-  buf.assign(static_cast<size_t>(m * np + np * np), 0.0);
-  double* Xd = buf.data();
-  double* Gp = Xd + m * np;
-  for (int64_t r = 0; r < m; ++r) {
-    for (int64_t j = 0; j < n; ++j) Xd[r * np + j] = static_cast<double>(X[r * n + j]);
+  const int64_t rows = trans ? n : m, k = trans ? m : n;  // G = sum over rows of x x^T
+  const int64_t kp = (k + 7) / 8 * 8;
+  const bool direct = std::is_same_v<T, double> && !trans && kp == k;
+  buf.resize(static_cast<size_t>((direct ? 0 : rows * kp) + (kp == k ? 0 : kp * kp)));
+  const double* Xd = nullptr;
+  if (direct) {
+    Xd = reinterpret_cast<const double*>(X);
+  } else {
+    double* xd = buf.data();
+    if (trans) {
+      for (int64_t r = 0; r < n; ++r) {
+        for (int64_t j = 0; j < m; ++j) xd[r * kp + j] = static_cast<double>(X[j * n + r]);
+      }
+    } else {
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t j = 0; j < n; ++j) xd[r * kp + j] = static_cast<double>(X[r * n + j]);
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) std::fill(xd + r * kp + k, xd + (r + 1) * kp, 0.0);
+    Xd = xd;
   }
-  for (int64_t i0 = 0; i0 < np; i0 += 4) {
-    for (int64_t j0 = 0; j0 <= i0 + 3 && j0 < np; j0 += 8) {
+  double* Gp = kp == k ? G : buf.data() + (direct ? 0 : rows * kp);
+  for (int64_t i0 = 0; i0 < kp; i0 += 4) {
+    for (int64_t j0 = 0; j0 <= i0 + 3 && j0 < kp; j0 += 8) {
       __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
               c30 = c00, c31 = c00;
       const double* x = Xd;
-      for (int64_t r = 0; r < m; ++r, x += np) {
+      for (int64_t r = 0; r < rows; ++r, x += kp) {
         const __m256d b0 = _mm256_loadu_pd(x + j0), b1 = _mm256_loadu_pd(x + j0 + 4);
         const __m256d a0 = _mm256_broadcast_sd(x + i0), a1 = _mm256_broadcast_sd(x + i0 + 1);
         c00 = _mm256_fmadd_pd(a0, b0, c00);
@@ -929,46 +1093,114 @@ __attribute__((target("avx2,fma"))) inline void small_gram_tall_avx2(const T* X,
         c30 = _mm256_fmadd_pd(a3, b0, c30);
         c31 = _mm256_fmadd_pd(a3, b1, c31);
       }
-      double* g = Gp + i0 * np + j0;
+      double* g = Gp + i0 * kp + j0;
       _mm256_storeu_pd(g, c00);
       _mm256_storeu_pd(g + 4, c01);
-      _mm256_storeu_pd(g + np, c10);
-      _mm256_storeu_pd(g + np + 4, c11);
-      _mm256_storeu_pd(g + 2 * np, c20);
-      _mm256_storeu_pd(g + 2 * np + 4, c21);
-      _mm256_storeu_pd(g + 3 * np, c30);
-      _mm256_storeu_pd(g + 3 * np + 4, c31);
+      _mm256_storeu_pd(g + kp, c10);
+      _mm256_storeu_pd(g + kp + 4, c11);
+      _mm256_storeu_pd(g + 2 * kp, c20);
+      _mm256_storeu_pd(g + 2 * kp + 4, c21);
+      _mm256_storeu_pd(g + 3 * kp, c30);
+      _mm256_storeu_pd(g + 3 * kp + 4, c31);
     }
   }
-  double f = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j <= i; ++j) G[i * n + j] = Gp[i * np + j];
-    f += Gp[i * np + i];
+  // every 4 x 4 tile on or below the diagonal is computed (and the products are symmetric term by
+  // term, so the computed upper tiles equal the transposes): mirror the strictly lower tiles
+  for (int64_t bi = 4; bi < kp; bi += 4) {
+    for (int64_t bj = 0; bj < bi; bj += 4) transpose4_avx2(Gp + bi * kp + bj, Gp + bj * kp + bi, kp);
   }
+  double f = 0.0;
+  for (int64_t i = 0; i < k; ++i) f += Gp[i * kp + i];
   *fro2 = f;
+  if (Gp != G) {
+    for (int64_t i = 0; i < k; ++i) std::copy(Gp + i * kp, Gp + i * kp + k, G + i * k);
+  }
+}
+
+// Is mu I - G positive definite? G (k x k) symmetric, row-major; reads and overwrites the upper
+// triangle only (with the Cholesky factor R, mu I - G = R^T R). Right-looking in blocks of four
+// pivot rows: each block is factored, then the trailing rows get one rank-4 update (four FMAs per
+// load and store of a trailing row instead of one). Every entry still receives its updates one
+// pivot at a time in pivot order, so the arithmetic and the rounding-error bound are those of any
+// Cholesky ordering; false at the first pivot <= 0.
+__attribute__((target("avx2,fma"))) inline bool cholesky_shifted_upper_avx2(double* G, int64_t k,
+                                                                            double mu) {
+  const __m256d neg = _mm256_set1_pd(-0.0);
+  for (int64_t i = 0; i < k; ++i) {
+    double* gi = G + i * k;
+    int64_t l = i;
+    for (; l + 4 <= k; l += 4) _mm256_storeu_pd(gi + l, _mm256_xor_pd(_mm256_loadu_pd(gi + l), neg));
+    for (; l < k; ++l) gi[l] = -gi[l];
+    gi[i] += mu;
+  }
+  for (int64_t j0 = 0; j0 < k; j0 += 4) {
+    const int64_t j1 = std::min(k, j0 + 4);
+    // the pivot rows of the block, updating only the block's own rows
+    for (int64_t j = j0; j < j1; ++j) {
+      double* rj = G + j * k;
+      const double d = rj[j];
+      if (!(d > 0.0) || !std::isfinite(d)) return false;
+      const double r = std::sqrt(d);
+      rj[j] = r;
+      const __m256d rv = _mm256_set1_pd(r);
+      int64_t l = j + 1;
+      for (; l + 4 <= k; l += 4) {
+        _mm256_storeu_pd(rj + l, _mm256_div_pd(_mm256_loadu_pd(rj + l), rv));
+      }
+      for (; l < k; ++l) rj[l] /= r;
+      for (int64_t i = j + 1; i < j1; ++i) {
+        double* ri = G + i * k;
+        const double c = rj[i];
+        const __m256d cv = _mm256_set1_pd(c);
+        int64_t q = i;
+        for (; q + 4 <= k; q += 4) {
+          _mm256_storeu_pd(ri + q,
+                           _mm256_fnmadd_pd(cv, _mm256_loadu_pd(rj + q), _mm256_loadu_pd(ri + q)));
+        }
+        for (; q < k; ++q) ri[q] = std::fma(-c, rj[q], ri[q]);
+      }
+    }
+    if (j1 - j0 < 4) continue;  // the last, partial block has no trailing rows
+    const double* p0 = G + j0 * k;
+    const double* p1 = p0 + k;
+    const double* p2 = p1 + k;
+    const double* p3 = p2 + k;
+    for (int64_t i = j1; i < k; ++i) {
+      double* ri = G + i * k;
+      const __m256d c0 = _mm256_set1_pd(p0[i]), c1 = _mm256_set1_pd(p1[i]);
+      const __m256d c2 = _mm256_set1_pd(p2[i]), c3 = _mm256_set1_pd(p3[i]);
+      int64_t q = i;
+      for (; q + 4 <= k; q += 4) {
+        __m256d acc = _mm256_loadu_pd(ri + q);
+        acc = _mm256_fnmadd_pd(c0, _mm256_loadu_pd(p0 + q), acc);
+        acc = _mm256_fnmadd_pd(c1, _mm256_loadu_pd(p1 + q), acc);
+        acc = _mm256_fnmadd_pd(c2, _mm256_loadu_pd(p2 + q), acc);
+        acc = _mm256_fnmadd_pd(c3, _mm256_loadu_pd(p3 + q), acc);
+        _mm256_storeu_pd(ri + q, acc);
+      }
+      for (; q < k; ++q) {
+        double x = std::fma(-p0[i], p0[q], ri[q]);
+        x = std::fma(-p1[i], p1[q], x);
+        x = std::fma(-p2[i], p2[q], x);
+        ri[q] = std::fma(-p3[i], p3[q], x);
+      }
+    }
+  }
+  return true;
 }
 #endif
 
-INFOTHEORY_SMALL_GRAM(small_gram_generic, , dot_generic, axpy_generic)
-INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_generic, , dot_generic)
-#ifdef INFOTHEORY_SPECTRAL_X86
-INFOTHEORY_SMALL_GRAM(small_gram_avx2, __attribute__((target("avx2,fma"))), dot_avx2, axpy_avx2)
-INFOTHEORY_CHOLESKY_SHIFTED(cholesky_shifted_avx2, __attribute__((target("avx2,fma"))), dot_avx2)
-#endif
-#undef INFOTHEORY_SMALL_GRAM
-#undef INFOTHEORY_CHOLESKY_SHIFTED
-
 // Certificate: is mu I - G positive definite, G = X^T X (n <= m) or X X^T (m < n), by a double
 // Cholesky factorisation? `fro2` receives ||X||_F^2; the caller adds the rounding margin. `G`:
-// work space of k^2 doubles, k = min(m, n) (only the lower triangle is used).
+// work space of k^2 doubles, k = min(m, n).
 template <class T>
 bool certify_cholesky(const T* X, int64_t m, int64_t n, double mu, double* G, double* fro2,
                       std::vector<double>& buf) {
   const int64_t k = std::min(m, n);
 #ifdef INFOTHEORY_SPECTRAL_X86
   if (cpu_has_avx2()) {
-    small_gram_avx2(X, m, n, G, fro2, buf);
-    return cholesky_shifted_avx2(G, k, mu);
+    small_gram_full_avx2(X, m, n, m < n, G, fro2, buf);
+    return cholesky_shifted_upper_avx2(G, k, mu);
   }
 #endif
   small_gram_generic(X, m, n, G, fro2, buf);
@@ -1030,18 +1262,18 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
   *ok = 0;
   *mu = 0.0;
   gw.G.resize(static_cast<size_t>(k * k));
-  gw.H.resize(static_cast<size_t>(k * k));
   double* G = gw.G.data();
+  // AVX2: the full symmetric G at once and the right-looking Cholesky on its upper triangle;
+  // otherwise the lower triangle, mirrored, and the dot-product Cholesky on the lower triangle
 #ifdef INFOTHEORY_SPECTRAL_X86
   const bool avx2 = cpu_has_avx2();
-  if (avx2 && n <= m) {
-    small_gram_tall_avx2(A, m, n, G, fro2, gw.buf);
-  } else if (avx2) {
-    small_gram_avx2(A, m, n, G, fro2, gw.buf);
+  if (avx2) {
+    small_gram_full_avx2(A, m, n, !right, G, fro2, gw.buf);
   } else {
     small_gram_generic(A, m, n, G, fro2, gw.buf);
   }
 #else
+  const bool avx2 = false;
   small_gram_generic(A, m, n, G, fro2, gw.buf);
 #endif
   Result res;
@@ -1049,13 +1281,15 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
     res.status = kNonFiniteInput;
     return res;
   }
-  std::copy(G, G + k * k, gw.H.data());  // the lower triangle, for the certificate
-  // mirror into the upper triangle by 8 x 8 tiles (whole-column strides alias in the cache)
-  for (int64_t i0 = 0; i0 < k; i0 += 8) {
-    for (int64_t j0 = 0; j0 <= i0; j0 += 8) {
-      const int64_t i1 = std::min(k, i0 + 8), j1 = std::min(k, j0 + 8);
-      for (int64_t i = i0; i < i1; ++i) {
-        for (int64_t j = j0; j < std::min(i, j1); ++j) G[j * k + i] = G[i * k + j];
+  if (!avx2) {
+    gw.H.assign(G, G + k * k);  // the lower triangle, for the certificate
+    // mirror into the upper triangle by 8 x 8 tiles (whole-column strides alias in the cache)
+    for (int64_t i0 = 0; i0 < k; i0 += 8) {
+      for (int64_t j0 = 0; j0 <= i0; j0 += 8) {
+        const int64_t i1 = std::min(k, i0 + 8), j1 = std::min(k, j0 + 8);
+        for (int64_t i = i0; i < i1; ++i) {
+          for (int64_t j = j0; j < std::min(i, j1); ++j) G[j * k + i] = G[i * k + j];
+        }
       }
     }
   }
@@ -1078,7 +1312,7 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
     random_start(z, k, seed);
   }
   auto apply = [&](const double* x, double* y) { sym_apply(G, k, x, y); };
-  res = lanczos(apply, k, z, tol, max_iter, max_basis, ws, true);
+  res = lanczos(apply, k, z, tol, max_iter, max_basis, ws, inf());
   if (res.status == kNonFiniteInput) return res;
   // lower end from A: theta = |A y|^2 (right) or |A^T y|^2, the Rayleigh quotient of y
   double theta = 0.0;
@@ -1123,11 +1357,22 @@ Result top_singular_gram(const T* A, int64_t m, int64_t n, double* v, double* u,
   if (*fro2 == 0.0) return res;
   const double cands[2] = {std::max(res.upper * res.upper, std::pow(res.lower * (1.0 + 0.25 * tol), 2)),
                            std::pow(res.lower * (1.0 + 0.9 * tol), 2)};
+  // G is no longer needed: factor it in place; for the second candidate recompute it (AVX2, a
+  // rare case) or copy the saved lower triangle back. No upfront copy: copying between the
+  // adjacent k^2 buffers ran at a tenth of the cache's speed (4K aliasing of loads and stores).
+  bool pristine = true;
   for (const double c : cands) {
-    double* H = gw.G.data();  // G is no longer needed: factor a copy of the saved lower triangle
-    std::copy(gw.H.begin(), gw.H.end(), H);
+    double* H = gw.G.data();
 #ifdef INFOTHEORY_SPECTRAL_X86
-    const bool f = avx2 ? cholesky_shifted_avx2(H, k, c) : cholesky_shifted_generic(H, k, c);
+    if (!pristine && avx2) {
+      double f2 = 0.0;
+      small_gram_full_avx2(A, m, n, !right, H, &f2, gw.buf);
+    }
+#endif
+    if (!pristine && !avx2) std::copy(gw.H.begin(), gw.H.end(), H);
+    pristine = false;
+#ifdef INFOTHEORY_SPECTRAL_X86
+    const bool f = avx2 ? cholesky_shifted_upper_avx2(H, k, c) : cholesky_shifted_generic(H, k, c);
 #else
     const bool f = cholesky_shifted_generic(H, k, c);
 #endif
@@ -1151,7 +1396,7 @@ Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Meth
   if (!any) random_start(v, n, seed);
   auto apply = [&](const double* x, double* y) { gram_apply(A, m, n, x, y, nullptr); };
   Result res;
-  const bool gap = method == kLanczosGap;
+  const double gap = gap_cap_of(method);
   if (method == kPower) {
     res = power(apply, n, v, tol, max_iter, ws);
   } else {

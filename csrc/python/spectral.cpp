@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common.hpp"
@@ -24,9 +25,11 @@ constexpr int64_t kSplitRows = 1 << 18;
 // Checks shared by the real and complex entry points.
 void check_options(int method, double tol, int max_iter, int max_basis) {
   if (method != spectral::kPower && method != spectral::kLanczos &&
-      method != spectral::kLanczosGap) {
-    pyutil::value_error("method must be 0 (power), 1 (lanczos) or 2 (lanczos, gap stop), got " +
-                        std::to_string(method));
+      method != spectral::kLanczosGap && method != spectral::kLanczosEstimate) {
+    pyutil::value_error(
+        "method must be 0 (power), 1 (lanczos), 2 (lanczos, gap stop) or 3 (lanczos, capped gap "
+        "stop), got " +
+        std::to_string(method));
   }
   if (!(tol > 0.0)) pyutil::value_error("tol must be > 0, got " + std::to_string(tol));
   if (max_iter < 1) pyutil::value_error("max_iter must be >= 1, got " + std::to_string(max_iter));
@@ -132,7 +135,7 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
       const auto r = meth == spectral::kPower
                          ? spectral::power(apply, n, vq, tol, max_iter, ws)
                          : spectral::lanczos(apply, n, vq, tol, max_iter, max_basis, ws,
-                                             meth == spectral::kLanczosGap);
+                                             spectral::gap_cap_of(meth));
       out.store(p, r);
       if (up && r.status != kNonFiniteInput) {
         double* uq = up + p * m;
@@ -255,6 +258,53 @@ void run_gram(carray<T> A, carray<double> v, py::object u_obj, carray<double> si
   });
 }
 
+// One fused pass w = A^T (A v) (and Av = A v unless None) for tests and profiles: kernel 0 the
+// scalar loop, 1 the dispatched one (AVX2/FMA where the CPU has it), 2 the float32-arithmetic pass
+// of float32 Lanczos (AVX2 only; elsewhere kernel 1; no Av).
+template <class T>
+void run_gram_apply(carray<T> A, carray<double> v, carray<double> w, py::object av_obj,
+                    int kernel) {
+  if (A.ndim() != 2) pyutil::value_error("W must be 2-D (m, n)");
+  const int64_t m = A.shape(0), n = A.shape(1);
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  if (kernel < 0 || kernel > 2) {
+    pyutil::value_error("kernel must be 0, 1 or 2, got " + std::to_string(kernel));
+  }
+  pyutil::expect_shape("v", pyutil::shape_of(v), {n});
+  pyutil::expect_shape("w", pyutil::shape_of(w), {n});
+  pyutil::expect_writable("w", w);
+  carray<double> av;
+  double* avp = nullptr;
+  if (!av_obj.is_none()) {
+    if (!py::isinstance<carray<double>>(av_obj)) {
+      pyutil::type_error("Av must be a C-contiguous float64 array or None");
+    }
+    av = av_obj.cast<carray<double>>();
+    pyutil::expect_shape("Av", pyutil::shape_of(av), {m});
+    pyutil::expect_writable("Av", av);
+    avp = av.mutable_data();
+  }
+  if (kernel == 2 && avp) pyutil::value_error("kernel 2 has no Av output");
+  const T* a = A.data();
+  const double* vp = v.data();
+  double* wp = w.mutable_data();
+  py::gil_scoped_release release;
+  if (kernel == 0) {
+    spectral::gram_apply_generic(a, m, n, vp, wp, avp);
+    return;
+  }
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (kernel == 2 && spectral::cpu_has_avx2()) {
+      std::vector<float> f32(static_cast<size_t>(2 * n));
+      spectral::gram_apply_f32fast(a, m, n, vp, wp, f32.data(), f32.data() + n);
+      return;
+    }
+  }
+#endif
+  spectral::gram_apply(a, m, n, vp, wp, avp);
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 // CUDA power iteration (see cuda/spectral_launch.hpp). Capsules: W (b, m, n) float32/float64; v
 // (b, n), Av (b, m), sigma (b,), resid (b,) of W's dtype; scale (b,) float64. Runs `iters` steps on
@@ -319,6 +369,9 @@ void def_cpu(py::module_& m) {
         py::arg("status").noconvert(), py::arg("mu").noconvert(), py::arg("ok").noconvert(),
         py::arg("fro2").noconvert(), py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"),
         py::arg("seed"));
+  m.def("spectral_gram_apply", &run_gram_apply<T>, py::arg("W").noconvert(),
+        py::arg("v").noconvert(), py::arg("w").noconvert(), py::arg("Av").none(true),
+        py::arg("kernel"));
 }
 
 void register_spectral(py::module_& m) {
