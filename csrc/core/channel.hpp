@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "common.hpp"
@@ -649,8 +651,21 @@ INFOTHEORY_ALWAYS_INLINE inline bool cholesky(double* A, int64_t n, int64_t ld) 
     l = std::sqrt(R3[j + 3]), inv = 1.0 / l;
     R3[j + 3] = l;
     for (int64_t k = j + 4; k < n; ++k) R3[k] *= inv;
-    // the trailing matrix, row by row
-    for (int64_t i = j + 4; i < n; ++i) {
+    // the trailing matrix, two rows at a time (each panel value loaded once for both)
+    int64_t i = j + 4;
+    for (; i + 1 < n; i += 2) {
+      const double g0 = R0[i], g1 = R1[i], g2 = R2[i], g3 = R3[i];
+      const double h0 = R0[i + 1], h1 = R1[i + 1], h2 = R2[i + 1], h3 = R3[i + 1];
+      double* __restrict Ai = A + i * ld;
+      double* __restrict Ai1 = Ai + ld;
+      Ai[i] -= (g0 * R0[i] + g1 * R1[i]) + (g2 * R2[i] + g3 * R3[i]);
+      for (int64_t k = i + 1; k < n; ++k) {
+        const double r0 = R0[k], r1 = R1[k], r2 = R2[k], r3 = R3[k];
+        Ai[k] -= (g0 * r0 + g1 * r1) + (g2 * r2 + g3 * r3);
+        Ai1[k] -= (h0 * r0 + h1 * r1) + (h2 * r2 + h3 * r3);
+      }
+    }
+    for (; i < n; ++i) {
       const double g0 = R0[i], g1 = R1[i], g2 = R2[i], g3 = R3[i];
       double* __restrict Ai = A + i * ld;
       for (int64_t k = i; k < n; ++k) {
@@ -727,6 +742,37 @@ INFOTHEORY_ALWAYS_INLINE inline void cholesky_solve(const double* R, int64_t n, 
   }
 }
 
+// c[i][k] = sum_y rowv[i * Y + y] colv[y * ldc + k] for a 4 x 8 block (i < 4, k < 8), the
+// accumulators in vector registers: each output's 8 values loaded once, each row's value broadcast.
+#if defined(__GNUC__) && !defined(__CUDACC__)
+typedef double v4d __attribute__((vector_size(32)));
+INFOTHEORY_ALWAYS_INLINE inline void syrk_block(const double* colv, const double* rowv,
+                                                int64_t ldc, int64_t Y, double (&c)[4][8]) {
+  v4d acc[4][2] = {};
+  for (int64_t y = 0; y < Y; ++y) {
+    v4d v0, v1;
+    std::memcpy(&v0, colv + y * ldc, sizeof v0);
+    std::memcpy(&v1, colv + y * ldc + 4, sizeof v1);
+    for (int i = 0; i < 4; ++i) {
+      const double ai = rowv[i * Y + y];
+      acc[i][0] += ai * v0;
+      acc[i][1] += ai * v1;
+    }
+  }
+  for (int i = 0; i < 4; ++i) std::memcpy(c[i], acc[i], sizeof c[i]);
+}
+#else
+inline void syrk_block(const double* colv, const double* rowv, int64_t ldc, int64_t Y,
+                       double (&c)[4][8]) {
+  for (int64_t y = 0; y < Y; ++y) {
+    for (int i = 0; i < 4; ++i) {
+      const double ai = rowv[i * Y + y];
+      for (int k = 0; k < 8; ++k) c[i][k] += ai * colv[y * ldc + k];
+    }
+  }
+}
+#endif
+
 }  // namespace ipm
 
 // Solves the program from scratch by the interior-point method above. `cheapest`: only each x's
@@ -791,9 +837,9 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   // state and per-entry scratch
   vec pi = zeros(ne), z = zeros(ne), sg = zeros(ne), ipi = zeros(ne), iz = zeros(ne),
       rd = zeros(ne), h = zeros(ne), dpi = zeros(ne), dz = zeros(ne), dpa = zeros(ne),
-      dza = zeros(ne), tmp = zeros(ne), wv = zeros(ne), ismax = zeros(ne);
+      dza = zeros(ne), tmp = zeros(ne), wv = zeros(ne), ismax = zeros(ne), sgx = zeros(ne);
   vec J = zeros(UY), lj = zeros(UY), Pm = zeros(Y), Rb = zeros(UY);
-  vec S = zeros(ld * ld), Scopy = zeros(ld * ld), nu = zeros(mr), rp = zeros(m), dy = zeros(m),
+  vec S = zeros(ld * ld), nu = zeros(mr), rp = zeros(m), dy = zeros(m),
       dya = zeros(m), rsum = zeros(mr);
   for (int64_t r = 0; r < mr; ++r) {
     double c = 0.0;
@@ -874,86 +920,92 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   // largest, smax = the largest, bestr = its row; per y: dl = delta, idl = 1 / delta (or 0).
   vec cc = zeros(UY), icc = zeros(UY), D1 = zeros(UY), smax = zeros(UY), dex = zeros(UY),
       fw = zeros(UY), fa = zeros(UY), fb = zeros(UY), jad = zeros(UY);
-  vec dl = zeros(Y), idl = zeros(Y), om = zeros(Y), ks1 = zeros(UY), khm = zeros(Y),
+  vec dl = zeros(Y), idl = zeros(Y), om = zeros(Y), ks1 = zeros(UY), kq1 = zeros(UY), khm = zeros(Y),
       kbi = zeros(Y), ksm = zeros(Y);
   // the scaled entries by output (row y at y lda), zero beyond the last row; ucls: each row's class
   // (U for the padding rows up to ld)
-  const int64_t lda = ld;
-  vec aT = zeros(Y * lda), bT = zeros(Y * lda);
-  std::vector<int64_t> ucls(static_cast<size_t>(ld), U);
+  const int64_t lda = ld + 8;
+  vec aT = zeros(Y * lda), bT = zeros(Y * lda), aR = zeros(lda * Y), bR = zeros(lda * Y);
+  std::vector<int64_t> ucls(static_cast<size_t>(lda), U);
   for (int64_t r = 0; r < mr; ++r) ucls[r] = urow[r];
   std::vector<int64_t> bestr(static_cast<size_t>(UY), 0);
-  // o = K^-1 hv on the entries and os = sgs hs on the slack; rs[r] = sum_y o(r, y); returns
-  // sum dd o
-  auto kinv = [&](const double* __restrict hv, double hs, double* __restrict o, double& os,
-                  double* __restrict rs) INFOTHEORY_ALWAYS_INLINE {
+  // o = K^-1 hv on the entries and os = sgs hs on the slack; with sums (std::true_type),
+  // rs[r] = sum_y o(r, y) and the return value sum dd o (else 0). Every entry first takes the
+  // formula of an entry that does not hold its (u, y)'s largest sg,
+  //   t = h (c - sg) - (sum_x sg h - sg h),   o = sg t / c + w om,
+  // (c - sg >= c / 2 there: no cancellation), then the largest entries are redone with
+  //   t = h (J + D1) - s1,   s1 = sum of sg h over the other entries.
+  auto kinv = [&](auto sums, const double* __restrict hv, double hs, double* __restrict o,
+                  double& os, double* __restrict rs) INFOTHEORY_ALWAYS_INLINE -> double {
     double* __restrict omp = om.data();
     const double* __restrict sgp = sg.data();
+    const double* __restrict sxp = sgx.data();
     const double* __restrict wvp = wv.data();
-    const double* __restrict xmp = ismax.data();
-    const double* __restrict ddp = dd.data();
     double* __restrict s1 = ks1.data();
-    double* __restrict hmv = khm.data();
+    double* __restrict q1 = kq1.data();
     for (int64_t y = 0; y < Y; ++y) omp[y] = 0.0;
-    // per (u, y): s1 = the sum of sg h over the rows but the largest sg's; per y: sum of w h
+    // per (u, y): s1 over the entries but the largest; per y: sum of w h
     for (int64_t u = 0; u < U; ++u) {
       double* __restrict s1u = s1 + u * Y;
       for (int64_t y = 0; y < Y; ++y) s1u[y] = 0.0;
       for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
-        const double* __restrict sr = sgp + r * Y;
+        const double* __restrict xr = sxp + r * Y;
         const double* __restrict hr = hv + r * Y;
-        const double* __restrict xr = xmp + r * Y;
         const double* __restrict wr = wvp + r * Y;
         INFOTHEORY_IVDEP
         for (int64_t y = 0; y < Y; ++y) {
-          s1u[y] += (1.0 - xr[y]) * (sr[y] * hr[y]);
+          s1u[y] += xr[y] * hr[y];
           omp[y] += wr[y] * hr[y];
         }
       }
     }
     for (int64_t y = 0; y < Y; ++y) omp[y] *= idl[y];
-    double ddot = 0.0;
+    for (int64_t k = 0; k < UY; ++k) q1[k] = s1[k] + smax[k] * hv[bestr[k] * Y + k % Y];
     for (int64_t u = 0; u < U; ++u) {
-      const int64_t r0 = ufirst[u], r1 = ufirst[u + 1];
-      const double* __restrict jdu = jad.data() + u * Y;
-      const int64_t* bru = bestr.data() + u * Y;
-      const double* __restrict s1u = s1 + u * Y;
-      for (int64_t y = 0; y < Y; ++y) hmv[y] = jdu[y] * hv[bru[y] * Y + y];
-      const double* __restrict Ju = J.data() + u * Y;
-      const double* __restrict D1u = D1.data() + u * Y;
+      const double* __restrict ccu = cc.data() + u * Y;
       const double* __restrict icu = icc.data() + u * Y;
-      const double* __restrict smu = smax.data() + u * Y;
-      for (int64_t r = r0; r < r1; ++r) {
+      const double* __restrict q1u = q1 + u * Y;
+      for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
         const double* __restrict sr = sgp + r * Y;
         const double* __restrict hr = hv + r * Y;
         const double* __restrict wr = wvp + r * Y;
-        const double* __restrict xr = xmp + r * Y;
-        const double* __restrict dr = ddp + r * Y;
         double* __restrict orow = o + r * Y;
+        INFOTHEORY_IVDEP
+        for (int64_t y = 0; y < Y; ++y) {
+          const double hi = hr[y], si = sr[y];
+          const double t = hi * (ccu[y] - si) - (q1u[y] - si * hi);
+          orow[y] = si * t * icu[y] + wr[y] * omp[y];
+        }
+      }
+    }
+    for (int64_t k = 0; k < UY; ++k) {
+      if (!ja[k]) continue;
+      const int64_t e = bestr[k] * Y + k % Y;
+      const double t = hv[e] * (J[k] + D1[k]) - s1[k];
+      o[e] = sgp[e] * t * icc[k] + wvp[e] * omp[k % Y];
+    }
+    os = sgs * hs;
+    double ddot = 0.0;
+    if constexpr (decltype(sums)::value) {
+      const double* __restrict ddp = dd.data();
+      for (int64_t r = 0; r < mr; ++r) {
+        const double* __restrict orow = o + r * Y;
+        const double* __restrict dr = ddp + r * Y;
         double rsr = 0.0;
         INFOTHEORY_SIMD_SUM(rsr, ddot)
         for (int64_t y = 0; y < Y; ++y) {
-          const double hi = hr[y], si = sr[y];
-          // masks as factors 0 / 1 (exact on these finite values) so that the loop vectorises
-          const double tm = hi * Ju[y] + (hi * D1u[y] - s1u[y]);
-          const double to = hi * Ju[y] + hi * (D1u[y] - si + smu[y]) -
-                            (s1u[y] - si * hi + smu[y] * hmv[y]);
-          const double t = xr[y] * tm + (1.0 - xr[y]) * to;
-          const double ov = jdu[y] * (si * t * icu[y] + wr[y] * omp[y]);
-          orow[y] = ov;
-          rsr += ov;
-          ddot += dr[y] * ov;
+          rsr += orow[y];
+          ddot += dr[y] * orow[y];
         }
         rs[r] = rsr;
       }
     }
-    os = sgs * hs;
     return ddot;
   };
   // Newton direction for the right-hand side h (entries) / hs (slack) and the primal residual rp
   auto direction = [&](double hs, double* dv, double& dvs, double* dyv) INFOTHEORY_ALWAYS_INLINE {
     double ts;
-    const double dt = kinv(h.data(), hs, tmp.data(), ts, rsum.data());
+    const double dt = kinv(std::true_type{}, h.data(), hs, tmp.data(), ts, rsum.data());
     for (int64_t r = 0; r < mr; ++r) dyv[r] = -rp[r] - rsum[r];
     if (bud) dyv[mr] = -rp[mr] - (ts + dt);
     ipm::cholesky_solve(S.data(), m, ld, dyv);
@@ -966,7 +1018,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       double* __restrict tr = tmp.data() + r * Y;
       for (int64_t y = 0; y < Y; ++y) tr[y] = ar[y] * (hr[y] + dr + de * ddr[y]);
     }
-    kinv(tmp.data(), hs + de, dv, dvs, rsum.data());
+    kinv(std::false_type{}, tmp.data(), hs + de, dv, dvs, rsum.data());
   };
   // the largest step in [0, 1] that keeps the entries and the slack positive
   auto max_step = [&](const double* __restrict dv, double dvs, const double* __restrict dzv,
@@ -1103,10 +1155,12 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         double* __restrict xr = ismax.data() + r * Y;
         const double* __restrict jdu = jad.data() + u * Y;
         const double rv = static_cast<double>(r);
+        double* __restrict sxr = sgx.data() + r * Y;
         for (int64_t y = 0; y < Y; ++y) {
           const bool mx = bi[y] == rv;
           s1[y] += mx ? 0.0 : sr[y];
           xr[y] = mx ? jdu[y] : 0.0;
+          sxr[y] = mx ? 0.0 : sr[y];
         }
       }
       for (int64_t y = 0; y < Y; ++y) {
@@ -1152,77 +1206,74 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       for (int64_t y = 0; y < Y; ++y) {
         const int64_t e = r * Y + y, k = k0 + y;
         wv[e] = sg[e] * fw[k];  // sg is 0 off the allowed entries
-        aT[y * lda + r] = sg[e] * fa[k];
-        bT[y * lda + r] = sg[e] * fb[k];
+        aT[y * lda + r] = aR[e] = sg[e] * fa[k];
+        bT[y * lda + r] = bR[e] = sg[e] * fb[k];
       }
     }
-    // the normal matrix S = A K^-1 A^T (upper triangle): same class, -sum_y bv bv; other classes,
-    // +sum_y av av; in 4 x 4 blocks held in registers over the outputs (the blocks also fill a few
-    // entries below the diagonal, the padding and the budget column, all overwritten or unused)
-    for (int64_t i0 = 0; i0 < mr; i0 += 4) {
-      for (int64_t k0 = i0; k0 < mr; k0 += 4) {
-        // classes are contiguous: a pair in one class exists iff the two class ranges overlap
-        const int64_t ilo = ucls[i0], ihi = ucls[i0 + 3], klo = ucls[k0], khi = ucls[k0 + 3];
-        const bool need_b = ilo <= khi && klo <= ihi;
-        const bool need_a = !(ilo == ihi && klo == khi && ilo == klo);
-        double ca[4][4] = {}, cb[4][4] = {};
-        if (need_a) {
-          for (int64_t y = 0; y < Y; ++y) {
-            const double* __restrict ay = aT.data() + y * lda;
-            for (int i = 0; i < 4; ++i) {
-              const double ai = ay[i0 + i];
-              for (int k = 0; k < 4; ++k) ca[i][k] += ai * ay[k0 + k];
+    // the normal matrix, assembled again (rather than copied first) should the factorisation fail
+    auto assemble = [&]() INFOTHEORY_ALWAYS_INLINE {
+      // the normal matrix S = A K^-1 A^T (upper triangle): same class, -sum_y bv bv; other classes,
+      // +sum_y av av; in 4 x 8 blocks held in registers over the outputs (the blocks also fill a few
+      // entries below the diagonal, the padding and the budget column, all overwritten or unused)
+      for (int64_t i0 = 0; i0 < mr; i0 += 4) {
+        for (int64_t k0 = i0; k0 < mr; k0 += 8) {
+          // classes are contiguous: a pair in one class exists iff the two class ranges overlap
+          const int64_t ilo = ucls[i0], ihi = ucls[i0 + 3], klo = ucls[k0], khi = ucls[k0 + 7];
+          const bool need_b = ilo <= khi && klo <= ihi;
+          const bool need_a = !(ilo == ihi && klo == khi && ilo == klo);
+          const int64_t kn = std::min<int64_t>(8, ld - k0);
+          double ca[4][8], cb[4][8];
+          if (need_a) ipm::syrk_block(aT.data() + k0, aR.data() + i0 * Y, lda, Y, ca);
+          if (need_b) ipm::syrk_block(bT.data() + k0, bR.data() + i0 * Y, lda, Y, cb);
+          for (int i = 0; i < 4; ++i) {
+            double* __restrict Si = S.data() + (i0 + i) * ld + k0;
+            if (!need_b) {
+              for (int k = 0; k < kn; ++k) Si[k] = ca[i][k];
+            } else if (!need_a) {
+              for (int k = 0; k < kn; ++k) Si[k] = -cb[i][k];
+            } else {
+              for (int k = 0; k < kn; ++k) {
+                Si[k] = ucls[i0 + i] == ucls[k0 + k] ? -cb[i][k] : ca[i][k];
+              }
             }
           }
         }
-        if (need_b) {
-          for (int64_t y = 0; y < Y; ++y) {
-            const double* __restrict by = bT.data() + y * lda;
-            for (int i = 0; i < 4; ++i) {
-              const double bi = by[i0 + i];
-              for (int k = 0; k < 4; ++k) cb[i][k] += bi * by[k0 + k];
-            }
-          }
-        }
-        for (int i = 0; i < 4; ++i) {
-          double* __restrict Si = S.data() + (i0 + i) * ld + k0;
-          for (int k = 0; k < 4; ++k) Si[k] = ucls[i0 + i] == ucls[k0 + k] ? -cb[i][k] : ca[i][k];
-        }
       }
-    }
-    for (int64_t r1 = 0; r1 < mr; ++r1) {
-      // diagonal: sg (c - sg) / c + w^2 / delta, with c - sg = J + (sum of the other sg)
-      const int64_t k0 = urow[r1] * Y;
-      const double* __restrict sr = sg.data() + r1 * Y;
-      const double* __restrict xr = ismax.data() + r1 * Y;
-      double t = 0.0;
-      INFOTHEORY_SIMD_SUM(t)
-      for (int64_t y = 0; y < Y; ++y) {
-        const int64_t k = k0 + y;
-        const double rest = xr[y] * D1[k] + (1.0 - xr[y]) * (D1[k] - sr[y] + smax[k]);
-        const double a1 = aT[y * lda + r1];
-        t += sr[y] * (J[k] + rest) * icc[k] + a1 * a1;
+      for (int64_t r1 = 0; r1 < mr; ++r1) {
+        // diagonal: sg (c - sg) / c + w^2 / delta, with c - sg = J + (sum of the other sg)
+        const int64_t k0 = urow[r1] * Y;
+        const double* __restrict sr = sg.data() + r1 * Y;
+        const double* __restrict xr = ismax.data() + r1 * Y;
+        double t = 0.0;
+        INFOTHEORY_SIMD_SUM(t)
+        for (int64_t y = 0; y < Y; ++y) {
+          const int64_t k = k0 + y;
+          const double rest = xr[y] * D1[k] + (1.0 - xr[y]) * (D1[k] - sr[y] + smax[k]);
+          const double a1 = aT[y * lda + r1];
+          t += sr[y] * (J[k] + rest) * icc[k] + a1 * a1;
+        }
+        S[r1 * ld + r1] = t;
       }
-      S[r1 * ld + r1] = t;
-    }
-    if (bud) {
-      double ts;
-      const double dt = kinv(dd.data(), 1.0, tmp.data(), ts, rsum.data());
-      for (int64_t r = 0; r < mr; ++r) S[r * ld + mr] = rsum[r];
-      S[mr * ld + mr] = ts + dt;
-    }
+      if (bud) {
+        double ts;
+        const double dt = kinv(std::true_type{}, dd.data(), 1.0, tmp.data(), ts, rsum.data());
+        for (int64_t r = 0; r < mr; ++r) S[r * ld + mr] = rsum[r];
+        S[mr * ld + mr] = ts + dt;
+      }
+    };
     // a tiny ridge if rounding made the matrix indefinite
-    std::copy(S.begin(), S.end(), Scopy.begin());
-    bool ok = ipm::cholesky(S.data(), m, ld);
-    if (!ok) {
-      double ridge = 0.0, dmax = 0.0;
-      for (int64_t i = 0; i < m; ++i) dmax = std::max(dmax, absval(Scopy[i * ld + i]));
-      for (int attempt = 1; attempt < 4 && !ok; ++attempt) {
+    bool ok = false;
+    double ridge = 0.0, dmax = 0.0;
+    for (int attempt = 0; attempt < 4 && !ok; ++attempt) {
+      assemble();
+      if (attempt > 0) {
+        if (attempt == 1) {
+          for (int64_t i = 0; i < m; ++i) dmax = std::max(dmax, absval(S[i * ld + i]));
+        }
         ridge = ridge == 0.0 ? 1e-15 * dmax : ridge * 100.0;
-        std::copy(Scopy.begin(), Scopy.end(), S.begin());
         for (int64_t i = 0; i < m; ++i) S[i * ld + i] += ridge;
-        ok = ipm::cholesky(S.data(), m, ld);
       }
+      ok = ipm::cholesky(S.data(), m, ld);
     }
     if (!ok) return false;
     // predictor: h = -rd + (rc / v) with rc = -v z, i.e. -rd - z
