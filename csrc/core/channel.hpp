@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "common.hpp"
@@ -584,6 +586,24 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
 #else
 #define INFOTHEORY_IVDEP
 #endif
+// A loop whose sums (or maxima) may be split over vector lanes: OpenMP's simd reductions where the
+// build has OpenMP (the extension does), a plain loop otherwise. The lanes change only the
+// rounding of these sums.
+#if defined(_OPENMP) && !defined(__CUDACC__)
+#define INFOTHEORY_PRAGMA(x) _Pragma(#x)
+#define INFOTHEORY_SIMD_SUM(...) INFOTHEORY_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+#define INFOTHEORY_SIMD_MAX(...) INFOTHEORY_PRAGMA(omp simd reduction(max : __VA_ARGS__))
+#else
+#define INFOTHEORY_SIMD_SUM(...)
+#define INFOTHEORY_SIMD_MAX(...)
+#endif
+// Inlines a helper into its caller, so that it is compiled for the caller's target clone (a lambda
+// is a function of its own, built for the baseline target otherwise).
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define INFOTHEORY_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define INFOTHEORY_ALWAYS_INLINE
+#endif
 
 // the solver's loops vectorise; built for the baseline x86-64 they use 2-wide SSE2, so the solver is
 // also compiled for x86-64-v3 (AVX2, FMA) and the loader picks the clone the CPU supports
@@ -597,72 +617,181 @@ inline double inner(const Problem& P, double mu, double* q, int64_t max_iter, do
 
 namespace ipm {
 
-// In-place Cholesky A = R^T R of the n x n row-major A from its upper triangle (R upper, in the
-// upper triangle), right-looking so that the inner loops are contiguous updates; false if a pivot
-// is not positive.
-inline bool cholesky(double* A, int64_t n) {
+// In-place Cholesky A = R^T R of the n x n matrix A (row-major, row stride ld) from its upper
+// triangle (R upper, in the upper triangle), right-looking so that the inner loops are contiguous
+// updates, four pivots per pass over the trailing matrix (a quarter of its memory traffic); false
+// if a pivot is not positive.
+INFOTHEORY_ALWAYS_INLINE inline bool cholesky(double* A, int64_t n, int64_t ld) {
   int64_t j = 0;
-  // two pivots per pass over the trailing matrix (half its memory traffic)
-  for (; j + 1 < n; j += 2) {
-    double* __restrict Rj = A + j * n;
-    double* __restrict Rj1 = A + (j + 1) * n;
-    if (!(Rj[j] > 0.0)) return false;
-    const double l = std::sqrt(Rj[j]);
-    const double inv = 1.0 / l;
-    Rj[j] = l;
-    for (int64_t k = j + 1; k < n; ++k) Rj[k] *= inv;
-    const double f0 = Rj[j + 1];
-    for (int64_t k = j + 1; k < n; ++k) Rj1[k] -= f0 * Rj[k];
-    if (!(Rj1[j + 1] > 0.0)) return false;
-    const double l1 = std::sqrt(Rj1[j + 1]);
-    const double inv1 = 1.0 / l1;
-    Rj1[j + 1] = l1;
-    for (int64_t k = j + 2; k < n; ++k) Rj1[k] *= inv1;
-    for (int64_t i = j + 2; i < n; ++i) {
-      const double f = Rj[i], g = Rj1[i];
-      double* __restrict Ai = A + i * n;
-      for (int64_t k = i; k < n; ++k) Ai[k] -= f * Rj[k] + g * Rj1[k];
+  for (; j + 3 < n; j += 4) {
+    double* __restrict R0 = A + j * ld;
+    double* __restrict R1 = R0 + ld;
+    double* __restrict R2 = R1 + ld;
+    double* __restrict R3 = R2 + ld;
+    // the panel: rows j..j+3 from column j on, each finished before the next uses it
+    if (!(R0[j] > 0.0)) return false;
+    double l = std::sqrt(R0[j]), inv = 1.0 / l;
+    R0[j] = l;
+    for (int64_t k = j + 1; k < n; ++k) R0[k] *= inv;
+    const double f10 = R0[j + 1];
+    for (int64_t k = j + 1; k < n; ++k) R1[k] -= f10 * R0[k];
+    if (!(R1[j + 1] > 0.0)) return false;
+    l = std::sqrt(R1[j + 1]), inv = 1.0 / l;
+    R1[j + 1] = l;
+    for (int64_t k = j + 2; k < n; ++k) R1[k] *= inv;
+    const double f20 = R0[j + 2], f21 = R1[j + 2];
+    for (int64_t k = j + 2; k < n; ++k) R2[k] -= f20 * R0[k] + f21 * R1[k];
+    if (!(R2[j + 2] > 0.0)) return false;
+    l = std::sqrt(R2[j + 2]), inv = 1.0 / l;
+    R2[j + 2] = l;
+    for (int64_t k = j + 3; k < n; ++k) R2[k] *= inv;
+    const double f30 = R0[j + 3], f31 = R1[j + 3], f32 = R2[j + 3];
+    for (int64_t k = j + 3; k < n; ++k) R3[k] -= f30 * R0[k] + f31 * R1[k] + f32 * R2[k];
+    if (!(R3[j + 3] > 0.0)) return false;
+    l = std::sqrt(R3[j + 3]), inv = 1.0 / l;
+    R3[j + 3] = l;
+    for (int64_t k = j + 4; k < n; ++k) R3[k] *= inv;
+    // the trailing matrix, two rows at a time (each panel value loaded once for both)
+    int64_t i = j + 4;
+    for (; i + 1 < n; i += 2) {
+      const double g0 = R0[i], g1 = R1[i], g2 = R2[i], g3 = R3[i];
+      const double h0 = R0[i + 1], h1 = R1[i + 1], h2 = R2[i + 1], h3 = R3[i + 1];
+      double* __restrict Ai = A + i * ld;
+      double* __restrict Ai1 = Ai + ld;
+      Ai[i] -= (g0 * R0[i] + g1 * R1[i]) + (g2 * R2[i] + g3 * R3[i]);
+      for (int64_t k = i + 1; k < n; ++k) {
+        const double r0 = R0[k], r1 = R1[k], r2 = R2[k], r3 = R3[k];
+        Ai[k] -= (g0 * r0 + g1 * r1) + (g2 * r2 + g3 * r3);
+        Ai1[k] -= (h0 * r0 + h1 * r1) + (h2 * r2 + h3 * r3);
+      }
+    }
+    for (; i < n; ++i) {
+      const double g0 = R0[i], g1 = R1[i], g2 = R2[i], g3 = R3[i];
+      double* __restrict Ai = A + i * ld;
+      for (int64_t k = i; k < n; ++k) {
+        Ai[k] -= (g0 * R0[k] + g1 * R1[k]) + (g2 * R2[k] + g3 * R3[k]);
+      }
     }
   }
-  if (j < n) {
-    double* Rj = A + j * n;
+  for (; j < n; ++j) {
+    double* __restrict Rj = A + j * ld;
     if (!(Rj[j] > 0.0)) return false;
-    Rj[j] = std::sqrt(Rj[j]);
+    const double l = std::sqrt(Rj[j]), inv = 1.0 / l;
+    Rj[j] = l;
+    for (int64_t k = j + 1; k < n; ++k) Rj[k] *= inv;
+    for (int64_t i = j + 1; i < n; ++i) {
+      const double f = Rj[i];
+      double* __restrict Ai = A + i * ld;
+      for (int64_t k = i; k < n; ++k) Ai[k] -= f * Rj[k];
+    }
   }
   return true;
 }
 
-// Solves R^T R x = b in place.
-inline void cholesky_solve(const double* R, int64_t n, double* b) {
-  for (int64_t j = 0; j < n; ++j) {
-    const double* Rj = R + j * n;
+// Solves R^T R x = b in place (R from cholesky, row stride ld), four rows of R per pass.
+INFOTHEORY_ALWAYS_INLINE inline void cholesky_solve(const double* R, int64_t n, int64_t ld,
+                                                    double* b) {
+  // R^T w = b: forward, each solved block of four subtracted from the rest at once
+  int64_t j = 0;
+  for (; j + 3 < n; j += 4) {
+    const double* __restrict R0 = R + j * ld;
+    const double* __restrict R1 = R0 + ld;
+    const double* __restrict R2 = R1 + ld;
+    const double* __restrict R3 = R2 + ld;
+    const double t0 = b[j] / R0[j];
+    const double t1 = (b[j + 1] - R0[j + 1] * t0) / R1[j + 1];
+    const double t2 = (b[j + 2] - R0[j + 2] * t0 - R1[j + 2] * t1) / R2[j + 2];
+    const double t3 = (b[j + 3] - R0[j + 3] * t0 - R1[j + 3] * t1 - R2[j + 3] * t2) / R3[j + 3];
+    b[j] = t0, b[j + 1] = t1, b[j + 2] = t2, b[j + 3] = t3;
+    for (int64_t k = j + 4; k < n; ++k) {
+      b[k] -= (R0[k] * t0 + R1[k] * t1) + (R2[k] * t2 + R3[k] * t3);
+    }
+  }
+  for (; j < n; ++j) {
+    const double* __restrict Rj = R + j * ld;
     const double t = b[j] / Rj[j];
     b[j] = t;
     for (int64_t k = j + 1; k < n; ++k) b[k] -= Rj[k] * t;
   }
-  for (int64_t i = n - 1; i >= 0; --i) {
-    const double* Ri = R + i * n;
-    double t = b[i];
-    for (int64_t k = i + 1; k < n; ++k) t -= Ri[k] * b[k];
-    b[i] = t / Ri[i];
+  // R x = w: backward; the rows below the last multiple of four one by one, then four at a time
+  int64_t i = n - 1;
+  for (; i >= 0 && (i + 1) % 4 != 0; --i) {
+    const double* __restrict Ri = R + i * ld;
+    double t = 0.0;
+    for (int64_t k = i + 1; k < n; ++k) t += Ri[k] * b[k];
+    b[i] = (b[i] - t) / Ri[i];
+  }
+  for (; i >= 3; i -= 4) {
+    const double* __restrict R3 = R + i * ld;
+    const double* __restrict R2 = R3 - ld;
+    const double* __restrict R1 = R2 - ld;
+    const double* __restrict R0 = R1 - ld;
+    double t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0;
+    INFOTHEORY_SIMD_SUM(t0, t1, t2, t3)
+    for (int64_t k = i + 1; k < n; ++k) {
+      t0 += R0[k] * b[k];
+      t1 += R1[k] * b[k];
+      t2 += R2[k] * b[k];
+      t3 += R3[k] * b[k];
+    }
+    const double x3 = (b[i] - t3) / R3[i];
+    const double x2 = (b[i - 1] - t2 - R2[i] * x3) / R2[i - 1];
+    const double x1 = (b[i - 2] - t1 - R1[i] * x3 - R1[i - 1] * x2) / R1[i - 2];
+    const double x0 = (b[i - 3] - t0 - R0[i] * x3 - R0[i - 1] * x2 - R0[i - 2] * x1) / R0[i - 3];
+    b[i] = x3, b[i - 1] = x2, b[i - 2] = x1, b[i - 3] = x0;
   }
 }
+
+// c[i][k] = sum_y rowv[i * Y + y] colv[y * ldc + k] for a 4 x 8 block (i < 4, k < 8), the
+// accumulators in vector registers: each output's 8 values loaded once, each row's value broadcast.
+#if defined(__GNUC__) && !defined(__CUDACC__)
+typedef double v4d __attribute__((vector_size(32)));
+INFOTHEORY_ALWAYS_INLINE inline void syrk_block(const double* colv, const double* rowv,
+                                                int64_t ldc, int64_t Y, double (&c)[4][8]) {
+  v4d acc[4][2] = {};
+  for (int64_t y = 0; y < Y; ++y) {
+    v4d v0, v1;
+    std::memcpy(&v0, colv + y * ldc, sizeof v0);
+    std::memcpy(&v1, colv + y * ldc + 4, sizeof v1);
+    for (int i = 0; i < 4; ++i) {
+      const double ai = rowv[i * Y + y];
+      acc[i][0] += ai * v0;
+      acc[i][1] += ai * v1;
+    }
+  }
+  for (int i = 0; i < 4; ++i) std::memcpy(c[i], acc[i], sizeof c[i]);
+}
+#else
+inline void syrk_block(const double* colv, const double* rowv, int64_t ldc, int64_t Y,
+                       double (&c)[4][8]) {
+  for (int64_t y = 0; y < Y; ++y) {
+    for (int i = 0; i < 4; ++i) {
+      const double ai = rowv[i * Y + y];
+      for (int k = 0; k < 8; ++k) c[i][k] += ai * colv[y * ldc + k];
+    }
+  }
+}
+#endif
 
 }  // namespace ipm
 
 // Solves the program from scratch by the interior-point method above. `cheapest`: only each x's
 // cheapest outputs are allowed and the budget row is dropped (D at the least reachable cost).
 // Writes q (U x X x Y) and res; returns true when the certified gap is <= tol.
+// The entries are stored row by row over the active rows r (p(u,x) > 0, grouped by class), entry
+// (r, y) at r |Y| + y; masks are 0 / 1 factors (am: allowed, jad: output y allowed in class u) so
+// that every pass over the entries is one branch-free loop that vectorises.
 INFOTHEORY_IPM_CLONES
 inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int max_it,
                       double drop_comp, double drop_mass, double drop_zbar, double* q,
                       DiscreteResult& res) {
-  const int64_t U = P.U, X = P.X, Y = P.Y, n = U * X * Y;
+  using vec = std::vector<double>;
+  const int64_t U = P.U, X = P.X, Y = P.Y, UY = U * Y;
   const double* d = P.d;
   const bool bud = !cheapest;
   // active rows (p(u,x) > 0) and allowed entries
-  std::vector<int64_t> rows;
-  std::vector<double> prow;
+  std::vector<int64_t> rows, urow;
+  vec prow;
   std::vector<int64_t> row_of(static_cast<size_t>(U * X), -1);
   std::vector<int64_t> ufirst(static_cast<size_t>(U + 1), 0);
   for (int64_t u = 0; u < U; ++u) {
@@ -672,6 +801,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       if (w > 0.0) {
         row_of[u * X + x] = static_cast<int64_t>(rows.size());
         rows.push_back(u * X + x);
+        urow.push_back(u);
         prow.push_back(w);
       }
     }
@@ -680,56 +810,55 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   const int64_t mr = static_cast<int64_t>(rows.size());
   const int64_t m = mr + (bud ? 1 : 0);
   if (mr == 0) return false;
-  std::vector<char> al(static_cast<size_t>(n), 0);
-  std::vector<char> ja(static_cast<size_t>(U * Y), 0);
+  const int64_t ne = mr * Y;
+  const int64_t ld = (m + 3) / 4 * 4;  // row stride of the normal matrix
+  auto zeros = [](int64_t k) { return vec(static_cast<size_t>(k), 0.0); };
+  // am: 1 on the allowed entries (0 once their output is dropped), dd: their distortion
+  vec am = zeros(ne), dd = zeros(ne);
+  std::vector<char> ja(static_cast<size_t>(UY), 0);
   int64_t nal = 0;
   for (int64_t r = 0; r < mr; ++r) {
-    const int64_t u = rows[r] / X, x = rows[r] % X;
+    const int64_t u = urow[r], x = rows[r] % X;
     for (int64_t y = 0; y < Y; ++y) {
       if (!cheapest || d[x * Y + y] == P.dmin[x]) {
-        al[rows[r] * Y + y] = 1;
+        am[r * Y + y] = 1.0;
+        dd[r * Y + y] = d[x * Y + y];
         ja[u * Y + y] = 1;
         ++nal;
       }
     }
   }
   double N = static_cast<double>(nal + (bud ? 1 : 0));
-  const std::vector<char> al0(al);  // the allowed entries (al loses the dropped outputs)
+  const vec am0(am);  // the allowed entries (am loses the dropped outputs)
   double HU = 0.0;
   for (int64_t u = 0; u < U; ++u) {
     if (P.pu[u] > 0.0) HU -= P.pu[u] * std::log(P.pu[u]);
   }
-  // state
-  std::vector<double> pi(static_cast<size_t>(n), 0.0), z(static_cast<size_t>(n), 0.0),
-      sg(static_cast<size_t>(n), 0.0), g(static_cast<size_t>(n), 0.0),
-      rd(static_cast<size_t>(n), 0.0), h(static_cast<size_t>(n), 0.0),
-      dpi(static_cast<size_t>(n), 0.0), dz(static_cast<size_t>(n), 0.0),
-      dpa(static_cast<size_t>(n), 0.0), dza(static_cast<size_t>(n), 0.0),
-      tmp(static_cast<size_t>(n), 0.0);
-  std::vector<double> J(static_cast<size_t>(U * Y)), Pm(static_cast<size_t>(Y)),
-      gJ(static_cast<size_t>(U * Y)), Rb(static_cast<size_t>(U * Y));
-  std::vector<double> S(static_cast<size_t>(m * m)), Scopy(static_cast<size_t>(m * m)),
-      nu(static_cast<size_t>(mr), 0.0),
-      rp(static_cast<size_t>(m)), dy(static_cast<size_t>(m)), dya(static_cast<size_t>(m));
+  // state and per-entry scratch
+  vec pi = zeros(ne), z = zeros(ne), sg = zeros(ne), ipi = zeros(ne), iz = zeros(ne),
+      rd = zeros(ne), h = zeros(ne), dpi = zeros(ne), dz = zeros(ne), dpa = zeros(ne),
+      dza = zeros(ne), tmp = zeros(ne), wv = zeros(ne), ismax = zeros(ne), sgx = zeros(ne);
+  vec J = zeros(UY), lj = zeros(UY), Pm = zeros(Y), Rb = zeros(UY);
+  vec S = zeros(ld * ld), nu = zeros(mr), rp = zeros(m), dy = zeros(m),
+      dya = zeros(m), rsum = zeros(mr);
   for (int64_t r = 0; r < mr; ++r) {
-    int64_t c = 0;
-    for (int64_t y = 0; y < Y; ++y) c += al[rows[r] * Y + y];
+    double c = 0.0;
+    for (int64_t y = 0; y < Y; ++y) c += am[r * Y + y];
     for (int64_t y = 0; y < Y; ++y) {
-      const int64_t i = rows[r] * Y + y;
-      if (al[i]) pi[i] = prow[r] / static_cast<double>(c), z[i] = 1.0;
+      const int64_t e = r * Y + y;
+      if (am[e] != 0.0) pi[e] = prow[r] / c, z[e] = 1.0;
     }
   }
   double s = 1.0, zs = 1.0, eta = 0.0, ds = 0.0, dzs = 0.0, dsa = 0.0, dzsa = 0.0, sgs = 0.0;
   // certificate scratch
-  std::vector<double> qc(static_cast<size_t>(n)), ru(static_cast<size_t>(U * Y)),
-      rr(static_cast<size_t>(Y)), tuy(static_cast<size_t>(U * Y));
+  vec qc = zeros(U * X * Y), ru = zeros(UY), rr = zeros(Y), tuy = zeros(UY);
   double floor_cost = 0.0;
   for (int64_t r = 0; r < mr; ++r) floor_cost += prow[r] * P.dmin[rows[r] % X];
   auto certify = [&](double& mi, double& cost, double& lb) {
     for (int64_t ux = 0; ux < U * X; ++ux) {
       double* qr = qc.data() + ux * Y;
-      const int64_t x = ux % X;
-      if (row_of[ux] < 0) {
+      const int64_t x = ux % X, r = row_of[ux];
+      if (r < 0) {
         int64_t best = 0;
         for (int64_t y = 1; y < Y; ++y) {
           if (d[x * Y + y] < d[x * Y + best]) best = y;
@@ -738,8 +867,8 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         continue;
       }
       double t = 0.0;
-      for (int64_t y = 0; y < Y; ++y) t += pi[ux * Y + y];
-      for (int64_t y = 0; y < Y; ++y) qr[y] = pi[ux * Y + y] / t;
+      for (int64_t y = 0; y < Y; ++y) t += pi[r * Y + y];
+      for (int64_t y = 0; y < Y; ++y) qr[y] = pi[r * Y + y] / t;
     }
     evaluate(P, qc.data(), ru, rr, mi, cost);
     if (bud && cost > D) {
@@ -761,10 +890,10 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     std::fill(tuy.begin(), tuy.end(), -inf());
     double lin = 0.0;
     for (int64_t r = 0; r < mr; ++r) {
-      const int64_t u = rows[r] / X, x = rows[r] % X;
+      const int64_t u = urow[r], x = rows[r] % X;
       lin += prow[r] * nu[r];
       for (int64_t y = 0; y < Y; ++y) {
-        if (!al0[rows[r] * Y + y]) continue;
+        if (am0[r * Y + y] == 0.0) continue;
         tuy[u * Y + y] = std::max(tuy[u * Y + y], nu[r] - mu * d[x * Y + y]);
       }
     }
@@ -787,107 +916,127 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   //   c_u = J(u,y) + sum_x sg,  w = sg J(u,y) / c_u,  delta = sum_u J(u,y)^2 / c_u,
   // evaluated without cancellation (the entries' sg range over twenty orders of magnitude near
   // the optimum): sums that exclude the largest sg of each (u, y) are formed directly.
-  std::vector<double> cc(static_cast<size_t>(U * Y)), D1(static_cast<size_t>(U * Y)),
-      dex(static_cast<size_t>(U * Y)), dl(static_cast<size_t>(Y)), wv(static_cast<size_t>(n)),
-      aT(static_cast<size_t>(Y * mr)), bT(static_cast<size_t>(Y * mr)),
-      fw(static_cast<size_t>(U * Y)), fa(static_cast<size_t>(U * Y)),
-      fb(static_cast<size_t>(U * Y)),
-      om(static_cast<size_t>(Y)), dd(static_cast<size_t>(n), 0.0);
-  std::vector<int64_t> mxr(static_cast<size_t>(U * Y));
-  for (int64_t r = 0; r < mr; ++r) {
-    const int64_t x = rows[r] % X;
-    for (int64_t y = 0; y < Y; ++y) dd[rows[r] * Y + y] = al[rows[r] * Y + y] ? d[x * Y + y] : 0.0;
-  }
-  // per (u, y): the (u, x) index of the largest sg and 1 / c (set with the scaling below)
-  std::vector<int64_t> mrow(static_cast<size_t>(U * Y), -1);
-  // ismax: 1 at the largest sg of each (u, y) (else 0), jad: ja as 0 / 1 (double masks vectorise)
-  std::vector<double> ismax(static_cast<size_t>(n), 0.0), jad(static_cast<size_t>(U * Y), 0.0);
-  std::vector<double> icc(static_cast<size_t>(U * Y), 0.0), ks1(static_cast<size_t>(Y)),
-      ksm(static_cast<size_t>(Y)), khm(static_cast<size_t>(Y));
-  // contiguous passes over each row's outputs (the same arithmetic, in the same order, as the
-  // per-(u, y) formulas in the comment above)
-  auto kinv = [&](const double* hv, double hs, double* o, double& os) {
+  // Per (u, y): cc = c, icc = 1 / c (0 where the output is not allowed), D1 = sum of the sg but the
+  // largest, smax = the largest, bestr = its row; per y: dl = delta, idl = 1 / delta (or 0).
+  vec cc = zeros(UY), icc = zeros(UY), D1 = zeros(UY), smax = zeros(UY), dex = zeros(UY),
+      fw = zeros(UY), fa = zeros(UY), fb = zeros(UY), jad = zeros(UY);
+  vec dl = zeros(Y), idl = zeros(Y), om = zeros(Y), ks1 = zeros(UY), kq1 = zeros(UY), khm = zeros(Y),
+      kbi = zeros(Y), ksm = zeros(Y);
+  // the scaled entries by output (row y at y lda), zero beyond the last row; ucls: each row's class
+  // (U for the padding rows up to ld)
+  const int64_t lda = ld + 8;
+  vec aT = zeros(Y * lda), bT = zeros(Y * lda), aR = zeros(lda * Y), bR = zeros(lda * Y);
+  std::vector<int64_t> ucls(static_cast<size_t>(lda), U);
+  for (int64_t r = 0; r < mr; ++r) ucls[r] = urow[r];
+  std::vector<int64_t> bestr(static_cast<size_t>(UY), 0);
+  // o = K^-1 hv on the entries and os = sgs hs on the slack; with sums (std::true_type),
+  // rs[r] = sum_y o(r, y) and the return value sum dd o (else 0). Every entry first takes the
+  // formula of an entry that does not hold its (u, y)'s largest sg,
+  //   t = h (c - sg) - (sum_x sg h - sg h),   o = sg t / c + w om,
+  // (c - sg >= c / 2 there: no cancellation), then the largest entries are redone with
+  //   t = h (J + D1) - s1,   s1 = sum of sg h over the other entries.
+  auto kinv = [&](auto sums, const double* __restrict hv, double hs, double* __restrict o,
+                  double& os, double* __restrict rs) INFOTHEORY_ALWAYS_INLINE -> double {
     double* __restrict omp = om.data();
     const double* __restrict sgp = sg.data();
+    const double* __restrict sxp = sgx.data();
     const double* __restrict wvp = wv.data();
-    const double* __restrict xmp = ismax.data();
-    const int64_t* rowp = rows.data();
-    const int64_t Yl = Y;
-    for (int64_t y = 0; y < Y; ++y) omp[y] = 0.0;
-    for (int64_t r = 0; r < mr; ++r) {
-      const double* __restrict wr = wv.data() + rows[r] * Y;
-      const double* __restrict hr = hv + rows[r] * Y;
-      for (int64_t y = 0; y < Y; ++y) omp[y] += wr[y] * hr[y];
-    }
-    for (int64_t y = 0; y < Y; ++y) omp[y] = dl[y] > 0.0 ? omp[y] / dl[y] : 0.0;
     double* __restrict s1 = ks1.data();
-    double* __restrict smv = ksm.data();
-    double* __restrict hmv = khm.data();
+    double* __restrict q1 = kq1.data();
+    for (int64_t y = 0; y < Y; ++y) omp[y] = 0.0;
+    // per (u, y): s1 over the entries but the largest; per y: sum of w h
     for (int64_t u = 0; u < U; ++u) {
-      const int64_t* mru = mrow.data() + u * Y;
-      const char* jau = ja.data() + u * Y;
-      const double* __restrict jdu = jad.data() + u * Y;
-      for (int64_t y = 0; y < Y; ++y) {
-        s1[y] = 0.0;
-        const int64_t mi_ = jau[y] ? mru[y] * Y + y : -1;
-        smv[y] = mi_ >= 0 ? sg[mi_] : 0.0;
-        hmv[y] = mi_ >= 0 ? hv[mi_] : 0.0;
-      }
+      double* __restrict s1u = s1 + u * Y;
+      for (int64_t y = 0; y < Y; ++y) s1u[y] = 0.0;
       for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
-        const int64_t ux = rowp[r];
-        const double* __restrict sr = sgp + ux * Yl;
-        const double* __restrict hr = hv + ux * Yl;
-        const double* __restrict xr = xmp + ux * Yl;
-        for (int64_t y = 0; y < Y; ++y) s1[y] += (1.0 - xr[y]) * (sr[y] * hr[y]);
-      }
-      const double* __restrict Ju = J.data() + u * Y;
-      const double* __restrict D1u = D1.data() + u * Y;
-      const double* __restrict icu = icc.data() + u * Y;
-      for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
-        const int64_t ux = rowp[r];
-        const double* __restrict sr = sgp + ux * Yl;
-        const double* __restrict hr = hv + ux * Yl;
-        const double* __restrict wr = wvp + ux * Yl;
-        const double* __restrict xr = xmp + ux * Yl;
-        double* __restrict orow = o + ux * Yl;
+        const double* __restrict xr = sxp + r * Y;
+        const double* __restrict hr = hv + r * Y;
+        const double* __restrict wr = wvp + r * Y;
         INFOTHEORY_IVDEP
-        for (int64_t y = 0; y < Yl; ++y) {
-          const double hi = hr[y], si = sr[y];
-          // masks as factors 0 / 1 (exact on these finite values) so that the loop vectorises
-          const double tm = hi * Ju[y] + (hi * D1u[y] - s1[y]);
-          const double to = hi * Ju[y] + hi * (D1u[y] - si + smv[y]) -
-                            (s1[y] - si * hi + smv[y] * hmv[y]);
-          const double t = xr[y] * tm + (1.0 - xr[y]) * to;
-          orow[y] = jdu[y] * (si * t * icu[y] + wr[y] * omp[y]);
+        for (int64_t y = 0; y < Y; ++y) {
+          s1u[y] += xr[y] * hr[y];
+          omp[y] += wr[y] * hr[y];
         }
       }
     }
-    os = sgs * hs;
-  };
-  // Newton direction for the right-hand side h (entries) / hs (slack) and the primal residual rp
-  auto direction = [&](double hs, double* dv, double& dvs, double* dyv) {
-    double ts;
-    kinv(h.data(), hs, tmp.data(), ts);
-    for (int64_t r = 0; r < mr; ++r) {
-      double t = 0.0;
-      const double* tr = tmp.data() + rows[r] * Y;
-      for (int64_t y = 0; y < Y; ++y) t += tr[y];
-      dyv[r] = -rp[r] - t;
-    }
-    if (bud) {
-      double t = ts;
-      for (int64_t i = 0; i < n; ++i) t += dd[i] * tmp[i];
-      dyv[mr] = -rp[mr] - t;
-    }
-    ipm::cholesky_solve(S.data(), m, dyv);
-    const double de = bud ? dyv[mr] : 0.0;
-    for (int64_t r = 0; r < mr; ++r) {
-      for (int64_t y = 0; y < Y; ++y) {
-        const int64_t i = rows[r] * Y + y;
-        tmp[i] = al[i] ? h[i] + dyv[r] + de * dd[i] : 0.0;
+    for (int64_t y = 0; y < Y; ++y) omp[y] *= idl[y];
+    for (int64_t k = 0; k < UY; ++k) q1[k] = s1[k] + smax[k] * hv[bestr[k] * Y + k % Y];
+    for (int64_t u = 0; u < U; ++u) {
+      const double* __restrict ccu = cc.data() + u * Y;
+      const double* __restrict icu = icc.data() + u * Y;
+      const double* __restrict q1u = q1 + u * Y;
+      for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
+        const double* __restrict sr = sgp + r * Y;
+        const double* __restrict hr = hv + r * Y;
+        const double* __restrict wr = wvp + r * Y;
+        double* __restrict orow = o + r * Y;
+        INFOTHEORY_IVDEP
+        for (int64_t y = 0; y < Y; ++y) {
+          const double hi = hr[y], si = sr[y];
+          const double t = hi * (ccu[y] - si) - (q1u[y] - si * hi);
+          orow[y] = si * t * icu[y] + wr[y] * omp[y];
+        }
       }
     }
-    kinv(tmp.data(), hs + de, dv, dvs);
+    for (int64_t k = 0; k < UY; ++k) {
+      if (!ja[k]) continue;
+      const int64_t e = bestr[k] * Y + k % Y;
+      const double t = hv[e] * (J[k] + D1[k]) - s1[k];
+      o[e] = sgp[e] * t * icc[k] + wvp[e] * omp[k % Y];
+    }
+    os = sgs * hs;
+    double ddot = 0.0;
+    if constexpr (decltype(sums)::value) {
+      const double* __restrict ddp = dd.data();
+      for (int64_t r = 0; r < mr; ++r) {
+        const double* __restrict orow = o + r * Y;
+        const double* __restrict dr = ddp + r * Y;
+        double rsr = 0.0;
+        INFOTHEORY_SIMD_SUM(rsr, ddot)
+        for (int64_t y = 0; y < Y; ++y) {
+          rsr += orow[y];
+          ddot += dr[y] * orow[y];
+        }
+        rs[r] = rsr;
+      }
+    }
+    return ddot;
+  };
+  // Newton direction for the right-hand side h (entries) / hs (slack) and the primal residual rp
+  auto direction = [&](double hs, double* dv, double& dvs, double* dyv) INFOTHEORY_ALWAYS_INLINE {
+    double ts;
+    const double dt = kinv(std::true_type{}, h.data(), hs, tmp.data(), ts, rsum.data());
+    for (int64_t r = 0; r < mr; ++r) dyv[r] = -rp[r] - rsum[r];
+    if (bud) dyv[mr] = -rp[mr] - (ts + dt);
+    ipm::cholesky_solve(S.data(), m, ld, dyv);
+    const double de = bud ? dyv[mr] : 0.0;
+    for (int64_t r = 0; r < mr; ++r) {
+      const double dr = dyv[r];
+      const double* __restrict hr = h.data() + r * Y;
+      const double* __restrict ar = am.data() + r * Y;
+      const double* __restrict ddr = dd.data() + r * Y;
+      double* __restrict tr = tmp.data() + r * Y;
+      for (int64_t y = 0; y < Y; ++y) tr[y] = ar[y] * (hr[y] + dr + de * ddr[y]);
+    }
+    kinv(std::false_type{}, tmp.data(), hs + de, dv, dvs, rsum.data());
+  };
+  // the largest step in [0, 1] that keeps the entries and the slack positive
+  auto max_step = [&](const double* __restrict dv, double dvs, const double* __restrict dzv,
+                      double dzvs) INFOTHEORY_ALWAYS_INLINE {
+    const double* __restrict ip = ipi.data();
+    const double* __restrict iq = iz.data();
+    double rate = 1.0;  // the largest fall per unit step, relative to the value
+    INFOTHEORY_SIMD_MAX(rate)
+    for (int64_t e = 0; e < ne; ++e) {
+      const double a1 = -dv[e] * ip[e], a2 = -dzv[e] * iq[e];
+      const double a3 = a1 > a2 ? a1 : a2;
+      rate = rate > a3 ? rate : a3;
+    }
+    if (bud) {
+      if (dvs < 0.0) rate = std::max(rate, -dvs / s);
+      if (dzvs < 0.0) rate = std::max(rate, -dzvs / zs);
+    }
+    return 1.0 / rate;
   };
   res = DiscreteResult{};
   res.gap = inf();
@@ -896,45 +1045,50 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     std::fill(J.begin(), J.end(), 0.0);
     std::fill(Pm.begin(), Pm.end(), 0.0);
     for (int64_t r = 0; r < mr; ++r) {
-      const int64_t u = rows[r] / X;
-      const double* pr = pi.data() + rows[r] * Y;
-      for (int64_t y = 0; y < Y; ++y) J[u * Y + y] += pr[y];
+      double* __restrict Jr = J.data() + urow[r] * Y;
+      const double* __restrict pr = pi.data() + r * Y;
+      for (int64_t y = 0; y < Y; ++y) Jr[y] += pr[y];
     }
     for (int64_t u = 0; u < U; ++u) {
       for (int64_t y = 0; y < Y; ++y) Pm[y] += J[u * Y + y];
     }
-    std::vector<double>& lj = gJ;  // ln(J / P) per (u, y)
-    for (int64_t i = 0; i < U * Y; ++i) lj[i] = ja[i] ? std::log(J[i] / Pm[i % Y]) : 0.0;
-    double comp = bud ? s * zs : 0.0, rdmax = bud ? absval(-eta - zs) : 0.0;
+    for (int64_t k = 0; k < UY; ++k) lj[k] = ja[k] ? std::log(J[k] / Pm[k % Y]) : 0.0;
+    double comp = bud ? s * zs : 0.0, cost = 0.0;
     for (int64_t r = 0; r < mr; ++r) {
-      const int64_t u = rows[r] / X;
-      double rs = -prow[r];
+      const double* __restrict ljr = lj.data() + urow[r] * Y;
+      const double* __restrict pr = pi.data() + r * Y;
+      const double* __restrict zr = z.data() + r * Y;
+      const double* __restrict ar = am.data() + r * Y;
+      const double* __restrict ddr = dd.data() + r * Y;
+      double* __restrict rdr = rd.data() + r * Y;
+      const double nur = nu[r];
+      double rs = 0.0, cp = 0.0, co = 0.0;
+      INFOTHEORY_SIMD_SUM(rs, cp, co)
       for (int64_t y = 0; y < Y; ++y) {
-        const int64_t i = rows[r] * Y + y;
-        if (!al[i]) continue;
-        rd[i] = lj[u * Y + y] - nu[r] - eta * dd[i] - z[i];
-        rdmax = std::max(rdmax, absval(rd[i]));
-        comp += pi[i] * z[i];
-        rs += pi[i];
+        rdr[y] = ar[y] * (ljr[y] - nur - eta * ddr[y] - zr[y]);
+        cp += pr[y] * zr[y];
+        rs += pr[y];
+        co += ddr[y] * pr[y];
       }
-      rp[r] = rs;
+      rp[r] = rs - prow[r];
+      comp += cp;
+      cost += co;
     }
     double rpmax = 0.0;
     for (int64_t r = 0; r < mr; ++r) rpmax = std::max(rpmax, absval(rp[r]));
     if (bud) {
-      double c = s - D;
-      for (int64_t i = 0; i < n; ++i) c += dd[i] * pi[i];
+      const double c = (s - D) + cost;
       rp[mr] = c;
       rpmax = std::max(rpmax, absval(c));
     }
     const double muc = comp / N;
     res.iterations = it;
     if (comp < 0.5 * tol && rpmax < 1e-9) {
-      double mi, cost, lb;
-      certify(mi, cost, lb);
+      double mi, cost_, lb;
+      certify(mi, cost_, lb);
       const double gap = std::max(0.0, mi - lb);
       if (gap < res.gap) {
-        res.gap = gap, res.mi = mi, res.cost = cost;
+        res.gap = gap, res.mi = mi, res.cost = cost_;
         res.multiplier = bud ? std::max(0.0, -eta) : inf();
         std::copy(qc.begin(), qc.end(), q);
       }
@@ -948,7 +1102,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       bool dropped = false;
       std::fill(om.begin(), om.end(), 0.0);  // complementarity per output
       for (int64_t r = 0; r < mr; ++r) {
-        for (int64_t y = 0; y < Y; ++y) om[y] += pi[rows[r] * Y + y] * z[rows[r] * Y + y];
+        for (int64_t y = 0; y < Y; ++y) om[y] += pi[r * Y + y] * z[r * Y + y];
       }
       for (int64_t y = 0; y < Y; ++y) {
         // a used output's mass sits on entries whose z -> 0; an unused one's on entries whose z
@@ -960,36 +1114,66 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         if (!any) continue;
         for (int64_t u = 0; u < U; ++u) ja[u * Y + y] = 0;
         for (int64_t r = 0; r < mr; ++r) {
-          const int64_t i = rows[r] * Y + y;
-          if (al[i]) al[i] = 0, pi[i] = 0.0, z[i] = 0.0, N -= 1.0;
+          const int64_t e = r * Y + y;
+          if (am[e] != 0.0) am[e] = 0.0, pi[e] = 0.0, z[e] = 0.0, N -= 1.0;
         }
         dropped = true;
       }
       if (dropped) continue;
     }
-    // scaling, the blocks of K^-1 and the normal matrix S = A K^-1 A^T
-    for (int64_t i = 0; i < n; ++i) sg[i] = al[i] ? pi[i] / z[i] : 0.0;
+    // scaling sg = pi / z, the reciprocals 1 / pi and 1 / z (0 off the allowed entries)
+    for (int64_t e = 0; e < ne; ++e) {
+      const double off = 1.0 - am[e];
+      ipi[e] = am[e] / (pi[e] + off);
+      iz[e] = am[e] / (z[e] + off);
+      sg[e] = pi[e] * iz[e];
+    }
     sgs = bud ? s / zs : 0.0;
-    std::fill(ismax.begin(), ismax.end(), 0.0);
-    for (int64_t k = 0; k < U * Y; ++k) jad[k] = ja[k] ? 1.0 : 0.0;
+    for (int64_t k = 0; k < UY; ++k) jad[k] = ja[k] ? 1.0 : 0.0;
+    // per (u, y): the (first) row of the largest sg, the sum of the others and c
     for (int64_t u = 0; u < U; ++u) {
+      const int64_t r0 = ufirst[u], r1 = ufirst[u + 1];
+      double* __restrict bi = kbi.data();
+      double* __restrict sm = ksm.data();
+      double* __restrict s1 = ks1.data();
+      for (int64_t y = 0; y < Y; ++y) {
+        bi[y] = static_cast<double>(r0);
+        sm[y] = sg[r0 * Y + y];
+        s1[y] = 0.0;
+      }
+      for (int64_t r = r0 + 1; r < r1; ++r) {
+        const double* __restrict sr = sg.data() + r * Y;
+        const double rv = static_cast<double>(r);
+        for (int64_t y = 0; y < Y; ++y) {
+          const bool gt = sr[y] > sm[y];
+          bi[y] = gt ? rv : bi[y];
+          sm[y] = gt ? sr[y] : sm[y];
+        }
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        const double* __restrict sr = sg.data() + r * Y;
+        double* __restrict xr = ismax.data() + r * Y;
+        const double* __restrict jdu = jad.data() + u * Y;
+        const double rv = static_cast<double>(r);
+        double* __restrict sxr = sgx.data() + r * Y;
+        for (int64_t y = 0; y < Y; ++y) {
+          const bool mx = bi[y] == rv;
+          s1[y] += mx ? 0.0 : sr[y];
+          xr[y] = mx ? jdu[y] : 0.0;
+          sxr[y] = mx ? 0.0 : sr[y];
+        }
+      }
       for (int64_t y = 0; y < Y; ++y) {
         const int64_t k = u * Y + y;
-        if (!ja[k]) continue;
-        int64_t best = ufirst[u];
-        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
-          if (sg[rows[r] * Y + y] > sg[rows[best] * Y + y]) best = r;
+        bestr[k] = static_cast<int64_t>(bi[y]);
+        if (ja[k]) {
+          D1[k] = s1[y];
+          smax[k] = sm[y];
+          cc[k] = J[k] + s1[y] + sm[y];
+          icc[k] = 1.0 / cc[k];
+        } else {
+          D1[k] = smax[k] = cc[k] = icc[k] = 0.0;
         }
-        double s1 = 0.0;
-        for (int64_t r = ufirst[u]; r < ufirst[u + 1]; ++r) {
-          if (r != best) s1 += sg[rows[r] * Y + y];
-        }
-        mxr[k] = best;
-        mrow[k] = rows[best];
-        ismax[rows[best] * Y + y] = 1.0;
-        D1[k] = s1;
-        cc[k] = J[k] + s1 + sg[rows[best] * Y + y];
-        icc[k] = 1.0 / cc[k];
       }
     }
     for (int64_t y = 0; y < Y; ++y) {
@@ -998,6 +1182,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         if (ja[u * Y + y]) t += J[u * Y + y] * J[u * Y + y] / cc[u * Y + y];
       }
       dl[y] = t;
+      idl[y] = t > 0.0 ? 1.0 / t : 0.0;
       for (int64_t u = 0; u < U; ++u) {
         if (!ja[u * Y + y]) continue;
         double e = 0.0;
@@ -1017,122 +1202,108 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       }
     }
     for (int64_t r = 0; r < mr; ++r) {
-      const int64_t u = rows[r] / X;
+      const int64_t k0 = urow[r] * Y;
       for (int64_t y = 0; y < Y; ++y) {
-        const int64_t i = rows[r] * Y + y, k = u * Y + y;
-        wv[i] = sg[i] * fw[k];  // sg is 0 off the allowed entries
-        aT[y * mr + r] = sg[i] * fa[k];
-        bT[y * mr + r] = sg[i] * fb[k];
+        const int64_t e = r * Y + y, k = k0 + y;
+        wv[e] = sg[e] * fw[k];  // sg is 0 off the allowed entries
+        aT[y * lda + r] = aR[e] = sg[e] * fa[k];
+        bT[y * lda + r] = bR[e] = sg[e] * fb[k];
       }
     }
-    // upper triangle: same class, -sum_y bv bv (r2 > r1 up to the class's last row); other
-    // classes, +sum_y av av (every later row), as contiguous updates per output y
-    // row by row (each row of S stays in cache over the outputs), two outputs per pass; only the
-    // upper triangle is read
-    for (int64_t u = 0; u < U; ++u) {
-      const int64_t end = ufirst[u + 1];
-      for (int64_t r1 = ufirst[u]; r1 < end; ++r1) {
-        double* __restrict Sr = S.data() + r1 * m;
-        for (int64_t r2 = r1 + 1; r2 < mr; ++r2) Sr[r2] = 0.0;
-        int64_t y = 0;
-        for (; y + 1 < Y; y += 2) {
-          const double* __restrict ay = aT.data() + y * mr;
-          const double* __restrict by = bT.data() + y * mr;
-          const double* __restrict ay1 = ay + mr;
-          const double* __restrict by1 = by + mr;
-          const double b1 = by[r1], a1 = ay[r1], b2 = by1[r1], a2 = ay1[r1];
-          for (int64_t r2 = r1 + 1; r2 < end; ++r2) Sr[r2] -= b1 * by[r2] + b2 * by1[r2];
-          for (int64_t r2 = end; r2 < mr; ++r2) Sr[r2] += a1 * ay[r2] + a2 * ay1[r2];
+    // the normal matrix, assembled again (rather than copied first) should the factorisation fail
+    auto assemble = [&]() INFOTHEORY_ALWAYS_INLINE {
+      // the normal matrix S = A K^-1 A^T (upper triangle): same class, -sum_y bv bv; other classes,
+      // +sum_y av av; in 4 x 8 blocks held in registers over the outputs (the blocks also fill a few
+      // entries below the diagonal, the padding and the budget column, all overwritten or unused)
+      for (int64_t i0 = 0; i0 < mr; i0 += 4) {
+        for (int64_t k0 = i0; k0 < mr; k0 += 8) {
+          // classes are contiguous: a pair in one class exists iff the two class ranges overlap
+          const int64_t ilo = ucls[i0], ihi = ucls[i0 + 3], klo = ucls[k0], khi = ucls[k0 + 7];
+          const bool need_b = ilo <= khi && klo <= ihi;
+          const bool need_a = !(ilo == ihi && klo == khi && ilo == klo);
+          const int64_t kn = std::min<int64_t>(8, ld - k0);
+          double ca[4][8], cb[4][8];
+          if (need_a) ipm::syrk_block(aT.data() + k0, aR.data() + i0 * Y, lda, Y, ca);
+          if (need_b) ipm::syrk_block(bT.data() + k0, bR.data() + i0 * Y, lda, Y, cb);
+          for (int i = 0; i < 4; ++i) {
+            double* __restrict Si = S.data() + (i0 + i) * ld + k0;
+            if (!need_b) {
+              for (int k = 0; k < kn; ++k) Si[k] = ca[i][k];
+            } else if (!need_a) {
+              for (int k = 0; k < kn; ++k) Si[k] = -cb[i][k];
+            } else {
+              for (int k = 0; k < kn; ++k) {
+                Si[k] = ucls[i0 + i] == ucls[k0 + k] ? -cb[i][k] : ca[i][k];
+              }
+            }
+          }
         }
-        for (; y < Y; ++y) {
-          const double* __restrict ay = aT.data() + y * mr;
-          const double* __restrict by = bT.data() + y * mr;
-          const double b1 = by[r1], a1 = ay[r1];
-          for (int64_t r2 = r1 + 1; r2 < end; ++r2) Sr[r2] -= b1 * by[r2];
-          for (int64_t r2 = end; r2 < mr; ++r2) Sr[r2] += a1 * ay[r2];
-        }
       }
-    }
-    for (int64_t r1 = 0; r1 < mr; ++r1) {
-      // diagonal: sg (c - sg) / c + w^2 / delta, with c - sg = J + (sum of the other sg)
-      const int64_t u1 = rows[r1] / X;
-      double t = 0.0;
-      for (int64_t y = 0; y < Y; ++y) {
-        const int64_t i = rows[r1] * Y + y, k = u1 * Y + y;
-        if (!al[i]) continue;
-        const double rest = mxr[k] == r1 ? D1[k] : D1[k] - sg[i] + sg[rows[mxr[k]] * Y + y];
-        const double a1 = aT[y * mr + r1];
-        t += sg[i] * (J[k] + rest) / cc[k] + a1 * a1;
-      }
-      S[r1 * m + r1] = t;
-    }
-    if (bud) {
-      double ts;
-      kinv(dd.data(), 1.0, tmp.data(), ts);
-      double sbb = ts;
-      for (int64_t r = 0; r < mr; ++r) {
+      for (int64_t r1 = 0; r1 < mr; ++r1) {
+        // diagonal: sg (c - sg) / c + w^2 / delta, with c - sg = J + (sum of the other sg)
+        const int64_t k0 = urow[r1] * Y;
+        const double* __restrict sr = sg.data() + r1 * Y;
+        const double* __restrict xr = ismax.data() + r1 * Y;
         double t = 0.0;
-        const double* tr = tmp.data() + rows[r] * Y;
-        for (int64_t y = 0; y < Y; ++y) t += tr[y];
-        S[r * m + mr] = t;
+        INFOTHEORY_SIMD_SUM(t)
+        for (int64_t y = 0; y < Y; ++y) {
+          const int64_t k = k0 + y;
+          const double rest = xr[y] * D1[k] + (1.0 - xr[y]) * (D1[k] - sr[y] + smax[k]);
+          const double a1 = aT[y * lda + r1];
+          t += sr[y] * (J[k] + rest) * icc[k] + a1 * a1;
+        }
+        S[r1 * ld + r1] = t;
       }
-      for (int64_t i = 0; i < n; ++i) sbb += dd[i] * tmp[i];
-      S[mr * m + mr] = sbb;
-    }
+      if (bud) {
+        double ts;
+        const double dt = kinv(std::true_type{}, dd.data(), 1.0, tmp.data(), ts, rsum.data());
+        for (int64_t r = 0; r < mr; ++r) S[r * ld + mr] = rsum[r];
+        S[mr * ld + mr] = ts + dt;
+      }
+    };
     // a tiny ridge if rounding made the matrix indefinite
     bool ok = false;
-    {
-      std::vector<double>& S0 = Scopy;
-      std::copy(S.begin(), S.end(), S0.begin());
-      double ridge = 0.0, dmax = 0.0;
-      for (int64_t i = 0; i < m; ++i) dmax = std::max(dmax, absval(S0[i * m + i]));
-      for (int attempt = 0; attempt < 4 && !ok; ++attempt) {
-        if (attempt > 0) {
-          ridge = ridge == 0.0 ? 1e-15 * dmax : ridge * 100.0;
-          std::copy(S0.begin(), S0.end(), S.begin());
-          for (int64_t i = 0; i < m; ++i) S[i * m + i] += ridge;
+    double ridge = 0.0, dmax = 0.0;
+    for (int attempt = 0; attempt < 4 && !ok; ++attempt) {
+      assemble();
+      if (attempt > 0) {
+        if (attempt == 1) {
+          for (int64_t i = 0; i < m; ++i) dmax = std::max(dmax, absval(S[i * ld + i]));
         }
-        ok = ipm::cholesky(S.data(), m);
+        ridge = ridge == 0.0 ? 1e-15 * dmax : ridge * 100.0;
+        for (int64_t i = 0; i < m; ++i) S[i * ld + i] += ridge;
       }
+      ok = ipm::cholesky(S.data(), m, ld);
     }
     if (!ok) return false;
     // predictor: h = -rd + (rc / v) with rc = -v z, i.e. -rd - z
-    for (int64_t i = 0; i < n; ++i) h[i] = al[i] ? -rd[i] - z[i] : 0.0;
+    for (int64_t e = 0; e < ne; ++e) h[e] = -rd[e] - z[e];
     const double rds = -eta - zs;
     double hs = bud ? -rds - zs : 0.0;
     direction(hs, dpa.data(), dsa, dya.data());
-    auto max_step = [&](const double* dv, double dvs, const double* dzv, double dzvs) {
-      double a = 1.0;
-      for (int64_t i = 0; i < n; ++i) {
-        if (!al[i]) continue;
-        if (dv[i] < 0.0) a = std::min(a, -pi[i] / dv[i]);
-        if (dzv[i] < 0.0) a = std::min(a, -z[i] / dzv[i]);
-      }
-      if (bud) {
-        if (dvs < 0.0) a = std::min(a, -s / dvs);
-        if (dzvs < 0.0) a = std::min(a, -zs / dzvs);
-      }
-      return a;
-    };
-    for (int64_t i = 0; i < n; ++i) dza[i] = al[i] ? (-pi[i] * z[i] - z[i] * dpa[i]) / pi[i] : 0.0;
+    // dz_a = (-v z - z dv_a) / v
+    for (int64_t e = 0; e < ne; ++e) dza[e] = -z[e] - z[e] * dpa[e] * ipi[e];
     dzsa = bud ? (-s * zs - zs * dsa) / s : 0.0;
     const double aa = max_step(dpa.data(), dsa, dza.data(), dzsa);
     double ca = bud ? (s + aa * dsa) * (zs + aa * dzsa) : 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      if (al[i]) ca += (pi[i] + aa * dpa[i]) * (z[i] + aa * dza[i]);
+    {
+      double cs = 0.0;
+      INFOTHEORY_SIMD_SUM(cs)
+      for (int64_t e = 0; e < ne; ++e) cs += (pi[e] + aa * dpa[e]) * (z[e] + aa * dza[e]);
+      ca += cs;
     }
     const double sig = std::pow(std::max(0.0, ca / N) / muc, 3.0);
     // Mehrotra's centring, kept above kIpmMinSigma: a complementarity that collapses long before
     // the dual residual leaves the central path and the Newton systems singular
     const double tgt = std::min(std::max(sig, kIpmMinSigma), 1.0) * muc;
     // corrector: rc = tgt - v z - dv_a dz_a
-    for (int64_t i = 0; i < n; ++i) {
-      h[i] = al[i] ? -rd[i] + (tgt - pi[i] * z[i] - dpa[i] * dza[i]) / pi[i] : 0.0;
+    for (int64_t e = 0; e < ne; ++e) {
+      h[e] = -rd[e] + (tgt - pi[e] * z[e] - dpa[e] * dza[e]) * ipi[e];
     }
     hs = bud ? -rds + (tgt - s * zs - dsa * dzsa) / s : 0.0;
     direction(hs, dpi.data(), ds, dy.data());
-    for (int64_t i = 0; i < n; ++i) {
-      dz[i] = al[i] ? (tgt - pi[i] * z[i] - dpa[i] * dza[i] - z[i] * dpi[i]) / pi[i] : 0.0;
+    for (int64_t e = 0; e < ne; ++e) {
+      dz[e] = (tgt - pi[e] * z[e] - dpa[e] * dza[e] - z[e] * dpi[e]) * ipi[e];
     }
     dzs = bud ? (tgt - s * zs - dsa * dzsa - zs * ds) / s : 0.0;
     double amax = std::max(0.9, 1.0 - muc) * max_step(dpi.data(), ds, dz.data(), dzs);
@@ -1142,11 +1313,12 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     std::fill(Rb.begin(), Rb.end(), 0.0);
     std::fill(om.begin(), om.end(), 0.0);
     for (int64_t r = 0; r < mr; ++r) {
-      const int64_t u = rows[r] / X;
-      for (int64_t y = 0; y < Y; ++y) Rb[u * Y + y] += dpi[rows[r] * Y + y];
+      double* __restrict Rr = Rb.data() + urow[r] * Y;
+      const double* __restrict dr = dpi.data() + r * Y;
+      for (int64_t y = 0; y < Y; ++y) Rr[y] += dr[y];
     }
-    for (int64_t k = 0; k < U * Y; ++k) om[k % Y] += Rb[k];
-    for (int64_t k = 0; k < U * Y; ++k) {
+    for (int64_t k = 0; k < UY; ++k) om[k % Y] += Rb[k];
+    for (int64_t k = 0; k < UY; ++k) {
       if (!ja[k]) continue;
       // (J + a dJ) >= kappa (J / P) (P + a dP)
       const double c = Rb[k] - kIpmShrink * (J[k] / Pm[k % Y]) * om[k % Y];
@@ -1157,10 +1329,9 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     const double a = std::min(1.0, amax);
     if (!(a > 0.0) || !std::isfinite(a)) return false;
-    for (int64_t i = 0; i < n; ++i) {
-      if (!al[i]) continue;
-      pi[i] += a * dpi[i];
-      z[i] += a * dz[i];
+    for (int64_t e = 0; e < ne; ++e) {
+      pi[e] += a * dpi[e];
+      z[e] += a * dz[e];
     }
     for (int64_t r = 0; r < mr; ++r) nu[r] += a * dy[r];
     if (bud) {

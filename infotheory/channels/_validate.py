@@ -12,6 +12,11 @@ from .._arrays import is_tensor
 def as_float(x: Any, name: str, *, nonneg: bool = True) -> np.ndarray:
     """``x`` as a float64 numpy array (torch CPU tensors and array-likes accepted), checked finite
     and, by default, non-negative. Raises TypeError/ValueError naming ``name``."""
+    if type(x) is np.ndarray and x.dtype == np.float64:
+        # the common case, checked with two reductions: a NaN makes the minimum NaN, an inf (or
+        # an overflow) the sum; anything else falls through to the checks that name the problem
+        if x.size and (not nonneg or x.min() >= 0.0) and np.isfinite(x.sum()):
+            return x
     if is_tensor(x):
         x = x.detach().cpu().numpy()
     try:

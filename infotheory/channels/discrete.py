@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -222,10 +223,13 @@ def discrete_attack(
     """
     factor, unit = log_base(base)
     p, d = _check(p_ux, distortion)
-    budget = float(as_float(D, "D"))
+    if type(D) is float and 0.0 <= D < math.inf:
+        budget = D  # the common case; anything else gets the checks that name the problem
+    else:
+        budget = float(as_float(D, "D"))
     if solver not in ("fast", "cvxpy"):
         raise ValueError(f'solver must be "fast" or "cvxpy", got {solver!r}')
-    floor = float(np.sum(p.sum(0) * d.min(1)))
+    floor = float(p.sum(0) @ d.min(1))
     if budget < floor * (1 - 1e-12) - 1e-15:
         raise ValueError(
             f"D must be at least the least reachable distortion {floor!r} "
