@@ -3,12 +3,24 @@
 Used for convolutions and other torch-defined layers, where one application of ``B`` (a forward
 and an adjoint convolution) costs far more than the vector work. Two operators may be given: a
 fast one (e.g. float32 convolutions) that drives the iteration, and an exact one (float64) that
-computes the certificate on the final Ritz vector, so the bracket is that of the exact operator.
+computes the bracket on the final Ritz vector, so the bracket is that of the exact operator.
 
-The basis is kept whole (full reorthogonalisation, classical Gram-Schmidt, a second pass only
-when the first removed much) up to ``max_basis`` vectors; a restart from the best Ritz vector
-follows only beyond that. The stopping estimate ``beta_k |s_k|`` is the exact residual norm of
-the Ritz vector in exact arithmetic; the certificate recomputes it with the exact operator.
+The basis is kept whole (full reorthogonalisation, classical Gram-Schmidt with one matrix-vector
+product each way, a second pass only when the first removed much) up to ``max_basis`` vectors; a
+restart from the best Ritz vector follows only beyond that.
+
+The stopping estimate ``beta_k |s_k|`` is the exact residual norm of the Ritz vector in exact
+arithmetic; the bracket recomputes it with the exact operator: ``[sqrt(theta), sqrt(theta + r)]``,
+the residual bound, which holds for ``lambda_1`` once the Ritz vector has reached the top
+eigenvector rather than a lower one.
+
+Not used, measured: a Kato-Temple estimate ``theta + r^2 / gap`` with ``gap = theta - (theta_2 +
+r_2)`` from the second Ritz pair (capped at ``0.01 theta``, only from 20 steps on, as the dense
+kernels use it) stops 30-40% earlier on ResNet-like 3x3 convolutions, but stopped on a lower
+eigenvalue in 5 of 16 He-initialised layers (64 channels at 32^2, 128 at 28^2, 32 at 16^2, 256 at
+14^2; errors 1e-6 to 2e-4 at ``tol=1e-6``), from random starts too: their top spectrum is a dense
+band in which the top eigenvector emerges late, after the second pair looks converged. The
+residual rule, which waits for ``r <= 2 tol theta``, got all 24 of such layers within ``tol``.
 """
 
 from __future__ import annotations
@@ -38,6 +50,8 @@ def certify(apply: Any, y: Any) -> tuple[float, float]:
     w = apply(y)
     theta = max(0.0, float(y @ w))
     r = float((w - theta * y).norm())
+    if not (math.isfinite(theta) and math.isfinite(r)):
+        raise ValueError("the operator produced NaN or inf")
     return math.sqrt(theta), math.sqrt(theta + r)
 
 
@@ -59,7 +73,10 @@ def lanczos_top(
     n = v0.numel()
     kmax = max(2, min(max_basis, n + 1))
     Q = v0.new_empty((kmax, n))
-    want = 1.9 * tol if apply_fast is apply_exact else 1.2 * tol
+    # the rule is on lambda = sigma^2 (relative bracket width about r / (2 theta)); the float32
+    # operator's rounding adds to the float64 residual (measured: the bracket width at 512
+    # channels, 7^2, is 0.96 tol for a 1.9 tol target), hence the smaller target in mixed mode
+    want = 1.9 * tol if apply_fast is apply_exact else 1.7 * tol
     its = 0
     y = (v0 / v0.norm()).to(torch.float64)
     lo = hi = 0.0
@@ -68,27 +85,30 @@ def lanczos_top(
         Q[0] = y.to(dt)
         alphas: list[float] = []
         betas: list[float] = []
-        theta, s = 0.0, np.ones(1)
+        s = np.ones(1)
         k = 0
+        invariant = False
         while True:
             q = Q[k]
             w = fast(q)
             its += 1
-            if not bool(torch.isfinite(w).all()):
+            a = float(torch.dot(q, w))
+            if not math.isfinite(a):  # a NaN or inf anywhere in w reaches the dot product
                 raise ValueError("the operator produced NaN or inf")
-            a = float(q @ w)
-            w = w - a * q
+            w.sub_(q, alpha=a)
             if k:
-                w = w - betas[-1] * Q[k - 1]
-            b = float(w.norm())
+                w.sub_(Q[k - 1], alpha=betas[-1])
+            b = float(torch.linalg.vector_norm(w))
             Qk = Q[: k + 1]
             for _ in range(2):
-                w = w - Qk.T @ (Qk @ w)
-                after = float(w.norm())
+                w.addmv_(Qk.T, torch.mv(Qk, w), alpha=-1.0)
+                after = float(torch.linalg.vector_norm(w))
                 again = after < 0.7 * b
                 b = after
                 if not again:
                     break
+            if not math.isfinite(b):
+                raise ValueError("the operator produced NaN or inf")
             alphas.append(a)
             betas.append(b)
             k += 1
@@ -98,8 +118,7 @@ def lanczos_top(
             if invariant or est <= want * theta or k >= kmax or its + 1 >= max_iter:
                 break
             Q[k] = w / b
-        st = torch.as_tensor(s, dtype=dt)
-        y = (Q[:k].T @ st).to(torch.float64)
+        y = (Q[:k].T @ torch.as_tensor(s, dtype=dt)).to(torch.float64)
         y = y / y.norm()
         lo, hi = certify(apply_exact, y)
         its += 1
