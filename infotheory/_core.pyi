@@ -302,9 +302,11 @@ def spectral_lanczos_emulate(
     tol: float,
     max_iter: int,
     max_basis: int,
+    gap_cap: float,
     seed: int,
     certify: bool,
     team_size: int,
+    group_size: int = 1,
 ) -> None: ...
 def spectral_lanczos_cuda(
     W: Any,
@@ -322,9 +324,12 @@ def spectral_lanczos_cuda(
     tol: float,
     max_iter: int,
     max_basis: int,
+    gap_cap: float,
     seed: int,
     certify: bool,
     stream: int,
+) -> None: ...
+
 # spectral: one fused pass w = W^T (W v) (tests and profiles; kernel 0 scalar, 1 dispatched,
 # 2 float32 arithmetic)
 def spectral_gram_apply(

@@ -18,9 +18,10 @@ MAX_SIDE = min(_GRAM_MAX, int(getattr(_core, "SPECTRAL_LANCZOS_MAX_SIDE", 0)))
 # Matrices a kernel call at most, so that its float64 work space stays within this many bytes.
 _WORK_BYTES = 1 << 28
 _U = 2.0**-53
-# The Kato-Temple stop without the Cholesky certificate (the kernel's gap_cap): 0, the residual
-# bound only, as ``spectral_top`` with method 1. Certified runs use it uncapped (inf).
-_UNCERTIFIED_GAP_CAP = 0.0
+# The Kato-Temple stop without the Cholesky certificate (the kernel's gap_cap): the guarded gap
+# ``min(theta - (theta_2 + r_2), 0.01 theta)`` of the CPU's uncertified Lanczos (spectral.hpp).
+# Certified runs use it uncapped (inf).
+_UNCERTIFIED_GAP_CAP = 0.01
 
 
 def available() -> bool:
