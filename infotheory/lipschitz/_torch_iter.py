@@ -1,7 +1,8 @@
 """Power iteration and Lanczos written with torch operations (any device, batched).
 
-Used for CUDA tensors; the CPU path runs the C++ kernels. The same certificate as the kernels: a
-Rayleigh quotient below, the residual bound above (see :class:`SpectralNormResult`).
+Used for CUDA tensors; the CPU path runs the C++ kernels. The same brackets as the kernels: a
+Rayleigh quotient below; above, the residual bound or, for ``spectral_norm``'s Lanczos, the capped
+Kato-Temple estimate (see :class:`SpectralNormResult`).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def spectral_norm_torch(
     v = v / v.norm(dim=-1, keepdim=True)
     flat = v.reshape(-1, v.shape[-1])
     Wb = W64.reshape(-1, *W64.shape[-2:])
-    lo, hi, it, flat = iterate(lambda x: _apply(Wb, x), flat, run, tol, max_iter)
+    lo, hi, it, flat = iterate(
+        lambda x: _apply(Wb, x), flat, run, tol, max_iter, kato_temple=run == "lanczos"
+    )
     lo, hi, it = (t.reshape(batch) for t in (lo, hi, it))
     v = flat.reshape(v.shape)
     ok = hi - lo <= tol * lo
@@ -106,15 +109,30 @@ def _wrap(batch, lo, hi, it, ok, method, u, v, dtype) -> SpectralNormResult:  # 
     return SpectralNormResult(lo, lo, hi, it.to(lo.device), ok, method, u, v)
 
 
+# The capped Kato-Temple estimate of the kernels (csrc/core/spectral.hpp: kGapCap, kGapMinSteps)
+_GAP_CAP = 0.01
+_GAP_MIN_STEPS = 30
+
+
 def iterate(
-    apply: Any, v: Any, method: str, tol: float, max_iter: int
+    apply: Any, v: Any, method: str, tol: float, max_iter: int, *, kato_temple: bool = False
 ) -> tuple[Any, Any, Any, Any]:
     """Top eigenvalue of the PSD operator ``apply`` (batched: ``(B, n) -> (B, n)``, float64) from
     unit start vectors ``v``: returns ``(lower, upper, iterations, y)`` for ``sqrt`` of it, i.e.
-    the singular-value bracket when ``apply`` is ``A^T A``."""
+    the singular-value bracket when ``apply`` is ``A^T A``. ``kato_temple``: Lanczos may stop on,
+    and reports, the capped Kato-Temple estimate of the kernels' uncertified Lanczos (an estimate,
+    see :class:`SpectralNormResult`); otherwise the residual bound."""
     if method == "power":
         return _power(apply, v, tol, max_iter)
-    return _lanczos(apply, v, tol, max_iter)
+    return _lanczos(apply, v, tol, max_iter, kato_temple)
+
+
+def _kato_temple(theta: Any, r: Any, alpha: Any) -> Any:
+    """``theta + r^2 / min(theta - alpha, cap theta)`` where ``theta > alpha``, else inf."""
+    import torch
+
+    g = torch.minimum(theta - alpha, _GAP_CAP * theta)
+    return torch.where(g > 0, theta + r * r / g.clamp_min(1e-300), torch.inf)
 
 
 def _power(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
@@ -136,7 +154,9 @@ def _power(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any
         v = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-300)
 
 
-def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, Any, Any]:
+def _lanczos(
+    apply: Any, v: Any, tol: float, max_iter: int, kato_temple: bool = False
+) -> tuple[Any, Any, Any, Any]:
     import torch
 
     n = v.shape[-1]
@@ -178,17 +198,31 @@ def _lanczos(apply: Any, v: Any, tol: float, max_iter: int) -> tuple[Any, Any, A
                 # the singular-value bracket needs r <= (2 tol + tol^2) theta (as the C++ kernel)
                 theta, S = torch.linalg.eigh(_tridiag(alphas, betas))
                 est = b * S[..., -1, -1].abs()
-                if bool((est <= 1.9 * tol * theta[..., -1]).all()):
+                ok = est <= 1.9 * tol * theta[..., -1]
+                if kato_temple and k >= _GAP_MIN_STEPS:
+                    alpha = theta[..., -2] + b * S[..., -1, -2].abs()
+                    kt = _kato_temple(theta[..., -1], est, alpha)
+                    ok = ok | (kt - theta[..., -1] <= 1.9 * tol * theta[..., -1])
+                if bool(ok.all()):
                     break
             Q[..., k, :] = torch.where(
                 live.unsqueeze(-1), w / b.clamp_min(1e-300).unsqueeze(-1), 0.0
             )
-        _, S = torch.linalg.eigh(_tridiag(alphas, betas))
+        theta, S = torch.linalg.eigh(_tridiag(alphas, betas))
         y = (Q[..., :k, :].mT @ S[..., :, -1:]).squeeze(-1)
         y = y / y.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         done += k + 1
         total += k + 1
-        lo, hi, _ = _bracket(apply, y)
+        if kato_temple and k >= _GAP_MIN_STEPS:
+            # the final vector's Rayleigh quotient and residual, the second Ritz pair's bound
+            alpha = theta[..., -2] + betas[-1] * S[..., -1, -2].abs()
+            w = apply(y)
+            th = (y * w).sum(-1).clamp_min(0)
+            r = (w - th.unsqueeze(-1) * y).norm(dim=-1)
+            lo = th.sqrt()
+            hi = torch.minimum(th + r, _kato_temple(th, r, alpha)).sqrt()
+        else:
+            lo, hi, _ = _bracket(apply, y)
         if done >= max_iter or bool((hi - lo <= tol * lo).all() | (hi == 0).all()):
             return lo, hi, total, y
         v = y
