@@ -279,3 +279,17 @@ def test_operator_producing_nan_or_inf_raises(bad, step):
         lanczos_top(
             apply, apply, torch.ones(30, dtype=torch.float64), tol=1e-8, max_iter=500, max_basis=64
         )
+
+
+def test_mixed_precision_tiny_layer_finishes_in_float64(recwarn):
+    # a 1x1-output layer is rank one: float32 Lanczos settles at once but cannot reach 1e-8, so the
+    # iteration must finish in float64 (it used to restart in float32 until max_iter, 2001
+    # applications, and warn)
+    w = np.random.default_rng(0).standard_normal((1, 1, 3, 3))
+    r = conv_operator_norm(w, (1, 3, 3), tol=1e-8)
+    assert not [x for x in recwarn if issubclass(x.category, RuntimeWarning)]
+    assert r.iterations < 20
+    want = dense_norm(w, (1, 3, 3), 1, 0, 1, "zeros")
+    assert want == pytest.approx(np.linalg.norm(w))  # rank one: the Frobenius norm
+    assert r.lower <= want * (1 + 1e-12) <= r.upper * (1 + 2e-12)
+    assert r.upper - r.lower <= 1e-8 * r.lower

@@ -87,7 +87,7 @@ def lanczos_top(
         betas: list[float] = []
         s = np.ones(1)
         k = 0
-        invariant = False
+        settled = False
         while True:
             q = Q[k]
             w = fast(q)
@@ -115,7 +115,8 @@ def lanczos_top(
             theta, s = _top_ritz(alphas, betas)
             est = b * abs(float(s[-1]))
             invariant = not (b > 1e-13 * max(abs(theta), 1e-300)) or k >= n
-            if invariant or est <= want * theta or k >= kmax or its + 1 >= max_iter:
+            settled = invariant or est <= want * theta
+            if settled or k >= kmax or its + 1 >= max_iter:
                 break
             Q[k] = w / b
         y = (Q[:k].T @ torch.as_tensor(s, dtype=dt)).to(torch.float64)
@@ -124,8 +125,11 @@ def lanczos_top(
         its += 1
         if hi - lo <= tol * lo or hi == 0.0 or its >= max_iter:
             return lo, hi, its, y
-        if fast is not apply_exact and (k < kmax and not invariant):
-            # the fast operator's rounding hides the last digits: finish in the exact one
+        if fast is not apply_exact and settled:
+            # the fast iteration has converged (or exhausted the space) as far as its own operator
+            # goes, but the exact one disagrees: its rounding hides the last digits, so finish in
+            # the exact one (restarting in the fast one would stop at the same place again: a
+            # rank-one layer at tol=1e-8 ran to max_iter that way)
             fast = apply_exact
             dt = torch.float64
             Q = Q.to(dt)
