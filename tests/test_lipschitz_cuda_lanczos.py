@@ -174,7 +174,7 @@ def test_emulated_warm_start_and_budget():
 
 
 def test_emulated_kato_temple_stop_options():
-    """gap_cap 0 (residual bound), 0.01 (capped, from 20 steps) and inf (uncapped): all within tol
+    """gap_cap 0 (residual bound), 0.01 (capped, from 30 steps) and inf (uncapped): all within tol
     on Gaussian matrices, and the estimate saves steps."""
     A = np.random.default_rng(15).standard_normal((6, 120, 100))
     ref, tol = top(A), 1e-9

@@ -76,7 +76,9 @@ def test_uncertified_lanczos_true_error_within_tol(m, n, kind, gap, size, seed, 
     rng = np.random.default_rng(seed)
     A = _spectrum(kind, m, n, rng, gap, size).astype(dtype)
     want = _ref(A)
-    res = spectral_norm(A, method="lanczos", tol=TOL, certify="none", seed=seed % 1000)
+    res = spectral_norm(
+        A, method="lanczos", tol=TOL, certify="none", stop="kato-temple", seed=seed % 1000
+    )
     assert res.converged and not res.certified
     assert res.lower <= want * (1 + 1e-12)
     assert res.upper - res.lower <= TOL * res.lower
@@ -96,7 +98,7 @@ def test_capped_gap_catches_a_barely_seen_top_pair():
     # there with an error of 8e-4 after 4 steps
     rng = np.random.default_rng(0)
     A = _spectrum("geom", 60, 50, rng, 1e-3, 3)
-    res = spectral_norm(A, tol=TOL, certify="none")
+    res = spectral_norm(A, tol=TOL, certify="none", stop="kato-temple")
     assert res.converged
     assert abs(res.value - 1.0) <= TOL and res.upper >= 1.0 - 1e-12
 
@@ -104,7 +106,7 @@ def test_capped_gap_catches_a_barely_seen_top_pair():
 def test_estimate_is_kato_temple_capped_or_the_residual_bound():
     rng = np.random.default_rng(3)
     A = rng.standard_normal((400, 300))
-    res = spectral_norm(A, tol=TOL, certify="none")
+    res = spectral_norm(A, tol=TOL, certify="none", stop="kato-temple")
     theta, r = _theta_r(A, res.v)
     assert res.lower**2 == pytest.approx(theta, rel=1e-12)
     resid = np.sqrt(theta + r)
@@ -128,7 +130,7 @@ def test_residual_bound_when_the_gap_is_not_resolved():
     rng = np.random.default_rng(4)
     A = rng.standard_normal((300, 200))
     with pytest.warns(RuntimeWarning, match="did not reach"):
-        res = spectral_norm(A, tol=TOL, certify="none", max_iter=3)
+        res = spectral_norm(A, tol=TOL, certify="none", max_iter=3, stop="kato-temple")
     assert not res.converged
     theta, r = _theta_r(A, res.v)
     assert res.upper == pytest.approx(np.sqrt(theta + r), rel=1e-10)
@@ -146,11 +148,13 @@ def test_power_keeps_the_residual_bound():
 def test_uncertified_batched_equals_one_by_one():
     rng = np.random.default_rng(6)
     A = rng.standard_normal((2, 3, 150, 120))
-    res = spectral_norm(A, tol=TOL, certify="none")
+    res = spectral_norm(A, tol=TOL, certify="none", stop="kato-temple")
     assert not np.any(res.certified) and np.all(res.converged)
     for i in range(2):
         for j in range(3):
-            one = spectral_norm(A[i, j], tol=TOL, certify="none", seed=3 * i + j)
+            one = spectral_norm(
+                A[i, j], tol=TOL, certify="none", seed=3 * i + j, stop="kato-temple"
+            )
             assert res.value[i, j] == pytest.approx(one.value, rel=1e-14)
             assert res.upper[i, j] == pytest.approx(one.upper, rel=1e-14)
             assert res.iterations[i, j] == one.iterations
@@ -191,13 +195,20 @@ def test_torch_lanczos_uses_the_same_capped_estimate():
     W = torch.from_numpy(A)
     want = np.linalg.svd(A, compute_uv=False)[:, 0]
     res = spectral_norm_torch(
-        W, method="lanczos", tol=TOL, max_iter=None, return_vectors=False, init=None, seed=0
+        W,
+        method="lanczos",
+        tol=TOL,
+        max_iter=None,
+        return_vectors=False,
+        init=None,
+        seed=0,
+        stop="kato-temple",
     )
     lo, up = res.lower.numpy(), res.upper.numpy()
     assert bool(res.converged.all())
     assert np.all(lo <= want * (1 + 1e-12)) and np.all(up >= want * (1 - 1e-12))
     assert np.all(up - lo <= TOL * lo)
-    kernel = spectral_norm(A, tol=TOL, certify="none")
+    kernel = spectral_norm(A, tol=TOL, certify="none", stop="kato-temple")
     np.testing.assert_allclose(lo, kernel.value, rtol=TOL)
 
     def gram(x):
@@ -215,3 +226,34 @@ def test_torch_lanczos_uses_the_same_capped_estimate():
     assert bool((up_k**2 < th + r).all())
     assert bool((up_k**2 >= (th + r * r / (GAP_CAP * th)) * (1 - 1e-12)).all())
     assert bool((up_k >= torch.from_numpy(want) * (1 - 1e-12)).all())
+
+
+def _conv_matrix(w: np.ndarray, hw: int) -> np.ndarray:
+    """The zero-padded 3x3 convolution on (c, hw, hw) inputs as an explicit matrix."""
+    torch = pytest.importorskip("torch")
+    c_in = w.shape[1]
+    N = c_in * hw * hw
+    E = torch.eye(N, dtype=torch.float64).reshape(N, c_in, hw, hw)
+    out = torch.nn.functional.conv2d(E, torch.from_numpy(w), padding=1)
+    return out.reshape(N, -1).T.numpy().copy()
+
+
+def test_default_stop_is_the_residual_bound_because_of_conv_spectra():
+    # a He-initialised 32-channel 3x3 convolution on 7x7 inputs: a dense band of top singular
+    # values whose top member Lanczos finds late. The capped Kato-Temple stop ends 3e-4 below
+    # sigma_max (why it is opt-in); the default residual bound reaches tol
+    w = np.random.default_rng(2).standard_normal((32, 32, 3, 3)) * np.sqrt(2.0 / (9 * 32))
+    A = _conv_matrix(w, 7)
+    want = _ref(A)
+    res = spectral_norm(A, tol=TOL, certify="none", seed=1)
+    assert res.converged and not res.certified
+    assert want - res.value <= TOL * want
+    assert res.upper >= want * (1 - TOL)
+    kt = spectral_norm(A, tol=TOL, certify="none", seed=1, stop="kato-temple")
+    assert kt.iterations < res.iterations
+    assert want - kt.value > 10 * TOL * want
+
+
+def test_stop_must_be_known():
+    with pytest.raises(ValueError, match="stop must be one of"):
+        spectral_norm(np.eye(3), stop="ritz")

@@ -35,7 +35,7 @@ namespace infotheory::spectral_lanczos {
 constexpr int64_t kMaxSide = 256;  // largest min(m, n) the kernel accepts
 constexpr int64_t kTile = 32;      // Gram tiles: kTile x kTile outputs, kTile rows a chunk
 constexpr int64_t kBcast = 16;     // broadcast slots at the start of `sh`
-constexpr int64_t kGapMinSteps = 20;  // Lanczos steps a cycle before a capped Kato-Temple stop
+constexpr int64_t kGapMinSteps = 30;  // Lanczos steps a cycle before a capped Kato-Temple stop
 
 INFOTHEORY_HD inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 INFOTHEORY_HD inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }

@@ -18,9 +18,10 @@ MAX_SIDE = min(_GRAM_MAX, int(getattr(_core, "SPECTRAL_LANCZOS_MAX_SIDE", 0)))
 # Matrices a kernel call at most, so that its float64 work space stays within this many bytes.
 _WORK_BYTES = 1 << 28
 _U = 2.0**-53
-# The Kato-Temple stop without the Cholesky certificate (the kernel's gap_cap): the guarded gap
-# ``min(theta - (theta_2 + r_2), 0.01 theta)`` of the CPU's uncertified Lanczos (spectral.hpp).
-# Certified runs use it uncapped (inf).
+# The Kato-Temple stop without the Cholesky certificate (the kernel's gap_cap) with
+# stop="kato-temple": the guarded gap ``min(theta - (theta_2 + r_2), 0.01 theta)`` of the CPU's
+# uncertified Lanczos (spectral.hpp); 0 (the residual bound) otherwise. Certified runs use it
+# uncapped (inf).
 _UNCERTIFIED_GAP_CAP = 0.01
 
 
@@ -64,10 +65,12 @@ def spectral_norm_cuda_lanczos(
     init: Any,
     seed: int,
     certify: bool,
+    stop: str = "residual",
 ) -> SpectralNormResult:
     """``spectral_norm(W, method="lanczos")`` for a torch tensor ``W`` (..., m, n) with ``min(m,
     n) <= 256``: one kernel call a chunk of the batch. ``certify``: Kato-Temple stop and the
-    Cholesky certificate (``certified=True``), else the residual bound of the iteration."""
+    Cholesky certificate (``certified=True``); else the residual bound of the iteration, or with
+    ``stop="kato-temple"`` the capped Kato-Temple estimate."""
     import torch
 
     *bdims, m, n = W.shape
@@ -107,7 +110,7 @@ def spectral_norm_cuda_lanczos(
             float(tol),
             int(max_iter),
             max_basis,
-            math.inf if certify else _UNCERTIFIED_GAP_CAP,
+            math.inf if certify else (_UNCERTIFIED_GAP_CAP if stop == "kato-temple" else 0.0),
             (int(seed) + p0) % (1 << 63),
             bool(certify),
             stream,

@@ -59,6 +59,7 @@ def spectral_norm_torch(
     return_vectors: bool,
     init: Any,
     seed: int,
+    stop: str = "residual",
 ) -> SpectralNormResult:
     import torch
 
@@ -84,7 +85,12 @@ def spectral_norm_torch(
     flat = v.reshape(-1, v.shape[-1])
     Wb = W64.reshape(-1, *W64.shape[-2:])
     lo, hi, it, flat = iterate(
-        lambda x: _apply(Wb, x), flat, run, tol, max_iter, kato_temple=run == "lanczos"
+        lambda x: _apply(Wb, x),
+        flat,
+        run,
+        tol,
+        max_iter,
+        kato_temple=run == "lanczos" and stop == "kato-temple",
     )
     lo, hi, it = (t.reshape(batch) for t in (lo, hi, it))
     v = flat.reshape(v.shape)
