@@ -767,14 +767,46 @@ INFOTHEORY_ALWAYS_INLINE inline void syrk_block(const double* colv, const double
   }
   for (int i = 0; i < 4; ++i) std::memcpy(c[i], acc[i], sizeof c[i]);
 }
+// dst[i ldd + k] = sign * sum_y rowv[i Y + y] colv[y ldc + k] on a full 4 x 8 block
+INFOTHEORY_ALWAYS_INLINE inline void syrk_store(const double* colv, const double* rowv,
+                                                int64_t ldc, int64_t Y, double sign, double* dst,
+                                                int64_t ldd) {
+  v4d acc[4][2] = {};
+  for (int64_t y = 0; y < Y; ++y) {
+    v4d v0, v1;
+    std::memcpy(&v0, colv + y * ldc, sizeof v0);
+    std::memcpy(&v1, colv + y * ldc + 4, sizeof v1);
+    for (int i = 0; i < 4; ++i) {
+      const double ai = rowv[i * Y + y];
+      acc[i][0] += ai * v0;
+      acc[i][1] += ai * v1;
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    const v4d d0 = sign * acc[i][0], d1 = sign * acc[i][1];
+    std::memcpy(dst + i * ldd, &d0, sizeof d0);
+    std::memcpy(dst + i * ldd + 4, &d1, sizeof d1);
+  }
+}
 #else
 inline void syrk_block(const double* colv, const double* rowv, int64_t ldc, int64_t Y,
                        double (&c)[4][8]) {
+  for (int i = 0; i < 4; ++i) {
+    for (int k = 0; k < 8; ++k) c[i][k] = 0.0;
+  }
   for (int64_t y = 0; y < Y; ++y) {
     for (int i = 0; i < 4; ++i) {
       const double ai = rowv[i * Y + y];
       for (int k = 0; k < 8; ++k) c[i][k] += ai * colv[y * ldc + k];
     }
+  }
+}
+inline void syrk_store(const double* colv, const double* rowv, int64_t ldc, int64_t Y, double sign,
+                       double* dst, int64_t ldd) {
+  double c[4][8];
+  syrk_block(colv, rowv, ldc, Y, c);
+  for (int i = 0; i < 4; ++i) {
+    for (int k = 0; k < 8; ++k) dst[i * ldd + k] = sign * c[i][k];
   }
 }
 #endif
@@ -1026,15 +1058,16 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     kinv(std::false_type{}, tmp.data(), hs + de, dv, dvs, rsum.data());
   };
-  // the largest step in [0, 1] that keeps the entries and the slack positive
-  auto max_step = [&](const double* __restrict dv, double dvs, const double* __restrict dzv,
+  // the largest step in [0, 1] that keeps the entries and the slack positive; dzf(e) computes (and
+  // stores) the dual step of entry e in the same pass
+  auto max_step = [&](auto dzf, const double* __restrict dv, double dvs,
                       double dzvs) INFOTHEORY_ALWAYS_INLINE {
     const double* __restrict ip = ipi.data();
     const double* __restrict iq = iz.data();
     double rate = 1.0;  // the largest fall per unit step, relative to the value
     INFOTHEORY_SIMD_MAX(rate)
     for (int64_t e = 0; e < ne; ++e) {
-      const double a1 = -dv[e] * ip[e], a2 = -dzv[e] * iq[e];
+      const double a1 = -dv[e] * ip[e], a2 = -dzf(e) * iq[e];
       const double a3 = a1 > a2 ? a1 : a2;
       rate = rate > a3 ? rate : a3;
     }
@@ -1231,6 +1264,15 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
           const bool need_b = ilo <= khi && klo <= ihi;
           const bool need_a = !(ilo == ihi && klo == khi && ilo == klo);
           const int64_t kn = std::min<int64_t>(8, ld - k0);
+          if (kn == 8 && need_a != need_b) {  // one kind: straight into S
+            double* Sd = S.data() + i0 * ld + k0;
+            if (need_a) {
+              ipm::syrk_store(aT.data() + k0, aR.data() + i0 * Y, lda, Y, 1.0, Sd, ld);
+            } else {
+              ipm::syrk_store(bT.data() + k0, bR.data() + i0 * Y, lda, Y, -1.0, Sd, ld);
+            }
+            continue;
+          }
           double ca[4][8], cb[4][8];
           if (need_a) ipm::syrk_block(aT.data() + k0, aR.data() + i0 * Y, lda, Y, ca);
           if (need_b) ipm::syrk_block(bT.data() + k0, bR.data() + i0 * Y, lda, Y, cb);
@@ -1290,10 +1332,13 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     const double rds = -eta - zs;
     double hs = bud ? -rds - zs : 0.0;
     direction(hs, dpa.data(), dsa, dya.data());
-    // dz_a = (-v z - z dv_a) / v
-    for (int64_t e = 0; e < ne; ++e) dza[e] = -z[e] - z[e] * dpa[e] * ipi[e];
+    // dz_a = (-v z - z dv_a) / v, with the largest step (one pass)
     dzsa = bud ? (-s * zs - zs * dsa) / s : 0.0;
-    const double aa = max_step(dpa.data(), dsa, dza.data(), dzsa);
+    const double aa = max_step([&](int64_t e) INFOTHEORY_ALWAYS_INLINE {
+      const double v = -z[e] - z[e] * dpa[e] * ipi[e];
+      dza[e] = v;
+      return v;
+    }, dpa.data(), dsa, dzsa);
     double ca = bud ? (s + aa * dsa) * (zs + aa * dzsa) : 0.0;
     {
       double cs = 0.0;
@@ -1305,17 +1350,21 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     // Mehrotra's centring, kept above kIpmMinSigma: a complementarity that collapses long before
     // the dual residual leaves the central path and the Newton systems singular
     const double tgt = std::min(std::max(sig, kIpmMinSigma), 1.0) * muc;
-    // corrector: rc = tgt - v z - dv_a dz_a
+    // corrector: rc = tgt - v z - dv_a dz_a (rc / v kept in dz for the dz below)
     for (int64_t e = 0; e < ne; ++e) {
-      h[e] = -rd[e] + (tgt - pi[e] * z[e] - dpa[e] * dza[e]) * ipi[e];
+      const double c = (tgt - pi[e] * z[e] - dpa[e] * dza[e]) * ipi[e];
+      dz[e] = c;
+      h[e] = -rd[e] + c;
     }
     hs = bud ? -rds + (tgt - s * zs - dsa * dzsa) / s : 0.0;
     direction(hs, dpi.data(), ds, dy.data());
-    for (int64_t e = 0; e < ne; ++e) {
-      dz[e] = (tgt - pi[e] * z[e] - dpa[e] * dza[e] - z[e] * dpi[e]) * ipi[e];
-    }
+    // dz = (rc - z dv) / v, with the largest step (one pass)
     dzs = bud ? (tgt - s * zs - dsa * dzsa - zs * ds) / s : 0.0;
-    double amax = std::max(0.9, 1.0 - muc) * max_step(dpi.data(), ds, dz.data(), dzs);
+    double amax = std::max(0.9, 1.0 - muc) * max_step([&](int64_t e) INFOTHEORY_ALWAYS_INLINE {
+      const double v = dz[e] - z[e] * dpi[e] * ipi[e];
+      dz[e] = v;
+      return v;
+    }, dpi.data(), ds, dzs);
     // the gradient ln(J / P) is not linear: no ratio J(u,y) / P(y) may fall below kIpmShrink of
     // itself in one step (a larger fall makes the linearised dual residual meaningless; J and P
     // may both go to 0, at an output nobody uses)
