@@ -958,7 +958,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   // largest, smax = the largest, bestr = its row; per y: dl = delta, idl = 1 / delta (or 0).
   vec cc = zeros(UY), icc = zeros(UY), D1 = zeros(UY), smax = zeros(UY), dex = zeros(UY),
       fw = zeros(UY), fa = zeros(UY), fb = zeros(UY), jad = zeros(UY);
-  vec dl = zeros(Y), idl = zeros(Y), om = zeros(Y), ks1 = zeros(UY), kq1 = zeros(UY), khm = zeros(Y),
+  vec dl = zeros(Y), idl = zeros(Y), om = zeros(Y), ks1 = zeros(UY), kq1 = zeros(UY),
       kbi = zeros(Y), ksm = zeros(Y);
   // the scaled entries by output (row y at y lda), zero beyond the last row; ucls: each row's class
   // (U for the padding rows up to ld)
