@@ -195,6 +195,7 @@ LINE16 = np.abs(np.arange(16)[:, None] - np.arange(16)[None, :]).astype(float)
 @settings(max_examples=10, deadline=None)
 @example(60, 0.1, 0.5, True)  # cvxpy's channel 1.2e-7 above the certified optimum
 @example(1992, 0.5, 0.819301893160336, False)  # Clarabel "may be inaccurate": 8e-4 above ours
+@example(669, 0.5, 0.8671875, True)  # outputs of mass ~1e-5 stalled two interior-point attempts
 @given(
     st.integers(0, 2**31),
     st.sampled_from([0.1, 0.5, 2.0]),
@@ -218,3 +219,51 @@ def test_fast_equals_cvxpy_at_bench_size(seed, alpha, frac, line):
     assert fast.gap <= 1e-8
     assert fast.distortion <= D * (1 + 1e-12) + 1e-15
     _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
+
+
+@pytest.mark.parametrize(
+    "shape, seed",
+    [((3, 7, 5), 0), ((5, 9, 11), 1), ((2, 13, 6), 2), ((4, 5, 17), 3)],
+)
+def test_fast_equals_cvxpy_odd_shapes(shape, seed):
+    # row counts that are not multiples of the solver's 4 x 8 blocks (padded normal matrix), a
+    # class with a zero row, |Y| != |X|, and a budget at the least reachable cost (only the
+    # cheapest outputs, no budget row): the certified optimum agrees with cvxpy
+    U, X, Y = shape
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(U * X, 0.7)).reshape(U, X)
+    p[0, 1] = 0.0
+    p /= p.sum()
+    d = rng.uniform(0.0, 1.0, size=(X, Y)).round(2)
+    d0, _ = zero_information_budget(p, d)
+    floor = float(np.sum(p.sum(0) * d.min(1)))
+    for frac in (0.0, 0.3):
+        D = floor + frac * (d0 - floor)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fast = discrete_attack(p, d, D)
+        ref, accurate = _cvxpy(p, d, D)
+        assert fast.solver in ("fast", "exact-zero")
+        assert fast.gap <= 1e-8
+        _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
+
+
+def test_bad_input_float64_fast_path():
+    # float64 arrays and float budgets take a short check; every bad value still names its argument
+    line = LINE.copy()
+    line[1, 2] = np.inf
+    with pytest.raises(ValueError, match="distortion must be finite"):
+        discrete_attack(P_UX, line, 0.1)
+    line[1, 2] = -1.0
+    with pytest.raises(ValueError, match="distortion must be >= 0"):
+        discrete_attack(P_UX, line, 0.1)
+    p = P_UX.copy()
+    p[0, 0] = np.nan
+    with pytest.raises(ValueError, match="p_ux must be finite"):
+        discrete_attack(p, LINE, 0.1)
+    for D, msg in ((float("nan"), "D must be finite"), (float("inf"), "D must be finite")):
+        with pytest.raises(ValueError, match=msg):
+            discrete_attack(P_UX, LINE, D)
+    with pytest.raises(ValueError, match="D must be >= 0"):
+        discrete_attack(P_UX, LINE, -0.5)
+    assert discrete_attack(P_UX, LINE, 1).mi == 0.0  # an int budget
