@@ -73,6 +73,20 @@ struct Params {
   bool certify = true;  // the Cholesky certificate
 };
 
+// Params from the launch arguments (the CPU binding and the CUDA launcher).
+inline Params make_params(int64_t m, int64_t n, double tol, int32_t max_iter, int32_t max_basis,
+                          double gap_cap, bool certify) {
+  Params P;
+  P.m = m;
+  P.n = n;
+  P.tol = tol;
+  P.max_iter = max_iter;
+  P.max_basis = max_basis;
+  P.gap_cap = gap_cap;
+  P.certify = certify;
+  return P;
+}
+
 // One matrix's scalar outputs (those of spectral_top_gram).
 struct Outputs {
   double sigma = 0.0, lower = 0.0, upper = 0.0, mu = 0.0, fro2 = 0.0;

@@ -102,14 +102,7 @@ void spectral_lanczos(const T* W, double* v, double* u, LanczosOutputs out, doub
                       double gap_cap, std::uint64_t seed, bool certify,
                       std::uintptr_t stream) {
   if (b == 0 || m == 0 || n == 0) return;
-  sl::Params P;
-  P.m = m;
-  P.n = n;
-  P.tol = tol;
-  P.max_iter = max_iter;
-  P.max_basis = max_basis;
-  P.gap_cap = gap_cap;
-  P.certify = certify;
+  const sl::Params P = sl::make_params(m, n, tol, max_iter, max_basis, gap_cap, certify);
   const int64_t k = std::min(m, n);
   const int threads = k <= 64 ? 64 : k <= 128 ? 128 : kMaxThreads;
   const auto shared =

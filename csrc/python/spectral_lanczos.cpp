@@ -44,19 +44,6 @@ void check_options(int64_t m, int64_t n, double tol, int max_iter, int max_basis
   }
 }
 
-sl::Params params(int64_t m, int64_t n, double tol, int max_iter, int max_basis, double gap_cap,
-                  bool certify) {
-  sl::Params P;
-  P.m = m;
-  P.n = n;
-  P.tol = tol;
-  P.max_iter = max_iter;
-  P.max_basis = max_basis;
-  P.gap_cap = gap_cap;
-  P.certify = certify;
-  return P;
-}
-
 // A reusable barrier (C++17 has none).
 class Barrier {
  public:
@@ -185,7 +172,7 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
   const Outs o{sigma.mutable_data(), lower.mutable_data(), upper.mutable_data(),
                iters.mutable_data(), status.mutable_data(), mu.mutable_data(),
                ok.mutable_data(),    fro2.mutable_data()};
-  const sl::Params P = params(m, n, tol, max_iter, max_basis, gap_cap, certify);
+  const sl::Params P = sl::make_params(m, n, tol, max_iter, max_basis, gap_cap, certify);
   const T* a = A.data();
   double* vp = v.mutable_data();
   const auto work_n = static_cast<size_t>(sl::work_size(m, n, max_basis));
