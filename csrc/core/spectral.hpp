@@ -23,6 +23,7 @@
 #endif
 
 #include "common.hpp"
+#include "tridiag.hpp"
 
 namespace infotheory::spectral {
 
@@ -483,22 +484,7 @@ inline void gram_apply_complex(const double* A, int64_t m, int64_t n, const doub
 }
 
 // ---------------------------------------------------------------------------------------------
-// Small vector helpers (double).
-
-inline double dot(const double* a, const double* b, int64_t n) {
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    s0 += a[j] * b[j];
-    s1 += a[j + 1] * b[j + 1];
-    s2 += a[j + 2] * b[j + 2];
-    s3 += a[j + 3] * b[j + 3];
-  }
-  for (; j < n; ++j) s0 += a[j] * b[j];
-  return (s0 + s1) + (s2 + s3);
-}
-
-inline double norm2(const double* a, int64_t n) { return std::sqrt(dot(a, a, n)); }
+// Small vector helpers (double; dot and norm2 are in tridiag.hpp).
 
 #ifdef INFOTHEORY_SPECTRAL_X86
 __attribute__((target("avx2,fma"))) inline double dot_avx2(const double* a, const double* b,
@@ -558,209 +544,6 @@ inline void random_start(double* v, int64_t n, uint64_t seed) {
     const double u = static_cast<double>(z >> 11) * 0x1.0p-53;  // [0, 1)
     v[j] = u < 0.5 ? -0.5 - u : u;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Symmetric tridiagonal T (diagonal a[0..k), off-diagonal b[0..k-1)): largest eigenvalue by Sturm
-// bisection, its eigenvector by inverse iteration.
-
-inline int64_t sturm_below(const double* a, const double* b, int64_t k, double x) {
-  int64_t count = 0;
-  double d = 1.0;
-  for (int64_t i = 0; i < k; ++i) {
-    const double off = i ? b[i - 1] * b[i - 1] / d : 0.0;
-    d = a[i] - x - off;
-    if (d == 0.0) d = -1e-300;
-    count += d < 0.0;
-  }
-  return count;
-}
-
-inline double tridiag_top(const double* a, const double* b, int64_t k, double lo_hint) {
-  double lo = lo_hint, hi = -inf();
-  double glo = inf();
-  for (int64_t i = 0; i < k; ++i) {
-    const double r = (i ? std::fabs(b[i - 1]) : 0.0) + (i + 1 < k ? std::fabs(b[i]) : 0.0);
-    hi = std::max(hi, a[i] + r);
-    glo = std::min(glo, a[i] - r);
-  }
-  if (!(lo >= glo) || lo > hi) lo = glo;
-  for (int it = 0; it < 200 && hi - lo > 4e-16 * std::max(std::fabs(hi), std::fabs(lo)); ++it) {
-    const double mid = 0.5 * (lo + hi);
-    if (mid <= lo || mid >= hi) break;
-    if (sturm_below(a, b, k, mid) == k) {
-      hi = mid;
-    } else {
-      lo = mid;
-    }
-  }
-  return hi;
-}
-
-// Solve (T - shift I) x = rhs in place (tridiagonal Gaussian elimination with partial pivoting).
-inline void tridiag_solve(const double* a, const double* b, int64_t k, double shift, double* x,
-                          std::vector<double>& ws) {
-  ws.assign(static_cast<size_t>(4 * k), 0.0);
-  double* d = ws.data();  // diagonal
-  double* du = d + k;     // first super-diagonal
-  double* du2 = du + k;   // second super-diagonal (fill-in from pivoting)
-  double* dl = du2 + k;   // sub-diagonal
-  for (int64_t i = 0; i < k; ++i) {
-    d[i] = a[i] - shift;
-    if (i + 1 < k) du[i] = dl[i] = b[i];
-  }
-  const double tiny = 1e-300 + 1e-15 * (std::fabs(shift) + 1e-300);
-  for (int64_t i = 0; i + 1 < k; ++i) {
-    if (std::fabs(d[i]) >= std::fabs(dl[i])) {
-      if (d[i] == 0.0) d[i] = tiny;
-      const double f = dl[i] / d[i];
-      d[i + 1] -= f * du[i];
-      x[i + 1] -= f * x[i];
-      dl[i] = 0.0;
-    } else {  // swap rows i and i+1
-      const double f = d[i] / dl[i];
-      d[i] = dl[i];
-      const double t = d[i + 1];
-      d[i + 1] = du[i] - f * t;
-      du[i] = t;
-      if (i + 2 < k) {
-        du2[i] = du[i + 1];
-        du[i + 1] = -f * du2[i];
-      }
-      std::swap(x[i], x[i + 1]);
-      x[i + 1] -= f * x[i];
-    }
-  }
-  if (d[k - 1] == 0.0) d[k - 1] = tiny;
-  x[k - 1] /= d[k - 1];
-  if (k > 1) x[k - 2] = (x[k - 2] - du[k - 2] * x[k - 1]) / d[k - 2];
-  for (int64_t i = k - 3; i >= 0; --i) {
-    x[i] = (x[i] - du[i] * x[i + 1] - du2[i] * x[i + 2]) / d[i];
-  }
-}
-
-inline void tridiag_vector(const double* a, const double* b, int64_t k, double theta, double* s,
-                           std::vector<double>& ws) {
-  for (int64_t i = 0; i < k; ++i) s[i] = 1.0;
-  for (int it = 0; it < 3; ++it) {
-    tridiag_solve(a, b, k, theta, s, ws);
-    const double nrm = norm2(s, k);
-    if (!(nrm > 0.0) || !std::isfinite(nrm)) {
-      for (int64_t i = 0; i < k; ++i) s[i] = i == 0 ? 1.0 : 0.0;
-      return;
-    }
-    for (int64_t i = 0; i < k; ++i) s[i] /= nrm;
-  }
-}
-
-// Top eigenpair of T from a guess (s of length k, theta): Rayleigh-quotient iteration, O(k) a
-// step, then one Sturm count to confirm that nothing lies above; bisection when that fails. Lanczos
-// calls this every step with the previous Ritz vector extended by a zero, where RQI converges in
-// one to three steps; bisection alone costs some fifty Sturm sweeps a step.
-inline double tridiag_top_pair(const double* a, const double* b, int64_t k, double theta, double* s,
-                               std::vector<double>& ws, std::vector<double>& x) {
-  x.resize(static_cast<size_t>(k));
-  double rho = theta;
-  bool ok = false;
-  for (int it = 0; it < 8; ++it) {
-    // rho = s^T T s, residual ||T s - rho s||
-    double q = 0.0;
-    for (int64_t i = 0; i < k; ++i) {
-      double ts = a[i] * s[i];
-      if (i > 0) ts += b[i - 1] * s[i - 1];
-      if (i + 1 < k) ts += b[i] * s[i + 1];
-      x[static_cast<size_t>(i)] = ts;
-      q += s[i] * ts;
-    }
-    rho = q;
-    double r2 = 0.0;
-    for (int64_t i = 0; i < k; ++i) {
-      const double d = x[static_cast<size_t>(i)] - rho * s[i];
-      r2 += d * d;
-    }
-    const double scale = std::max(std::fabs(rho), 1e-300);
-    if (std::sqrt(r2) <= 1e-14 * scale) {
-      ok = true;
-      break;
-    }
-    std::copy(s, s + k, x.begin());
-    tridiag_solve(a, b, k, rho, x.data(), ws);
-    const double nrm = norm2(x.data(), k);
-    if (!(nrm > 0.0) || !std::isfinite(nrm)) break;
-    for (int64_t i = 0; i < k; ++i) s[i] = x[static_cast<size_t>(i)] / nrm;
-  }
-  if (ok) {
-    const double above = rho + 1e-12 * std::max(std::fabs(rho), 1e-300);
-    if (sturm_below(a, b, k, above) == k) return rho;
-  }
-  const double top = tridiag_top(a, b, k, 0.0);
-  tridiag_vector(a, b, k, top, s, ws);
-  return top;
-}
-
-// Second largest eigenvalue of T (k >= 2) by Sturm bisection below `top`.
-inline double tridiag_second(const double* a, const double* b, int64_t k, double top) {
-  double lo = inf();
-  for (int64_t i = 0; i < k; ++i) {
-    const double r = (i ? std::fabs(b[i - 1]) : 0.0) + (i + 1 < k ? std::fabs(b[i]) : 0.0);
-    lo = std::min(lo, a[i] - r);
-  }
-  double hi = top;
-  // to 1e-9 only: the value is just the shift of the inverse iteration for the second Ritz vector,
-  // whose Rayleigh quotient and residual then give the bound (a third fewer Lanczos seconds at 64^2)
-  for (int it = 0; it < 200 && hi - lo > 1e-9 * std::max(std::fabs(hi), std::fabs(lo)); ++it) {
-    const double mid = 0.5 * (lo + hi);
-    if (mid <= lo || mid >= hi) break;
-    if (sturm_below(a, b, k, mid) >= k - 1) {
-      hi = mid;  // at most one eigenvalue at or above mid
-    } else {
-      lo = mid;
-    }
-  }
-  return hi;
-}
-
-// Kato-Temple: if every eigenvalue of B but the top one is <= alpha < theta, the top one is at
-// most theta + r^2 / (theta - alpha) for a unit vector with Rayleigh quotient theta and residual r.
-// Lanczos supplies alpha = theta_2 + r_2 from its second Ritz pair (an estimate: an eigenvalue
-// that the Krylov space has not found yet may lie above it). `cap`: the gap used is at most
-// cap * theta (inf: uncapped). Returns +inf where it does not apply.
-inline double kato_temple(double theta, double r, double alpha, double cap = inf()) {
-  if (!std::isfinite(alpha) || !(theta > alpha)) return inf();  // no second Ritz pair: no bound
-  return theta + r * r / std::min(theta - alpha, cap * theta);
-}
-
-// The second Ritz pair's bound alpha = rho_2 + r_2 (k >= 2): s_2 from inverse iteration at the
-// second eigenvalue of T, made orthogonal to the top Ritz vector s_1, rho_2 = s_2^T T s_2 and r_2 =
-// sqrt(||T s_2 - rho_2 s_2||^2 + beta^2 s_2[k-1]^2), the residual of the Ritz vector Q s_2 in B
-// (exact for any unit s_2, not only an eigenvector of T).
-inline double second_ritz_bound(const double* a, const double* b, int64_t k, double top, double beta,
-                                const double* s1, std::vector<double>& s2,
-                                std::vector<double>& ws, std::vector<double>& tv) {
-  const double t2 = tridiag_second(a, b, k, top);
-  s2.resize(static_cast<size_t>(k));
-  double* v = s2.data();
-  tridiag_vector(a, b, k, t2, v, ws);
-  const double c = dot(v, s1, k);
-  for (int64_t i = 0; i < k; ++i) v[i] -= c * s1[i];
-  const double nv = norm2(v, k);
-  if (!(nv > 0.0)) return inf();
-  for (int64_t i = 0; i < k; ++i) v[i] /= nv;
-  double rho = 0.0, rr = 0.0;
-  tv.resize(static_cast<size_t>(k));
-  for (int64_t i = 0; i < k; ++i) {
-    double t = a[i] * v[i];
-    if (i > 0) t += b[i - 1] * v[i - 1];
-    if (i + 1 < k) t += b[i] * v[i + 1];
-    tv[static_cast<size_t>(i)] = t;
-    rho += v[i] * t;
-  }
-  for (int64_t i = 0; i < k; ++i) {
-    const double d = tv[static_cast<size_t>(i)] - rho * v[i];
-    rr += d * d;
-  }
-  const double last = beta * v[k - 1];
-  return rho + std::sqrt(rr + last * last);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -909,7 +692,10 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
       be[k] = b;
       ++k;
       s[k - 1] = k == 1 ? 1.0 : 0.0;  // previous Ritz vector, extended by a zero
-      theta = tridiag_top_pair(al, be, k, theta, s, ws.tri, ws.x);
+      ws.tri.resize(static_cast<size_t>(4 * k));
+      ws.x.resize(static_cast<size_t>(k));
+      ws.s2.resize(static_cast<size_t>(k));
+      theta = tridiag_top_pair(al, be, k, theta, s, ws.tri.data(), ws.x.data());
       est = b * std::fabs(s[k - 1]);
       invariant = !(b > 1e-14 * std::max(theta, 1e-300)) || k >= n;
       // the Kato-Temple bound needs only est^2 <= want theta min(theta - alpha, cap theta): try
@@ -920,7 +706,8 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
       bool kt_ok = false;
       if (gap && k >= kt_min && est * est <= want * std::min(1.0, cap) * theta * theta &&
           est > want * theta && est * est <= 4.0 * want * theta * std::min(gap_seen, cap * theta)) {
-        alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2, ws.tri, ws.x);
+        alpha = second_ritz_bound(al, be, k, theta, b, s, ws.s2.data(), ws.x.data(),
+                                  ws.tri.data());
         kt_ok = theta > alpha &&
                 est * est <= want * theta * std::min(theta - alpha, cap * theta);
         gap_seen = theta > alpha ? theta - alpha : inf();
@@ -938,7 +725,8 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
     const double ny = norm2(v, n);
     for (int64_t j = 0; j < n; ++j) v[j] /= ny;
     if (gap && k >= kt_min && alpha == -inf()) {
-      alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2, ws.tri, ws.x);
+      alpha = second_ritz_bound(al, be, k, theta, be[k - 1], s, ws.s2.data(), ws.x.data(),
+                                ws.tri.data());
     }
     certify(exact, v, n, w, res, alpha, cap);
     if (!all_finite(w, n)) {
