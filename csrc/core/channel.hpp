@@ -752,9 +752,11 @@ INFOTHEORY_ALWAYS_INLINE inline void cholesky_solve(const double* R, int64_t n, 
 // accumulators in vector registers: each output's 8 values loaded once, each row's value broadcast.
 #if defined(__GNUC__) && !defined(__CUDACC__)
 typedef double v4d __attribute__((vector_size(32)));
-INFOTHEORY_ALWAYS_INLINE inline void syrk_block(const double* colv, const double* rowv,
-                                                int64_t ldc, int64_t Y, double (&c)[4][8]) {
-  v4d acc[4][2] = {};
+// acc[i] = sum_y rowv[i Y + y] colv[y ldc + (0..8)] for i < 4 (the shared accumulation of the two
+// kernels below)
+INFOTHEORY_ALWAYS_INLINE inline void syrk_acc(const double* colv, const double* rowv, int64_t ldc,
+                                              int64_t Y, v4d (&acc)[4][2]) {
+  for (int i = 0; i < 4; ++i) acc[i][0] = acc[i][1] = v4d{};
   for (int64_t y = 0; y < Y; ++y) {
     v4d v0, v1;
     std::memcpy(&v0, colv + y * ldc, sizeof v0);
@@ -765,23 +767,19 @@ INFOTHEORY_ALWAYS_INLINE inline void syrk_block(const double* colv, const double
       acc[i][1] += ai * v1;
     }
   }
+}
+INFOTHEORY_ALWAYS_INLINE inline void syrk_block(const double* colv, const double* rowv,
+                                                int64_t ldc, int64_t Y, double (&c)[4][8]) {
+  v4d acc[4][2];
+  syrk_acc(colv, rowv, ldc, Y, acc);
   for (int i = 0; i < 4; ++i) std::memcpy(c[i], acc[i], sizeof c[i]);
 }
 // dst[i ldd + k] = sign * sum_y rowv[i Y + y] colv[y ldc + k] on a full 4 x 8 block
 INFOTHEORY_ALWAYS_INLINE inline void syrk_store(const double* colv, const double* rowv,
                                                 int64_t ldc, int64_t Y, double sign, double* dst,
                                                 int64_t ldd) {
-  v4d acc[4][2] = {};
-  for (int64_t y = 0; y < Y; ++y) {
-    v4d v0, v1;
-    std::memcpy(&v0, colv + y * ldc, sizeof v0);
-    std::memcpy(&v1, colv + y * ldc + 4, sizeof v1);
-    for (int i = 0; i < 4; ++i) {
-      const double ai = rowv[i * Y + y];
-      acc[i][0] += ai * v0;
-      acc[i][1] += ai * v1;
-    }
-  }
+  v4d acc[4][2];
+  syrk_acc(colv, rowv, ldc, Y, acc);
   for (int i = 0; i < 4; ++i) {
     const v4d d0 = sign * acc[i][0], d1 = sign * acc[i][1];
     std::memcpy(dst + i * ldd, &d0, sizeof d0);
