@@ -366,6 +366,26 @@ INFOTHEORY_HD bool cholesky_shifted(Team& team, double* G, const double* gdiag, 
   return true;
 }
 
+// y = A x, one group a row (y[i] stored by lane 0 where y is not null); returns sum_i y_i^2 to every
+// member.
+template <class Team, class T>
+INFOTHEORY_HD double rows_times(Team& team, const T* A, int64_t m, int64_t n, const double* x,
+                                double* y) {
+  double part = 0.0;
+  for (int64_t i = team.group(); i < m; i += team.groups()) {
+    double t = 0.0;
+    for (int64_t j = team.lane(); j < n; j += team.group_size()) {
+      t += static_cast<double>(A[i * n + j]) * x[j];
+    }
+    t = team.group_sum(t);
+    if (team.lane() == 0) {
+      if (y) y[i] = t;
+      part += t * t;
+    }
+  }
+  return team.sum(part);
+}
+
 // The whole solve for one matrix A (m x n, row-major). v (n, double): the start vector on entry
 // (all zeros: a reproducible random start from `seed`), the unit right singular vector on exit;
 // u (m, may be null): the unit left singular vector. work: work_size() doubles (global); sh:
@@ -398,21 +418,7 @@ INFOTHEORY_HD Outputs solve(Team& team, const T* A, double* v, double* u, double
     }
     team.sync();
   } else {
-    double part = 0.0;
-    if (any) {
-      for (int64_t i = team.group(); i < m; i += team.groups()) {
-        double t = 0.0;
-        for (int64_t j = team.lane(); j < n; j += team.group_size()) {
-          t += static_cast<double>(A[i * n + j]) * v[j];
-        }
-        t = team.group_sum(t);
-        if (team.lane() == 0) {
-          y[i] = t;
-          part += t * t;
-        }
-      }
-    }
-    const double ny = std::sqrt(team.sum(part));
+    const double ny = std::sqrt(any ? rows_times(team, A, m, n, v, y) : team.sum(0.0));
     if (!any || !(ny > 0.0) || !finite(ny)) {
       for (int64_t i = team.rank(); i < m; i += team.size()) y[i] = start_entry(seed, i);
       team.sync();
@@ -424,19 +430,7 @@ INFOTHEORY_HD Outputs solve(Team& team, const T* A, double* v, double* u, double
   double theta = 0.0;
   if (right) {
     for (int64_t j = team.rank(); j < n; j += team.size()) v[j] = y[j];
-    double part = 0.0;
-    for (int64_t i = team.group(); i < m; i += team.groups()) {
-      double t = 0.0;
-      for (int64_t j = team.lane(); j < n; j += team.group_size()) {
-        t += static_cast<double>(A[i * n + j]) * y[j];
-      }
-      t = team.group_sum(t);
-      if (team.lane() == 0) {
-        part += t * t;
-        if (u) u[i] = t;
-      }
-    }
-    theta = team.sum(part);
+    theta = rows_times(team, A, m, n, y, u);
   } else {
     double part = 0.0;
     for (int64_t j = team.rank(); j < n; j += team.size()) {
@@ -452,19 +446,7 @@ INFOTHEORY_HD Outputs solve(Team& team, const T* A, double* v, double* u, double
     }
     team.sync();
     if (u) {
-      part = 0.0;
-      for (int64_t i = team.group(); i < m; i += team.groups()) {
-        double t = 0.0;
-        for (int64_t j = team.lane(); j < n; j += team.group_size()) {
-          t += static_cast<double>(A[i * n + j]) * v[j];
-        }
-        t = team.group_sum(t);
-        if (team.lane() == 0) {
-          u[i] = t;
-          part += t * t;
-        }
-      }
-      const double nu = std::sqrt(team.sum(part));
+      const double nu = std::sqrt(rows_times(team, A, m, n, v, u));
       if (nu > 0.0) {
         for (int64_t i = team.rank(); i < m; i += team.size()) u[i] /= nu;
       }
