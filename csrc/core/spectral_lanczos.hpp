@@ -94,6 +94,29 @@ struct Outputs {
   int32_t iterations = 0, status = kOk, ok = 0;
 };
 
+// The batch's per-matrix outputs (b,): store(p, r) writes matrix p's (the CPU emulation and the
+// CUDA kernel, cuda::LanczosOutputs).
+struct OutputPtrs {
+  double* sigma;
+  double* lower;
+  double* upper;
+  int32_t* iterations;
+  int32_t* status;
+  double* mu;
+  int32_t* ok;
+  double* fro2;
+  INFOTHEORY_HD void store(int64_t p, const Outputs& r) const {
+    sigma[p] = r.sigma;
+    lower[p] = r.lower;
+    upper[p] = r.upper;
+    iterations[p] = r.iterations;
+    status[p] = r.status;
+    mu[p] = r.mu;
+    ok[p] = r.ok;
+    fro2[p] = r.fro2;
+  }
+};
+
 // Entry j of spectral::random_start(v, n, seed) (splitmix64; same values, computed independently).
 INFOTHEORY_HD inline double start_entry(uint64_t seed, int64_t j) {
   uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;

@@ -82,16 +82,7 @@ __global__ void __launch_bounds__(kMaxThreads)
   const sl::Outputs r =
       sl::solve(team, W + p * P.m * P.n, v + p * P.n, u ? u + p * P.m : nullptr,
                 work + p * work_per, sh, P, seed + static_cast<std::uint64_t>(p));
-  if (threadIdx.x == 0) {
-    out.sigma[p] = r.sigma;
-    out.lower[p] = r.lower;
-    out.upper[p] = r.upper;
-    out.iterations[p] = r.iterations;
-    out.status[p] = r.status;
-    out.mu[p] = r.mu;
-    out.ok[p] = r.ok;
-    out.fro2[p] = r.fro2;
-  }
+  if (threadIdx.x == 0) out.store(p, r);
 }
 
 }  // namespace

@@ -3,19 +3,12 @@
 
 #include <cstdint>
 
+#include "core/spectral_lanczos.hpp"
+
 namespace infotheory::cuda {
 
 // Per-matrix outputs (b,) of spectral_lanczos, device pointers.
-struct LanczosOutputs {
-  double* sigma;
-  double* lower;
-  double* upper;
-  int32_t* iterations;
-  int32_t* status;
-  double* mu;
-  int32_t* ok;
-  double* fro2;
-};
+using LanczosOutputs = spectral_lanczos::OutputPtrs;
 
 // Certified top singular value of each W[p] (b, m, n) row-major, min(m, n) <= 256: one thread block
 // a matrix runs spectral_lanczos::solve (csrc/core/spectral_lanczos.hpp) on `stream`. v (b, n)

@@ -106,27 +106,6 @@ struct CpuTeam {
   }
 };
 
-struct Outs {
-  double* sigma;
-  double* lower;
-  double* upper;
-  int32_t* iterations;
-  int32_t* status;
-  double* mu;
-  int32_t* ok;
-  double* fro2;
-  void store(int64_t i, const sl::Outputs& r) const {
-    sigma[i] = r.sigma;
-    lower[i] = r.lower;
-    upper[i] = r.upper;
-    iterations[i] = r.iterations;
-    status[i] = r.status;
-    mu[i] = r.mu;
-    ok[i] = r.ok;
-    fro2[i] = r.fro2;
-  }
-};
-
 template <class T>
 void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
                  carray<double> lower, carray<double> upper, carray<int32_t> iters,
@@ -169,7 +148,7 @@ void run_emulate(carray<T> A, carray<double> v, py::object u_obj, carray<double>
     pyutil::expect_writable("u", u);
     up = u.mutable_data();
   }
-  const Outs o{sigma.mutable_data(), lower.mutable_data(), upper.mutable_data(),
+  const sl::OutputPtrs o{sigma.mutable_data(), lower.mutable_data(), upper.mutable_data(),
                iters.mutable_data(), status.mutable_data(), mu.mutable_data(),
                ok.mutable_data(),    fro2.mutable_data()};
   const sl::Params P = sl::make_params(m, n, tol, max_iter, max_basis, gap_cap, certify);
