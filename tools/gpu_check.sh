@@ -33,7 +33,7 @@ cuda_tests=(tests/test_attacks_fused.py tests/test_attacks_step.py tests/test_ch
   tests/test_reproduce_paper1.py tests/test_waterfill.py)
 step tests 120 python3 -m pytest -m cuda -v -p no:cacheprovider "${extra[@]}" "${cuda_tests[@]}"
 step bench 75 python3 bench/gpu.py --out "$out"
-step lanczos 60 python3 bench/spectral_lanczos.py --out "$out"
+step lanczos 120 python3 bench/spectral_lanczos.py --out "$out"
 step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 9 python3 -m pytest -m cuda -q \
   -p no:cacheprovider -k "not fig1" "${extra[@]}" "${cuda_tests[@]}"
 step racecheck 40 compute-sanitizer --tool racecheck --error-exitcode 9 python3 -m pytest -m cuda -q \
