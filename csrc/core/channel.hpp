@@ -302,18 +302,27 @@ constexpr int kIpmMaxIter = 100;
 // A step may change no ratio J(u,y) / P(y) by more than this factor (or its inverse).
 constexpr double kIpmShrink = 0.5;
 // Outputs fixed at 0 by the interior-point solver: below a total complementarity comp, those
-// with mass below `mass` or whose mass-weighted z exceeds `zbar`. A first, eager attempt; should
-// its certificate fail (it dropped an output the optimum uses, say one of mass 1e-6), a second
-// that drops nothing (slower where outputs vanish, but exact).
+// with mass below `mass`, whose mass-weighted z exceeds `zbar`, or whose dual value stays short of
+// the largest. At the optimum an unused output y has g(y) = ln sum_u max_x exp(lambda(u,x) -
+// mu d(x,y)) below the maximum over y and a used one attains it; along the iterations the
+// shortfall of a used output shrinks in proportion to the complementarity (seen 40 times it at
+// first, an output of mass 1e-4) while an unused one's settles. So an output is dropped when its
+// shortfall is above max(margin * comp, 1e-3), was so at the last reference point (an iteration
+// whose comp was at least twice the present one), has fallen since by less than the square root of
+// comp's fall, and its mass is below sqrt(comp) (the iterates' dual can be off: an unused output
+// was once seen on top, which made every other one look short). An unused output's vanishing
+// column otherwise holds the steps back for many iterations.
+// A first, eager attempt; should its certificate fail (it dropped an output the optimum uses, say
+// one of mass 1e-6), a second that drops nothing (slower where outputs vanish, but exact).
 struct IpmDrop {
-  double comp, mass, zbar;
+  double comp, mass, zbar, margin;
 };
-constexpr IpmDrop kIpmEager{1e-3, 1e-6, 0.5};
-constexpr IpmDrop kIpmExact{0.0, 0.0, 0.0};
+constexpr IpmDrop kIpmEager{1e-3, 1e-6, 0.5, 20.0};
+constexpr IpmDrop kIpmExact{0.0, 0.0, 0.0, 0.0};
 // A third attempt should both fail: outputs of mass below 1e-4 dropped (near the zero-information
 // budget a channel may keep outputs of mass ~1e-5 whose ratios J / P stall the iterations; seen at
 // |U| = 4, |X| = |Y| = 16, Dirichlet(0.5) prior seed 669, |x - y|, 0.867 of the way to D_0).
-constexpr IpmDrop kIpmCoarse{1e-3, 1e-4, 0.5};
+constexpr IpmDrop kIpmCoarse{1e-3, 1e-4, 0.5, 0.0};
 // The least centring parameter of the corrector step.
 constexpr double kIpmMinSigma = 1e-2;
 
@@ -819,7 +828,7 @@ inline void syrk_store(const double* colv, const double* rowv, int64_t ldc, int6
 // that every pass over the entries is one branch-free loop that vectorises.
 INFOTHEORY_IPM_CLONES
 inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int max_it,
-                      double drop_comp, double drop_mass, double drop_zbar, double* q,
+                      const IpmDrop& drop, double* q,
                       DiscreteResult& res) {
   using vec = std::vector<double>;
   const int64_t U = P.U, X = P.X, Y = P.Y, UY = U * Y;
@@ -887,7 +896,9 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   }
   double s = 1.0, zs = 1.0, eta = 0.0, ds = 0.0, dzs = 0.0, dsa = 0.0, dzsa = 0.0, sgs = 0.0;
   // certificate scratch
-  vec qc = zeros(U * X * Y), ru = zeros(UY), rr = zeros(Y), tuy = zeros(UY);
+  vec qc = zeros(U * X * Y), ru = zeros(UY), rr = zeros(Y), tuy = zeros(UY), gy = zeros(Y),
+      gshort = zeros(Y);
+  double gcomp = 0.0;  // the complementarity at the reference point of gshort
   double floor_cost = 0.0;
   for (int64_t r = 0; r < mr; ++r) floor_cost += prow[r] * P.dmin[rows[r] % X];
   auto certify = [&](double& mi, double& cost, double& lb) {
@@ -1133,18 +1144,51 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       if (comp < 1e-6 * tol) return false;
     }
     // an output whose mass vanishes (nobody uses it at the optimum) makes the ratios J / P of its
-    // column ill-determined: once it holds less than kIpmDropMass, fix its column at 0 and go on
+    // column ill-determined: once it is seen to vanish (IpmDrop), fix its column at 0 and go on
     // without it (the certificate below still covers every output)
-    if (comp < drop_comp) {
+    if (comp < drop.comp) {
       bool dropped = false;
       std::fill(om.begin(), om.end(), 0.0);  // complementarity per output
       for (int64_t r = 0; r < mr; ++r) {
         for (int64_t y = 0; y < Y; ++y) om[y] += pi[r * Y + y] * z[r * Y + y];
       }
+      // the dual value of each output still in, gy = ln sum_u max_x exp(nu - mu d), and its largest
+      double gmax = -inf();
+      if (drop.margin > 0.0) {
+        const double mu = bud ? std::max(0.0, -eta) : 0.0;
+        std::fill(tuy.begin(), tuy.end(), -inf());
+        for (int64_t r = 0; r < mr; ++r) {
+          const int64_t u = urow[r], x = rows[r] % X;
+          for (int64_t y = 0; y < Y; ++y) {
+            if (am[r * Y + y] == 0.0) continue;
+            tuy[u * Y + y] = std::max(tuy[u * Y + y], nu[r] - mu * d[x * Y + y]);
+          }
+        }
+        for (int64_t y = 0; y < Y; ++y) {
+          double mx = -inf();
+          for (int64_t u = 0; u < U; ++u) mx = std::max(mx, tuy[u * Y + y]);
+          gy[y] = mx;
+          if (std::isinf(mx)) continue;
+          double sum = 0.0;
+          for (int64_t u = 0; u < U; ++u) sum += std::exp(tuy[u * Y + y] - mx);
+          gy[y] = mx + std::log(sum);
+          gmax = std::max(gmax, gy[y]);
+        }
+      }
+      // the reference point: at least twice the present complementarity
+      const bool ref_ok = gcomp > 0.0 && comp < 0.5 * gcomp;
       for (int64_t y = 0; y < Y; ++y) {
         // a used output's mass sits on entries whose z -> 0; an unused one's on entries whose z
-        // stay positive: drop when the mass-weighted z of the column is above drop_zbar
-        const bool small = Pm[y] < drop_mass || (drop_zbar > 0.0 && om[y] > drop_zbar * Pm[y]);
+        // stay positive: drop when the mass-weighted z of the column is above drop.zbar
+        bool short_now = false;
+        if (drop.margin > 0.0 && ref_ok && gshort[y] > 0.0 && !std::isinf(gy[y])) {
+          const double sh = gmax - gy[y];
+          short_now = sh > std::max(drop.margin * comp, 1e-3) &&
+                      gshort[y] > std::max(drop.margin * gcomp, 1e-3) &&
+                      sh > gshort[y] * std::sqrt(comp / gcomp) && Pm[y] < std::sqrt(comp);
+        }
+        const bool small = Pm[y] < drop.mass || (drop.zbar > 0.0 && om[y] > drop.zbar * Pm[y]) ||
+                           short_now;
         if (!small || Pm[y] <= 0.0) continue;
         bool any = false;
         for (int64_t u = 0; u < U; ++u) any = any || ja[u * Y + y];
@@ -1155,6 +1199,10 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
           if (am[e] != 0.0) am[e] = 0.0, pi[e] = 0.0, z[e] = 0.0, N -= 1.0;
         }
         dropped = true;
+      }
+      if (drop.margin > 0.0 && (gcomp == 0.0 || ref_ok)) {
+        gcomp = comp;
+        for (int64_t y = 0; y < Y; ++y) gshort[y] = std::isinf(gy[y]) ? 0.0 : gmax - gy[y];
       }
       if (dropped) continue;
     }
@@ -1434,8 +1482,7 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
     const bool cheapest = D <= floor_cost * (1.0 + 1e-12);
     int64_t its = 0;
     for (const IpmDrop& dr : {kIpmEager, kIpmExact, kIpmCoarse}) {
-      const bool ok = detail::ipm_solve(P, D, cheapest, tol, kIpmMaxIter, dr.comp, dr.mass,
-                                        dr.zbar, q, res);
+      const bool ok = detail::ipm_solve(P, D, cheapest, tol, kIpmMaxIter, dr, q, res);
       its += res.iterations;
       res.iterations = its;
       if (ok) return kOk;
