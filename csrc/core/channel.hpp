@@ -996,7 +996,13 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     for (int64_t ux = 0; ux < U * X; ++ux) {
       double* qr = qc.data() + ux * Y;
       const int64_t x = ux % X, r = row_of[ux];
-      if (r < 0) {
+      double t = 0.0;
+      if (r >= 0) {
+        for (int64_t y = 0; y < Y; ++y) t += pi[r * Y + y];
+      }
+      // an inactive row, or one whose entries all went (a mass of 1e-13 whose only allowed output
+      // was dropped): its cheapest output
+      if (r < 0 || !(t > 0.0)) {
         int64_t best = 0;
         for (int64_t y = 1; y < Y; ++y) {
           if (d[x * Y + y] < d[x * Y + best]) best = y;
@@ -1004,8 +1010,6 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         for (int64_t y = 0; y < Y; ++y) qr[y] = y == best ? 1.0 : 0.0;
         continue;
       }
-      double t = 0.0;
-      for (int64_t y = 0; y < Y; ++y) t += pi[r * Y + y];
       for (int64_t y = 0; y < Y; ++y) qr[y] = pi[r * Y + y] / t;
     }
     evaluate(P, qc.data(), ru, rr, mi, cost);
