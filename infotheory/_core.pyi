@@ -339,3 +339,14 @@ def spectral_gram_apply(
     Av: npt.NDArray[np.float64] | None,
     kernel: int,
 ) -> None: ...
+
+# channel family: discrete_attack with the Python layer's argument checks in the kernel (None when
+# a check fails or is too close to call)
+def discrete_attack_checked(
+    p_ux: npt.NDArray[np.float64],
+    distortion: npt.NDArray[np.float64],
+    D: float,
+    tol: float,
+    max_iter: int,
+    q: npt.NDArray[np.float64],
+) -> tuple[float, float, float, float, int, bool] | None: ...

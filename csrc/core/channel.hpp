@@ -299,21 +299,48 @@ inline void gaussian_vector_one(const double* a2, const double* s2, int64_t k, d
 // matrix is dense) and for at most this many iterations before the alternation takes over.
 constexpr int64_t kIpmMaxRows = 512;
 constexpr int kIpmMaxIter = 100;
+// The first attempt starts from the channel q(y|u,x) = (1 - kIpmStartMix) k(x,y) + kIpmStartMix /
+// |Y|, k(x, .) proportional to exp(-mu0 d(x, .)), with mu0 such that its cost is kIpmStartFrac of
+// the way from the least reachable cost to D, and with z = 1 / (entries * pi) (every entry's
+// complementarity equal) and the budget multiplier mu0: on the bench's 4x16x16 problems 12% fewer
+// iterations than the uniform start. Without the mix, entries of mass e^-30 (far outputs at a
+// large mu0) got z ~ 1e13 and the complementarity collapsed long before the dual residual; with
+// it such starts still stray now and then (3% of 4000 random problems took more than twice the
+// iterations), so the attempt stops after kIpmStartMaxIter iterations and the uniform start takes
+// over.
+// An eager attempt that dropped outputs gives up after this many steps shorter than kIpmShortStep.
+constexpr int kIpmStuck = 5;
+constexpr double kIpmShortStep = 0.1;
+constexpr double kIpmStartFrac = 0.9;
+constexpr double kIpmStartMix = 0.01;
+constexpr int kIpmStartMaxIter = 40;
 // A step may change no ratio J(u,y) / P(y) by more than this factor (or its inverse).
 constexpr double kIpmShrink = 0.5;
 // Outputs fixed at 0 by the interior-point solver: below a total complementarity comp, those
-// with mass below `mass` or whose mass-weighted z exceeds `zbar`. A first, eager attempt; should
-// its certificate fail (it dropped an output the optimum uses, say one of mass 1e-6), a second
-// that drops nothing (slower where outputs vanish, but exact).
+// with mass below `mass`, whose mass-weighted z exceeds `zbar`, or whose dual value stays short of
+// the heaviest output's. At the optimum an unused output y has g(y) = ln sum_u max_x
+// exp(lambda(u,x) - mu d(x,y)) at most the maximum over y, which every used output attains; along
+// the iterations the shortfall of a used output shrinks in proportion to the complementarity (seen
+// 40 times it at first, an output of mass 1e-4) while an unused one's settles. So an output is
+// dropped when its shortfall is above max(margin * comp, 1e-3), was so at the last reference point
+// (an iteration whose comp was at least twice the present one), has fallen since by less than the
+// square root of comp's fall, and its mass is below sqrt(comp). The reference is the heaviest
+// output (surely used), not the largest g: a vanishing output's g was seen rise above the rest for
+// a while, which made every other one look short. An unused output's vanishing column otherwise
+// holds the steps back for many iterations.
+// The eager attempts come first (discrete_solve lists them); should their certificates fail (an
+// output the optimum uses was dropped, say one of mass 1e-6), one that drops nothing (slower where
+// outputs vanish, but exact).
 struct IpmDrop {
-  double comp, mass, zbar;
+  double comp, mass, zbar, margin;
 };
-constexpr IpmDrop kIpmEager{1e-3, 1e-6, 0.5};
-constexpr IpmDrop kIpmExact{0.0, 0.0, 0.0};
-// A third attempt should both fail: outputs of mass below 1e-4 dropped (near the zero-information
-// budget a channel may keep outputs of mass ~1e-5 whose ratios J / P stall the iterations; seen at
-// |U| = 4, |X| = |Y| = 16, Dirichlet(0.5) prior seed 669, |x - y|, 0.867 of the way to D_0).
-constexpr IpmDrop kIpmCoarse{1e-3, 1e-4, 0.5};
+constexpr IpmDrop kIpmEager{1e-3, 1e-6, 0.5, 20.0};
+constexpr IpmDrop kIpmExact{0.0, 0.0, 0.0, 0.0};
+// The last attempt, should the others fail: outputs of mass below 1e-4 dropped (near the
+// zero-information budget a channel may keep outputs of mass ~1e-5 whose ratios J / P stall the
+// iterations; seen at |U| = 4, |X| = |Y| = 16, Dirichlet(0.5) prior seed 669, |x - y|, 0.867 of
+// the way to D_0).
+constexpr IpmDrop kIpmCoarse{1e-3, 1e-4, 0.5, 0.0};
 // The least centring parameter of the corrector step.
 constexpr double kIpmMinSigma = 1e-2;
 
@@ -819,7 +846,7 @@ inline void syrk_store(const double* colv, const double* rowv, int64_t ldc, int6
 // that every pass over the entries is one branch-free loop that vectorises.
 INFOTHEORY_IPM_CLONES
 inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int max_it,
-                      double drop_comp, double drop_mass, double drop_zbar, double* q,
+                      const IpmDrop& drop, bool kernel_start, bool split, double* q,
                       DiscreteResult& res) {
   using vec = std::vector<double>;
   const int64_t U = P.U, X = P.X, Y = P.Y, UY = U * Y;
@@ -886,15 +913,98 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
   }
   double s = 1.0, zs = 1.0, eta = 0.0, ds = 0.0, dzs = 0.0, dsa = 0.0, dzsa = 0.0, sgs = 0.0;
+  if (bud && kernel_start) {
+    // the kernel start (kIpmStartFrac): p(x), the least and the uniform channel's costs
+    vec px = zeros(X), kk = zeros(X * Y);
+    for (int64_t r = 0; r < mr; ++r) px[rows[r] % X] += prow[r];
+    double fl = 0.0, cu = 0.0;
+    for (int64_t x = 0; x < X; ++x) {
+      double t = 0.0;
+      for (int64_t y = 0; y < Y; ++y) t += d[x * Y + y];
+      fl += px[x] * P.dmin[x];
+      cu += px[x] * t / static_cast<double>(Y);
+    }
+    const double w = kIpmStartMix;
+    const double target = std::max(fl, (fl + kIpmStartFrac * (D - fl) - w * cu) / (1.0 - w));
+    // the kernel's cost at mu (kk holds the kernel)
+    auto kernel_cost = [&](double mu) {
+      double c = 0.0;
+      for (int64_t x = 0; x < X; ++x) {
+        if (px[x] == 0.0) continue;
+        double* kx = kk.data() + x * Y;
+        double zz = 0.0, cd = 0.0;
+        for (int64_t y = 0; y < Y; ++y) {
+          const double k = std::exp(-mu * (d[x * Y + y] - P.dmin[x]));
+          kx[y] = k;
+          zz += k;
+          cd += k * d[x * Y + y];
+        }
+        c += px[x] * cd / zz;
+        const double iz = 1.0 / zz;
+        for (int64_t y = 0; y < Y; ++y) kx[y] *= iz;
+      }
+      return c;
+    };
+    // bracket mu0 by factors of 4 from 1, then four bisections in ln mu; the feasible end is kept
+    double lo = 0.0, hi = 1.0, c = kernel_cost(1.0);
+    int evals = 1;
+    if (c > target) {
+      while (c > target && evals < 40) {
+        lo = hi, hi *= 4.0, c = kernel_cost(hi);
+        ++evals;
+      }
+    } else {
+      while (c <= target && evals < 40 && hi > 1e-8) {
+        lo = hi * 0.25, c = kernel_cost(lo);
+        ++evals;
+        if (c <= target) hi = lo;
+      }
+      if (c <= target) lo = 0.0;
+    }
+    for (int k = 0; k < 4 && lo > 0.0; ++k) {
+      const double mid = std::sqrt(lo * hi);
+      if (kernel_cost(mid) > target) {
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    const double mu0 = hi;
+    c = (1.0 - w) * kernel_cost(mu0) + w * cu;
+    const double iy = 1.0 / static_cast<double>(Y), ine = 1.0 / static_cast<double>(ne);
+    for (int64_t r = 0; r < mr; ++r) {
+      const double* kx = kk.data() + (rows[r] % X) * Y;
+      for (int64_t y = 0; y < Y; ++y) {
+        const int64_t e = r * Y + y;
+        pi[e] = prow[r] * ((1.0 - w) * kx[y] + w * iy);
+        z[e] = ine / pi[e];
+      }
+    }
+    s = D - c > 0.0 ? D - c : 1e-3 * std::max(D - fl, 1e-12);
+    eta = -mu0;
+    zs = std::max(mu0, 1e-3);
+  }
   // certificate scratch
-  vec qc = zeros(U * X * Y), ru = zeros(UY), rr = zeros(Y), tuy = zeros(UY);
+  vec qc = zeros(U * X * Y), ru = zeros(UY), rr = zeros(Y), tuy = zeros(UY), gy = zeros(Y),
+      gshort = zeros(Y);
+  double gcomp = 0.0;  // the complementarity at the reference point of gshort
+  // short steps (below kIpmShortStep) taken since an output was dropped: an output the optimum
+  // uses, dropped by mistake, leaves the iterations stuck (steps of 1e-3, or a converged point
+  // whose certificate does not close), so after kIpmStuck of them the attempt gives up
+  int short_steps = -1;
   double floor_cost = 0.0;
   for (int64_t r = 0; r < mr; ++r) floor_cost += prow[r] * P.dmin[rows[r] % X];
   auto certify = [&](double& mi, double& cost, double& lb) {
     for (int64_t ux = 0; ux < U * X; ++ux) {
       double* qr = qc.data() + ux * Y;
       const int64_t x = ux % X, r = row_of[ux];
-      if (r < 0) {
+      double t = 0.0;
+      if (r >= 0) {
+        for (int64_t y = 0; y < Y; ++y) t += pi[r * Y + y];
+      }
+      // an inactive row, or one whose entries all went (a mass of 1e-13 whose only allowed output
+      // was dropped): its cheapest output
+      if (r < 0 || !(t > 0.0)) {
         int64_t best = 0;
         for (int64_t y = 1; y < Y; ++y) {
           if (d[x * Y + y] < d[x * Y + best]) best = y;
@@ -902,8 +1012,6 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         for (int64_t y = 0; y < Y; ++y) qr[y] = y == best ? 1.0 : 0.0;
         continue;
       }
-      double t = 0.0;
-      for (int64_t y = 0; y < Y; ++y) t += pi[r * Y + y];
       for (int64_t y = 0; y < Y; ++y) qr[y] = pi[r * Y + y] / t;
     }
     evaluate(P, qc.data(), ru, rr, mi, cost);
@@ -1058,22 +1166,30 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
   };
   // the largest step in [0, 1] that keeps the entries and the slack positive; dzf(e) computes (and
   // stores) the dual step of entry e in the same pass
-  auto max_step = [&](auto dzf, const double* __restrict dv, double dvs,
-                      double dzvs) INFOTHEORY_ALWAYS_INLINE {
+  // the largest steps in [0, 1] that keep the entries and the slack (primal) and their duals z,
+  // zs positive; dzf(e) computes (and stores) the dual step of entry e in the same pass. With
+  // `split` the primal variables (pi, s) and the dual ones (z, zs and the multipliers nu, eta) take
+  // their own step lengths (as in linear programming; the dual residual then keeps a part
+  // (a_p - a_d) H dpi, H the Hessian of I, which the next iteration removes): an entry whose z
+  // falls to 0 no longer holds the primal step back, nor the other way round; else one joint step.
+  auto max_step = [&](auto dzf, const double* __restrict dv, double dvs, double dzvs,
+                      double& step_p, double& step_d) INFOTHEORY_ALWAYS_INLINE {
     const double* __restrict ip = ipi.data();
     const double* __restrict iq = iz.data();
-    double rate = 1.0;  // the largest fall per unit step, relative to the value
-    INFOTHEORY_SIMD_MAX(rate)
+    double rp_ = 1.0, rd_ = 1.0;  // the largest fall per unit step, relative to the value
+    INFOTHEORY_SIMD_MAX(rp_, rd_)
     for (int64_t e = 0; e < ne; ++e) {
       const double a1 = -dv[e] * ip[e], a2 = -dzf(e) * iq[e];
-      const double a3 = a1 > a2 ? a1 : a2;
-      rate = rate > a3 ? rate : a3;
+      rp_ = rp_ > a1 ? rp_ : a1;
+      rd_ = rd_ > a2 ? rd_ : a2;
     }
     if (bud) {
-      if (dvs < 0.0) rate = std::max(rate, -dvs / s);
-      if (dzvs < 0.0) rate = std::max(rate, -dzvs / zs);
+      if (dvs < 0.0) rp_ = std::max(rp_, -dvs / s);
+      if (dzvs < 0.0) rd_ = std::max(rd_, -dzvs / zs);
     }
-    return 1.0 / rate;
+    if (!split) rp_ = rd_ = std::max(rp_, rd_);
+    step_p = 1.0 / rp_;
+    step_d = 1.0 / rd_;
   };
   res = DiscreteResult{};
   res.gap = inf();
@@ -1133,18 +1249,54 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       if (comp < 1e-6 * tol) return false;
     }
     // an output whose mass vanishes (nobody uses it at the optimum) makes the ratios J / P of its
-    // column ill-determined: once it holds less than kIpmDropMass, fix its column at 0 and go on
+    // column ill-determined: once it is seen to vanish (IpmDrop), fix its column at 0 and go on
     // without it (the certificate below still covers every output)
-    if (comp < drop_comp) {
+    if (comp < drop.comp) {
       bool dropped = false;
       std::fill(om.begin(), om.end(), 0.0);  // complementarity per output
       for (int64_t r = 0; r < mr; ++r) {
         for (int64_t y = 0; y < Y; ++y) om[y] += pi[r * Y + y] * z[r * Y + y];
       }
+      // the dual value of each output still in, gy = ln sum_u max_x exp(nu - mu d)
+      double gmax = -inf();
+      if (drop.margin > 0.0) {
+        const double mu = bud ? std::max(0.0, -eta) : 0.0;
+        std::fill(tuy.begin(), tuy.end(), -inf());
+        for (int64_t r = 0; r < mr; ++r) {
+          const int64_t u = urow[r], x = rows[r] % X;
+          for (int64_t y = 0; y < Y; ++y) {
+            if (am[r * Y + y] == 0.0) continue;
+            tuy[u * Y + y] = std::max(tuy[u * Y + y], nu[r] - mu * d[x * Y + y]);
+          }
+        }
+        for (int64_t y = 0; y < Y; ++y) {
+          double mx = -inf();
+          for (int64_t u = 0; u < U; ++u) mx = std::max(mx, tuy[u * Y + y]);
+          gy[y] = mx;
+          if (std::isinf(mx)) continue;
+          double sum = 0.0;
+          for (int64_t u = 0; u < U; ++u) sum += std::exp(tuy[u * Y + y] - mx);
+          gy[y] = mx + std::log(sum);
+        }
+        // the reference: the heaviest output's value (an output that vanishes can have the largest)
+        int64_t top = 0;
+        for (int64_t y = 1; y < Y; ++y) top = Pm[y] > Pm[top] ? y : top;
+        gmax = gy[top];
+      }
+      // the reference point: at least twice the present complementarity
+      const bool ref_ok = gcomp > 0.0 && comp < 0.5 * gcomp;
       for (int64_t y = 0; y < Y; ++y) {
         // a used output's mass sits on entries whose z -> 0; an unused one's on entries whose z
-        // stay positive: drop when the mass-weighted z of the column is above drop_zbar
-        const bool small = Pm[y] < drop_mass || (drop_zbar > 0.0 && om[y] > drop_zbar * Pm[y]);
+        // stay positive: drop when the mass-weighted z of the column is above drop.zbar
+        bool short_now = false;
+        if (drop.margin > 0.0 && ref_ok && gshort[y] > 0.0 && !std::isinf(gy[y])) {
+          const double sh = gmax - gy[y];
+          short_now = sh > std::max(drop.margin * comp, 1e-3) &&
+                      gshort[y] > std::max(drop.margin * gcomp, 1e-3) &&
+                      sh > gshort[y] * std::sqrt(comp / gcomp) && Pm[y] < std::sqrt(comp);
+        }
+        const bool small = Pm[y] < drop.mass || (drop.zbar > 0.0 && om[y] > drop.zbar * Pm[y]) ||
+                           short_now;
         if (!small || Pm[y] <= 0.0) continue;
         bool any = false;
         for (int64_t u = 0; u < U; ++u) any = any || ja[u * Y + y];
@@ -1156,7 +1308,14 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         }
         dropped = true;
       }
-      if (dropped) continue;
+      if (drop.margin > 0.0 && (gcomp == 0.0 || ref_ok)) {
+        gcomp = comp;
+        for (int64_t y = 0; y < Y; ++y) gshort[y] = std::isinf(gy[y]) ? 0.0 : gmax - gy[y];
+      }
+      if (dropped) {
+        short_steps = std::max(short_steps, 0);
+        continue;
+      }
     }
     // scaling sg = pi / z, the reciprocals 1 / pi and 1 / z (0 off the allowed entries)
     for (int64_t e = 0; e < ne; ++e) {
@@ -1332,16 +1491,17 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     direction(hs, dpa.data(), dsa, dya.data());
     // dz_a = (-v z - z dv_a) / v, with the largest step (one pass)
     dzsa = bud ? (-s * zs - zs * dsa) / s : 0.0;
-    const double aa = max_step([&](int64_t e) INFOTHEORY_ALWAYS_INLINE {
+    double aa, ad;
+    max_step([&](int64_t e) INFOTHEORY_ALWAYS_INLINE {
       const double v = -z[e] - z[e] * dpa[e] * ipi[e];
       dza[e] = v;
       return v;
-    }, dpa.data(), dsa, dzsa);
-    double ca = bud ? (s + aa * dsa) * (zs + aa * dzsa) : 0.0;
+    }, dpa.data(), dsa, dzsa, aa, ad);
+    double ca = bud ? (s + aa * dsa) * (zs + ad * dzsa) : 0.0;
     {
       double cs = 0.0;
       INFOTHEORY_SIMD_SUM(cs)
-      for (int64_t e = 0; e < ne; ++e) cs += (pi[e] + aa * dpa[e]) * (z[e] + aa * dza[e]);
+      for (int64_t e = 0; e < ne; ++e) cs += (pi[e] + aa * dpa[e]) * (z[e] + ad * dza[e]);
       ca += cs;
     }
     const double sig = std::pow(std::max(0.0, ca / N) / muc, 3.0);
@@ -1358,11 +1518,14 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     direction(hs, dpi.data(), ds, dy.data());
     // dz = (rc - z dv) / v, with the largest step (one pass)
     dzs = bud ? (tgt - s * zs - dsa * dzsa - zs * ds) / s : 0.0;
-    double amax = std::max(0.9, 1.0 - muc) * max_step([&](int64_t e) INFOTHEORY_ALWAYS_INLINE {
+    double amax, amax_d;
+    max_step([&](int64_t e) INFOTHEORY_ALWAYS_INLINE {
       const double v = dz[e] - z[e] * dpi[e] * ipi[e];
       dz[e] = v;
       return v;
-    }, dpi.data(), ds, dzs);
+    }, dpi.data(), ds, dzs, amax, amax_d);
+    amax *= std::max(0.9, 1.0 - muc);
+    amax_d *= std::max(0.9, 1.0 - muc);
     // the gradient ln(J / P) is not linear: no ratio J(u,y) / P(y) may fall below kIpmShrink of
     // itself in one step (a larger fall makes the linearised dual residual meaningless; J and P
     // may both go to 0, at an output nobody uses)
@@ -1383,17 +1546,23 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       const double c2 = Rb[k] - (J[k] / Pm[k % Y]) * om[k % Y] / kIpmShrink;
       if (c2 > 0.0) amax = std::min(amax, (1.0 / kIpmShrink - 1.0) * J[k] / c2);
     }
-    const double a = std::min(1.0, amax);
-    if (!(a > 0.0) || !std::isfinite(a)) return false;
+    if (!split) amax = amax_d = std::min(amax, amax_d);
+    const double a = std::min(1.0, amax), ad_ = std::min(1.0, amax_d);
+    const double amin = std::min(a, ad_);
+    if (drop.margin > 0.0 && short_steps >= 0 && amin < kIpmShortStep &&
+        ++short_steps >= kIpmStuck) {
+      return false;
+    }
+    if (!(amin > 0.0) || !std::isfinite(amin)) return false;
     for (int64_t e = 0; e < ne; ++e) {
       pi[e] += a * dpi[e];
-      z[e] += a * dz[e];
+      z[e] += ad_ * dz[e];
     }
-    for (int64_t r = 0; r < mr; ++r) nu[r] += a * dy[r];
+    for (int64_t r = 0; r < mr; ++r) nu[r] += ad_ * dy[r];
     if (bud) {
       s += a * ds;
-      zs += a * dzs;
-      eta += a * dy[mr];
+      zs += ad_ * dzs;
+      eta += ad_ * dy[mr];
     }
   }
   return false;
@@ -1433,9 +1602,23 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
   if (U * X <= kIpmMaxRows) {
     const bool cheapest = D <= floor_cost * (1.0 + 1e-12);
     int64_t its = 0;
-    for (const IpmDrop& dr : {kIpmEager, kIpmExact, kIpmCoarse}) {
-      const bool ok = detail::ipm_solve(P, D, cheapest, tol, kIpmMaxIter, dr.comp, dr.mass,
-                                        dr.zbar, q, res);
+    // the attempts: {kernel start, split steps, drop rule, iteration cap}. Split steps: on 200
+    // random 4x16x16 problems (Dirichlet(0.1/0.5/1) priors, budgets up to D_0) 43 iterations on
+    // average instead of 49 (the joint step's outliers went), 20 bench problems 269 -> 240; the
+    // last two attempts keep the joint step, the safer one where the split ones fail.
+    struct Attempt {
+      bool kernel, split;
+      const IpmDrop& drop;
+      int cap;
+    };
+    const Attempt attempts[] = {{true, true, kIpmEager, kIpmStartMaxIter},
+                                {false, true, kIpmEager, kIpmMaxIter},
+                                {false, false, kIpmExact, kIpmMaxIter},
+                                {false, false, kIpmCoarse, kIpmMaxIter}};
+    for (const Attempt& at : attempts) {
+      if (cheapest && at.kernel) continue;
+      const bool ok = detail::ipm_solve(P, D, cheapest, tol, at.cap, at.drop, at.kernel, at.split,
+                                        q, res);
       its += res.iterations;
       res.iterations = its;
       if (ok) return kOk;

@@ -128,6 +128,44 @@ py::tuple discrete_cpu(carray<double> p, carray<double> d, double D, double tol,
   return py::make_tuple(r.mi, r.cost, r.multiplier, r.gap, r.iterations, st == kOk);
 }
 
+// The same with the argument checks of the Python layer done here in one pass (the common call:
+// float64 arrays, a float budget): None when any check fails or is too close to call (the sum
+// within 1e-15 of its tolerance, D within 1e-15 relative of the least reachable cost), and the
+// caller then runs its own checks, which name the problem.
+py::object discrete_checked_cpu(carray<double> p, carray<double> d, double D, double tol,
+                                int64_t max_iter, carray<double> q) {
+  if (p.ndim() != 2 || d.ndim() != 2 || q.ndim() != 3) return py::none();
+  const int64_t U = p.shape(0), X = p.shape(1), Y = d.shape(1);
+  if (U * X == 0 || d.shape(0) != X || Y == 0 || q.shape(0) != U || q.shape(1) != X ||
+      q.shape(2) != Y || !q.writeable()) {
+    return py::none();
+  }
+  if (!(D >= 0.0) || !channel::finite(D)) return py::none();
+  const double* pp = p.data();
+  const double* dp = d.data();
+  double total = 0.0;
+  bool good = true;
+  for (int64_t i = 0; i < U * X; ++i) {
+    good = good && pp[i] >= 0.0 && channel::finite(pp[i]);
+    total += pp[i];
+  }
+  if (!good || !(channel::absval(total - 1.0) <= 1e-9 - 1e-15)) return py::none();
+  double floor = 0.0;
+  for (int64_t x = 0; x < X; ++x) {
+    double px = 0.0, dmin = inf();
+    for (int64_t u = 0; u < U; ++u) px += pp[u * X + x];
+    for (int64_t y = 0; y < Y; ++y) {
+      const double v = dp[x * Y + y];
+      good = good && v >= 0.0 && channel::finite(v);
+      dmin = v < dmin ? v : dmin;
+    }
+    floor += px * dmin;
+  }
+  const double bound = floor * (1.0 - 1e-12) - 1e-15;  // the Python layer's test
+  if (!good || !(D >= bound + 1e-15 * (floor + 1.0))) return py::none();
+  return discrete_cpu(p, d, D, tol, max_iter, q);
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 void binary_cuda(py::capsule p_c, py::capsule eps_c, py::capsule mi_c, py::capsule flip_c,
                  py::capsule alpha_c, py::capsule lam_c, py::capsule d0_c, py::capsule status_c,
@@ -177,6 +215,9 @@ void register_channel(py::module_& m) {
         py::arg("s2").noconvert(), py::arg("D").noconvert(), py::arg("allocation").noconvert(),
         py::arg("mi").noconvert(), py::arg("multiplier").noconvert());
   m.def("discrete_attack", &discrete_cpu, py::arg("p_ux").noconvert(),
+        py::arg("distortion").noconvert(), py::arg("D"), py::arg("tol"), py::arg("max_iter"),
+        py::arg("q").noconvert());
+  m.def("discrete_attack_checked", &discrete_checked_cpu, py::arg("p_ux").noconvert(),
         py::arg("distortion").noconvert(), py::arg("D"), py::arg("tol"), py::arg("max_iter"),
         py::arg("q").noconvert());
 #ifdef INFOTHEORY_WITH_CUDA

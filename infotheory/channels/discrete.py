@@ -222,29 +222,46 @@ def discrete_attack(
         the transport LP.
     """
     factor, unit = log_base(base)
-    p, d = _check(p_ux, distortion)
-    if type(D) is float and 0.0 <= D < math.inf:
-        budget = D  # the common case; anything else gets the checks that name the problem
-    else:
-        budget = float(as_float(D, "D"))
-    if solver not in ("fast", "cvxpy"):
-        raise ValueError(f'solver must be "fast" or "cvxpy", got {solver!r}')
-    floor = float(p.sum(0) @ d.min(1))
-    if budget < floor * (1 - 1e-12) - 1e-15:
-        raise ValueError(
-            f"D must be at least the least reachable distortion {floor!r} "
-            f"(every x on its cheapest y), got {budget!r}"
-        )
-    U, X = p.shape
-    Y = d.shape[1]
+    out = None
+    if (
+        solver == "fast"
+        and type(D) is float
+        and type(p_ux) is np.ndarray
+        and type(distortion) is np.ndarray
+        and p_ux.ndim == 2
+        and distortion.ndim == 2
+        and p_ux.dtype == np.float64
+        and distortion.dtype == np.float64
+        and p_ux.flags.c_contiguous
+        and distortion.flags.c_contiguous
+    ):
+        # the common call: the kernel checks the arguments in one pass (None if any check fails
+        # or is too close to call; the checks below then name the problem)
+        p, d, budget = p_ux, distortion, D
+        q = np.empty((p.shape[0], p.shape[1], d.shape[1]))
+        out = _core.discrete_attack_checked(p, d, budget, float(tol), int(max_iter), q)
+    if out is None:
+        p, d = _check(p_ux, distortion)
+        if type(D) is float and 0.0 <= D < math.inf:
+            budget = D  # the common case; anything else gets the checks that name the problem
+        else:
+            budget = float(as_float(D, "D"))
+        if solver not in ("fast", "cvxpy"):
+            raise ValueError(f'solver must be "fast" or "cvxpy", got {solver!r}')
+        floor = float(p.sum(0) @ d.min(1))
+        if budget < floor * (1 - 1e-12) - 1e-15:
+            raise ValueError(
+                f"D must be at least the least reachable distortion {floor!r} "
+                f"(every x on its cheapest y), got {budget!r}"
+            )
+        q = np.empty((p.shape[0], p.shape[1], d.shape[1]))
+        if solver == "fast":
+            out = _core.discrete_attack(p, d, budget, float(tol), int(max_iter), q)
     used = solver
     gap = float("nan")
-    q = np.empty((U, X, Y))
     cost = float("nan")
-    if solver == "fast":
-        mi, cost, mult, gap, _, ok = _core.discrete_attack(
-            p, d, budget, float(tol), int(max_iter), q
-        )
+    if out is not None:
+        mi, cost, mult, gap, _, ok = out
         if not ok:
             warnings.warn(
                 f"the fast solver's certified gap is {gap:.2e} > tol after {max_iter} updates; "
