@@ -238,6 +238,117 @@ __attribute__((target("avx2,fma"))) void gram_block_f32(const float* A, int64_t 
 }
 #endif
 
+#ifdef INFOTHEORY_SPECTRAL_X86
+// s[r][c] = row r . V_c for the R rows at r0 (float32 products, partial sums flushed into double
+// every kF32Chunk columns; the columns from n8 on in double).
+template <int P, int R>
+__attribute__((target("avx2,fma"))) inline void dots_f32(const float* r0, int64_t n,
+                                                        const float* V32, const double* V,
+                                                        double* s) {
+  const int64_t n8 = n - n % 8;
+  for (int q = 0; q < R * P; ++q) s[q] = 0.0;
+  for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
+    const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+    __m256 acc[R][P];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int c = 0; c < P; ++c) acc[r][c] = _mm256_setzero_ps();
+    }
+    for (int64_t j = j0; j < j1; j += 8) {
+      __m256 a[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) a[r] = _mm256_loadu_ps(r0 + r * n + j);
+#pragma GCC unroll 16
+      for (int c = 0; c < P; ++c) {
+        const __m256 x = _mm256_loadu_ps(V32 + c * n + j);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(a[r], x, acc[r][c]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int c = 0; c < P; ++c) s[r * P + c] += hsum8(acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < P; ++c) {
+      for (int64_t j = n8; j < n; ++j) {
+        s[r * P + c] += static_cast<double>(r0[r * n + j]) * V[c * n + j];
+      }
+    }
+  }
+}
+
+// The float32-arithmetic pass by row panels, for p = 3, 4 (the two-phase kernel streams the P
+// vectors of W through L1 once per R rows, which costs more than the arithmetic at p >= 3): the
+// dot products of a panel of rows that stays in L2 first, then W += panel^T S by column chunks of
+// 8 CC floats held in registers over all rows of the panel (float32 partial sums over at most
+// kPanelRows rows, added into the double W), so W is read and written once per panel.
+constexpr int64_t kPanelRows = 64;
+
+template <int P, int R, int CC>
+__attribute__((target("avx2,fma"))) void gram_block_f32_panel(const float* A, int64_t m,
+                                                              int64_t n, const double* V,
+                                                              double* W, float* f32) {
+  float* V32 = f32;
+  for (int64_t j = 0; j < P * n; ++j) V32[j] = static_cast<float>(V[j]);
+  std::fill(W, W + P * n, 0.0);
+  const int64_t ncc = n - n % (8 * CC);
+  const int64_t rb = std::max<int64_t>(R, std::min<int64_t>(kPanelRows, (int64_t{1} << 16) / n) / R * R);
+  double S[kPanelRows * P];
+  alignas(32) float S32[kPanelRows * P];
+  for (int64_t i0 = 0; i0 < m; i0 += rb) {
+    const int64_t rows = std::min(rb, m - i0);
+    const float* B = A + i0 * n;
+    int64_t r = 0;
+    for (; r + R <= rows; r += R) dots_f32<P, R>(B + r * n, n, V32, V, S + r * P);
+    for (; r < rows; ++r) dots_f32<P, 1>(B + r * n, n, V32, V, S + r * P);
+    for (int64_t q = 0; q < rows * P; ++q) S32[q] = static_cast<float>(S[q]);
+    for (int64_t j = 0; j < ncc; j += 8 * CC) {
+      __m256 acc[CC][P];
+#pragma GCC unroll 16
+      for (int k = 0; k < CC; ++k) {
+#pragma GCC unroll 16
+        for (int c = 0; c < P; ++c) acc[k][c] = _mm256_setzero_ps();
+      }
+      const float* row = B + j;
+      for (int64_t q = 0; q < rows; ++q, row += n) {
+        __m256 a[CC];
+#pragma GCC unroll 16
+        for (int k = 0; k < CC; ++k) a[k] = _mm256_loadu_ps(row + 8 * k);
+#pragma GCC unroll 16
+        for (int c = 0; c < P; ++c) {
+          const __m256 sc = _mm256_broadcast_ss(S32 + q * P + c);
+#pragma GCC unroll 16
+          for (int k = 0; k < CC; ++k) acc[k][c] = _mm256_fmadd_ps(sc, a[k], acc[k][c]);
+        }
+      }
+#pragma GCC unroll 16
+      for (int c = 0; c < P; ++c) {
+#pragma GCC unroll 16
+        for (int k = 0; k < CC; ++k) {
+          double* w = W + c * n + j + 8 * k;
+          const __m256 x = acc[k][c];
+          _mm256_storeu_pd(w, _mm256_add_pd(_mm256_loadu_pd(w),
+                                            _mm256_cvtps_pd(_mm256_castps256_ps128(x))));
+          _mm256_storeu_pd(w + 4, _mm256_add_pd(_mm256_loadu_pd(w + 4),
+                                                _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
+        }
+      }
+    }
+    for (int64_t j = ncc; j < n; ++j) {
+      for (int c = 0; c < P; ++c) {
+        double x = 0.0;
+        for (int64_t q = 0; q < rows; ++q) x += S[q * P + c] * static_cast<double>(B[q * n + j]);
+        W[c * n + j] += x;
+      }
+    }
+  }
+}
+#endif
+
 // W = A^T (A V) for p = 1..kMaxBlock vectors, double accumulation; `kernel` 0: the portable loop,
 // 1: AVX2/FMA where the CPU has it.
 template <class T>
@@ -268,8 +379,8 @@ inline void gram_block_fast(const float* A, int64_t m, int64_t n, int p, const d
   switch (p) {
     case 1: gram_apply_f32fast(A, m, n, V, W, f32, f32 + n); return;
     case 2: gram_block_f32<2, 4>(A, m, n, V, W, f32); return;
-    case 3: gram_block_f32<3, 2>(A, m, n, V, W, f32); return;
-    default: gram_block_f32<4, 2>(A, m, n, V, W, f32); return;
+    case 3: gram_block_f32_panel<3, 4, 2>(A, m, n, V, W, f32); return;
+    default: gram_block_f32_panel<4, 3, 2>(A, m, n, V, W, f32); return;
   }
 }
 #endif
@@ -278,12 +389,94 @@ inline void gram_block_fast(const float* A, int64_t m, int64_t n, int p, const d
 // Gram-Schmidt of p vectors W against N basis vectors Q (both stride n): C (N x p, row-major) =
 // Q^T W, then W -= Q C.
 
+#ifdef INFOTHEORY_SPECTRAL_X86
+// Two basis vectors against the P block vectors per sweep (2 + P loads per 2 P FMAs, against two
+// loads per FMA for separate dot products and axpys).
+template <int P>
+__attribute__((target("avx2,fma"))) void project_out_avx2(const double* Q, int64_t N, int64_t n,
+                                                          double* W, double* C) {
+  const int64_t n4 = n - n % 4;
+  int64_t i = 0;
+  for (; i + 2 <= N; i += 2) {
+    const double* q0 = Q + i * n;
+    const double* q1 = q0 + n;
+    __m256d a0[P], a1[P];
+#pragma GCC unroll 8
+    for (int c = 0; c < P; ++c) a0[c] = a1[c] = _mm256_setzero_pd();
+    for (int64_t j = 0; j < n4; j += 4) {
+      const __m256d x0 = _mm256_loadu_pd(q0 + j), x1 = _mm256_loadu_pd(q1 + j);
+#pragma GCC unroll 8
+      for (int c = 0; c < P; ++c) {
+        const __m256d w = _mm256_loadu_pd(W + c * n + j);
+        a0[c] = _mm256_fmadd_pd(x0, w, a0[c]);
+        a1[c] = _mm256_fmadd_pd(x1, w, a1[c]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < P; ++c) {
+      double s0 = hsum(a0[c]), s1 = hsum(a1[c]);
+      for (int64_t j = n4; j < n; ++j) {
+        s0 += q0[j] * W[c * n + j];
+        s1 += q1[j] * W[c * n + j];
+      }
+      C[i * P + c] = s0;
+      C[(i + 1) * P + c] = s1;
+    }
+  }
+  for (; i < N; ++i) {
+    for (int c = 0; c < P; ++c) C[i * P + c] = dot_avx2(Q + i * n, W + c * n, n);
+  }
+  i = 0;
+  for (; i + 2 <= N; i += 2) {
+    const double* q0 = Q + i * n;
+    const double* q1 = q0 + n;
+    __m256d c0[P], c1[P];
+#pragma GCC unroll 8
+    for (int c = 0; c < P; ++c) {
+      c0[c] = _mm256_set1_pd(C[i * P + c]);
+      c1[c] = _mm256_set1_pd(C[(i + 1) * P + c]);
+    }
+    for (int64_t j = 0; j < n4; j += 4) {
+      const __m256d x0 = _mm256_loadu_pd(q0 + j), x1 = _mm256_loadu_pd(q1 + j);
+#pragma GCC unroll 8
+      for (int c = 0; c < P; ++c) {
+        __m256d w = _mm256_loadu_pd(W + c * n + j);
+        w = _mm256_fnmadd_pd(c0[c], x0, w);
+        w = _mm256_fnmadd_pd(c1[c], x1, w);
+        _mm256_storeu_pd(W + c * n + j, w);
+      }
+    }
+    for (int c = 0; c < P; ++c) {
+      for (int64_t j = n4; j < n; ++j) W[c * n + j] -= C[i * P + c] * q0[j] + C[(i + 1) * P + c] * q1[j];
+    }
+  }
+  for (; i < N; ++i) {
+    for (int c = 0; c < P; ++c) axpy_avx2(-C[i * P + c], Q + i * n, W + c * n, n);
+  }
+}
+#endif
+
 inline void project_out(const double* Q, int64_t N, int64_t n, int p, double* W, double* C) {
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) {
+    switch (p) {
+      case 1: project_out_avx2<1>(Q, N, n, W, C); return;
+      case 2: project_out_avx2<2>(Q, N, n, W, C); return;
+      case 3: project_out_avx2<3>(Q, N, n, W, C); return;
+      default: project_out_avx2<4>(Q, N, n, W, C); return;
+    }
+  }
+#endif
   for (int64_t i = 0; i < N; ++i) {
-    for (int c = 0; c < p; ++c) C[i * p + c] = vdot(Q + i * n, W + c * n, n);
+    for (int c = 0; c < p; ++c) C[i * p + c] = dot(Q + i * n, W + c * n, n);
   }
   for (int64_t i = 0; i < N; ++i) {
-    for (int c = 0; c < p; ++c) vaxpy(-C[i * p + c], Q + i * n, W + c * n, n);
+    for (int c = 0; c < p; ++c) {
+      const double a = C[i * p + c];
+      const double* q = Q + i * n;
+      double* w = W + c * n;
+      for (int64_t j = 0; j < n; ++j) w[j] -= a * q[j];
+    }
   }
 }
 
@@ -461,7 +654,8 @@ Result block_lanczos(Fast&& fast, Exact&& exact, Single&& single, bool distinct,
   // the start block: v and p - 1 random vectors
   std::copy(v, v + n, Q);
   for (int c = 1; c < p; ++c) random_start(Q + c * n, n, seed + 0x9E37ULL * static_cast<uint64_t>(c));
-  double want = distinct ? 1.2 * tol : 1.9 * tol;
+  // the fast operator's rounding (about 1e-7 relative) must not eat the certificate's margin
+  double want = distinct ? 1.6 * tol : 1.9 * tol;
   uint64_t draws = seed + 1;
   for (;;) {
     std::fill(R, R + kMaxBlock * kMaxBlock, 0.0);
