@@ -238,3 +238,22 @@ def test_auto_block_choice(monkeypatch):
     monkeypatch.setattr(_dense, "_AUTO_BLOCK_BYTES", 1)
     ref = spectral_norm(A64, tol=1e-6, block_size=1)
     assert spectral_norm(A64, tol=1e-6).iterations == ref.iterations
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("scale", [1.0, 1e35, 1e-35])
+def test_float64_through_a_float32_copy(p, scale):
+    # float64 matrices at tol >= 2.5e-7 iterate on a float32 copy and certify with float64;
+    # entries outside float32's comfortable range keep the float64 iteration
+    rng = np.random.default_rng(12)
+    s = np.linspace(1.0, 0.01, 300)
+    s[1] = 1.0 - 1e-4
+    A = _with_spectrum(s, 320, 300, 12) * scale
+    A[0, 0] += 1e-3 * scale * rng.standard_normal()
+    ref = _ref(A)
+    for tol in (1e-6, 1e-9):
+        res = spectral_norm(A, tol=tol, block_size=p)
+        assert res.converged
+        assert abs(res.value - ref) <= tol * ref
+        assert res.lower <= ref * (1 + 1e-12) and res.upper >= ref * (1 - 1e-12)
+        assert res.upper - res.lower <= tol * res.lower

@@ -788,14 +788,24 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
   auto exact = [&](const double* V, double* W) { gram_block(A, m, n, p, V, W); };
   auto single = [&](const double* x, double* y) { gram_apply(A, m, n, x, y, nullptr); };
   bool fast = false;
+  std::vector<float> a32;  // float64 matrices: the float32 copy (see kShadowMinTol)
 #ifdef INFOTHEORY_SPECTRAL_X86
-  if constexpr (std::is_same_v<T, float>) fast = cpu_has_avx2() && m * n >= (int64_t{1} << 16);
+  if constexpr (std::is_same_v<T, float>) {
+    fast = cpu_has_avx2() && m * n >= (int64_t{1} << 16);
+  } else {
+    fast = cpu_has_avx2() && m * n >= (int64_t{1} << 16) && tol >= kShadowMinTol &&
+           float32_shadow(A, m, n, a32);
+  }
 #endif
   auto quick = [&](const double* V, double* W) {
 #ifdef INFOTHEORY_SPECTRAL_X86
-    if constexpr (std::is_same_v<T, float>) {
+    if (fast) {
       bw.f32.resize(static_cast<size_t>(2 * p * n));
-      gram_block_fast(A, m, n, p, V, W, bw.f32.data());
+      if constexpr (std::is_same_v<T, float>) {
+        gram_block_fast(A, m, n, p, V, W, bw.f32.data());
+      } else {
+        gram_block_fast(a32.data(), m, n, p, V, W, bw.f32.data());
+      }
       return;
     }
 #endif

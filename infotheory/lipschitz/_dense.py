@@ -185,7 +185,11 @@ def spectral_norm(
         1024x1024 matrix and 85-90 at 4096x4096 (Kato-Temple: 35-40 and 65-75), one pass over
         ``W`` each (the fused, software-pipelined ``W^T (W
         v)`` kernel, in float32 arithmetic for float32 matrices of 65536 entries or more, with the
-        certificate in double). With ``stop="kato-temple"`` and no certificate the gap of that
+        certificate in double; float64 matrices that size iterate the same way on a float32
+        copy of ``W`` when ``tol >= 2.5e-7`` (the copy's rounding, about 6e-8 relative, stays
+        below tol; half the bytes per pass) and every nonzero entry's magnitude lies in
+        [1e-30, 1e30], and certify with ``W`` itself; a certificate that misses tol switches
+        the iteration to float64). With ``stop="kato-temple"`` and no certificate the gap of that
         estimate is capped and trusted only after 30 steps; when the Cholesky certificate follows
         (``certify``) Lanczos always stops on the uncapped estimate, since the certificate
         catches a wrong stop. ``"power"``: power iteration,
