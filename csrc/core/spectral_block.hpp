@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "spectral.hpp"
@@ -788,13 +789,15 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
   auto exact = [&](const double* V, double* W) { gram_block(A, m, n, p, V, W); };
   auto single = [&](const double* x, double* y) { gram_apply(A, m, n, x, y, nullptr); };
   bool fast = false;
-  std::vector<float> a32;  // float64 matrices: the float32 copy (see kShadowMinTol)
+  const float* a32 = nullptr;  // float64 matrices: the float32 copy (see kShadowMinTol)
 #ifdef INFOTHEORY_SPECTRAL_X86
   if constexpr (std::is_same_v<T, float>) {
     fast = cpu_has_avx2() && m * n >= (int64_t{1} << 16);
   } else {
-    fast = cpu_has_avx2() && m * n >= (int64_t{1} << 16) && tol >= kShadowMinTol &&
-           float32_shadow(A, m, n, a32);
+    if (cpu_has_avx2() && m * n >= (int64_t{1} << 16) && tol >= kShadowMinTol) {
+      a32 = float32_shadow(A, m, n, ws);
+    }
+    fast = a32 != nullptr;
   }
 #endif
   auto quick = [&](const double* V, double* W) {
@@ -804,7 +807,7 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
       if constexpr (std::is_same_v<T, float>) {
         gram_block_fast(A, m, n, p, V, W, bw.f32.data());
       } else {
-        gram_block_fast(a32.data(), m, n, p, V, W, bw.f32.data());
+        gram_block_fast(a32, m, n, p, V, W, bw.f32.data());
       }
       return;
     }
