@@ -121,7 +121,8 @@ def _default_block(A: np.ndarray, stop: str) -> int:
     """The block size spectral_norm(block_size=None) picks for an uncertified matrix this big."""
     from infotheory.lipschitz import _dense
 
-    big = A.dtype == np.float32 and A.nbytes >= _dense._AUTO_BLOCK_BYTES
+    f32 = A.dtype == np.float32 or TOL >= _dense._FLOAT32_COPY_MIN_TOL  # float64: float32 copy
+    big = f32 and A.size * 4 >= _dense._AUTO_BLOCK_BYTES
     return 2 if big and stop == "residual" else 1
 
 

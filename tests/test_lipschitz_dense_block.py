@@ -230,14 +230,19 @@ def test_auto_block_choice(monkeypatch):
     monkeypatch.setattr(_dense, "_AUTO_BLOCK_BYTES", A.nbytes)
     auto = spectral_norm(A, tol=1e-6)
     assert (auto.value, auto.iterations) == (two.value, two.iterations)
-    # float64, the certified path and the Kato-Temple stop keep single-vector Lanczos
+    # the certified path and the Kato-Temple stop keep single-vector Lanczos
     for kw in ({"certify": "cholesky"}, {"stop": "kato-temple"}):
         ref = spectral_norm(A, tol=1e-6, block_size=1, **kw)
         assert spectral_norm(A, tol=1e-6, **kw).iterations == ref.iterations
+    # float64 iterates on a float32 copy from tol 2.5e-7 on: the same choice; below, single
     A64 = A.astype(np.float64)
     monkeypatch.setattr(_dense, "_AUTO_BLOCK_BYTES", 1)
-    ref = spectral_norm(A64, tol=1e-6, block_size=1)
-    assert spectral_norm(A64, tol=1e-6).iterations == ref.iterations
+    assert (
+        spectral_norm(A64, tol=1e-6).iterations
+        == spectral_norm(A64, tol=1e-6, block_size=2).iterations
+    )
+    ref = spectral_norm(A64, tol=1e-7, block_size=1)
+    assert spectral_norm(A64, tol=1e-7).iterations == ref.iterations
 
 
 @pytest.mark.parametrize("p", [1, 2])
