@@ -117,15 +117,6 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
     bench.rows[-1]["share_of_baseline"] = 1.0 / ratio
 
 
-def _default_block(A: np.ndarray, stop: str) -> int:
-    """The block size spectral_norm(block_size=None) picks for an uncertified matrix this big."""
-    from infotheory.lipschitz import _dense
-
-    f32 = A.dtype == np.float32 or TOL >= _dense._FLOAT32_COPY_MIN_TOL  # float64: float32 copy
-    big = f32 and A.size * 4 >= _dense._AUTO_BLOCK_BYTES
-    return 2 if big and stop == "residual" else 1
-
-
 def kernel_profile(bench: Bench, n: int, dtype: type, rng: np.random.Generator) -> None:
     """Time per Lanczos step (a fused A^T(A v) application plus reorthogonalisation; 30 steps,
     as spectral_norm runs them: float32 arithmetic for float32 matrices) and per bare fused pass
@@ -245,7 +236,7 @@ def main() -> None:
         med = {k: float(np.median(v)) for k, v in times.items()}
         for label, (stop, b) in variants.items():
             res = results[label]
-            block = b if b is not None else _default_block(A, stop)
+            block = b if b is not None else 1  # the default: single-vector Lanczos
             passes = res.iterations
             t_ours = med[label]
             extra = {

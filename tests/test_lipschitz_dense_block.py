@@ -220,29 +220,11 @@ def test_bad_input():
         assert spectral_norm(np.eye(30), method="svd", block_size=1).value == 1.0
 
 
-def test_auto_block_choice(monkeypatch):
-    from infotheory.lipschitz import _dense
-
+def test_default_is_single_vector():
     A = np.random.default_rng(11).standard_normal((300, 280)).astype(np.float32)
     single = spectral_norm(A, tol=1e-6, block_size=1)
-    two = spectral_norm(A, tol=1e-6, block_size=2)
-    assert spectral_norm(A, tol=1e-6).iterations == single.iterations  # below the size: 1
-    monkeypatch.setattr(_dense, "_AUTO_BLOCK_BYTES", A.nbytes)
-    auto = spectral_norm(A, tol=1e-6)
-    assert (auto.value, auto.iterations) == (two.value, two.iterations)
-    # the certified path and the Kato-Temple stop keep single-vector Lanczos
-    for kw in ({"certify": "cholesky"}, {"stop": "kato-temple"}):
-        ref = spectral_norm(A, tol=1e-6, block_size=1, **kw)
-        assert spectral_norm(A, tol=1e-6, **kw).iterations == ref.iterations
-    # float64 iterates on a float32 copy from tol 2.5e-7 on: the same choice; below, single
-    A64 = A.astype(np.float64)
-    monkeypatch.setattr(_dense, "_AUTO_BLOCK_BYTES", 1)
-    assert (
-        spectral_norm(A64, tol=1e-6).iterations
-        == spectral_norm(A64, tol=1e-6, block_size=2).iterations
-    )
-    ref = spectral_norm(A64, tol=1e-7, block_size=1)
-    assert spectral_norm(A64, tol=1e-7).iterations == ref.iterations
+    default = spectral_norm(A, tol=1e-6)
+    assert (default.value, default.iterations) == (single.value, single.iterations)
 
 
 @pytest.mark.parametrize("p", [1, 2])

@@ -49,15 +49,6 @@ _MAX_BASIS = 128
 # Block Lanczos: at most this many basis vectors per block vector (block size 4: 256).
 _MAX_BASIS_PER_BLOCK = 64
 _MAX_BLOCK = 4
-# block_size=None picks block Lanczos with 2 vectors for float32 matrices (or their float32 copy)
-# of at least this many bytes (past a 32 MB L3, where a pass is bound by memory traffic): measured 1.2x faster at 4096^2
-# on a 2-core AMD EPYC at 1 thread (65 passes against 89 applications, 1.1x the time per pass).
-# Smaller matrices stay in cache, where the block pass costs 1.5-2x a single-vector one and the
-# block Krylov space saves only 0.6-0.8x the passes; float64 passes cost twice the arithmetic.
-_AUTO_BLOCK_BYTES = 48 << 20
-# float64 matrices of 65536 entries or more iterate on a float32 copy from this tol on
-# (spectral::kShadowMinTol), so the float32 choice applies to them too
-_FLOAT32_COPY_MIN_TOL = 2.5e-7
 
 
 @dataclass(frozen=True)
@@ -246,9 +237,13 @@ def spectral_norm(
         ``W^T W`` to ``block_size`` vectors) plus that single application. CPU only (ignored for
         CUDA tensors and for the small-matrix certified path, ``min(m, n) <= 256`` with
         ``certify="auto"``); ``method="lanczos"`` or ``"auto"`` with ``stop="residual"`` only.
-        Default (None): 2 where the iteration reads 48 MB or more of float32 per pass (float32
-        matrices, and float64 ones at ``tol >= 2.5e-7``, uncertified: up to 1.2x faster at
-        4096x4096 on a 2-core AMD EPYC, where a pass is bound by memory traffic), else 1.
+        Default (None): 1. Measured at 1 thread on a 2-core AMD EPYC (Zen 3, shared), to
+        ``tol=1e-6`` on Gaussian matrices: 2 vectors took 0.7-0.9x the passes of single-vector
+        Lanczos at 1.1-1.5x the time per pass, 0.9-1.2x the total time at 4096x4096 and 6144x6144
+        (where a pass is bound by memory traffic) and 1.4-1.5x at 1024x1024 (in cache); 4
+        vectors 0.55x the passes at 1.6-2x the time per pass. Use it for top singular values of
+        multiplicity up to ``block_size`` or a start vector nearly orthogonal to the top
+        direction.
 
     Returns
     -------
@@ -362,10 +357,8 @@ def spectral_norm(
             arg, A3, batch, v, u, sigma, lower, upper, iters, status, tol, max_iter, max_basis, seed
         )
     if block is None:
-        # float64 matrices iterate on a float32 copy at these tolerances (see the kernels)
-        f32 = A.dtype == np.float32 or tol >= _FLOAT32_COPY_MIN_TOL
-        big = f32 and m * n * 4 >= _AUTO_BLOCK_BYTES
-        block = 2 if (big and not cert and run == "lanczos" and stop == "residual") else 1
+        # single-vector Lanczos: block Lanczos measured no faster at 1 thread (see block_size)
+        block = 1
     if block > 1 and run == "lanczos":
         max_basis = int(min(_MAX_BASIS_PER_BLOCK * block, max(4 * block, (1 << 23) // n)))
         _core.spectral_top_block(
