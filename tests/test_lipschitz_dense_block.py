@@ -244,3 +244,21 @@ def test_float64_through_a_float32_copy(p, scale):
         assert abs(res.value - ref) <= tol * ref
         assert res.lower <= ref * (1 + 1e-12) and res.upper >= ref * (1 - 1e-12)
         assert res.upper - res.lower <= tol * res.lower
+
+
+def test_two_threads_split_each_pass():
+    # one large matrix and two threads: each block pass is split over row blocks
+    import infotheory
+
+    A = np.random.default_rng(13).standard_normal((600, 700))
+    ref = _ref(A)
+    before = infotheory.get_num_threads()
+    try:
+        for threads in (1, 2):
+            infotheory.set_num_threads(threads)
+            res = spectral_norm(A, tol=1e-6, block_size=3, return_vectors=True)
+            assert res.converged
+            assert res.lower <= ref * (1 + 1e-12) and res.upper >= ref * (1 - 1e-12)
+            np.testing.assert_allclose(A @ res.v, res.value * res.u, atol=1e-5 * ref)
+    finally:
+        infotheory.set_num_threads(before)
