@@ -364,3 +364,55 @@ def test_partial_reorthogonalisation_matches_full(seed, power):
     # 7e-6 short with both); the two runs still agree to that level
     assert out["partial"][0] == pytest.approx(out["full"][0], rel=2e-5)
     assert out["partial"][2] <= 1.1 * out["full"][2] + 5
+
+
+@pytest.mark.parametrize(
+    "c_out, c_in, k, hw, padding, dilation",
+    [(512, 256, 3, (7, 7), 1, 1), (256, 512, 3, (9, 6), 0, 1), (512, 300, 3, (8, 8), 2, 2)],
+)
+def test_prepacked_float32_maps_are_the_convolution_and_its_adjoint(
+    c_out, c_in, k, hw, padding, dilation
+):
+    from infotheory.lipschitz.conv import _prepacked_maps
+
+    rng = np.random.default_rng(c_in)
+    w = rng.standard_normal((c_out, c_in, k, k))
+    maps = _prepacked_maps(w, (c_in, *hw), (1, 1), (padding, padding), (dilation, dilation))
+    if maps is None:
+        pytest.skip("this torch build has no prepacked oneDNN convolutions")
+    fwd, adj = maps
+    x = torch.from_numpy(rng.standard_normal((1, c_in, *hw)))
+    wt = torch.from_numpy(w)
+    y = F.conv2d(x, wt, padding=padding, dilation=dilation)
+    z = torch.from_numpy(rng.standard_normal(y.shape))
+    xt = F.conv_transpose2d(z, wt, padding=padding, dilation=dilation)
+    assert fwd(x).dtype == torch.float32
+    assert float((fwd(x).double() - y).norm() / y.norm()) < 1e-5
+    assert float((adj(z.float()).double() - xt).norm() / xt.norm()) < 1e-5
+
+
+def test_prepacked_maps_only_where_they_apply():
+    from infotheory.lipschitz.conv import _prepacked_maps
+
+    big = np.zeros((512, 256, 3, 3))
+    assert _prepacked_maps(np.zeros((64, 64, 3, 3)), (64, 8, 8), (1, 1), (1, 1), (1, 1)) is None
+    assert _prepacked_maps(big, (256, 8, 8), (2, 2), (1, 1), (1, 1)) is None  # stride
+    assert _prepacked_maps(big, (256, 8, 8), (1, 1), (3, 3), (1, 1)) is None  # pad > d (k - 1)
+
+
+def test_large_layer_prepacked_path_matches_dense(monkeypatch):
+    # 512 x 256 x 3 x 3 (1.2M weights) takes the prepacked float32 iteration; the float64
+    # certificate brackets the dense matrix's norm (2048 x 1024)
+    from infotheory.lipschitz import conv as conv_mod
+
+    built = []
+    orig = conv_mod._prepacked_maps
+    monkeypatch.setattr(conv_mod, "_prepacked_maps", lambda *a: built.append(orig(*a)) or built[-1])
+    w = np.random.default_rng(5).standard_normal((512, 256, 3, 3)) / 48.0
+    want = dense_norm(w, (256, 2, 2), 1, 1, 1, "zeros")
+    r = conv_operator_norm(w, (256, 2, 2), padding=1, tol=1e-6)
+    if built[0] is None:
+        pytest.skip("this torch build has no prepacked oneDNN convolutions")
+    assert r.lower <= want * (1 + 1e-12)
+    assert r.upper - r.lower <= 1e-6 * r.lower
+    assert r.value == pytest.approx(want, rel=1e-6)
