@@ -416,3 +416,25 @@ def test_large_layer_prepacked_path_matches_dense(monkeypatch):
     assert r.lower <= want * (1 + 1e-12)
     assert r.upper - r.lower <= 1e-6 * r.lower
     assert r.value == pytest.approx(want, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 60), seed=st.integers(0, 2**31))
+def test_refined_ritz_minimises_the_residual_of_the_lanczos_matrix(k, seed):
+    # the refined vector's bound is the smallest singular value of T_bar - theta I_bar (numpy
+    # SVD), its vector attains it, and it never exceeds the Ritz vector's beta_k |s_k|
+    from infotheory.lipschitz._operator import _refined, _top_ritz
+
+    rng = np.random.default_rng(seed)
+    al = list(rng.uniform(0.0, 1.0, k))
+    be = list(rng.uniform(0.01, 0.3, k))
+    theta, s = _top_ritz(al, be)
+    T = np.diag(al) + np.diag(be[: k - 1], 1) + np.diag(be[: k - 1], -1)
+    Tb = np.vstack([T - theta * np.eye(k), np.eye(1, k, k - 1) * be[-1]])
+    smin = np.linalg.svd(Tb, compute_uv=False)[-1]
+    est, v = _refined(al, be, theta)
+    # the squared (pentadiagonal) form resolves the bound to about sqrt(eps) ||T||
+    assert est == pytest.approx(smin, abs=1e-7)
+    assert np.linalg.norm(Tb @ v) == pytest.approx(smin, abs=1e-7)
+    assert np.linalg.norm(v) == pytest.approx(1.0)
+    assert est <= be[-1] * abs(s[-1]) + 1e-7

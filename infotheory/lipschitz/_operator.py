@@ -20,7 +20,9 @@ convolution weights from the cache (no reorthogonalisation at all measured 12% l
 The stopping estimate ``beta_k |s_k|`` is the exact residual norm of the Ritz vector in exact
 arithmetic; the bracket recomputes it with the exact operator: ``[sqrt(theta), sqrt(theta + r)]``,
 the residual bound, which holds for ``lambda_1`` once the Ritz vector has reached the top
-eigenvector rather than a lower one.
+eigenvector rather than a lower one. Near the stop the refined Ritz vector (the vector of the
+basis with the smallest ``||(B - theta) y||``, from the tridiagonal alone) takes the Ritz vector's
+place when its bound is smaller; the same rule and certificate then apply to it.
 
 Not used, measured: a Kato-Temple estimate ``theta + r^2 / gap`` with ``gap = theta - (theta_2 +
 r_2)`` from the second Ritz pair (capped at ``0.01 theta``, only from 20 steps on, as the dense
@@ -76,6 +78,29 @@ def _omega_next(
     nxt[k] = noise / b if b > 0 else np.inf
     nxt[k + 1] = 1.0
     return nxt
+
+
+def _refined(alphas: list[float], betas: list[float], theta: float) -> tuple[float, np.ndarray]:
+    """The refined Ritz vector for ``theta`` (Jia 1997): the unit ``s`` minimising ``||(B - theta)
+    Q s|| = ||(T_bar - theta I_bar) s||``, with ``T_bar`` the ``(k + 1) x k`` Lanczos matrix, and
+    that minimum, which bounds the residual of ``Q s`` (for its own Rayleigh quotient too). Its
+    square is the smallest eigenvalue of the pentadiagonal ``(T - theta)^2 + beta_k^2 e_k e_k^T``.
+    On ResNet-like 3x3 layers it passes the residual rule 3-5 steps (3-5%) before the Ritz
+    vector, whose residual is about twice as large at the end."""
+    from scipy.linalg import eig_banded
+
+    k = len(alphas)
+    a = np.asarray(alphas) - theta
+    b = np.asarray(betas[: k - 1])
+    band = np.zeros((3, k))  # lower form: band[i, j] = M[j + i, j]
+    band[0] = a * a
+    band[0, 1:] += b * b
+    band[0, : k - 1] += b * b
+    band[0, k - 1] += betas[k - 1] ** 2
+    band[1, : k - 1] = b * (a[:-1] + a[1:])
+    band[2, : k - 2] = b[:-1] * b[1:]
+    w, v = eig_banded(band, lower=True, select="i", select_range=(0, 0))
+    return math.sqrt(max(float(w[0]), 0.0)), v[:, 0]
 
 
 def certify(apply: Any, y: Any) -> tuple[float, float]:
@@ -169,6 +194,11 @@ def lanczos_top(
             k += 1
             theta, s = _top_ritz(alphas, betas)
             est = b * abs(float(s[-1]))
+            if want * theta < est <= 4.0 * want * theta:
+                # near the stop: the refined Ritz vector's residual bound may already pass
+                est_r, s_r = _refined(alphas, betas, theta)
+                if est_r < est:
+                    est, s = est_r, s_r
             invariant = not (b > 1e-13 * max(abs(theta), 1e-300)) or k >= n
             settled = invariant or est <= want * theta
             if settled or k >= kmax or its + 1 >= max_iter:
