@@ -438,3 +438,20 @@ def test_refined_ritz_minimises_the_residual_of_the_lanczos_matrix(k, seed):
     assert np.linalg.norm(Tb @ v) == pytest.approx(smin, abs=1e-7)
     assert np.linalg.norm(v) == pytest.approx(1.0)
     assert est <= be[-1] * abs(s[-1]) + 1e-7
+
+
+def test_plane_wave_start_on_a_coarse_torus_for_wide_layers():
+    # 64 x 64 channels on 24^2: the frequency is searched on the 16 x 16 torus; the start is that
+    # circular layer's top vector laid over 24^2, so its Rayleigh quotient for the zero-padded
+    # layer is close to the norm squared (0.92 here; a random vector's 0.23, a wave at the wrong
+    # frequency scaling 0.53)
+    from infotheory.lipschitz.conv import _plane_wave_start
+
+    w = np.random.default_rng(4).standard_normal((64, 64, 3, 3)) / 24.0
+    v = _plane_wave_start(w, (24, 24), (1, 1), seed=0)
+    assert v.shape == (64, 24, 24)
+    x = torch.from_numpy(v)[None]
+    rq = float((F.conv2d(x, torch.from_numpy(w), padding=1) ** 2).sum() / (x**2).sum())
+    r = conv_operator_norm(w, (64, 24, 24), padding=1, tol=1e-6)
+    assert r.upper - r.lower <= 1e-6 * r.lower
+    assert 0.85 * r.value**2 <= rq <= r.value**2 * (1 + 1e-9)
