@@ -350,6 +350,7 @@ def discrete_attack_checked(
     max_iter: int,
     q: npt.NDArray[np.float64],
 ) -> tuple[float, float, float, float, int, bool] | None: ...
+
 # spectral family, block Lanczos: W float64 or float32 (batch, m, n); block in [1, 4].
 def spectral_top_block(
     W: npt.NDArray[np.floating],
