@@ -183,7 +183,8 @@ def spectral_norm(
         copy of ``W`` when ``tol >= 2.5e-7`` (the copy's rounding, about 6e-8 relative, stays
         below tol; half the bytes per pass) and every nonzero entry's magnitude lies in
         [1e-30, 1e30], and certify with ``W`` itself; a certificate that misses tol switches
-        the iteration to float64). With ``stop="kato-temple"`` and no certificate the gap of that
+        the iteration to float64; the copy's buffer is kept per thread for the next call up
+        to 256 MB). With ``stop="kato-temple"`` and no certificate the gap of that
         estimate is capped and trusted only after 30 steps; when the Cholesky certificate follows
         (``certify``) Lanczos always stops on the uncapped estimate, since the certificate
         catches a wrong stop. ``"power"``: power iteration,
