@@ -1222,8 +1222,18 @@ __attribute__((target("avx2,fma"))) inline void convert_track_avx2(const double*
 }
 #endif
 
-// `ws.a32` keeps the largest copy made so far (thread-local in the bindings): a fresh 64 MB buffer
-// cost about six passes over it in page faults on the benchmark machine (90 ms at 4096^2).
+// `ws.a32` keeps the largest copy made so far (thread-local in the bindings) up to kShadowKeep
+// bytes (release_shadow frees larger ones after the solve): a fresh 64 MB buffer cost about six
+// passes over it in page faults on the benchmark machine (90 ms at 4096^2).
+constexpr int64_t kShadowKeep = int64_t{256} << 20;
+
+inline void release_shadow(Workspace& ws) {
+  if (ws.a32_size * static_cast<int64_t>(sizeof(float)) > kShadowKeep) {
+    ws.a32.reset();
+    ws.a32_size = 0;
+  }
+}
+
 inline const float* float32_shadow(const double* A, int64_t m, int64_t n, Workspace& ws) {
   const int64_t mn = m * n;
   if (ws.a32_size < mn) {
@@ -1289,6 +1299,7 @@ Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Meth
           gram_apply_f32fast(a, m, n, x, y, v32, v32 + n);
         };
         res = lanczos2(fast, apply, true, n, v, tol, max_iter, max_basis, ws, gap);
+        release_shadow(ws);
       } else {
         res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
       }

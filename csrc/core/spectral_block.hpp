@@ -455,6 +455,7 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
   };
   Result res = block_lanczos(quick, exact, single, fast, n, p, v, tol, max_iter, max_basis, seed,
                              bw, ws);
+  release_shadow(ws);
   if (u && res.status != kNonFiniteInput) {
     ws.w.resize(static_cast<size_t>(n));
     gram_apply(A, m, n, v, ws.w.data(), u);

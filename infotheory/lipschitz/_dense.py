@@ -183,7 +183,8 @@ def spectral_norm(
         copy of ``W`` when ``tol >= 2.5e-7`` (the copy's rounding, about 6e-8 relative, stays
         below tol; half the bytes per pass) and every nonzero entry's magnitude lies in
         [1e-30, 1e30], and certify with ``W`` itself; a certificate that misses tol switches
-        the iteration to float64). With ``stop="kato-temple"`` and no certificate the gap of that
+        the iteration to float64; the copy's buffer is kept per thread for the next call up
+        to 256 MB). With ``stop="kato-temple"`` and no certificate the gap of that
         estimate is capped and trusted only after 30 steps; when the Cholesky certificate follows
         (``certify``) Lanczos always stops on the uncapped estimate, since the certificate
         catches a wrong stop. ``"power"``: power iteration,
@@ -229,7 +230,8 @@ def spectral_norm(
         the rate of the gap between the top singular value and the ``(block_size + 1)``-th, so
         fewer passes reach ``tol`` (about 0.7x at 2 and 0.55x at 4 on Gaussian matrices) and a
         top singular value of multiplicity up to ``block_size`` is found from any start. Each
-        pass costs more arithmetic, so it pays where a pass is bound by memory traffic. It stops
+        pass does ``block_size`` times the arithmetic on the same bytes of ``W``, so it can pay
+        only where a pass is bound by memory traffic (large matrices). It stops
         on the residual norm of the top Ritz pair, ``||W^T W y - theta y|| <= 2 tol theta``
         (the block residual ``||T s - theta s||^2 + ||R_k s_k||^2`` of the block tridiagonal
         projection), then certifies as single-vector Lanczos: ``upper = sqrt(theta + r)`` from
@@ -237,13 +239,13 @@ def spectral_norm(
         ``W^T W`` to ``block_size`` vectors) plus that single application. CPU only (ignored for
         CUDA tensors and for the small-matrix certified path, ``min(m, n) <= 256`` with
         ``certify="auto"``); ``method="lanczos"`` or ``"auto"`` with ``stop="residual"`` only.
-        Default (None): 1. Measured at 1 thread on a 2-core AMD EPYC (Zen 3, shared), to
-        ``tol=1e-6`` on Gaussian matrices: 2 vectors took 0.7-0.9x the passes of single-vector
-        Lanczos at 1.1-1.5x the time per pass, 0.9-1.2x the total time at 4096x4096 and 6144x6144
-        (where a pass is bound by memory traffic) and 1.4-1.5x at 1024x1024 (in cache); 4
-        vectors 0.55x the passes at 1.6-2x the time per pass. Use it for top singular values of
-        multiplicity up to ``block_size`` or a start vector nearly orthogonal to the top
-        direction.
+        Default (None): 1. Measured at 1 thread on a 2-core AMD EPYC (Zen 3, shared with other
+        jobs), to ``tol=1e-6`` on Gaussian matrices: 2 vectors took 0.7-0.9x the passes of
+        single-vector Lanczos at 1.1-1.6x the time per pass, so 0.84-1.06x its total time at
+        4096x4096 and 6144x6144 and 1.4-1.5x at 1024x1024 (in cache); 4 vectors 0.55-0.65x the
+        passes at 1.6-2.8x the time per pass, 1.1-1.9x the total time. Use it for top singular
+        values of multiplicity up to ``block_size`` or a start vector nearly orthogonal to the
+        top direction.
 
     Returns
     -------
