@@ -391,13 +391,27 @@ def test_prepacked_float32_maps_are_the_convolution_and_its_adjoint(
     assert float((adj(z.float()).double() - xt).norm() / xt.norm()) < 1e-5
 
 
-def test_prepacked_maps_only_where_they_apply():
+def test_prepacked_maps_only_where_they_apply(monkeypatch):
     from infotheory.lipschitz.conv import _prepacked_maps
 
     big = np.zeros((512, 256, 3, 3))
     assert _prepacked_maps(np.zeros((64, 64, 3, 3)), (64, 8, 8), (1, 1), (1, 1), (1, 1)) is None
     assert _prepacked_maps(big, (256, 8, 8), (2, 2), (1, 1), (1, 1)) is None  # stride
     assert _prepacked_maps(big, (256, 8, 8), (1, 1), (3, 3), (1, 1)) is None  # pad > d (k - 1)
+
+    class Broken:
+        def conv2d_prepack(self, *args):
+            return None
+
+        def conv2d_run(self, *args):
+            raise RuntimeError("unsupported")
+
+    # a build whose operators fail is detected before the iteration, which then runs plain
+    monkeypatch.setattr(torch.ops, "mkldnn_prepacked", Broken())
+    assert _prepacked_maps(big, (256, 8, 8), (1, 1), (1, 1), (1, 1)) is None
+    w = np.random.default_rng(1).standard_normal((512, 256, 3, 3)) / 48.0
+    r = conv_operator_norm(w, (256, 2, 2), padding=1, tol=1e-6)
+    assert r.upper - r.lower <= 1e-6 * r.lower
 
 
 def test_large_layer_prepacked_path_matches_dense(monkeypatch):
