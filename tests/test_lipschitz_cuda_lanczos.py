@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from infotheory import _arrays, _core
@@ -74,20 +74,33 @@ def hard(rng, b, m, n, gap=1e-7):
     dtype=st.sampled_from([np.float64, np.float32]),
     team=st.sampled_from([(1, 1), (3, 1), (4, 2)]),
 )
+# found by hypothesis: the start vector's top component is tiny, so after n = 5 steps the Ritz value
+# is still 1.8e-8 low and the residual bound 1e-8 below sigma_max; the certificate fails (ok = 0)
+@example(m=34, n=5, b=1, seed=2**31, dtype=np.float64, team=(1, 1))
 def test_emulated_kernel_brackets_svd(m, n, b, seed, dtype, team):
+    """A passed certificate (ok = 1) brackets the SVD value; a failed one is an allowed outcome,
+    after which the caller decides by SVD, so spectral_norm must still be right there."""
     A = np.random.default_rng(seed).standard_normal((b, m, n)).astype(dtype)
     ref = top(A)
     tol = 1e-8
     out = emulate(A, tol=tol, team=team[0], group=team[1], vectors=True)
-    assert (out["status"] == 0).all() and (out["ok"] == 1).all()
+    assert (out["status"] == 0).all()
+    np.testing.assert_allclose(out["fro2"], (A.astype(np.float64) ** 2).sum((1, 2)), rtol=1e-13)
+    good = out["ok"] == 1
+    if not good.all():
+        res = spectral_norm(A[~good], method="lanczos", tol=tol)
+        np.testing.assert_allclose(res.value, ref[~good], rtol=2 * tol)
+        assert res.certified.all() and (res.lower <= ref[~good] * (1 + 1e-13)).all()
+        assert (res.upper >= ref[~good] * (1 - 1e-15)).all()
+    out = {k: v[good] for k, v in out.items()}
+    ref = ref[good]
     assert np.all(out["lower"] <= ref * (1 + 1e-13))
     assert np.all(certified_upper(out, m, n) >= ref * (1 - 1e-15))
     np.testing.assert_allclose(out["sigma"], ref, rtol=2 * tol)
-    np.testing.assert_allclose(out["fro2"], (A.astype(np.float64) ** 2).sum((1, 2)), rtol=1e-13)
     # unit vectors with W v = sigma u
     np.testing.assert_allclose(np.linalg.norm(out["v"], axis=1), 1.0, rtol=1e-12)
-    Av = np.einsum("bmn,bn->bm", A.astype(np.float64), out["v"])
-    np.testing.assert_allclose(Av, out["sigma"][:, None] * out["u"], atol=1e-6 * ref.max())
+    Av = np.einsum("bmn,bn->bm", A[good].astype(np.float64), out["v"])
+    np.testing.assert_allclose(Av, out["sigma"][:, None] * out["u"], atol=1e-6 * ref.max(initial=0))
 
 
 @pytest.mark.parametrize("shape", [(3, 30, 30), (3, 50, 20), (3, 20, 50), (2, 128, 128)])
