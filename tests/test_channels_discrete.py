@@ -52,6 +52,25 @@ def _cvxpy(p, d, D):
     return ref, not any("inaccurate" in str(w.message) for w in caught)
 
 
+def _budget(p, d, frac):
+    """The budget a fraction frac of the way from the least reachable cost to D_0."""
+    d0, _ = zero_information_budget(p, d)
+    floor = float(np.sum(p.sum(0) * d.min(1)))
+    return floor + frac * max(d0 - floor, 0.0)
+
+
+def _fast_and_cvxpy(p, d, D):
+    """discrete_attack, which must warn nothing and certify its gap with the fast solver, and cvxpy's
+    solution with whether Clarabel called it accurate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = discrete_attack(p, d, D)
+    ref, accurate = _cvxpy(p, d, D)
+    assert fast.solver in ("fast", "exact-zero")
+    assert fast.gap <= 1e-8
+    return fast, ref, accurate
+
+
 def _assert_matches_cvxpy(fast, ref, D, p, d, accurate=True):
     """fast is a feasible channel, never worse than cvxpy's, and below it only by cvxpy's error.
 
@@ -209,15 +228,8 @@ def test_fast_equals_cvxpy_at_bench_size(seed, alpha, frac, line):
     rng = np.random.default_rng(seed)
     p = rng.dirichlet(np.full(64, alpha)).reshape(4, 16)
     d = LINE16 if line else rng.uniform(0.0, 1.0, size=(16, 16))
-    d0, _ = zero_information_budget(p, d)
-    floor = float(np.sum(p.sum(0) * d.min(1)))
-    D = floor + frac * max(d0 - floor, 0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fast = discrete_attack(p, d, D)
-    ref, accurate = _cvxpy(p, d, D)
-    assert fast.solver in ("fast", "exact-zero")
-    assert fast.gap <= 1e-8
+    D = _budget(p, d, frac)
+    fast, ref, accurate = _fast_and_cvxpy(p, d, D)
     assert fast.distortion <= D * (1 + 1e-12) + 1e-15
     _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
 
@@ -240,12 +252,7 @@ def test_fast_equals_cvxpy_odd_shapes(shape, seed):
     floor = float(np.sum(p.sum(0) * d.min(1)))
     for frac in (0.0, 0.3):
         D = floor + frac * (d0 - floor)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            fast = discrete_attack(p, d, D)
-        ref, accurate = _cvxpy(p, d, D)
-        assert fast.solver in ("fast", "exact-zero")
-        assert fast.gap <= 1e-8
+        fast, ref, accurate = _fast_and_cvxpy(p, d, D)
         _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
 
 
@@ -359,13 +366,6 @@ def test_fast_equals_cvxpy_random_shapes(U, X, Y, seed, alpha, kind, frac):
         "uniform": rng.uniform(0.0, 2.0, size=(X, Y)),
         "square": (xs - ys) ** 2 / Y,
     }[kind]
-    d0, _ = zero_information_budget(p, d)
-    floor = float(np.sum(p.sum(0) * d.min(1)))
-    D = floor + frac * max(d0 - floor, 0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fast = discrete_attack(p, d, D)
-    ref, accurate = _cvxpy(p, d, D)
-    assert fast.solver in ("fast", "exact-zero")
-    assert fast.gap <= 1e-8
+    D = _budget(p, d, frac)
+    fast, ref, accurate = _fast_and_cvxpy(p, d, D)
     _assert_matches_cvxpy(fast, ref, D, p, d, accurate)

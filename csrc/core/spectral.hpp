@@ -547,6 +547,14 @@ inline void random_start(double* v, int64_t n, uint64_t seed) {
   }
 }
 
+// The start-vector convention of the top_singular family: v (length n) as given, or where it is all
+// zeros a reproducible random start from `seed`.
+inline void start_vector(double* v, int64_t n, uint64_t seed) {
+  bool any = false;
+  for (int64_t j = 0; j < n && !any; ++j) any = v[j] != 0.0;
+  if (!any) random_start(v, n, seed);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Solvers. `apply(v, w)` computes w = B v for a symmetric positive semi-definite B of order n.
 // `v` holds the start vector on entry and the final unit vector on exit. Workspace is reused.
@@ -1258,15 +1266,25 @@ inline const float* float32_shadow(const double* A, int64_t m, int64_t n, Worksp
   return big <= 1e30 && big > 0.0 && small >= 1e-30 ? a32 : nullptr;
 }
 
+// The left singular vector u = A v / ||A v|| (length m; A v = 0 leaves u = 0) of a row-major m x n
+// matrix; ws.w is scratch.
+template <class T>
+void left_vector(const T* A, int64_t m, int64_t n, const double* v, double* u, Workspace& ws) {
+  ws.w.resize(static_cast<size_t>(n));
+  gram_apply(A, m, n, v, ws.w.data(), u);
+  const double nu = norm2(u, m);
+  if (nu > 0.0) {
+    for (int64_t i = 0; i < m; ++i) u[i] /= nu;
+  }
+}
+
 // Top singular value of one row-major m x n matrix. `v` (length n): the start vector on entry (all
 // zeros: a reproducible random start from `seed`), the right singular vector on exit. `u` (length m,
 // may be null): the left singular vector A v / sigma.
 template <class T>
 Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Method method,
                     double tol, int32_t max_iter, int32_t max_basis, uint64_t seed, Workspace& ws) {
-  bool any = false;
-  for (int64_t j = 0; j < n && !any; ++j) any = v[j] != 0.0;
-  if (!any) random_start(v, n, seed);
+  start_vector(v, n, seed);
   auto apply = [&](const double* x, double* y) { gram_apply(A, m, n, x, y, nullptr); };
   Result res;
   const double gap = gap_cap_of(method);
@@ -1308,14 +1326,7 @@ Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Meth
     res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
 #endif
   }
-  if (u && res.status != kNonFiniteInput) {
-    ws.w.resize(static_cast<size_t>(n));
-    gram_apply(A, m, n, v, ws.w.data(), u);
-    const double nu = norm2(u, m);
-    if (nu > 0.0) {
-      for (int64_t i = 0; i < m; ++i) u[i] /= nu;
-    }
-  }
+  if (u && res.status != kNonFiniteInput) left_vector(A, m, n, v, u, ws);
   return res;
 }
 
@@ -1325,9 +1336,7 @@ inline Result top_singular_complex(const double* A, int64_t m, int64_t n, double
                                    double tol, int32_t max_iter, int32_t max_basis, uint64_t seed,
                                    Workspace& ws) {
   const int64_t n2 = 2 * n;
-  bool any = false;
-  for (int64_t j = 0; j < n2 && !any; ++j) any = v[j] != 0.0;
-  if (!any) random_start(v, n2, seed);
+  start_vector(v, n2, seed);
   std::vector<double> v12(static_cast<size_t>(4 * n));
   auto apply = [&](const double* x, double* y) { gram_apply_complex(A, m, n, x, y, v12.data()); };
   return method == kPower ? power(apply, n2, v, tol, max_iter, ws)

@@ -422,9 +422,7 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
   if (p < 2 || n <= 4 * static_cast<int64_t>(p)) {
     return top_singular(A, m, n, v, u, kLanczos, tol, max_iter, max_basis, seed, ws);
   }
-  bool any = false;
-  for (int64_t j = 0; j < n && !any; ++j) any = v[j] != 0.0;
-  if (!any) random_start(v, n, seed);
+  start_vector(v, n, seed);
   auto exact = [&](const double* V, double* W) { gram_block(A, m, n, p, V, W); };
   auto single = [&](const double* x, double* y) { gram_apply(A, m, n, x, y, nullptr); };
   bool fast = false;
@@ -456,14 +454,7 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
   Result res = block_lanczos(quick, exact, single, fast, n, p, v, tol, max_iter, max_basis, seed,
                              bw, ws);
   release_shadow(ws);
-  if (u && res.status != kNonFiniteInput) {
-    ws.w.resize(static_cast<size_t>(n));
-    gram_apply(A, m, n, v, ws.w.data(), u);
-    const double nu = norm2(u, m);
-    if (nu > 0.0) {
-      for (int64_t i = 0; i < m; ++i) u[i] /= nu;
-    }
-  }
+  if (u && res.status != kNonFiniteInput) left_vector(A, m, n, v, u, ws);
   return res;
 }
 

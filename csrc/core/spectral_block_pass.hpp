@@ -17,10 +17,12 @@ constexpr int kMaxBlock = 4;
 // Fused block pass: W_c = A^T (A V_c) for c < P. V and W hold P vectors of length n, one after the
 // other (stride n). Double accumulation.
 
+// W_c += A_i^T (A_i V_c) for the rows i0 <= i < m, one row at a time in double: the portable pass
+// and the last rows of the AVX2 passes below (inlined there, so compiled for their target).
 template <int P, class T>
-void gram_block_generic(const T* A, int64_t m, int64_t n, const double* V, double* W) {
-  std::fill(W, W + P * n, 0.0);
-  for (int64_t i = 0; i < m; ++i) {
+__attribute__((always_inline)) inline void gram_block_rows(const T* A, int64_t i0, int64_t m,
+                                                           int64_t n, const double* V, double* W) {
+  for (int64_t i = i0; i < m; ++i) {
     const T* r = A + i * n;
     double s[P] = {};
     for (int64_t j = 0; j < n; ++j) {
@@ -32,6 +34,12 @@ void gram_block_generic(const T* A, int64_t m, int64_t n, const double* V, doubl
       for (int c = 0; c < P; ++c) W[c * n + j] += s[c] * a;
     }
   }
+}
+
+template <int P, class T>
+void gram_block_generic(const T* A, int64_t m, int64_t n, const double* V, double* W) {
+  std::fill(W, W + P * n, 0.0);
+  gram_block_rows<P>(A, 0, m, n, V, W);
 }
 
 #ifdef INFOTHEORY_SPECTRAL_X86
@@ -109,14 +117,47 @@ __attribute__((target("avx2,fma"))) void gram_block_avx2(const T* A, int64_t m, 
       }
     }
   }
-  for (; i < m; ++i) {  // the last m % R rows
-    const T* r = A + i * n;
-    double s[P] = {};
-    for (int64_t j = 0; j < n; ++j) {
-      for (int c = 0; c < P; ++c) s[c] += load_d(r, j) * V[c * n + j];
+  gram_block_rows<P>(A, i, m, n, V, W);  // the last m % R rows
+}
+
+// s[r][c] = row r . V_c for the R rows at r0 (float32 products, partial sums flushed into double
+// every kF32Chunk columns; the columns from n8 on in double).
+template <int P, int R>
+__attribute__((target("avx2,fma"))) inline void dots_f32(const float* r0, int64_t n,
+                                                        const float* V32, const double* V,
+                                                        double* s) {
+  const int64_t n8 = n - n % 8;
+  for (int q = 0; q < R * P; ++q) s[q] = 0.0;
+  for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
+    const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+    __m256 acc[R][P];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int c = 0; c < P; ++c) acc[r][c] = _mm256_setzero_ps();
     }
-    for (int64_t j = 0; j < n; ++j) {
-      for (int c = 0; c < P; ++c) W[c * n + j] += s[c] * load_d(r, j);
+    for (int64_t j = j0; j < j1; j += 8) {
+      __m256 a[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) a[r] = _mm256_loadu_ps(r0 + r * n + j);
+#pragma GCC unroll 16
+      for (int c = 0; c < P; ++c) {
+        const __m256 x = _mm256_loadu_ps(V32 + c * n + j);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(a[r], x, acc[r][c]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int c = 0; c < P; ++c) s[r * P + c] += hsum8(acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < P; ++c) {
+      for (int64_t j = n8; j < n; ++j) {
+        s[r * P + c] += static_cast<double>(r0[r * n + j]) * V[c * n + j];
+      }
     }
   }
 }
@@ -139,37 +180,8 @@ __attribute__((target("avx2,fma"))) void gram_block_f32(const float* A, int64_t 
   int64_t i = 0;
   for (; i + R <= m; i += R) {
     const float* r0 = A + i * n;
-    double s[R][P] = {};
-    for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
-      const int64_t j1 = std::min(n8, j0 + kF32Chunk);
-      __m256 acc[R][P];
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 16
-        for (int c = 0; c < P; ++c) acc[r][c] = _mm256_setzero_ps();
-      }
-      for (int64_t j = j0; j < j1; j += 8) {
-        __m256 a[R];
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) a[r] = _mm256_loadu_ps(r0 + r * n + j);
-#pragma GCC unroll 16
-        for (int c = 0; c < P; ++c) {
-          const __m256 x = _mm256_loadu_ps(V32 + c * n + j);
-#pragma GCC unroll 16
-          for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(a[r], x, acc[r][c]);
-        }
-      }
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 16
-        for (int c = 0; c < P; ++c) s[r][c] += hsum8(acc[r][c]);
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < P; ++c) {
-        for (int64_t j = n8; j < n; ++j) s[r][c] += static_cast<double>(r0[r * n + j]) * V[c * n + j];
-      }
-    }
+    double s[R][P];
+    dots_f32<P, R>(r0, n, V32, V, &s[0][0]);
     __m256 cs[R][P];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
@@ -212,61 +224,11 @@ __attribute__((target("avx2,fma"))) void gram_block_f32(const float* A, int64_t 
       since_flush = 0;
     }
   }
-  for (; i < m; ++i) {
-    const float* r = A + i * n;
-    double s[P] = {};
-    for (int64_t j = 0; j < n; ++j) {
-      for (int c = 0; c < P; ++c) s[c] += static_cast<double>(r[j]) * V[c * n + j];
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      for (int c = 0; c < P; ++c) W[c * n + j] += s[c] * static_cast<double>(r[j]);
-    }
-  }
+  gram_block_rows<P>(A, i, m, n, V, W);
 }
 #endif
 
 #ifdef INFOTHEORY_SPECTRAL_X86
-// s[r][c] = row r . V_c for the R rows at r0 (float32 products, partial sums flushed into double
-// every kF32Chunk columns; the columns from n8 on in double).
-template <int P, int R>
-__attribute__((target("avx2,fma"))) inline void dots_f32(const float* r0, int64_t n,
-                                                        const float* V32, const double* V,
-                                                        double* s) {
-  const int64_t n8 = n - n % 8;
-  for (int q = 0; q < R * P; ++q) s[q] = 0.0;
-  for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
-    const int64_t j1 = std::min(n8, j0 + kF32Chunk);
-    __m256 acc[R][P];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 16
-      for (int c = 0; c < P; ++c) acc[r][c] = _mm256_setzero_ps();
-    }
-    for (int64_t j = j0; j < j1; j += 8) {
-      __m256 a[R];
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) a[r] = _mm256_loadu_ps(r0 + r * n + j);
-#pragma GCC unroll 16
-      for (int c = 0; c < P; ++c) {
-        const __m256 x = _mm256_loadu_ps(V32 + c * n + j);
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(a[r], x, acc[r][c]);
-      }
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 16
-      for (int c = 0; c < P; ++c) s[r * P + c] += hsum8(acc[r][c]);
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < P; ++c) {
-      for (int64_t j = n8; j < n; ++j) {
-        s[r * P + c] += static_cast<double>(r0[r * n + j]) * V[c * n + j];
-      }
-    }
-  }
-}
 
 // The float32-arithmetic pass by row panels, for p = 3, 4 (the two-phase kernel streams the P
 // vectors of W through L1 once per R rows, which costs more than the arithmetic at p >= 3): the

@@ -81,17 +81,57 @@ double* optional_u(const py::object& u_obj, int64_t b, int64_t m, carray<double>
   return u.mutable_data();
 }
 
+// The (batch, m, n) shape of the real top-singular-value kernels' W, checked: 3-D, at least one row
+// and one column.
+struct BatchDims {
+  int64_t b, m, n;
+};
+
 template <class T>
-void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
-             carray<double> lower, carray<double> upper, carray<int32_t> iters,
-             carray<int32_t> status, int method, double tol, int max_iter, int max_basis,
-             std::uint64_t seed) {
+BatchDims batch_dims(const carray<T>& A) {
   if (A.ndim() != 3) {
     pyutil::value_error("W must be 3-D (batch, m, n) at the kernel, got " +
                         std::to_string(A.ndim()) + "-D");
   }
   const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
   if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  return {b, m, n};
+}
+
+#ifdef _OPENMP
+// One operator application of a single large matrix A (m x n) over nt threads: thread t computes
+// partial(rows, count, x, buf) for its block of rows (chunks a multiple of 4 rows) into part[t]
+// (len entries, zeroed first), and y (len) is the sum of the nt partials in thread order.
+template <class T, class Partial>
+void split_rows(const T* A, int64_t m, int64_t n, int nt, int64_t len,
+                std::vector<std::vector<double>>& part, const double* x, double* y,
+                const Partial& partial) {
+  const int64_t chunk = ((m + nt - 1) / nt + 3) / 4 * 4;
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    const int64_t r0 = std::min<int64_t>(m, t * chunk), r1 = std::min<int64_t>(m, r0 + chunk);
+    auto& buf = part[static_cast<size_t>(t)];
+    buf.assign(static_cast<size_t>(len), 0.0);
+    if (r1 > r0) partial(A + r0 * n, r1 - r0, x, buf.data());
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t j = 0; j < len; ++j) {
+      double s = 0.0;
+      for (int q = 0; q < nt; ++q) s += part[static_cast<size_t>(q)][static_cast<size_t>(j)];
+      y[j] = s;
+    }
+  }
+}
+#endif
+
+template <class T>
+void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
+             carray<double> lower, carray<double> upper, carray<int32_t> iters,
+             carray<int32_t> status, int method, double tol, int max_iter, int max_basis,
+             std::uint64_t seed) {
+  const BatchDims dims = batch_dims(A);
+  const int64_t b = dims.b, m = dims.m, n = dims.n;
   check_options(method, tol, max_iter, max_basis);
   pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
   const TopOutputs out = check_outputs(b, sigma, lower, upper, iters, status);
@@ -111,42 +151,20 @@ void run_cpu(carray<T> A, carray<double> v, py::object u_obj, carray<double> sig
       const T* Ap = a + p * m * n;
       std::vector<std::vector<double>> part(static_cast<size_t>(nt));
       auto apply = [&](const double* x, double* y) {
-        const int64_t chunk = ((m + nt - 1) / nt + 3) / 4 * 4;
-#pragma omp parallel num_threads(nt)
-        {
-          const int t = omp_get_thread_num();
-          const int64_t r0 = std::min<int64_t>(m, t * chunk), r1 = std::min<int64_t>(m, r0 + chunk);
-          auto& buf = part[static_cast<size_t>(t)];
-          buf.assign(static_cast<size_t>(n), 0.0);
-          if (r1 > r0) spectral::gram_apply(Ap + r0 * n, r1 - r0, n, x, buf.data(), nullptr);
-#pragma omp barrier
-#pragma omp for schedule(static)
-          for (int64_t j = 0; j < n; ++j) {
-            double s = 0.0;
-            for (int q = 0; q < nt; ++q) s += part[static_cast<size_t>(q)][static_cast<size_t>(j)];
-            y[j] = s;
-          }
-        }
+        split_rows(Ap, m, n, nt, n, part, x, y,
+                   [&](const T* rows, int64_t count, const double* xs, double* buf) {
+                     spectral::gram_apply(rows, count, n, xs, buf, nullptr);
+                   });
       };
       double* vq = vp + p * n;
-      bool any = false;
-      for (int64_t j = 0; j < n && !any; ++j) any = vq[j] != 0.0;
-      if (!any) spectral::random_start(vq, n, seed + static_cast<std::uint64_t>(p));
+      spectral::start_vector(vq, n, seed + static_cast<std::uint64_t>(p));
       spectral::Workspace ws;
       const auto r = meth == spectral::kPower
                          ? spectral::power(apply, n, vq, tol, max_iter, ws)
                          : spectral::lanczos(apply, n, vq, tol, max_iter, max_basis, ws,
                                              spectral::gap_cap_of(meth));
       out.store(p, r);
-      if (up && r.status != kNonFiniteInput) {
-        double* uq = up + p * m;
-        ws.w.resize(static_cast<size_t>(n));
-        spectral::gram_apply(Ap, m, n, vq, ws.w.data(), uq);
-        const double nu = spectral::norm2(uq, m);
-        if (nu > 0.0) {
-          for (int64_t i = 0; i < m; ++i) uq[i] /= nu;
-        }
-      }
+      if (up && r.status != kNonFiniteInput) spectral::left_vector(Ap, m, n, vq, up + p * m, ws);
     }
     return;
   }
@@ -314,12 +332,8 @@ void run_cpu_block(carray<T> A, carray<double> v, py::object u_obj, carray<doubl
                    carray<double> lower, carray<double> upper, carray<int32_t> iters,
                    carray<int32_t> status, int block, double tol, int max_iter, int max_basis,
                    std::uint64_t seed) {
-  if (A.ndim() != 3) {
-    pyutil::value_error("W must be 3-D (batch, m, n) at the kernel, got " +
-                        std::to_string(A.ndim()) + "-D");
-  }
-  const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
-  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  const BatchDims dims = batch_dims(A);
+  const int64_t b = dims.b, m = dims.m, n = dims.n;
   check_options(spectral::kLanczos, tol, max_iter, max_basis);
   if (block < 1 || block > spectral::kMaxBlock) {
     pyutil::value_error("block must be in [1, " + std::to_string(spectral::kMaxBlock) + "], got " +
@@ -340,51 +354,26 @@ void run_cpu_block(carray<T> A, carray<double> v, py::object u_obj, carray<doubl
       const T* Ap = a + p * m * n;
       std::vector<std::vector<double>> part(static_cast<size_t>(nt));
       auto split = [&](int q, const double* x, double* y, bool single) {
-        const int64_t len = q * n;
-        const int64_t chunk = ((m + nt - 1) / nt + 3) / 4 * 4;
-#pragma omp parallel num_threads(nt)
-        {
-          const int t = omp_get_thread_num();
-          const int64_t r0 = std::min<int64_t>(m, t * chunk), r1 = std::min<int64_t>(m, r0 + chunk);
-          auto& buf = part[static_cast<size_t>(t)];
-          buf.assign(static_cast<size_t>(len), 0.0);
-          if (r1 > r0) {
-            if (single) {
-              spectral::gram_apply(Ap + r0 * n, r1 - r0, n, x, buf.data(), nullptr);
-            } else {
-              spectral::gram_block(Ap + r0 * n, r1 - r0, n, q, x, buf.data());
-            }
-          }
-#pragma omp barrier
-#pragma omp for schedule(static)
-          for (int64_t j = 0; j < len; ++j) {
-            double s = 0.0;
-            for (int r = 0; r < nt; ++r) s += part[static_cast<size_t>(r)][static_cast<size_t>(j)];
-            y[j] = s;
-          }
-        }
+        split_rows(Ap, m, n, nt, q * n, part, x, y,
+                   [&](const T* rows, int64_t count, const double* xs, double* buf) {
+                     if (single) {
+                       spectral::gram_apply(rows, count, n, xs, buf, nullptr);
+                     } else {
+                       spectral::gram_block(rows, count, n, q, xs, buf);
+                     }
+                   });
       };
       auto apply = [&](const double* x, double* y) { split(block, x, y, false); };
       auto single = [&](const double* x, double* y) { split(1, x, y, true); };
       double* vq = vp + p * n;
-      bool any = false;
-      for (int64_t j = 0; j < n && !any; ++j) any = vq[j] != 0.0;
       const auto sp = seed + static_cast<std::uint64_t>(p);
-      if (!any) spectral::random_start(vq, n, sp);
+      spectral::start_vector(vq, n, sp);
       spectral::Workspace ws;
       spectral::BlockWork bw;
       const auto r = spectral::block_lanczos(apply, apply, single, false, n, block, vq, tol,
                                              max_iter, max_basis, sp, bw, ws);
       out.store(p, r);
-      if (up && r.status != kNonFiniteInput) {
-        double* uq = up + p * m;
-        ws.w.resize(static_cast<size_t>(n));
-        spectral::gram_apply(Ap, m, n, vq, ws.w.data(), uq);
-        const double nu = spectral::norm2(uq, m);
-        if (nu > 0.0) {
-          for (int64_t i = 0; i < m; ++i) uq[i] /= nu;
-        }
-      }
+      if (up && r.status != kNonFiniteInput) spectral::left_vector(Ap, m, n, vq, up + p * m, ws);
     }
     return;
   }
