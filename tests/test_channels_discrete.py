@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from infotheory import _core
 from infotheory.channels import binary_attack, discrete_attack, zero_information_budget
 
-pytest.importorskip("cvxpy")
+cvxpy = pytest.importorskip("cvxpy")
 
 # math.md §A1.2: U in {0,1,2}, p(u) = (.5,.3,.2), rows p(x|u), d = |x - y| on {0..3}
 P_U = np.array([0.5, 0.3, 0.2])
@@ -45,10 +45,15 @@ def test_spec_example(solver):
 
 
 def _cvxpy(p, d, D):
-    """cvxpy's solution and whether Clarabel called it accurate (it warns "may be inaccurate")."""
+    """cvxpy's solution and whether Clarabel called it accurate (it warns "may be inaccurate"); None
+    when Clarabel fails outright (seen on a random 5 x 16 x 17 draw): the reference is then missing,
+    not wrong, and the fast solver's own certificate and the independent checks still apply."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ref = discrete_attack(p, d, D, solver="cvxpy")
+        try:
+            ref = discrete_attack(p, d, D, solver="cvxpy")
+        except cvxpy.error.SolverError:
+            return None, False
     return ref, not any("inaccurate" in str(w.message) for w in caught)
 
 
@@ -89,6 +94,8 @@ def _assert_matches_cvxpy(fast, ref, D, p, d, accurate=True):
         assert q.min() >= 0.0 and np.abs(q.sum(-1) - 1.0).max() < 1e-12
         assert float(np.einsum("ux,uxy,xy->", p, q, d)) <= D * (1 + 1e-12) + 1e-15
         assert _mi(p, q) == pytest.approx(fast.mi, rel=1e-9, abs=1e-12)
+    if ref is None:  # cvxpy failed: the certified gap (asserted by the caller) is the check
+        return
     slack = fast.multiplier * max(0.0, ref.distortion - D)
     assert fast.mi <= ref.mi + slack + 1e-8
     if accurate:
