@@ -350,3 +350,26 @@ def discrete_attack_checked(
     max_iter: int,
     q: npt.NDArray[np.float64],
 ) -> tuple[float, float, float, float, int, bool] | None: ...
+
+# spectral family, block Lanczos: W float64 or float32 (batch, m, n); block in [1, 4].
+def spectral_top_block(
+    W: npt.NDArray[np.floating],
+    v: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    iterations: npt.NDArray[np.int32],
+    status: npt.NDArray[np.int32],
+    block: int,
+    tol: float,
+    max_iter: int,
+    max_basis: int,
+    seed: int,
+) -> None: ...
+def spectral_gram_block(
+    W: npt.NDArray[np.floating],
+    V: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    kernel: int,
+) -> None: ...

@@ -367,3 +367,19 @@ def test_concurrent_calls_release_the_gil():
     for a, b in zip(seq, par, strict=True):
         for u, v in zip(a, b, strict=True):
             torch.testing.assert_close(u, v, rtol=0, atol=0)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_cuda_stepper_matches_eager_steps_and_checks_budgets_once(norm):
+    x, g, x0 = problem((32, 3, 8, 8), np.float64, 3, (0.0, 1.0))
+    eps, alpha = torch.linspace(0, 0.5, 32), torch.full((32,), 0.07)
+    xc, x0c = x.clone().cuda(), x0.cuda()
+    stepper = Stepper(xc, x0c, eps.cuda(), alpha.cuda(), norm, (0.0, 1.0))
+    assert stepper._call is not None  # the direct kernel path, not the eager fallback
+    for s in range(3):
+        stepper((g * (s - 1)).cuda())
+        torch_step_(x, g * (s - 1), x0, eps, alpha, norm, (0.0, 1.0))
+    torch.testing.assert_close(xc.cpu(), x, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="eps must be finite"):
+        Stepper(xc, x0c, torch.full((32,), float("nan"), device="cuda"), alpha.cuda(), norm, None)

@@ -6,7 +6,6 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,13 +23,14 @@ using carray = py::array_t<T, py::array::c_style>;
 [[noreturn]] inline void value_error(const std::string& msg) { throw py::value_error(msg); }
 [[noreturn]] inline void type_error(const std::string& msg) { throw py::type_error(msg); }
 
+// No iostreams here: on a GPU machine whose toolchain linked libstdc++ statically into the module,
+// `std::ostringstream << int64_t` segfaulted inside the second libstdc++'s locale facets (seen on an
+// H200 build; every shape error crashed instead of raising). std::to_string does not touch locales.
 inline std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream os;
-  os << "(";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  if (s.size() == 1) os << ",";
-  os << ")";
-  return os.str();
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  if (s.size() == 1) out += ",";
+  return out + ")";
 }
 
 template <class A>

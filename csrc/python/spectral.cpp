@@ -8,6 +8,7 @@
 
 #include "common.hpp"
 #include "core/spectral.hpp"
+#include "core/spectral_block.hpp"
 #include "dlpack.hpp"
 #include "families.hpp"
 #ifdef INFOTHEORY_WITH_CUDA
@@ -305,6 +306,134 @@ void run_gram_apply(carray<T> A, carray<double> v, carray<double> w, py::object 
   spectral::gram_apply(a, m, n, vp, wp, avp);
 }
 
+// Block Lanczos (spectral::top_singular_block), residual stop; arguments as run_cpu with the block
+// size p in place of the method. Several threads on few large matrices split each block pass over
+// row blocks, as run_cpu does for single vectors.
+template <class T>
+void run_cpu_block(carray<T> A, carray<double> v, py::object u_obj, carray<double> sigma,
+                   carray<double> lower, carray<double> upper, carray<int32_t> iters,
+                   carray<int32_t> status, int block, double tol, int max_iter, int max_basis,
+                   std::uint64_t seed) {
+  if (A.ndim() != 3) {
+    pyutil::value_error("W must be 3-D (batch, m, n) at the kernel, got " +
+                        std::to_string(A.ndim()) + "-D");
+  }
+  const int64_t b = A.shape(0), m = A.shape(1), n = A.shape(2);
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  check_options(spectral::kLanczos, tol, max_iter, max_basis);
+  if (block < 1 || block > spectral::kMaxBlock) {
+    pyutil::value_error("block must be in [1, " + std::to_string(spectral::kMaxBlock) + "], got " +
+                        std::to_string(block));
+  }
+  pyutil::expect_shape("v", pyutil::shape_of(v), {b, n});
+  pyutil::expect_writable("v", v);
+  const TopOutputs out = check_outputs(b, sigma, lower, upper, iters, status);
+  carray<double> u;
+  double* up = optional_u(u_obj, b, m, u);
+  const T* a = A.data();
+  double* vp = v.mutable_data();
+  const int nt = pyutil::threads();
+  py::gil_scoped_release release;
+#ifdef _OPENMP
+  if (nt > 1 && b < nt && m * n >= kSplitRows && block > 1 && n > 4 * block) {
+    for (int64_t p = 0; p < b; ++p) {
+      const T* Ap = a + p * m * n;
+      std::vector<std::vector<double>> part(static_cast<size_t>(nt));
+      auto split = [&](int q, const double* x, double* y, bool single) {
+        const int64_t len = q * n;
+        const int64_t chunk = ((m + nt - 1) / nt + 3) / 4 * 4;
+#pragma omp parallel num_threads(nt)
+        {
+          const int t = omp_get_thread_num();
+          const int64_t r0 = std::min<int64_t>(m, t * chunk), r1 = std::min<int64_t>(m, r0 + chunk);
+          auto& buf = part[static_cast<size_t>(t)];
+          buf.assign(static_cast<size_t>(len), 0.0);
+          if (r1 > r0) {
+            if (single) {
+              spectral::gram_apply(Ap + r0 * n, r1 - r0, n, x, buf.data(), nullptr);
+            } else {
+              spectral::gram_block(Ap + r0 * n, r1 - r0, n, q, x, buf.data());
+            }
+          }
+#pragma omp barrier
+#pragma omp for schedule(static)
+          for (int64_t j = 0; j < len; ++j) {
+            double s = 0.0;
+            for (int r = 0; r < nt; ++r) s += part[static_cast<size_t>(r)][static_cast<size_t>(j)];
+            y[j] = s;
+          }
+        }
+      };
+      auto apply = [&](const double* x, double* y) { split(block, x, y, false); };
+      auto single = [&](const double* x, double* y) { split(1, x, y, true); };
+      double* vq = vp + p * n;
+      bool any = false;
+      for (int64_t j = 0; j < n && !any; ++j) any = vq[j] != 0.0;
+      const auto sp = seed + static_cast<std::uint64_t>(p);
+      if (!any) spectral::random_start(vq, n, sp);
+      spectral::Workspace ws;
+      spectral::BlockWork bw;
+      const auto r = spectral::block_lanczos(apply, apply, single, false, n, block, vq, tol,
+                                             max_iter, max_basis, sp, bw, ws);
+      out.store(p, r);
+      if (up && r.status != kNonFiniteInput) {
+        double* uq = up + p * m;
+        ws.w.resize(static_cast<size_t>(n));
+        spectral::gram_apply(Ap, m, n, vq, ws.w.data(), uq);
+        const double nu = spectral::norm2(uq, m);
+        if (nu > 0.0) {
+          for (int64_t i = 0; i < m; ++i) uq[i] /= nu;
+        }
+      }
+    }
+    return;
+  }
+#endif
+  pyutil::parallel_for(b, m * n * 8, [&](int64_t p) {
+    thread_local spectral::Workspace ws;
+    thread_local spectral::BlockWork bw;
+    const auto r = spectral::top_singular_block(
+        a + p * m * n, m, n, vp + p * n, up ? up + p * m : nullptr, block, tol, max_iter,
+        max_basis, seed + static_cast<std::uint64_t>(p), ws, bw);
+    out.store(p, r);
+  });
+}
+
+// One block pass W = A^T (A V) for p = V.shape[0] vectors (tests and profiles): kernel 0 the
+// portable loop, 1 the dispatched one (AVX2/FMA where the CPU has it), 2 the float32-arithmetic
+// pass (float32 W on AVX2 only; elsewhere kernel 1).
+template <class T>
+void run_gram_block(carray<T> A, carray<double> V, carray<double> W, int kernel) {
+  if (A.ndim() != 2) pyutil::value_error("W must be 2-D (m, n)");
+  const int64_t m = A.shape(0), n = A.shape(1);
+  if (m == 0 || n == 0) pyutil::value_error("W must have at least one row and one column");
+  if (kernel < 0 || kernel > 2) {
+    pyutil::value_error("kernel must be 0, 1 or 2, got " + std::to_string(kernel));
+  }
+  if (V.ndim() != 2 || V.shape(1) != n || V.shape(0) < 1 || V.shape(0) > spectral::kMaxBlock) {
+    pyutil::value_error("V must have shape (p, " + std::to_string(n) + ") with 1 <= p <= " +
+                        std::to_string(spectral::kMaxBlock) + ", got " +
+                        pyutil::shape_str(pyutil::shape_of(V)));
+  }
+  const int p = static_cast<int>(V.shape(0));
+  pyutil::expect_shape("out", pyutil::shape_of(W), {p, n});
+  pyutil::expect_writable("out", W);
+  const T* a = A.data();
+  const double* vp = V.data();
+  double* wp = W.mutable_data();
+  py::gil_scoped_release release;
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (kernel == 2 && spectral::cpu_has_avx2()) {
+      std::vector<float> f32(static_cast<size_t>(2 * p * n));
+      spectral::gram_block_fast(a, m, n, p, vp, wp, f32.data());
+      return;
+    }
+  }
+#endif
+  spectral::gram_block(a, m, n, p, vp, wp, kernel == 0 ? 0 : 1);
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 // CUDA power iteration (see cuda/spectral_launch.hpp). Capsules: W (b, m, n) float32/float64; v
 // (b, n), Av (b, m), sigma (b,), resid (b,) of W's dtype; scale (b,) float64. Runs `iters` steps on
@@ -369,6 +498,13 @@ void def_cpu(py::module_& m) {
         py::arg("status").noconvert(), py::arg("mu").noconvert(), py::arg("ok").noconvert(),
         py::arg("fro2").noconvert(), py::arg("tol"), py::arg("max_iter"), py::arg("max_basis"),
         py::arg("seed"));
+  m.def("spectral_top_block", &run_cpu_block<T>, py::arg("W").noconvert(), py::arg("v").noconvert(),
+        py::arg("u").none(true), py::arg("sigma").noconvert(), py::arg("lower").noconvert(),
+        py::arg("upper").noconvert(), py::arg("iterations").noconvert(),
+        py::arg("status").noconvert(), py::arg("block"), py::arg("tol"), py::arg("max_iter"),
+        py::arg("max_basis"), py::arg("seed"));
+  m.def("spectral_gram_block", &run_gram_block<T>, py::arg("W").noconvert(),
+        py::arg("V").noconvert(), py::arg("out").noconvert(), py::arg("kernel"));
   m.def("spectral_gram_apply", &run_gram_apply<T>, py::arg("W").noconvert(),
         py::arg("v").noconvert(), py::arg("w").noconvert(), py::arg("Av").none(true),
         py::arg("kernel"));

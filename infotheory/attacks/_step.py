@@ -132,9 +132,7 @@ def attack_step(
     n = xa.shape[0]
     e = xa.like(eps, "eps", (n,))
     al = xa.like(alpha, "alpha", (n,))
-    for name, v in (("eps", e), ("alpha", al)):
-        if bool((v < 0).any()) or not bool(_finite(v)):
-            raise ValueError(f"{name} must be finite and non-negative")
+    _check_budgets(e, al)
     l2, linf = xa.empty((n,)), xa.empty((n,))
     if xa.backend == "cuda":
         stream = _arrays.cuda_stream(xa.array)
@@ -188,8 +186,16 @@ def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[An
     return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
 
 
-def _finite(v: Any) -> Any:
-    return torch.isfinite(v).all() if _arrays.is_tensor(v) else np.isfinite(v).all()
+def _check_budgets(eps: Any, alpha: Any) -> None:
+    """ValueError unless both are finite and non-negative; on a GPU one device sync, not two."""
+    if _arrays.is_tensor(eps):
+        ok = ((eps >= 0) & torch.isfinite(eps)).all() & ((alpha >= 0) & torch.isfinite(alpha)).all()
+        if bool(ok):
+            return
+    for name, v in (("eps", eps), ("alpha", alpha)):
+        good = (v >= 0) & (torch.isfinite(v) if _arrays.is_tensor(v) else np.isfinite(v))
+        if not bool(good.all()):
+            raise ValueError(f"{name} must be finite and non-negative")
 
 
 def kernel_takes(x: torch.Tensor) -> bool:
@@ -244,12 +250,25 @@ class Stepper:
             xn, x0n = x.detach().numpy(), x0.detach().numpy()
             self._plan = _core.AttackStepPlan(xn, x0n, e, a, float(lo), float(hi), norm)
         else:
-            self._args = (x0, eps.to(x.dtype).contiguous(), alpha.to(x.dtype).contiguous())
-            self._call = self._public
+            from ._base import parse_norm
 
-    def _public(self, grad: torch.Tensor) -> None:
-        x0, eps, alpha = self._args
-        attack_step(self.x, grad, x0, eps, alpha, self._eager[3], self._eager[4])
+            n = x.shape[0]
+            e = torch.broadcast_to(eps.to(x.dtype), (n,)).contiguous()
+            a = torch.broadcast_to(alpha.to(x.dtype), (n,)).contiguous()
+            if e.device != x.device or a.device != x.device:
+                return
+            _check_budgets(e, a)  # once a run, not once a step (each check is a device sync)
+            l2, linf = x.new_empty((n,)), x.new_empty((n,))
+            self._args = (x0, e, a, float(lo), float(hi), parse_norm(norm), l2, linf)
+            self._call = self._cuda
+
+    def _cuda(self, grad: torch.Tensor) -> None:
+        # everything but the gradient was checked at construction; the kernel's binding checks the
+        # gradient's shape, dtype, device and layout again at the C++ boundary
+        x0, e, a, lo, hi, nm, l2, linf = self._args
+        stream = _arrays.cuda_stream(self.x)
+        caps = [_arrays.dlpack(t, stream) for t in (self.x, grad, x0, e, a, l2, linf)]
+        _core.attack_step_cuda(*caps[:5], lo, hi, nm, *caps[5:], stream)
 
     def __call__(self, grad: torch.Tensor) -> None:
         # CPU: the plan checks the gradient's shape (and again its dtype and layout); CUDA: the
