@@ -1444,11 +1444,22 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     for (int64_t r = 0; r < mr; ++r) {
       const int64_t k0 = urow[r] * Y;
+      const double* __restrict sr = sg.data() + r * Y;
+      const double* __restrict fwk = fw.data() + k0;
+      const double* __restrict fak = fa.data() + k0;
+      const double* __restrict fbk = fb.data() + k0;
+      double* __restrict wr = wv.data() + r * Y;
+      double* __restrict ar = aR.data() + r * Y;
+      double* __restrict br = bR.data() + r * Y;
       for (int64_t y = 0; y < Y; ++y) {
-        const int64_t e = r * Y + y, k = k0 + y;
-        wv[e] = sg[e] * fw[k];  // sg is 0 off the allowed entries
-        aT[y * lda + r] = aR[e] = sg[e] * fa[k];
-        bT[y * lda + r] = bR[e] = sg[e] * fb[k];
+        wr[y] = sr[y] * fwk[y];  // sg is 0 off the allowed entries
+        ar[y] = sr[y] * fak[y];
+        br[y] = sr[y] * fbk[y];
+      }
+      // the same by output (a strided copy, apart from the vectorised products above)
+      for (int64_t y = 0; y < Y; ++y) {
+        aT[y * lda + r] = ar[y];
+        bT[y * lda + r] = br[y];
       }
     }
     // the normal matrix, assembled again (rather than copied first) should the factorisation fail
