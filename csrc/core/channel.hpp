@@ -1396,6 +1396,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         const double* __restrict jdu = jad.data() + u * Y;
         const double rv = static_cast<double>(r);
         double* __restrict sxr = sgx.data() + r * Y;
+        INFOTHEORY_SIMD
         for (int64_t y = 0; y < Y; ++y) {
           const double mx = bi[y] == rv ? 1.0 : 0.0;
           const double rest = (1.0 - mx) * sr[y];
