@@ -1239,6 +1239,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     for (int64_t r = 0; r < mr; ++r) {
       double* __restrict Jr = J.data() + urow[r] * Y;
       const double* __restrict pr = pi.data() + r * Y;
+      INFOTHEORY_IVDEP
       for (int64_t y = 0; y < Y; ++y) Jr[y] += pr[y];
     }
     for (int64_t u = 0; u < U; ++u) {
@@ -1452,6 +1453,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       double* __restrict wr = wv.data() + r * Y;
       double* __restrict ar = aR.data() + r * Y;
       double* __restrict br = bR.data() + r * Y;
+      INFOTHEORY_IVDEP
       for (int64_t y = 0; y < Y; ++y) {
         wr[y] = sr[y] * fwk[y];  // sg is 0 off the allowed entries
         ar[y] = sr[y] * fak[y];
