@@ -837,6 +837,61 @@ inline void syrk_store(const double* colv, const double* rowv, int64_t ldc, int6
 }
 #endif
 
+
+// exp(x) for the starting point only (never the iterates or the certificate): range reduction by
+// ln 2 (n = round(x / ln 2) through the 1.5 2^52 shift, ln 2 in two parts) and the degree-9 Taylor
+// polynomial on |r| <= ln 2 / 2, relative error below 1e-10; x is clamped to [-700, 700] (so
+// exp(-inf) gives 1e-304, not 0). Plain arithmetic and bit moves, so a loop of it vectorises.
+INFOTHEORY_ALWAYS_INLINE inline double start_exp(double x) {
+  x = x < -700.0 ? -700.0 : (x > 700.0 ? 700.0 : x);
+  const double shift = 6755399441055744.0;  // 1.5 2^52: t's low mantissa bits hold round(x/ln 2)
+  const double t = x * 1.4426950408889634 + shift;
+  const double n = t - shift;
+  const double r = (x - n * 0.693147180369123816) - n * 1.90821492927058770e-10;
+  double p = 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  uint64_t bits;
+  std::memcpy(&bits, &t, sizeof bits);
+  bits = (bits + 1023u) << 52;  // 2^n: the low 12 bits of n + 1023 (13..2033) as the exponent
+  double scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// The starting kernel's cost sum_x p(x) sum_y k(x,y) d(x,y) at mu, k(x, .) proportional to
+// exp(-mu (d(x, .) - dmin(x))) (written into kk, normalised); rows with p(x) = 0 are skipped.
+INFOTHEORY_ALWAYS_INLINE inline double start_kernel_cost(const double* px, const double* d,
+                                                         const double* dmin, int64_t X, int64_t Y,
+                                                         double mu, double* kk) {
+  double c = 0.0;
+  for (int64_t x = 0; x < X; ++x) {
+    if (px[x] == 0.0) continue;
+    double* __restrict kx = kk + x * Y;
+    const double* __restrict dx = d + x * Y;
+    const double m = dmin[x];
+    INFOTHEORY_SIMD
+    for (int64_t y = 0; y < Y; ++y) kx[y] = start_exp(-mu * (dx[y] - m));
+    double zz = 0.0, cd = 0.0;
+    INFOTHEORY_SIMD_SUM(zz, cd)
+    for (int64_t y = 0; y < Y; ++y) {
+      zz += kx[y];
+      cd += kx[y] * dx[y];
+    }
+    c += px[x] * cd / zz;
+    const double iz = 1.0 / zz;
+    for (int64_t y = 0; y < Y; ++y) kx[y] *= iz;
+  }
+  return c;
+}
+
 }  // namespace ipm
 
 // Solves the program from scratch by the interior-point method above. `cheapest`: only each x's
@@ -927,36 +982,19 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     const double w = kIpmStartMix;
     const double target = std::max(fl, (fl + kIpmStartFrac * (D - fl) - w * cu) / (1.0 - w));
-    // the kernel's cost at mu (kk holds the kernel)
-    auto kernel_cost = [&](double mu) {
-      double c = 0.0;
-      for (int64_t x = 0; x < X; ++x) {
-        if (px[x] == 0.0) continue;
-        double* kx = kk.data() + x * Y;
-        double zz = 0.0, cd = 0.0;
-        for (int64_t y = 0; y < Y; ++y) {
-          const double k = std::exp(-mu * (d[x * Y + y] - P.dmin[x]));
-          kx[y] = k;
-          zz += k;
-          cd += k * d[x * Y + y];
-        }
-        c += px[x] * cd / zz;
-        const double iz = 1.0 / zz;
-        for (int64_t y = 0; y < Y; ++y) kx[y] *= iz;
-      }
-      return c;
-    };
+    // the kernel's cost at mu (ipm::start_kernel_cost, called directly so that it is built for
+    // this function's target clone; kk holds the kernel)
     // bracket mu0 by factors of 4 from 1, then four bisections in ln mu; the feasible end is kept
-    double lo = 0.0, hi = 1.0, c = kernel_cost(1.0);
+    double lo = 0.0, hi = 1.0, c = ipm::start_kernel_cost(px.data(), d, P.dmin.data(), X, Y, 1.0, kk.data());
     int evals = 1;
     if (c > target) {
       while (c > target && evals < 40) {
-        lo = hi, hi *= 4.0, c = kernel_cost(hi);
+        lo = hi, hi *= 4.0, c = ipm::start_kernel_cost(px.data(), d, P.dmin.data(), X, Y, hi, kk.data());
         ++evals;
       }
     } else {
       while (c <= target && evals < 40 && hi > 1e-8) {
-        lo = hi * 0.25, c = kernel_cost(lo);
+        lo = hi * 0.25, c = ipm::start_kernel_cost(px.data(), d, P.dmin.data(), X, Y, lo, kk.data());
         ++evals;
         if (c <= target) hi = lo;
       }
@@ -964,14 +1002,14 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     for (int k = 0; k < 4 && lo > 0.0; ++k) {
       const double mid = std::sqrt(lo * hi);
-      if (kernel_cost(mid) > target) {
+      if (ipm::start_kernel_cost(px.data(), d, P.dmin.data(), X, Y, mid, kk.data()) > target) {
         lo = mid;
       } else {
         hi = mid;
       }
     }
     const double mu0 = hi;
-    c = (1.0 - w) * kernel_cost(mu0) + w * cu;
+    c = (1.0 - w) * ipm::start_kernel_cost(px.data(), d, P.dmin.data(), X, Y, mu0, kk.data()) + w * cu;
     const double iy = 1.0 / static_cast<double>(Y), ine = 1.0 / static_cast<double>(ne);
     for (int64_t r = 0; r < mr; ++r) {
       const double* kx = kk.data() + (rows[r] % X) * Y;
@@ -1201,6 +1239,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     for (int64_t r = 0; r < mr; ++r) {
       double* __restrict Jr = J.data() + urow[r] * Y;
       const double* __restrict pr = pi.data() + r * Y;
+      INFOTHEORY_IVDEP
       for (int64_t y = 0; y < Y; ++y) Jr[y] += pr[y];
     }
     for (int64_t u = 0; u < U; ++u) {
@@ -1318,7 +1357,10 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         continue;
       }
     }
-    // scaling sg = pi / z, the reciprocals 1 / pi and 1 / z (0 off the allowed entries)
+    // scaling sg = pi / z, the reciprocals 1 / pi and 1 / z (0 off the allowed entries); the
+    // per-entry loops over the state vectors say (ivdep) that their arrays do not overlap, which
+    // GCC cannot prove for this many vectors (the loops stayed scalar)
+    INFOTHEORY_IVDEP
     for (int64_t e = 0; e < ne; ++e) {
       const double off = 1.0 - am[e];
       ipi[e] = am[e] / (pi[e] + off);
@@ -1355,6 +1397,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         const double* __restrict jdu = jad.data() + u * Y;
         const double rv = static_cast<double>(r);
         double* __restrict sxr = sgx.data() + r * Y;
+        INFOTHEORY_SIMD
         for (int64_t y = 0; y < Y; ++y) {
           const double mx = bi[y] == rv ? 1.0 : 0.0;
           const double rest = (1.0 - mx) * sr[y];
@@ -1403,11 +1446,23 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     for (int64_t r = 0; r < mr; ++r) {
       const int64_t k0 = urow[r] * Y;
+      const double* __restrict sr = sg.data() + r * Y;
+      const double* __restrict fwk = fw.data() + k0;
+      const double* __restrict fak = fa.data() + k0;
+      const double* __restrict fbk = fb.data() + k0;
+      double* __restrict wr = wv.data() + r * Y;
+      double* __restrict ar = aR.data() + r * Y;
+      double* __restrict br = bR.data() + r * Y;
+      INFOTHEORY_IVDEP
       for (int64_t y = 0; y < Y; ++y) {
-        const int64_t e = r * Y + y, k = k0 + y;
-        wv[e] = sg[e] * fw[k];  // sg is 0 off the allowed entries
-        aT[y * lda + r] = aR[e] = sg[e] * fa[k];
-        bT[y * lda + r] = bR[e] = sg[e] * fb[k];
+        wr[y] = sr[y] * fwk[y];  // sg is 0 off the allowed entries
+        ar[y] = sr[y] * fak[y];
+        br[y] = sr[y] * fbk[y];
+      }
+      // the same by output (a strided copy, apart from the vectorised products above)
+      for (int64_t y = 0; y < Y; ++y) {
+        aT[y * lda + r] = ar[y];
+        bT[y * lda + r] = br[y];
       }
     }
     // the normal matrix, assembled again (rather than copied first) should the factorisation fail
@@ -1486,6 +1541,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     }
     if (!ok) return false;
     // predictor: h = -rd + (rc / v) with rc = -v z, i.e. -rd - z
+    INFOTHEORY_IVDEP
     for (int64_t e = 0; e < ne; ++e) h[e] = -rd[e] - z[e];
     const double rds = -eta - zs;
     double hs = bud ? -rds - zs : 0.0;
@@ -1510,6 +1566,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     // the dual residual leaves the central path and the Newton systems singular
     const double tgt = std::min(std::max(sig, kIpmMinSigma), 1.0) * muc;
     // corrector: rc = tgt - v z - dv_a dz_a (rc / v kept in dz for the dz below)
+    INFOTHEORY_IVDEP
     for (int64_t e = 0; e < ne; ++e) {
       const double c = (tgt - pi[e] * z[e] - dpa[e] * dza[e]) * ipi[e];
       dz[e] = c;
@@ -1555,6 +1612,7 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
       return false;
     }
     if (!(amin > 0.0) || !std::isfinite(amin)) return false;
+    INFOTHEORY_IVDEP
     for (int64_t e = 0; e < ne; ++e) {
       pi[e] += a * dpi[e];
       z[e] += ad_ * dz[e];
