@@ -129,6 +129,25 @@ INFOTHEORY_HD inline void tridiag_vector(const double* a, const double* b, int64
   }
 }
 
+// x = T s; returns rho = s^T T s and sets r2 = ||T s - rho s||^2 (s need not be an eigenvector).
+INFOTHEORY_HD inline double tridiag_rayleigh(const double* a, const double* b, int64_t k,
+                                             const double* s, double* x, double& r2) {
+  double rho = 0.0;
+  for (int64_t i = 0; i < k; ++i) {
+    double t = a[i] * s[i];
+    if (i > 0) t += b[i - 1] * s[i - 1];
+    if (i + 1 < k) t += b[i] * s[i + 1];
+    x[i] = t;
+    rho += s[i] * t;
+  }
+  r2 = 0.0;
+  for (int64_t i = 0; i < k; ++i) {
+    const double d = x[i] - rho * s[i];
+    r2 += d * d;
+  }
+  return rho;
+}
+
 // Top eigenpair of T from a guess (s of length k, theta): Rayleigh-quotient iteration, O(k) a
 // step, then one Sturm count to confirm that nothing lies above; bisection when that fails. Lanczos
 // calls this every step with the previous Ritz vector extended by a zero, where RQI converges in
@@ -139,21 +158,8 @@ INFOTHEORY_HD inline double tridiag_top_pair(const double* a, const double* b, i
   double rho = theta;
   bool ok = false;
   for (int it = 0; it < 8; ++it) {
-    // rho = s^T T s, residual ||T s - rho s||
-    double q = 0.0;
-    for (int64_t i = 0; i < k; ++i) {
-      double ts = a[i] * s[i];
-      if (i > 0) ts += b[i - 1] * s[i - 1];
-      if (i + 1 < k) ts += b[i] * s[i + 1];
-      x[i] = ts;
-      q += s[i] * ts;
-    }
-    rho = q;
-    double r2 = 0.0;
-    for (int64_t i = 0; i < k; ++i) {
-      const double d = x[i] - rho * s[i];
-      r2 += d * d;
-    }
+    double r2;
+    rho = tridiag_rayleigh(a, b, k, s, x, r2);
     if (std::sqrt(r2) <= 1e-14 * dmax(std::fabs(rho), 1e-300)) {
       ok = true;
       break;
@@ -219,18 +225,8 @@ INFOTHEORY_HD inline double second_ritz_bound(const double* a, const double* b, 
   const double nv = norm2(s2, k);
   if (!(nv > 0.0)) return inf();
   for (int64_t i = 0; i < k; ++i) s2[i] /= nv;
-  double rho = 0.0, rr = 0.0;
-  for (int64_t i = 0; i < k; ++i) {
-    double t = a[i] * s2[i];
-    if (i > 0) t += b[i - 1] * s2[i - 1];
-    if (i + 1 < k) t += b[i] * s2[i + 1];
-    tv[i] = t;
-    rho += s2[i] * t;
-  }
-  for (int64_t i = 0; i < k; ++i) {
-    const double d = tv[i] - rho * s2[i];
-    rr += d * d;
-  }
+  double rr;
+  const double rho = tridiag_rayleigh(a, b, k, s2, tv, rr);
   const double last = beta * s2[k - 1];
   return rho + std::sqrt(rr + last * last);
 }
