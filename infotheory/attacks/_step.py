@@ -135,10 +135,7 @@ def attack_step(
     _check_budgets(e, al)
     l2, linf = xa.empty((n,)), xa.empty((n,))
     if xa.backend == "cuda":
-        stream = _arrays.cuda_stream(xa.array)
-        caps = [_arrays.dlpack(t, stream) for t in (xa.array, ga.array, ba.array, e, al)]
-        outs = [_arrays.dlpack(t, stream) for t in (l2, linf)]
-        _core.attack_step_cuda(*caps, float(lo), float(hi), nm, *outs, stream)
+        _cuda_step(xa.array, ga.array, ba.array, e, al, float(lo), float(hi), nm, l2, linf)
     else:
         _core.attack_step(xa.array, ga.array, ba.array, e, al, float(lo), float(hi), nm, l2, linf)
     return xa.wrap(l2), xa.wrap(linf)
@@ -184,6 +181,24 @@ def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[An
             return None
         budgets.append(b)
     return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
+
+
+def _cuda_step(
+    x: Any,
+    grad: Any,
+    x0: Any,
+    eps: Any,
+    alpha: Any,
+    lo: float,
+    hi: float,
+    nm: str,
+    l2: Any,
+    linf: Any,
+) -> None:
+    """The CUDA kernel on torch's current stream (its binding checks every argument)."""
+    stream = _arrays.cuda_stream(x)
+    caps = [_arrays.dlpack(t, stream) for t in (x, grad, x0, eps, alpha, l2, linf)]
+    _core.attack_step_cuda(*caps[:5], lo, hi, nm, *caps[5:], stream)
 
 
 def _check_budgets(eps: Any, alpha: Any) -> None:
@@ -266,9 +281,7 @@ class Stepper:
         # everything but the gradient was checked at construction; the kernel's binding checks the
         # gradient's shape, dtype, device and layout again at the C++ boundary
         x0, e, a, lo, hi, nm, l2, linf = self._args
-        stream = _arrays.cuda_stream(self.x)
-        caps = [_arrays.dlpack(t, stream) for t in (self.x, grad, x0, e, a, l2, linf)]
-        _core.attack_step_cuda(*caps[:5], lo, hi, nm, *caps[5:], stream)
+        _cuda_step(self.x, grad, x0, e, a, lo, hi, nm, l2, linf)
 
     def __call__(self, grad: torch.Tensor) -> None:
         # CPU: the plan checks the gradient's shape (and again its dtype and layout); CUDA: the
