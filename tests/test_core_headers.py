@@ -41,3 +41,36 @@ def test_header_compiles_standalone(header, tmp_path):
         check=False,
     )
     assert res.returncode == 0, res.stderr
+
+
+IOSTREAM_TOKENS = (
+    "<iostream>",
+    "<sstream>",
+    "<ostream>",
+    "<fstream>",
+    "ostringstream",
+    "std::cout",
+)
+
+
+def _sources():
+    if not (ROOT / "csrc").exists():
+        return []
+    return sorted(
+        p for p in (ROOT / "csrc").rglob("*") if p.suffix in (".hpp", ".cpp", ".cu", ".cuh", ".h")
+    )
+
+
+@pytest.mark.skipif(not _sources(), reason="needs the source checkout")
+def test_no_iostreams_in_compiled_sources():
+    # A GPU machine's toolchain once linked a second libstdc++ into the module, and
+    # `std::ostringstream << int64_t` in a shape error segfaulted in that copy's locale facets
+    # (stop 14, found with cuda-gdb). Messages are built with std::to_string and string
+    # concatenation instead.
+    offenders = []
+    for path in _sources():
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("//", 1)[0]
+            if any(tok in code for tok in IOSTREAM_TOKENS):
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
+    assert not offenders, "iostreams in compiled sources:\n" + "\n".join(offenders)
