@@ -11,6 +11,8 @@ from infotheory import _core
 
 SIZES = [(1, 1), (3, 2), (4, 4), (5, 3), (7, 13), (8, 9), (9, 8), (13, 31), (33, 65), (64, 63)]
 SIZES += [(130, 257), (257, 130), (600, 1030)]
+# row strides that are multiples of 4 KB (the pipelined passes shift their axpys by 2 KB)
+SIZES += [(23, 1024), (10, 2048), (9, 4096)]
 
 
 def _reference(A: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
