@@ -440,11 +440,11 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
   auto quick = [&](const double* V, double* W) {
 #ifdef INFOTHEORY_SPECTRAL_X86
     if (fast) {
-      bw.f32.resize(static_cast<size_t>(2 * p * n));
+      float* f32 = aligned_floats(bw.f32, 2 * p * n);
       if constexpr (std::is_same_v<T, float>) {
-        gram_block_fast(A, m, n, p, V, W, bw.f32.data());
+        gram_block_fast(A, m, n, p, V, W, f32);
       } else {
-        gram_block_fast(a32, m, n, p, V, W, bw.f32.data());
+        gram_block_fast(a32, m, n, p, V, W, f32);
       }
       return;
     }

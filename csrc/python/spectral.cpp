@@ -315,8 +315,9 @@ void run_gram_apply(carray<T> A, carray<double> v, carray<double> w, py::object 
 #ifdef INFOTHEORY_SPECTRAL_X86
   if constexpr (std::is_same_v<T, float>) {
     if (kernel == 2 && spectral::cpu_has_avx2()) {
-      std::vector<float> f32(static_cast<size_t>(2 * n));
-      spectral::gram_apply_f32fast(a, m, n, vp, wp, f32.data(), f32.data() + n);
+      std::vector<float> buf;  // aligned as top_singular's work space
+      float* f32 = spectral::aligned_floats(buf, 2 * spectral::padded16(n));
+      spectral::gram_apply_f32fast(a, m, n, vp, wp, f32, f32 + spectral::padded16(n));
       return;
     }
   }
@@ -414,8 +415,8 @@ void run_gram_block(carray<T> A, carray<double> V, carray<double> W, int kernel)
 #ifdef INFOTHEORY_SPECTRAL_X86
   if constexpr (std::is_same_v<T, float>) {
     if (kernel == 2 && spectral::cpu_has_avx2()) {
-      std::vector<float> f32(static_cast<size_t>(2 * p * n));
-      spectral::gram_block_fast(a, m, n, p, vp, wp, f32.data());
+      std::vector<float> buf;
+      spectral::gram_block_fast(a, m, n, p, vp, wp, spectral::aligned_floats(buf, 2 * p * n));
       return;
     }
   }
