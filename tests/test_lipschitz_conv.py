@@ -366,15 +366,19 @@ def test_partial_reorthogonalisation_matches_full(seed, power):
     assert out["partial"][2] <= 1.1 * out["full"][2] + 5
 
 
+@pytest.mark.parametrize("pair", ["_brgemm_pair", "_direct_pair"])
 @pytest.mark.parametrize(
     "c_out, c_in, k, hw, padding, dilation",
     [(512, 256, 3, (7, 7), 1, 1), (256, 512, 3, (9, 6), 0, 1), (512, 300, 3, (8, 8), 2, 2)],
 )
 def test_prepacked_float32_maps_are_the_convolution_and_its_adjoint(
-    c_out, c_in, k, hw, padding, dilation
+    c_out, c_in, k, hw, padding, dilation, pair, monkeypatch
 ):
+    from infotheory.lipschitz import conv as conv_mod
     from infotheory.lipschitz.conv import _prepacked_maps
 
+    # each operator pair on its own (the first that works is taken)
+    monkeypatch.setattr(conv_mod, "_PAIR_BUILDERS", (getattr(conv_mod, pair),))
     rng = np.random.default_rng(c_in)
     w = rng.standard_normal((c_out, c_in, k, k))
     maps = _prepacked_maps(w, (c_in, *hw), (1, 1), (padding, padding), (dilation, dilation))
@@ -406,8 +410,20 @@ def test_prepacked_maps_only_where_they_apply(monkeypatch):
         def conv2d_run(self, *args):
             raise RuntimeError("unsupported")
 
+        def _reorder_convolution_weight(self, w, *args):
+            return w
+
+        _reorder_convolution_transpose_weight = _reorder_convolution_weight
+
+        def _convolution_pointwise(self, x, *args):
+            return x[..., :1]  # a wrong shape: rejected by the trial call
+
+        _convolution_transpose_pointwise = _convolution_pointwise
+
     # a build whose operators fail is detected before the iteration, which then runs plain
     monkeypatch.setattr(torch.ops, "mkldnn_prepacked", Broken())
+    assert _prepacked_maps(big, (256, 8, 8), (1, 1), (1, 1), (1, 1)) is not None  # brgemm pair
+    monkeypatch.setattr(torch.ops, "mkldnn", Broken())
     assert _prepacked_maps(big, (256, 8, 8), (1, 1), (1, 1), (1, 1)) is None
     w = np.random.default_rng(1).standard_normal((512, 256, 3, 3)) / 48.0
     r = conv_operator_norm(w, (256, 2, 2), padding=1, tol=1e-6)
