@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -52,9 +54,25 @@ def test_iterative_matches_dense_any_settings(case, method):
     w = np.random.default_rng(seed).standard_normal((c_out, c_in, k, k))
     sv = dense_singular_values(w, (c_in, H, H), s, p, d, "zeros")
     want = sv[0]
-    r = conv_operator_norm(
-        w, (c_in, H, H), stride=s, padding=p, dilation=d, method=method, tol=1e-8
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = conv_operator_norm(
+            w, (c_in, H, H), stride=s, padding=p, dilation=d, method=method, tol=1e-8
+        )
+    warned = [str(x.message) for x in caught if issubclass(x.category, RuntimeWarning)]
+    # power iteration on A^T A shrinks the component along an eigenvalue lam_j by lam_j / lam_1
+    # per step, and the bracket (width ~ r / (2 theta)) needs r <= 2e-8 theta: from a unit
+    # component that takes log(g / 2e-8) / -log(1 - g) steps at relative gap g (gaps below 2e-8
+    # never block it). Near-tied top values (hypothesis found lam gaps of 1.2e-4 and 1.7e-4,
+    # i.e. 54000-76000 steps) legitimately run out of max_iter=20000 and warn; where the slowest
+    # component needs at most a third of max_iter the warning would be a defect. Lanczos
+    # resolves any gap on these small operators (at most 147 dimensions).
+    lam = sv.astype(np.float64) ** 2
+    g = (lam[0] - lam[1:]) / lam[0]
+    g = g[(g > 2e-8) & (g < 1.0)]
+    need = float(np.max(np.log(g / 2e-8) / -np.log1p(-g))) if g.size else 0.0
+    if method == "lanczos" or need <= 20000 / 3:
+        assert not warned, (need, warned)
     assert r.kind == "estimate"
     assert r.lower <= want * (1 + 1e-10)
     # Lanczos resolves near-equal top singular values; power iteration can stall between them with

@@ -215,7 +215,7 @@ def lanczos_top(
             settled = invariant or est <= want * theta
             if settled or k >= kmax or its + 1 >= max_iter:
                 break
-            Q[k] = w / b
+            torch.div(w, b, out=Q[k])
         y = (Q[:k].T @ torch.as_tensor(s, dtype=dt)).to(torch.float64)
         y = y / y.norm()
         lo, hi = certify(apply_exact, y)

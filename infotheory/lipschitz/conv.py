@@ -435,6 +435,7 @@ def _brgemm_pair(w32, shape, out_hw, pd, pad_adj, dl):  # type: ignore[no-untype
     def adjoint(y: Any) -> Any:
         return conv_t(y, wt, None, pd, zero, one, dl, 1, "none", [], "")
 
+    forward.channels_last = True  # type: ignore[attr-defined]
     return forward, adjoint
 
 
@@ -553,10 +554,17 @@ def linear_operator_norm(
     if method == "lanczos":
         dtype = torch.float64 if fast is None else torch.float32
         apply_fast = gram if fast is None else gram_of(fast[0], fast[1], torch.float32)
+        apply_exact, v0 = gram, v[0]
+        if fast is not None and getattr(fast[0], "channels_last", False):
+            # the pair maps channels-last tensors to channels-last tensors: Lanczos runs on the
+            # vectors in (H, W, C) order (any fixed order of the coordinates is the same
+            # problem), so no step copies between layouts; the start vector and the float64
+            # certificate's operator are permuted to match
+            apply_fast, apply_exact, v0 = _channels_last_problem(fast, gram, v[0], input_shape)
         # keep the whole Krylov basis within about 96 MB
         basis = int(min(256, max(32, 96e6 // (n * (8 if fast is None else 4)))))
         lo_f, hi_f, its, _ = lanczos_top(
-            apply_fast, gram, v[0].to(dtype), tol=tol, max_iter=max_iter, max_basis=basis
+            apply_fast, apply_exact, v0.to(dtype), tol=tol, max_iter=max_iter, max_basis=basis
         )
     else:
         lo, hi, its_t, _ = iterate(gram, v, method, tol, max_iter)
@@ -568,3 +576,28 @@ def linear_operator_norm(
             stacklevel=3,
         )
     return lo_f, hi_f, int(its)
+
+
+def _channels_last_problem(fast: Any, gram: Any, v: Any, shape: tuple[int, ...]) -> Any:
+    """``(apply_fast, apply_exact, v)`` for ``B = A^T A`` on flat vectors in ``(H, W, C)`` order,
+    from a channels-last float32 pair ``fast``, the float64 ``gram`` on ``(C, H, W)``-ordered
+    vectors and a start vector in that order."""
+    import torch
+
+    c, h, w = shape
+
+    def to_hwc(x: Any) -> Any:
+        return x.reshape(c, h, w).permute(1, 2, 0).reshape(-1)
+
+    def to_chw(x: Any) -> Any:
+        return x.reshape(h, w, c).permute(2, 0, 1).reshape(-1)
+
+    def apply_fast(x: Any) -> Any:
+        with torch.no_grad():
+            out = fast[1](fast[0](x.view(1, h, w, c).permute(0, 3, 1, 2)))
+        return out.permute(0, 2, 3, 1).reshape(-1)  # a view of a channels-last output
+
+    def apply_exact(x: Any) -> Any:
+        return to_hwc(gram(to_chw(x)))
+
+    return apply_fast, apply_exact, to_hwc(v)
