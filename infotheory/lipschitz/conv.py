@@ -234,7 +234,7 @@ def conv_operator_norm(
         iterates with float32 convolutions (two to four times faster) and the certificate on its
         final vector uses float64 ones, so the bracket is that of the float64 operator; where
         float32 rounding keeps the bracket above ``tol`` the iteration finishes in float64.
-        Zero-padded stride-1 layers with at least 2^20 weights iterate with oneDNN float32
+        Zero-padded stride-1 layers with at least 2048 weights iterate with oneDNN float32
         convolutions on weights reordered once (not on every call).
         ``float64``: float64 throughout. ``float32``: float32 convolutions for the certificate
         too (the bracket then holds for the float32-rounded operator, about 1e-7 off).
@@ -362,11 +362,12 @@ def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, 
 
 # oneDNN reorders a float32 weight into its blocked layout on every conv2d/conv_transpose2d call;
 # for large weights that reorder is a third of the call (measured at 512 channels, 3x3, 7^2: 1.0-1.2
-# ms of a 4 ms call, per call, with ONEDNN_VERBOSE=1), so from this size on the float32 iteration
-# uses weights reordered once, with the adjoint as a forward convolution of the flipped, transposed
-# kernel. Below it the reorder is negligible (0.08 ms at 128 channels) and the plain calls measured
-# as fast.
-_PREPACK_MIN_WEIGHTS = 1 << 20
+# ms of a 4 ms call, per call, with ONEDNN_VERBOSE=1), so the float32 iteration uses weights
+# reordered once, with the channels-last brgemm convolutions (see _prepacked_maps). Whole calls
+# (CPU time, minima of 3-4 interleaved runs, same steps) against the plain calls: 0.74-0.93x from
+# 16 channels at 32^2 (2304 weights) to 512 at 7^2, except 64 channels at 8^2 (1.07x, 26 ms);
+# below this size the one-off reorders and kernel generation are not worth it.
+_PREPACK_MIN_WEIGHTS = 2048
 
 
 def _prepacked_maps(
@@ -389,7 +390,8 @@ def _prepacked_maps(
     torch's frozen inference graphs use them), then ``mkldnn_prepacked.conv2d_run`` (oneDNN's
     direct blocked-layout convolution). At 512 channels, 3x3, 7^2 the first took 5.6-6.1 ms per ``A^T A``
     application against 6.6-7.8 ms (CPU time, minima and quartiles of 30 interleaved calls each,
-    2 busy cores), 12-20% less; at 128 channels, 28^2 about as long (below the threshold anyway)."""
+    2 busy cores), 12-20% less; at 128 channels, 28^2 about as long per application, but the
+    whole call 10% shorter (no per-call reorders of the input or output layouts)."""
     import torch
 
     c_out, _, k1, k2 = w.shape
