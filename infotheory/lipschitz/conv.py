@@ -388,9 +388,11 @@ def _prepacked_maps(
     ``_convolution_transpose_pointwise`` on weights from ``mkldnn._reorder_convolution_weight``
     and ``_reorder_convolution_transpose_weight`` (the channels-last brgemm convolutions, as
     torch's frozen inference graphs use them), then ``mkldnn_prepacked.conv2d_run`` (oneDNN's
-    direct blocked-layout convolution). At 512 channels, 3x3, 7^2 the first took 5.6-6.1 ms per ``A^T A``
-    application against 6.6-7.8 ms (CPU time, minima and quartiles of 30 interleaved calls each,
-    2 busy cores), 12-20% less; at 128 channels, 28^2 about as long per application, but the
+    direct blocked-layout convolution). At 512 channels, 3x3, 7^2 the first took 5.6-6.1 ms per
+    ``A^T A`` application against 6.6-7.8 ms (CPU time, minima and quartiles of 30 interleaved
+    calls each, 2 busy cores), 12-20% less (2.65 + 2.77 ms median per convolution pair inside the
+    iteration by ONEDNN_VERBOSE, about 86 GFLOP/s counting the padding's zeros, near this CPU's
+    94 GFLOP/s single-core sgemm); at 128 channels, 28^2 about as long per application, but the
     whole call 10% shorter (no per-call reorders of the input or output layouts)."""
     import torch
 
