@@ -8,22 +8,23 @@ computes the bracket on the final Ritz vector, so the bracket is that of the exa
 The basis is kept whole up to ``max_basis`` vectors (a restart from the best Ritz vector follows
 only beyond that) and kept semi-orthogonal by partial reorthogonalisation (Simon 1984): a scalar
 recurrence estimates ``|q_j^T q_{k+1}|`` from the tridiagonal entries, and only when an estimate
-exceeds ``sqrt(eps)`` is the new vector (and the next one) reorthogonalised against the whole
-basis (classical Gram-Schmidt with one matrix-vector product each way, a second pass only when the
-first removed much). Before that the overlaps are measured (the first product): where all are below
-``sqrt(n) eps``, the level the recurrence assumes after a reorthogonalisation, the subtraction is
-skipped. The recurrence is a worst case: on a 512-channel 7^2 convolution the true loss without
-any reorthogonalisation stayed below 6.2e-5 over 124 steps (below sqrt(eps) = 2.4e-4 throughout)
-while its estimate reached 0.17, so 55 of its 58 triggers measure and skip (one product instead
-of two or three: the reorthogonalisation's share fell from 10-20% to a few % of the time at
-64-128 channels, 28^2-32^2, same steps). Raising the threshold instead (1e-3 or 1e-2 for
-sqrt(eps)) kept the conv layers' steps but took 2-9x the steps on dense-band diagonal operators;
-the measurement kept those within 3 steps of full reorthogonalisation on 90 of them. Semi-orthogonality keeps the tridiagonal's Ritz values those of an orthogonal
-basis to working precision, so the iteration count is that of full reorthogonalisation (same
-counts measured on 512-channel 7^2 convolutions and on dense-band diagonal operators over 200-475
-steps with restarts). On 512 channels at 7^2 (87 steps, a float32 basis of up to 8.7 MB) 40 steps
-sweep the basis instead of 86: the sweeps cost more than their flops, as they evict the
-convolution weights from the cache (no reorthogonalisation at all measured 12% less time there).
+exceeds ``sqrt(eps)`` is the new vector (and the next one) examined. Its overlaps with the whole
+basis are measured (one matrix-vector product); where all are below ``sqrt(n) eps``, the level the
+recurrence assumes after a reorthogonalisation, the vector is kept as it is, else it is
+reorthogonalised (classical Gram-Schmidt, the measured overlaps being the first product; a second
+pass only when the first removed much). Semi-orthogonality keeps the tridiagonal's Ritz values
+those of an orthogonal basis to working precision, so the iteration count is that of full
+reorthogonalisation (same counts measured on 512-channel 7^2 convolutions and, within 3 steps, on
+90 dense-band diagonal operators over 130-600 steps with restarts).
+
+The recurrence is a worst case: on a 512-channel 7^2 convolution the true loss without any
+reorthogonalisation stayed below 6.2e-5 over 124 steps (below sqrt(eps) = 2.4e-4 throughout)
+while its estimate reached 0.17, so 55 of its 58 triggers measure and keep the vector (one
+product instead of two or three; 47 of 52 at 128 channels, 28^2, 49 of 56 at 64 channels, 32^2,
+where the basis sweeps had taken 10-20% of the time). Not used, measured: raising the threshold
+(1e-3 or 1e-2 for sqrt(eps)) kept the conv layers' steps but took 2-9x the steps on the dense
+bands; halving the recurrence's rounding term after each kept vector (down to ``eps``) cut the conv
+layers' triggers to 14-16 but broke down on a dense band.
 
 The stopping estimate ``beta_k |s_k|`` is the exact residual norm of the Ritz vector in exact
 arithmetic; the bracket recomputes it with the exact operator: ``[sqrt(theta), sqrt(theta + r)]``,
