@@ -80,6 +80,9 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
     r64 = ours_zero64()
     t_ours64 = timeit(ours_zero64, repeat=1, warmup=0)["median_s"]
     r = ours_zero()
+    from infotheory.lipschitz import _operator
+
+    reorth = dict(_operator.LAST_RUN)  # partial reorthogonalisation: done / measured and skipped
     # wall and CPU seconds: the machine is shared, and at one thread the process's CPU time is
     # the steadier figure under other processes' load (both are recorded, best of 3 for ours)
     runs = [clocked(ours_zero) for _ in range(3)]
@@ -103,6 +106,8 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
         ours_float64_convs_s=t_ours64,
         ratio_float64_convs=t0 / t_ours64,
         iterations_float64=r64.iterations,
+        reorthogonalised=reorth.get("reorthogonalised"),
+        overlaps_measured_only=reorth.get("measured"),
         ours_cpu_s=cpu_ours,
         baseline_cpu_s=cpu0,
         ratio_cpu=cpu0 / cpu_ours,

@@ -234,8 +234,8 @@ def conv_operator_norm(
         iterates with float32 convolutions (two to four times faster) and the certificate on its
         final vector uses float64 ones, so the bracket is that of the float64 operator; where
         float32 rounding keeps the bracket above ``tol`` the iteration finishes in float64.
-        Zero-padded stride-1 layers with at least 2^20 weights iterate with prepacked oneDNN
-        float32 convolutions (the weight reordered once, not on every call).
+        Zero-padded stride-1 layers with at least 2048 weights iterate with oneDNN float32
+        convolutions on weights reordered once (not on every call).
         ``float64``: float64 throughout. ``float32``: float32 convolutions for the certificate
         too (the bracket then holds for the float32-rounded operator, about 1e-7 off).
 
@@ -362,11 +362,12 @@ def _iterative(w, shape, st, pd, dl, padding_mode, method, tol, max_iter, seed, 
 
 # oneDNN reorders a float32 weight into its blocked layout on every conv2d/conv_transpose2d call;
 # for large weights that reorder is a third of the call (measured at 512 channels, 3x3, 7^2: 1.0-1.2
-# ms of a 4 ms call, per call, with ONEDNN_VERBOSE=1), so from this size on the float32 iteration
-# uses torch's prepacked oneDNN convolutions (weights reordered once), with the adjoint as a
-# forward convolution of the flipped, transposed kernel. Below it the reorder is negligible
-# (0.08 ms at 128 channels) and the plain calls measured as fast.
-_PREPACK_MIN_WEIGHTS = 1 << 20
+# ms of a 4 ms call, per call, with ONEDNN_VERBOSE=1), so the float32 iteration uses weights
+# reordered once, with the channels-last brgemm convolutions (see _prepacked_maps). Whole calls
+# (CPU time, minima of 3-4 interleaved runs, same steps) against the plain calls: 0.74-0.93x from
+# 16 channels at 32^2 (2304 weights) to 512 at 7^2, except 64 channels at 8^2 (1.07x, 26 ms);
+# below this size the one-off reorders and kernel generation are not worth it.
+_PREPACK_MIN_WEIGHTS = 2048
 
 
 def _prepacked_maps(
@@ -377,10 +378,22 @@ def _prepacked_maps(
     dl: tuple[int, int],
 ) -> tuple[Any, Any] | None:
     """float32 ``(forward, adjoint)`` of a zero-padded stride-1 convolution on batch-1 inputs
-    with prepacked oneDNN weights, or None where that does not apply (small weight, stride > 1,
-    padding beyond the kernel's reach, or no such operators in this torch build). The adjoint of
-    ``conv2d(x, w, padding=p)`` at stride 1 is ``conv2d(y, flip(w)^T, padding=d (k - 1) - p)``;
-    any mismatch of these private operators would still be caught by the float64 certificate."""
+    with weights reordered once for oneDNN, or None where that does not apply (small weight,
+    stride > 1, padding beyond the kernel's reach, or no such operators in this torch build). The
+    adjoint of ``conv2d(x, w, padding=p)`` at stride 1 is ``conv2d(y, flip(w)^T, padding=d (k - 1)
+    - p)``; any mismatch of these private operators would still be caught by the float64
+    certificate.
+
+    Two private operator sets, tried in turn: ``mkldnn._convolution_pointwise`` and
+    ``_convolution_transpose_pointwise`` on weights from ``mkldnn._reorder_convolution_weight``
+    and ``_reorder_convolution_transpose_weight`` (the channels-last brgemm convolutions, as
+    torch's frozen inference graphs use them), then ``mkldnn_prepacked.conv2d_run`` (oneDNN's
+    direct blocked-layout convolution). At 512 channels, 3x3, 7^2 the first took 5.6-6.1 ms per
+    ``A^T A`` application against 6.6-7.8 ms (CPU time, minima and quartiles of 30 interleaved
+    calls each, 2 busy cores), 12-20% less (2.65 + 2.77 ms median per convolution pair inside the
+    iteration by ONEDNN_VERBOSE, about 86 GFLOP/s counting the padding's zeros, near this CPU's
+    94 GFLOP/s single-core sgemm); at 128 channels, 28^2 about as long per application, but the
+    whole call 10% shorter (no per-call reorders of the input or output layouts)."""
     import torch
 
     c_out, _, k1, k2 = w.shape
@@ -390,21 +403,57 @@ def _prepacked_maps(
     if min(pad_adj) < 0:
         return None
     out_hw = conv_output_shape((shape[1], shape[2]), (k1, k2), st, pd, dl)
-    try:
-        ops = torch.ops.mkldnn_prepacked
-        w32 = torch.from_numpy(w).to(torch.float32)
-        wf = w32.flip(2, 3).transpose(0, 1).contiguous()
-        ctx = ops.conv2d_prepack(w32, None, [1, 1], list(pd), list(dl), 1, [1, *shape], "none")
-        ctx_adj = ops.conv2d_prepack(
-            wf, None, [1, 1], pad_adj, list(dl), 1, [1, c_out, *out_hw], "none"
-        )
-        run = ops.conv2d_run
-        # one trial call each way: a build that has the operators but rejects these shapes
-        # falls back here rather than inside the iteration
-        probe = run(torch.zeros((1, *shape), dtype=torch.float32), ctx)
-        run(probe.contiguous(), ctx_adj)
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return None
+    w32 = torch.from_numpy(w).to(torch.float32)
+    for build in _PAIR_BUILDERS:
+        try:
+            forward, adjoint = build(w32, shape, out_hw, list(pd), pad_adj, list(dl))
+            # one trial call each way: a build that has the operators but rejects these shapes
+            # falls back here rather than inside the iteration
+            probe = forward(torch.zeros((1, *shape), dtype=torch.float32))
+            back = adjoint(probe)
+            if tuple(probe.shape) != (1, c_out, *out_hw) or tuple(back.shape) != (1, *shape):
+                continue
+        except (AttributeError, RuntimeError, NotImplementedError, TypeError):
+            continue
+        return forward, adjoint
+    return None
+
+
+def _brgemm_pair(w32, shape, out_hw, pd, pad_adj, dl):  # type: ignore[no-untyped-def]
+    """The channels-last brgemm pair (``_prepacked_maps``): the adjoint is oneDNN's transposed
+    convolution of the same weight (reordered once, with the flip; as fast as the forward
+    convolution of a flipped copy, without the copy). Outputs are channels-last."""
+    import torch
+
+    mk = torch.ops.mkldnn
+    one, zero = [1, 1], [0, 0]
+    wr = mk._reorder_convolution_weight(w32, pd, one, dl, 1, [1, *shape])
+    wt = mk._reorder_convolution_transpose_weight(
+        w32, pd, zero, one, dl, 1, [1, w32.shape[0], *out_hw]
+    )
+    conv, conv_t = mk._convolution_pointwise, mk._convolution_transpose_pointwise
+
+    def forward(x: Any) -> Any:
+        return conv(x.to(torch.float32), wr, None, pd, one, dl, 1, "none", [], "")
+
+    def adjoint(y: Any) -> Any:
+        return conv_t(y, wt, None, pd, zero, one, dl, 1, "none", [], "")
+
+    forward.channels_last = True  # type: ignore[attr-defined]
+    return forward, adjoint
+
+
+def _direct_pair(w32, shape, out_hw, pd, pad_adj, dl):  # type: ignore[no-untyped-def]
+    """The ``mkldnn_prepacked`` pair (``_prepacked_maps``): the adjoint is the forward
+    convolution of the flipped, transposed kernel."""
+    import torch
+
+    ops = torch.ops.mkldnn_prepacked
+    one = [1, 1]
+    wf = w32.flip(2, 3).transpose(0, 1).contiguous()
+    ctx = ops.conv2d_prepack(w32, None, one, pd, dl, 1, [1, *shape], "none")
+    ctx_adj = ops.conv2d_prepack(wf, None, one, pad_adj, dl, 1, [1, wf.shape[1], *out_hw], "none")
+    run = ops.conv2d_run
 
     def forward(x: Any) -> Any:
         return run(x.to(torch.float32).contiguous(), ctx)
@@ -413,6 +462,9 @@ def _prepacked_maps(
         return run(y.contiguous(), ctx_adj)
 
     return forward, adjoint
+
+
+_PAIR_BUILDERS = (_brgemm_pair, _direct_pair)
 
 
 def _plane_wave_start(
@@ -506,10 +558,17 @@ def linear_operator_norm(
     if method == "lanczos":
         dtype = torch.float64 if fast is None else torch.float32
         apply_fast = gram if fast is None else gram_of(fast[0], fast[1], torch.float32)
+        apply_exact, v0 = gram, v[0]
+        if fast is not None and getattr(fast[0], "channels_last", False):
+            # the pair maps channels-last tensors to channels-last tensors: Lanczos runs on the
+            # vectors in (H, W, C) order (any fixed order of the coordinates is the same
+            # problem), so no step copies between layouts; the start vector and the float64
+            # certificate's operator are permuted to match
+            apply_fast, apply_exact, v0 = _channels_last_problem(fast, gram, v[0], input_shape)
         # keep the whole Krylov basis within about 96 MB
         basis = int(min(256, max(32, 96e6 // (n * (8 if fast is None else 4)))))
         lo_f, hi_f, its, _ = lanczos_top(
-            apply_fast, gram, v[0].to(dtype), tol=tol, max_iter=max_iter, max_basis=basis
+            apply_fast, apply_exact, v0.to(dtype), tol=tol, max_iter=max_iter, max_basis=basis
         )
     else:
         lo, hi, its_t, _ = iterate(gram, v, method, tol, max_iter)
@@ -521,3 +580,28 @@ def linear_operator_norm(
             stacklevel=3,
         )
     return lo_f, hi_f, int(its)
+
+
+def _channels_last_problem(fast: Any, gram: Any, v: Any, shape: tuple[int, ...]) -> Any:
+    """``(apply_fast, apply_exact, v)`` for ``B = A^T A`` on flat vectors in ``(H, W, C)`` order,
+    from a channels-last float32 pair ``fast``, the float64 ``gram`` on ``(C, H, W)``-ordered
+    vectors and a start vector in that order."""
+    import torch
+
+    c, h, w = shape
+
+    def to_hwc(x: Any) -> Any:
+        return x.reshape(c, h, w).permute(1, 2, 0).reshape(-1)
+
+    def to_chw(x: Any) -> Any:
+        return x.reshape(h, w, c).permute(2, 0, 1).reshape(-1)
+
+    def apply_fast(x: Any) -> Any:
+        with torch.no_grad():
+            out = fast[1](fast[0](x.view(1, h, w, c).permute(0, 3, 1, 2)))
+        return out.permute(0, 2, 3, 1).reshape(-1)  # a view of a channels-last output
+
+    def apply_exact(x: Any) -> Any:
+        return to_hwc(gram(to_chw(x)))
+
+    return apply_fast, apply_exact, to_hwc(v)
