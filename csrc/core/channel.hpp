@@ -315,8 +315,13 @@ constexpr double kIpmShortStep = 0.1;
 constexpr double kIpmStartFrac = 0.9;
 constexpr double kIpmStartMix = 0.003;
 constexpr int kIpmStartMaxIter = 40;
-// A step may change no ratio J(u,y) / P(y) by more than this factor (or its inverse).
+// A step may lower no ratio J(u,y) / P(y) below kIpmShrink times itself, nor raise one above
+// kIpmGrow times itself. A growth limit of 3 rather than 2 (1 / kIpmShrink): 20 bench problems
+// (4x16x16, |x - y|, D = 0.3) 236 -> 225 iterations (the 15-iteration ones 12-13), 400 random
+// shapes 10314 -> 10129, 200 random 4x16x16 budgets 7320 -> 7272; 200 more bench-like problems
+// 2779 -> 2955 (three more fall back to the second attempt after a wrong drop).
 constexpr double kIpmShrink = 0.5;
+constexpr double kIpmGrow = 3.0;
 // Outputs fixed at 0 by the interior-point solver: below a total complementarity comp, those
 // with mass below `mass`, whose mass-weighted z exceeds `zbar`, or whose dual value stays short of
 // the heaviest output's. At the optimum an unused output y has g(y) = ln sum_u max_x
@@ -1622,9 +1627,9 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
         // (J + a dJ) >= kappa (J / P) (P + a dP)
         const double c = Rb[k] - kIpmShrink * (J[k] / Pm[y]) * om[y];
         if (c < 0.0) amax = std::min(amax, (1.0 - kIpmShrink) * J[k] / -c);
-        // and none may grow beyond 1 / kIpmShrink times itself
-        const double c2 = Rb[k] - (J[k] / Pm[y]) * om[y] / kIpmShrink;
-        if (c2 > 0.0) amax = std::min(amax, (1.0 / kIpmShrink - 1.0) * J[k] / c2);
+        // and none may grow beyond kIpmGrow times itself
+        const double c2 = Rb[k] - (J[k] / Pm[y]) * om[y] * kIpmGrow;
+        if (c2 > 0.0) amax = std::min(amax, (kIpmGrow - 1.0) * J[k] / c2);
       }
     }
     if (!split) amax = amax_d = std::min(amax, amax_d);
