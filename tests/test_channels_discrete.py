@@ -427,3 +427,18 @@ def test_cvxpy_failure_names_the_solvers(monkeypatch):
     monkeypatch.setattr(cvxpy.Problem, "solve", lambda self, *a, **k: None)
     with pytest.raises(cvxpy.error.SolverError, match=r"CLARABEL \(status None\)"):
         discrete_attack(P_UX, LINE, 0.2, solver="cvxpy")
+
+
+def test_result_is_a_complete_frozen_dataclass():
+    # the fast path fills the result's fields directly (not through __init__): every field is
+    # there, the instance stays frozen, and replace / to_dict / repr work as for any dataclass
+    import dataclasses
+
+    r = discrete_attack(P_UX, LINE, 0.2)
+    names = {f.name for f in dataclasses.fields(r)}
+    assert names <= set(vars(r))
+    assert dataclasses.replace(r, mi=r.mi).mi == r.mi
+    assert set(r.to_dict()) == names | {"zero_information_budget"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.mi = 0.0
+    assert "solver='fast'" in repr(r)
