@@ -349,8 +349,16 @@ constexpr IpmDrop kIpmExact{0.0, 0.0, 0.0, 0.0};
 // iterations; seen at |U| = 4, |X| = |Y| = 16, Dirichlet(0.5) prior seed 669, |x - y|, 0.867 of
 // the way to D_0).
 constexpr IpmDrop kIpmCoarse{1e-3, 1e-4, 0.5, 0.0};
-// The least centring parameter of the corrector step.
+// The least centring parameter of the corrector step, and of the last one: when the complementarity
+// is within kIpmLastReach of tol and the predictor converges (its steps above kIpmLastStep, its
+// centring below kIpmMinSigma / 10), the corrector aims at tol / 2 if a centring of at least
+// kIpmLastSigma gets there, rather than one more step at kIpmMinSigma (20 bench problems: the
+// 13-iteration one of 95x the cvxpy time 12; 200 random 4x16x16 budgets 7429 -> 4938 updates, one
+// fewer fallback to the alternation; 400 random shapes 10103 -> 10067).
 constexpr double kIpmMinSigma = 1e-2;
+constexpr double kIpmLastReach = 1e3;
+constexpr double kIpmLastStep = 0.95;
+constexpr double kIpmLastSigma = 1e-3;
 
 struct DiscreteResult {
   double mi = 0.0;         // I(U;Y) of the returned channel, nats
@@ -1589,7 +1597,11 @@ inline bool ipm_solve(const Problem& P, double D, bool cheapest, double tol, int
     const double sig = std::pow(std::max(0.0, ca / N) / muc, 3.0);
     // Mehrotra's centring, kept above kIpmMinSigma: a complementarity that collapses long before
     // the dual residual leaves the central path and the Newton systems singular
-    const double tgt = std::min(std::max(sig, kIpmMinSigma), 1.0) * muc;
+    const bool last = comp < kIpmLastReach * tol && sig < 0.1 * kIpmMinSigma &&
+                      std::min(aa, ad) > kIpmLastStep;
+    const double smin = last ? std::min(std::max(kIpmLastSigma, 0.5 * tol / comp), kIpmMinSigma)
+                             : kIpmMinSigma;
+    const double tgt = std::min(std::max(sig, smin), 1.0) * muc;
     // corrector: rc = tgt - v z - dv_a dz_a (rc / v kept in dz for the dz below)
     INFOTHEORY_IVDEP
     for (int64_t e = 0; e < ne; ++e) {
