@@ -1703,10 +1703,11 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
   if (U * X <= kIpmMaxRows) {
     const bool cheapest = D <= floor_cost * (1.0 + 1e-12);
     int64_t its = 0;
-    // the attempts: {kernel start, split steps, drop rule, iteration cap, growth limit}. Split steps: on 200
-    // random 4x16x16 problems (Dirichlet(0.1/0.5/1) priors, budgets up to D_0) 43 iterations on
-    // average instead of 49 (the joint step's outliers went), 20 bench problems 269 -> 240; the
-    // last two attempts keep the joint step, the safer one where the split ones fail.
+    // the attempts: {kernel start, split steps, drop rule, iteration cap, growth limit}. Split
+    // steps: on 200 random 4x16x16 problems (Dirichlet(0.1/0.5/1) priors, budgets up to D_0) 43
+    // iterations on average instead of 49 (the joint step's outliers went), 20 bench problems
+    // 269 -> 240; the last two attempts keep the joint step, the safer one where the split ones
+    // fail.
     struct Attempt {
       bool kernel, split;
       const IpmDrop& drop;
