@@ -28,8 +28,33 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+_THREADS: int | None = None
+
+
+def pin_loaded_libraries() -> None:
+    """Apply the thread count of ``set_threads`` to every BLAS/OpenMP library loaded so far.
+
+    The environment variables only reach libraries loaded after they are set: numpy's OpenBLAS,
+    loaded with ``import numpy`` before any benchmark builds its ``Bench``, kept its default
+    (2 threads here), so until 2026-11-30 numpy and scipy baselines (svds's products, gemv
+    references) ran on 2 threads against our 1. threadpoolctl resets the loaded ones."""
+    if _THREADS is None:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print(
+            "warning: threadpoolctl is not installed (pip install threadpoolctl): numpy's BLAS "
+            "keeps its default thread count, so baselines may use more threads than ours",
+            file=sys.stderr,
+        )
+        return
+    threadpool_limits(limits=_THREADS)
+
+
 def set_threads(n: int) -> None:
     """Pin every library we use to ``n`` threads. Call before heavy imports where possible."""
+    global _THREADS
     for var in (
         "OMP_NUM_THREADS",
         "MKL_NUM_THREADS",
@@ -37,11 +62,15 @@ def set_threads(n: int) -> None:
         "INFOTHEORY_NUM_THREADS",
     ):
         os.environ[var] = str(n)
+    import scipy.linalg  # noqa: F401  (loads scipy's own BLAS now, so the pin below reaches it)
+
     import infotheory
 
     infotheory.set_num_threads(n)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
+    _THREADS = n
+    pin_loaded_libraries()
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -61,6 +90,7 @@ def timeit(
     sync: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Median seconds per call. Each repeat runs enough calls to last ``min_time``."""
+    pin_loaded_libraries()  # libraries loaded since set_threads (outside the timed calls)
     for _ in range(warmup):
         fn()
     if sync:
@@ -117,6 +147,15 @@ def machine() -> dict[str, Any]:
     for mod in ("scipy", "torch", "cvxpy"):
         if mod in sys.modules:
             info[mod] = getattr(sys.modules[mod], "__version__", "?")
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["thread_pools"] = [
+            {"api": p["internal_api"], "library": p["prefix"], "threads": p["num_threads"]}
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        info["thread_pools"] = "threadpoolctl not installed: BLAS threads not pinned"
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
