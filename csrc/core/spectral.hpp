@@ -632,8 +632,17 @@ inline float* aligned_floats(std::vector<float>& buf, int64_t count) {
   return buf.data() + ((64 - addr % 64) % 64) / sizeof(float);
 }
 
-// The stride between v32 and w32 in aligned_floats work space: n rounded up to 16 floats.
-inline int64_t padded16(int64_t n) { return (n + 15) / 16 * 16; }
+// The float32 passes' two work vectors of length n (gram_apply_f32fast's v32 and w32) in `buf`:
+// v on a 64-byte boundary (aligned_floats), w at n rounded up to 16 floats after it.
+struct F32Vectors {
+  float* v;
+  float* w;
+};
+inline F32Vectors f32_vectors(std::vector<float>& buf, int64_t n) {
+  const int64_t stride = (n + 15) / 16 * 16;
+  float* v = aligned_floats(buf, 2 * stride);
+  return {v, v + stride};
+}
 
 inline bool all_finite(const double* x, int64_t n) {
   double acc = 0.0;
@@ -1361,33 +1370,26 @@ Result top_singular(const T* A, int64_t m, int64_t n, double* v, double* u, Meth
     res = power(apply, n, v, tol, max_iter, ws);
   } else {
 #ifdef INFOTHEORY_SPECTRAL_X86
-    if constexpr (std::is_same_v<T, float>) {
-      // float32 matrices of some size: iterate with the float32-arithmetic kernel (about twice
-      // as fast; memory-bound), certify with the double-accumulating one
-      if (cpu_has_avx2() && m * n >= (int64_t{1} << 16)) {
-        float* v32 = aligned_floats(ws.f32, 2 * padded16(n));
-        auto fast = [&](const double* x, double* y) {
-          gram_apply_f32fast(A, m, n, x, y, v32, v32 + padded16(n));
-        };
-        res = lanczos2(fast, apply, true, n, v, tol, max_iter, max_basis, ws, gap);
-      } else {
-        res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
-      }
-    } else {
-      const float* a = nullptr;
-      if (cpu_has_avx2() && m * n >= (int64_t{1} << 16) && tol >= kShadowMinTol) {
+    // matrices of some size iterate with the float32-arithmetic kernel (about twice as fast;
+    // memory-bound) and certify with the double-accumulating one: float32 matrices as they are,
+    // float64 ones through their float32 copy (float32_shadow, which may decline)
+    const float* a = nullptr;
+    if (cpu_has_avx2() && m * n >= (int64_t{1} << 16)) {
+      if constexpr (std::is_same_v<T, float>) {
+        a = A;
+      } else if (tol >= kShadowMinTol) {
         a = float32_shadow(A, m, n, ws);
       }
-      if (a) {
-        float* v32 = aligned_floats(ws.f32, 2 * padded16(n));
-        auto fast = [&](const double* x, double* y) {
-          gram_apply_f32fast(a, m, n, x, y, v32, v32 + padded16(n));
-        };
-        res = lanczos2(fast, apply, true, n, v, tol, max_iter, max_basis, ws, gap);
-        release_shadow(ws);
-      } else {
-        res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
-      }
+    }
+    if (a) {
+      const F32Vectors f32 = f32_vectors(ws.f32, n);
+      auto fast = [&](const double* x, double* y) {
+        gram_apply_f32fast(a, m, n, x, y, f32.v, f32.w);
+      };
+      res = lanczos2(fast, apply, true, n, v, tol, max_iter, max_basis, ws, gap);
+      if constexpr (!std::is_same_v<T, float>) release_shadow(ws);
+    } else {
+      res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);
     }
 #else
     res = lanczos(apply, n, v, tol, max_iter, max_basis, ws, gap);

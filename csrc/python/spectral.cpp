@@ -316,8 +316,8 @@ void run_gram_apply(carray<T> A, carray<double> v, carray<double> w, py::object 
   if constexpr (std::is_same_v<T, float>) {
     if (kernel == 2 && spectral::cpu_has_avx2()) {
       std::vector<float> buf;  // aligned as top_singular's work space
-      float* f32 = spectral::aligned_floats(buf, 2 * spectral::padded16(n));
-      spectral::gram_apply_f32fast(a, m, n, vp, wp, f32, f32 + spectral::padded16(n));
+      const spectral::F32Vectors f32 = spectral::f32_vectors(buf, n);
+      spectral::gram_apply_f32fast(a, m, n, vp, wp, f32.v, f32.w);
       return;
     }
   }
