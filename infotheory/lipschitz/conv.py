@@ -557,14 +557,16 @@ def linear_operator_norm(
         max_iter = 2000 if method == "lanczos" else 20000
     if method == "lanczos":
         dtype = torch.float64 if fast is None else torch.float32
-        apply_fast = gram if fast is None else gram_of(fast[0], fast[1], torch.float32)
-        apply_exact, v0 = gram, v[0]
-        if fast is not None and getattr(fast[0], "channels_last", False):
+        if fast is None:
+            apply_fast, apply_exact, v0 = gram, gram, v[0]
+        elif getattr(fast[0], "channels_last", False):
             # the pair maps channels-last tensors to channels-last tensors: Lanczos runs on the
             # vectors in (H, W, C) order (any fixed order of the coordinates is the same
             # problem), so no step copies between layouts; the start vector and the float64
             # certificate's operator are permuted to match
             apply_fast, apply_exact, v0 = _channels_last_problem(fast, gram, v[0], input_shape)
+        else:
+            apply_fast, apply_exact, v0 = gram_of(fast[0], fast[1], torch.float32), gram, v[0]
         # keep the whole Krylov basis within about 96 MB
         basis = int(min(256, max(32, 96e6 // (n * (8 if fast is None else 4)))))
         lo_f, hi_f, its, _ = lanczos_top(
