@@ -81,6 +81,37 @@ def test_pipelined_passes_cover_every_column_once(m, n, seed):
             assert np.all(np.abs(w2 - want) <= 2e-6 * scale)
 
 
+def _at_offset(M: np.ndarray, offset: int) -> np.ndarray:
+    """A C-contiguous copy of M whose data starts `offset` elements past a 64-byte boundary."""
+    buf = np.empty(M.size + 64 // M.itemsize + offset, M.dtype)
+    start = (-buf.ctypes.data % 64) // M.itemsize + offset
+    out = buf[start : start + M.size].reshape(M.shape)
+    out[...] = M
+    assert out.ctypes.data % 64 == offset * M.itemsize
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.integers(1, 13),
+    n=st.integers(1, 40) | st.sampled_from([64, 100, 512, 1000, 1024, 1031]),
+    offset=st.integers(0, 15),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_float32_pass_at_every_alignment(m, n, offset, seed):
+    """The float32 pass peels the columns before row 0's first 32-byte boundary (when n % 8 == 0
+    every row then starts aligned) and runs them, with the columns after the last whole vector,
+    in double: every column must still get every row, wherever the buffer starts."""
+    rng = np.random.default_rng(seed)
+    A = _at_offset(rng.standard_normal((m, n)).astype(np.float32), offset)
+    v = rng.standard_normal(n)
+    want, _ = _reference(A, v)
+    absA = np.abs(A.astype(np.float64))
+    scale = absA.T @ (absA @ np.abs(v))
+    w2, _ = _apply(A, v, 2, with_av=False)
+    assert np.all(np.abs(w2 - want) <= 2e-6 * scale)
+
+
 def test_fused_pass_rejects_bad_arguments():
     A = np.ones((3, 4))
     v = np.ones(4)

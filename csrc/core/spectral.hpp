@@ -262,20 +262,43 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 x) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
-// Float32 dots of four rows with v32, float32 partial sums over chunks of kF32Chunk columns
-// flushed into double; the columns from n8 on in double against v.
+// The float32 passes run their vector loops over the columns [p, p + nv) of every row, p < 8 the
+// peel that puts row 0's column p on a 32-byte boundary, so that no 32-byte load of A straddles a
+// cache line (numpy's buffers start 16 bytes past one: 10-20% of a 1024^2 pass). With n % 8 == 0
+// every row then starts aligned; otherwise rows differ and p = 0. The other columns, [0, p) and
+// [p + nv, n), run in double.
+struct F32Columns {
+  int64_t p = 0, nv = 0;  // vector columns [p, p + nv), nv a multiple of 8
+  template <class F>
+  void for_each_scalar(int64_t n, F&& f) const {
+    for (int64_t j = 0; j < p; ++j) f(j);
+    for (int64_t j = p + nv; j < n; ++j) f(j);
+  }
+};
+inline F32Columns f32_columns(const float* A, int64_t n) {
+  const auto addr = reinterpret_cast<uintptr_t>(A);
+  F32Columns c;
+  if (n % 8 == 0 && addr % sizeof(float) == 0) {
+    c.p = std::min<int64_t>(n, static_cast<int64_t>((32 - addr % 32) % 32 / sizeof(float)));
+  }
+  c.nv = (n - c.p) - (n - c.p) % 8;
+  return c;
+}
+
+// Float32 dots of four rows (at r0, stride n) with v32, float32 partial sums over chunks of
+// kF32Chunk vector columns flushed into double; the scalar columns in double against v.
 constexpr int64_t kF32Chunk = 512;
 
 __attribute__((target("avx2,fma"))) inline void dots4_f32(const float* r0, int64_t n,
+                                                          const F32Columns& cols,
                                                           const float* v32, const double* v,
                                                           double* s) {
   const float* r1 = r0 + n;
   const float* r2 = r1 + n;
   const float* r3 = r2 + n;
-  const int64_t n8 = n - n % 8;
   s[0] = s[1] = s[2] = s[3] = 0.0;
-  for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
-    const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+  for (int64_t j0 = cols.p; j0 < cols.p + cols.nv; j0 += kF32Chunk) {
+    const int64_t j1 = std::min(cols.p + cols.nv, j0 + kF32Chunk);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t j = j0; j < j1; j += 8) {
       const __m256 x = _mm256_loadu_ps(v32 + j);
@@ -289,16 +312,16 @@ __attribute__((target("avx2,fma"))) inline void dots4_f32(const float* r0, int64
     s[2] += hsum8(a2);
     s[3] += hsum8(a3);
   }
-  for (int64_t j = n8; j < n; ++j) {
+  cols.for_each_scalar(n, [&](int64_t j) {
     const double vj = v[j];
     s[0] += static_cast<double>(r0[j]) * vj;
     s[1] += static_cast<double>(r1[j]) * vj;
     s[2] += static_cast<double>(r2[j]) * vj;
     s[3] += static_cast<double>(r3[j]) * vj;
-  }
+  });
 }
 
-// One segment of the pipelined float32 pass: for columns j in [jb, je) (multiples of 8), the dots
+// One segment of the pipelined float32 pass: for columns j in [jb, je) (vector columns), the dots
 // of the four rows at q0 (stride n) with v32 into a0..a3 and the axpy w32 += c0 r0 + ... + c3 r3 at
 // column j + off (as fused4_d; the column shift is pipeline_shift's).
 __attribute__((target("avx2,fma"), always_inline)) inline void fused4_f32(
@@ -328,23 +351,30 @@ __attribute__((target("avx2,fma"), always_inline)) inline void fused4_f32(
 }
 
 // The fast float32 twin: float32 products and FMAs (eight lanes), float32 partial sums over chunks
-// of 512 columns (the dots) and of 64 rows (the A^T s accumulator), each flushed into double. A
-// relative error of about 1e-7 per application: Lanczos iterates with it and certifies with the
-// double-accumulating kernel. `v32`, `w32`: work space of n floats each. Pipelined as
+// of 512 columns (the dots) and of 64 rows (the A^T s accumulator), each flushed into double; the
+// scalar columns of F32Columns in double. A relative error of about 1e-7 per application: Lanczos
+// iterates with it and certifies with the double-accumulating kernel. `v32b`, `w32b`: work space
+// of f32_vector_floats(n) floats each on 32-byte boundaries (f32_vectors). Pipelined as
 // gram_apply_avx2.
 __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* A, int64_t m,
                                                                    int64_t n, const double* v,
-                                                                   double* w, float* v32,
-                                                                   float* w32) {
+                                                                   double* w, float* v32b,
+                                                                   float* w32b) {
+  const F32Columns cols = f32_columns(A, n);
+  const int64_t p = cols.p, nv = cols.nv;
+  // indexed by column: v32 + p and w32 + p sit on 32-byte boundaries, as A + p
+  float* v32 = v32b + (8 - p) % 8;
+  float* w32 = w32b + (8 - p) % 8;
   for (int64_t j = 0; j < n; ++j) v32[j] = static_cast<float>(v[j]);
   std::fill(w, w + n, 0.0);
-  std::fill(w32, w32 + n, 0.0f);
-  const int64_t n8 = n - n % 8;
-  const int64_t sh = pipeline_shift<float>(n8, 8);
+  std::fill(w32 + p, w32 + p + nv, 0.0f);
+  const float* vp = v32 + p;
+  float* wp = w32 + p;
+  const int64_t sh = pipeline_shift<float>(nv, 8);
   constexpr int64_t kFlushRows = 64;
   const int64_t nb = m / 4;
   double s[4] = {0.0, 0.0, 0.0, 0.0}, t[4] = {0.0, 0.0, 0.0, 0.0};
-  if (nb > 0) dots4_f32(A, n, v32, v, s);
+  if (nb > 0) dots4_f32(A, n, cols, v32, v, s);
   int64_t since_flush = 0;
   for (int64_t blk = 0; blk < nb; ++blk) {
     const float* r0 = A + 4 * blk * n;
@@ -361,27 +391,27 @@ __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* 
       const float* q2 = q1 + n;
       const float* q3 = q2 + n;
       t[0] = t[1] = t[2] = t[3] = 0.0;
-      for (int64_t j0 = 0; j0 < n8; j0 += kF32Chunk) {
-        const int64_t j1 = std::min(n8, j0 + kF32Chunk);
+      for (int64_t j0 = 0; j0 < nv; j0 += kF32Chunk) {
+        const int64_t j1 = std::min(nv, j0 + kF32Chunk);
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         // the dots at column j, the axpys at column j + sh (wrapped; see pipeline_shift)
-        const int64_t jw = std::max(j0, std::min(j1, n8 - sh));
-        fused4_f32(q0, r0, n, v32, w32, c0, c1, c2, c3, j0, jw, sh, a0, a1, a2, a3);
-        fused4_f32(q0, r0, n, v32, w32, c0, c1, c2, c3, jw, j1, sh - n8, a0, a1, a2, a3);
+        const int64_t jw = std::max(j0, std::min(j1, nv - sh));
+        fused4_f32(q0 + p, r0 + p, n, vp, wp, c0, c1, c2, c3, j0, jw, sh, a0, a1, a2, a3);
+        fused4_f32(q0 + p, r0 + p, n, vp, wp, c0, c1, c2, c3, jw, j1, sh - nv, a0, a1, a2, a3);
         t[0] += hsum8(a0);
         t[1] += hsum8(a1);
         t[2] += hsum8(a2);
         t[3] += hsum8(a3);
       }
-      for (int64_t j = n8; j < n; ++j) {
+      cols.for_each_scalar(n, [&](int64_t j) {
         const double vj = v[j];
         t[0] += static_cast<double>(q0[j]) * vj;
         t[1] += static_cast<double>(q1[j]) * vj;
         t[2] += static_cast<double>(q2[j]) * vj;
         t[3] += static_cast<double>(q3[j]) * vj;
-      }
+      });
     } else {
-      for (int64_t j = 0; j < n8; j += 8) {
+      for (int64_t j = p; j < p + nv; j += 8) {
         __m256 acc = _mm256_loadu_ps(w32 + j);
         acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + j), acc);
         acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + j), acc);
@@ -390,13 +420,13 @@ __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* 
         _mm256_storeu_ps(w32 + j, acc);
       }
     }
-    for (int64_t j = n8; j < n; ++j) {
+    cols.for_each_scalar(n, [&](int64_t j) {
       w[j] += s[0] * static_cast<double>(r0[j]) + s[1] * static_cast<double>(r1[j]) +
               s[2] * static_cast<double>(r2[j]) + s[3] * static_cast<double>(r3[j]);
-    }
+    });
     since_flush += 4;
     if (since_flush >= kFlushRows || blk + 1 == nb) {
-      for (int64_t j = 0; j < n8; ++j) {
+      for (int64_t j = p; j < p + nv; ++j) {
         w[j] += static_cast<double>(w32[j]);
         w32[j] = 0.0f;
       }
@@ -590,6 +620,77 @@ inline void vaxpy(double alpha, const double* x, double* y, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
 }
 
+// One classical Gram-Schmidt sweep against the k orthonormal vectors Q (stride n): c = Q^T w, then
+// w -= Q c; `c` holds k doubles. Lanczos repeats the sweep when it removed much (the DGKS
+// criterion, "twice is enough", which is stated for this classical form). The AVX2 twin takes
+// four basis vectors at a time, so that w is read once per four of them; one dot and axpy per
+// vector spent a tenth of a 1024^2 Lanczos run on the sweep.
+#ifdef INFOTHEORY_SPECTRAL_X86
+__attribute__((target("avx2,fma"))) inline void cgs_avx2(const double* Q, int64_t k, int64_t n,
+                                                         double* w, double* c) {
+  const int64_t n4 = n - n % 4;
+  int64_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    const double* q0 = Q + i * n;
+    const double* q1 = q0 + n;
+    const double* q2 = q1 + n;
+    const double* q3 = q2 + n;
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t j = 0; j < n4; j += 4) {
+      const __m256d x = _mm256_loadu_pd(w + j);
+      a0 = _mm256_fmadd_pd(_mm256_loadu_pd(q0 + j), x, a0);
+      a1 = _mm256_fmadd_pd(_mm256_loadu_pd(q1 + j), x, a1);
+      a2 = _mm256_fmadd_pd(_mm256_loadu_pd(q2 + j), x, a2);
+      a3 = _mm256_fmadd_pd(_mm256_loadu_pd(q3 + j), x, a3);
+    }
+    double s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+    for (int64_t j = n4; j < n; ++j) {
+      s[0] += q0[j] * w[j];
+      s[1] += q1[j] * w[j];
+      s[2] += q2[j] * w[j];
+      s[3] += q3[j] * w[j];
+    }
+    std::copy(s, s + 4, c + i);
+  }
+  for (; i < k; ++i) c[i] = dot_avx2(Q + i * n, w, n);
+  i = 0;
+  for (; i + 4 <= k; i += 4) {
+    const double* q0 = Q + i * n;
+    const double* q1 = q0 + n;
+    const double* q2 = q1 + n;
+    const double* q3 = q2 + n;
+    const __m256d c0 = _mm256_set1_pd(-c[i]), c1 = _mm256_set1_pd(-c[i + 1]);
+    const __m256d c2 = _mm256_set1_pd(-c[i + 2]), c3 = _mm256_set1_pd(-c[i + 3]);
+    for (int64_t j = 0; j < n4; j += 4) {
+      __m256d y = _mm256_loadu_pd(w + j);
+      y = _mm256_fmadd_pd(c0, _mm256_loadu_pd(q0 + j), y);
+      y = _mm256_fmadd_pd(c1, _mm256_loadu_pd(q1 + j), y);
+      y = _mm256_fmadd_pd(c2, _mm256_loadu_pd(q2 + j), y);
+      y = _mm256_fmadd_pd(c3, _mm256_loadu_pd(q3 + j), y);
+      _mm256_storeu_pd(w + j, y);
+    }
+    for (int64_t j = n4; j < n; ++j) {
+      w[j] -= c[i] * q0[j] + c[i + 1] * q1[j] + c[i + 2] * q2[j] + c[i + 3] * q3[j];
+    }
+  }
+  for (; i < k; ++i) axpy_avx2(-c[i], Q + i * n, w, n);
+}
+#endif
+
+inline void cgs(const double* Q, int64_t k, int64_t n, double* w, double* c) {
+#ifdef INFOTHEORY_SPECTRAL_X86
+  if (cpu_has_avx2()) {
+    cgs_avx2(Q, k, n, w, c);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < k; ++i) c[i] = dot(Q + i * n, w, n);
+  for (int64_t i = 0; i < k; ++i) {
+    const double* qi = Q + i * n;
+    for (int64_t j = 0; j < n; ++j) w[j] -= c[i] * qi[j];
+  }
+}
+
 // A reproducible start vector with no zero entries: splitmix64 draws in [-1, -0.5] U [0.5, 1].
 inline void random_start(double* v, int64_t n, uint64_t seed) {
   uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
@@ -617,7 +718,7 @@ inline void start_vector(double* v, int64_t n, uint64_t seed) {
 // `v` holds the start vector on entry and the final unit vector on exit. Workspace is reused.
 
 struct Workspace {
-  std::vector<double> w, basis, alpha, beta, s, tri, x, s2;
+  std::vector<double> w, basis, alpha, beta, s, tri, x, s2, proj;
   std::vector<float> f32;
   std::unique_ptr<float[]> a32;  // float32 copy of a float64 matrix (float32_shadow)
   int64_t a32_size = 0;
@@ -632,14 +733,18 @@ inline float* aligned_floats(std::vector<float>& buf, int64_t count) {
   return buf.data() + ((64 - addr % 64) % 64) / sizeof(float);
 }
 
-// The float32 passes' two work vectors of length n (gram_apply_f32fast's v32 and w32) in `buf`:
-// v on a 64-byte boundary (aligned_floats), w at n rounded up to 16 floats after it.
+// Floats in each work vector of the float32 pass for n columns: n plus the up to 7 floats that
+// gram_apply_f32fast's peel shifts them by, rounded up to 16 (64 bytes).
+inline int64_t f32_vector_floats(int64_t n) { return (n + 8 + 15) / 16 * 16; }
+
+// The float32 passes' two work vectors for n columns (gram_apply_f32fast's v32b and w32b) in
+// `buf`: v on a 64-byte boundary (aligned_floats), w f32_vector_floats(n) floats after it.
 struct F32Vectors {
   float* v;
   float* w;
 };
 inline F32Vectors f32_vectors(std::vector<float>& buf, int64_t n) {
-  const int64_t stride = (n + 15) / 16 * 16;
+  const int64_t stride = f32_vector_floats(n);
   float* v = aligned_floats(buf, 2 * stride);
   return {v, v + stride};
 }
@@ -728,6 +833,7 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
   ws.alpha.resize(static_cast<size_t>(kmax));
   ws.beta.resize(static_cast<size_t>(kmax));
   ws.s.resize(static_cast<size_t>(kmax));
+  ws.proj.resize(static_cast<size_t>(kmax));
   double* w = ws.w.data();
   double* Q = ws.basis.data();
   double* al = ws.alpha.data();
@@ -769,10 +875,7 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
       for (int64_t j = 0; j < n; ++j) w[j] -= al[k] * q[j] + bp * qp[j];
       double b = std::sqrt(vdot(w, w, n));
       for (int pass = 0; pass < 2; ++pass) {
-        for (int64_t i = 0; i <= k; ++i) {
-          const double* qi = Q + i * n;
-          vaxpy(-vdot(qi, w, n), qi, w, n);
-        }
+        cgs(Q, k + 1, n, w, ws.proj.data());
         const double after = std::sqrt(vdot(w, w, n));
         const bool again = after < 0.7 * b;
         b = after;
@@ -1323,10 +1426,12 @@ inline void release_shadow(Workspace& ws) {
 inline const float* float32_shadow(const double* A, int64_t m, int64_t n, Workspace& ws) {
   const int64_t mn = m * n;
   if (ws.a32_size < mn) {
-    ws.a32.reset(new float[static_cast<size_t>(mn)]);  // no zero fill
+    ws.a32.reset(new float[static_cast<size_t>(mn + 16)]);  // no zero fill; 16 floats of slack
     ws.a32_size = mn;
   }
-  float* a32 = ws.a32.get();
+  // on a 64-byte boundary, so that the float32 pass needs no peel (operator new gives 16 bytes)
+  const auto addr = reinterpret_cast<uintptr_t>(ws.a32.get());
+  float* a32 = ws.a32.get() + (64 - addr % 64) % 64 / sizeof(float);
   double big = 0.0, small = inf();
 #ifdef INFOTHEORY_SPECTRAL_X86
   if (cpu_has_avx2()) {

@@ -440,7 +440,7 @@ Result top_singular_block(const T* A, int64_t m, int64_t n, double* v, double* u
   auto quick = [&](const double* V, double* W) {
 #ifdef INFOTHEORY_SPECTRAL_X86
     if (fast) {
-      float* f32 = aligned_floats(bw.f32, 2 * p * n);
+      float* f32 = aligned_floats(bw.f32, block_fast_floats(p, n));
       if constexpr (std::is_same_v<T, float>) {
         gram_block_fast(A, m, n, p, V, W, f32);
       } else {

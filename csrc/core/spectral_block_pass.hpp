@@ -315,12 +315,19 @@ void gram_block(const T* A, int64_t m, int64_t n, int p, const double* V, double
   }
 }
 
-// The float32-arithmetic block pass (AVX2 only: callers check cpu_has_avx2()); f32: 2 p n floats.
+// Floats of work space that gram_block_fast needs for p vectors of length n (on a 32-byte
+// boundary): V32 and W32, p n floats each, or gram_apply_f32fast's two work vectors for p = 1.
+inline int64_t block_fast_floats(int64_t p, int64_t n) {
+  return 2 * std::max(p * n, f32_vector_floats(n));
+}
+
+// The float32-arithmetic block pass (AVX2 only: callers check cpu_has_avx2()); `f32`:
+// block_fast_floats(p, n) floats on a 32-byte boundary.
 #ifdef INFOTHEORY_SPECTRAL_X86
 inline void gram_block_fast(const float* A, int64_t m, int64_t n, int p, const double* V,
                             double* W, float* f32) {
   switch (p) {
-    case 1: gram_apply_f32fast(A, m, n, V, W, f32, f32 + n); return;
+    case 1: gram_apply_f32fast(A, m, n, V, W, f32, f32 + f32_vector_floats(n)); return;
     case 2: gram_block_f32<2, 4>(A, m, n, V, W, f32); return;
     case 3: gram_block_f32_panel<3, 4, 2>(A, m, n, V, W, f32); return;
     default: gram_block_f32_panel<4, 3, 2>(A, m, n, V, W, f32); return;

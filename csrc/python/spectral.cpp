@@ -416,7 +416,8 @@ void run_gram_block(carray<T> A, carray<double> V, carray<double> W, int kernel)
   if constexpr (std::is_same_v<T, float>) {
     if (kernel == 2 && spectral::cpu_has_avx2()) {
       std::vector<float> buf;
-      spectral::gram_block_fast(a, m, n, p, vp, wp, spectral::aligned_floats(buf, 2 * p * n));
+      spectral::gram_block_fast(a, m, n, p, vp, wp,
+                                spectral::aligned_floats(buf, spectral::block_fast_floats(p, n)));
       return;
     }
   }
