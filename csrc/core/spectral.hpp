@@ -620,74 +620,99 @@ inline void vaxpy(double alpha, const double* x, double* y, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
 }
 
-// One classical Gram-Schmidt sweep against the k orthonormal vectors Q (stride n): c = Q^T w, then
-// w -= Q c; `c` holds k doubles. Lanczos repeats the sweep when it removed much (the DGKS
-// criterion, "twice is enough", which is stated for this classical form). The AVX2 twin takes
-// four basis vectors at a time, so that w is read once per four of them; one dot and axpy per
-// vector spent a tenth of a 1024^2 Lanczos run on the sweep.
+// Classical Gram-Schmidt of p vectors W against N orthonormal basis vectors Q (both stride n): C
+// (N x p, row-major) = Q^T W, then W -= Q C; `C` holds N p doubles. The Lanczos solvers repeat the
+// sweep when it removed much (the DGKS criterion, "twice is enough", which is stated for this
+// classical form); p = 1 for single-vector Lanczos.
+
 #ifdef INFOTHEORY_SPECTRAL_X86
-__attribute__((target("avx2,fma"))) inline void cgs_avx2(const double* Q, int64_t k, int64_t n,
-                                                         double* w, double* c) {
+// Two basis vectors against the P block vectors per sweep (2 + P loads per 2 P FMAs, against two
+// loads per FMA for separate dot products and axpys).
+template <int P>
+__attribute__((target("avx2,fma"))) void project_out_avx2(const double* Q, int64_t N, int64_t n,
+                                                          double* W, double* C) {
   const int64_t n4 = n - n % 4;
   int64_t i = 0;
-  for (; i + 4 <= k; i += 4) {
+  for (; i + 2 <= N; i += 2) {
     const double* q0 = Q + i * n;
     const double* q1 = q0 + n;
-    const double* q2 = q1 + n;
-    const double* q3 = q2 + n;
-    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    __m256d a0[P], a1[P];
+#pragma GCC unroll 8
+    for (int c = 0; c < P; ++c) a0[c] = a1[c] = _mm256_setzero_pd();
     for (int64_t j = 0; j < n4; j += 4) {
-      const __m256d x = _mm256_loadu_pd(w + j);
-      a0 = _mm256_fmadd_pd(_mm256_loadu_pd(q0 + j), x, a0);
-      a1 = _mm256_fmadd_pd(_mm256_loadu_pd(q1 + j), x, a1);
-      a2 = _mm256_fmadd_pd(_mm256_loadu_pd(q2 + j), x, a2);
-      a3 = _mm256_fmadd_pd(_mm256_loadu_pd(q3 + j), x, a3);
+      const __m256d x0 = _mm256_loadu_pd(q0 + j), x1 = _mm256_loadu_pd(q1 + j);
+#pragma GCC unroll 8
+      for (int c = 0; c < P; ++c) {
+        const __m256d w = _mm256_loadu_pd(W + c * n + j);
+        a0[c] = _mm256_fmadd_pd(x0, w, a0[c]);
+        a1[c] = _mm256_fmadd_pd(x1, w, a1[c]);
+      }
     }
-    double s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
-    for (int64_t j = n4; j < n; ++j) {
-      s[0] += q0[j] * w[j];
-      s[1] += q1[j] * w[j];
-      s[2] += q2[j] * w[j];
-      s[3] += q3[j] * w[j];
+#pragma GCC unroll 8
+    for (int c = 0; c < P; ++c) {
+      double s0 = hsum(a0[c]), s1 = hsum(a1[c]);
+      for (int64_t j = n4; j < n; ++j) {
+        s0 += q0[j] * W[c * n + j];
+        s1 += q1[j] * W[c * n + j];
+      }
+      C[i * P + c] = s0;
+      C[(i + 1) * P + c] = s1;
     }
-    std::copy(s, s + 4, c + i);
   }
-  for (; i < k; ++i) c[i] = dot_avx2(Q + i * n, w, n);
+  for (; i < N; ++i) {
+    for (int c = 0; c < P; ++c) C[i * P + c] = dot_avx2(Q + i * n, W + c * n, n);
+  }
   i = 0;
-  for (; i + 4 <= k; i += 4) {
+  for (; i + 2 <= N; i += 2) {
     const double* q0 = Q + i * n;
     const double* q1 = q0 + n;
-    const double* q2 = q1 + n;
-    const double* q3 = q2 + n;
-    const __m256d c0 = _mm256_set1_pd(-c[i]), c1 = _mm256_set1_pd(-c[i + 1]);
-    const __m256d c2 = _mm256_set1_pd(-c[i + 2]), c3 = _mm256_set1_pd(-c[i + 3]);
-    for (int64_t j = 0; j < n4; j += 4) {
-      __m256d y = _mm256_loadu_pd(w + j);
-      y = _mm256_fmadd_pd(c0, _mm256_loadu_pd(q0 + j), y);
-      y = _mm256_fmadd_pd(c1, _mm256_loadu_pd(q1 + j), y);
-      y = _mm256_fmadd_pd(c2, _mm256_loadu_pd(q2 + j), y);
-      y = _mm256_fmadd_pd(c3, _mm256_loadu_pd(q3 + j), y);
-      _mm256_storeu_pd(w + j, y);
+    __m256d c0[P], c1[P];
+#pragma GCC unroll 8
+    for (int c = 0; c < P; ++c) {
+      c0[c] = _mm256_set1_pd(C[i * P + c]);
+      c1[c] = _mm256_set1_pd(C[(i + 1) * P + c]);
     }
-    for (int64_t j = n4; j < n; ++j) {
-      w[j] -= c[i] * q0[j] + c[i + 1] * q1[j] + c[i + 2] * q2[j] + c[i + 3] * q3[j];
+    for (int64_t j = 0; j < n4; j += 4) {
+      const __m256d x0 = _mm256_loadu_pd(q0 + j), x1 = _mm256_loadu_pd(q1 + j);
+#pragma GCC unroll 8
+      for (int c = 0; c < P; ++c) {
+        __m256d w = _mm256_loadu_pd(W + c * n + j);
+        w = _mm256_fnmadd_pd(c0[c], x0, w);
+        w = _mm256_fnmadd_pd(c1[c], x1, w);
+        _mm256_storeu_pd(W + c * n + j, w);
+      }
+    }
+    for (int c = 0; c < P; ++c) {
+      for (int64_t j = n4; j < n; ++j) W[c * n + j] -= C[i * P + c] * q0[j] + C[(i + 1) * P + c] * q1[j];
     }
   }
-  for (; i < k; ++i) axpy_avx2(-c[i], Q + i * n, w, n);
+  for (; i < N; ++i) {
+    for (int c = 0; c < P; ++c) axpy_avx2(-C[i * P + c], Q + i * n, W + c * n, n);
+  }
 }
 #endif
 
-inline void cgs(const double* Q, int64_t k, int64_t n, double* w, double* c) {
+inline void project_out(const double* Q, int64_t N, int64_t n, int p, double* W, double* C) {
 #ifdef INFOTHEORY_SPECTRAL_X86
   if (cpu_has_avx2()) {
-    cgs_avx2(Q, k, n, w, c);
-    return;
+    switch (p) {
+      case 1: project_out_avx2<1>(Q, N, n, W, C); return;
+      case 2: project_out_avx2<2>(Q, N, n, W, C); return;
+      case 3: project_out_avx2<3>(Q, N, n, W, C); return;
+      default: project_out_avx2<4>(Q, N, n, W, C); return;
+    }
   }
 #endif
-  for (int64_t i = 0; i < k; ++i) c[i] = dot(Q + i * n, w, n);
-  for (int64_t i = 0; i < k; ++i) {
-    const double* qi = Q + i * n;
-    for (int64_t j = 0; j < n; ++j) w[j] -= c[i] * qi[j];
+  for (int64_t i = 0; i < N; ++i) {
+    for (int c = 0; c < p; ++c) C[i * p + c] = dot(Q + i * n, W + c * n, n);
+  }
+  for (int64_t i = 0; i < N; ++i) {
+    for (int c = 0; c < p; ++c) {
+      const double a = C[i * p + c];
+      const double* q = Q + i * n;
+      double* w = W + c * n;
+      for (int64_t j = 0; j < n; ++j) w[j] -= a * q[j];
+    }
   }
 }
 
@@ -875,7 +900,7 @@ Result lanczos2(Fast&& fast, Exact&& exact, bool distinct, int64_t n, double* v,
       for (int64_t j = 0; j < n; ++j) w[j] -= al[k] * q[j] + bp * qp[j];
       double b = std::sqrt(vdot(w, w, n));
       for (int pass = 0; pass < 2; ++pass) {
-        cgs(Q, k + 1, n, w, ws.proj.data());
+        project_out(Q, k + 1, n, 1, w, ws.proj.data());
         const double after = std::sqrt(vdot(w, w, n));
         const bool again = after < 0.7 * b;
         b = after;
