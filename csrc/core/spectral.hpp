@@ -285,6 +285,15 @@ inline F32Columns f32_columns(const float* A, int64_t n) {
   return c;
 }
 
+// s[q] += row_q . v over the scalar columns of `cols`, in double, for the four rows at r0 (stride n).
+inline void add_scalar_dots4(const float* r0, int64_t n, const F32Columns& cols, const double* v,
+                             double* s) {
+  cols.for_each_scalar(n, [&](int64_t j) {
+    const double vj = v[j];
+    for (int q = 0; q < 4; ++q) s[q] += static_cast<double>(r0[q * n + j]) * vj;
+  });
+}
+
 // Float32 dots of four rows (at r0, stride n) with v32, float32 partial sums over chunks of
 // kF32Chunk vector columns flushed into double; the scalar columns in double against v.
 constexpr int64_t kF32Chunk = 512;
@@ -312,13 +321,7 @@ __attribute__((target("avx2,fma"))) inline void dots4_f32(const float* r0, int64
     s[2] += hsum8(a2);
     s[3] += hsum8(a3);
   }
-  cols.for_each_scalar(n, [&](int64_t j) {
-    const double vj = v[j];
-    s[0] += static_cast<double>(r0[j]) * vj;
-    s[1] += static_cast<double>(r1[j]) * vj;
-    s[2] += static_cast<double>(r2[j]) * vj;
-    s[3] += static_cast<double>(r3[j]) * vj;
-  });
+  add_scalar_dots4(r0, n, cols, v, s);
 }
 
 // One segment of the pipelined float32 pass: for columns j in [jb, je) (vector columns), the dots
@@ -387,9 +390,6 @@ __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* 
     const __m256 c3 = _mm256_set1_ps(static_cast<float>(s[3]));
     if (blk + 1 < nb) {
       const float* q0 = r3 + n;
-      const float* q1 = q0 + n;
-      const float* q2 = q1 + n;
-      const float* q3 = q2 + n;
       t[0] = t[1] = t[2] = t[3] = 0.0;
       for (int64_t j0 = 0; j0 < nv; j0 += kF32Chunk) {
         const int64_t j1 = std::min(nv, j0 + kF32Chunk);
@@ -403,13 +403,7 @@ __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* 
         t[2] += hsum8(a2);
         t[3] += hsum8(a3);
       }
-      cols.for_each_scalar(n, [&](int64_t j) {
-        const double vj = v[j];
-        t[0] += static_cast<double>(q0[j]) * vj;
-        t[1] += static_cast<double>(q1[j]) * vj;
-        t[2] += static_cast<double>(q2[j]) * vj;
-        t[3] += static_cast<double>(q3[j]) * vj;
-      });
+      add_scalar_dots4(q0, n, cols, v, t);
     } else {
       for (int64_t j = p; j < p + nv; j += 8) {
         __m256 acc = _mm256_loadu_ps(w32 + j);
