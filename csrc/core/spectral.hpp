@@ -164,33 +164,74 @@ inline int64_t pipeline_shift(int64_t nw, int64_t width) {
   return std::min<int64_t>(2048 / static_cast<int64_t>(sizeof(T)), half);
 }
 
-// One segment of the pipelined pass: for columns j in [jb, je) (multiples of 4), the dots of the
-// four rows at q0 (stride n) with v into a0..a3 and the axpy w += c0 r0 + ... + c3 r3 at column
-// j + off.
-template <class T>
-__attribute__((target("avx2,fma"), always_inline)) inline void fused4_d(
-    const T* q0, const T* r0, int64_t n, const double* v, double* w, __m256d c0, __m256d c1,
-    __m256d c2, __m256d c3, int64_t jb, int64_t je, int64_t off, __m256d& a0, __m256d& a1,
-    __m256d& a2, __m256d& a3) {
+// The vector lanes of the pipelined passes: four doubles (rows of float or double widened on
+// load, the double-accumulating passes) or eight floats (float32 rows, the float32-arithmetic
+// pass).
+struct LanesD {
+  using reg = __m256d;
+  using elem = double;
+  static constexpr int64_t width = 4;
+  template <class T>
+  __attribute__((target("avx2,fma"), always_inline)) static reg row(const T* p) {
+    return load4(p);
+  }
+  __attribute__((target("avx2,fma"), always_inline)) static reg load(const double* p) {
+    return _mm256_loadu_pd(p);
+  }
+  __attribute__((target("avx2,fma"), always_inline)) static void store(double* p, reg x) {
+    _mm256_storeu_pd(p, x);
+  }
+  __attribute__((target("avx2,fma"), always_inline)) static reg fmadd(reg a, reg b, reg c) {
+    return _mm256_fmadd_pd(a, b, c);
+  }
+};
+
+struct LanesF {
+  using reg = __m256;
+  using elem = float;
+  static constexpr int64_t width = 8;
+  __attribute__((target("avx2,fma"), always_inline)) static reg row(const float* p) {
+    return _mm256_loadu_ps(p);
+  }
+  __attribute__((target("avx2,fma"), always_inline)) static reg load(const float* p) {
+    return _mm256_loadu_ps(p);
+  }
+  __attribute__((target("avx2,fma"), always_inline)) static void store(float* p, reg x) {
+    _mm256_storeu_ps(p, x);
+  }
+  __attribute__((target("avx2,fma"), always_inline)) static reg fmadd(reg a, reg b, reg c) {
+    return _mm256_fmadd_ps(a, b, c);
+  }
+};
+
+// One segment of a pipelined pass: for columns j in [jb, je) (multiples of L::width), the dots of
+// the four rows at q0 (stride n) with v into a0..a3 and the axpy w += c0 r0 + ... + c3 r3 at
+// column j + off.
+template <class L, class T>
+__attribute__((target("avx2,fma"), always_inline)) inline void fused4(
+    const T* q0, const T* r0, int64_t n, const typename L::elem* v, typename L::elem* w,
+    typename L::reg c0, typename L::reg c1, typename L::reg c2, typename L::reg c3, int64_t jb,
+    int64_t je, int64_t off, typename L::reg& a0, typename L::reg& a1, typename L::reg& a2,
+    typename L::reg& a3) {
   const T* q1 = q0 + n;
   const T* q2 = q1 + n;
   const T* q3 = q2 + n;
   const T* r1 = r0 + n;
   const T* r2 = r1 + n;
   const T* r3 = r2 + n;
-  for (int64_t j = jb; j < je; j += 4) {
-    const __m256d x = _mm256_loadu_pd(v + j);
-    a0 = _mm256_fmadd_pd(load4(q0 + j), x, a0);
-    a1 = _mm256_fmadd_pd(load4(q1 + j), x, a1);
-    a2 = _mm256_fmadd_pd(load4(q2 + j), x, a2);
-    a3 = _mm256_fmadd_pd(load4(q3 + j), x, a3);
+  for (int64_t j = jb; j < je; j += L::width) {
+    const typename L::reg x = L::load(v + j);
+    a0 = L::fmadd(L::row(q0 + j), x, a0);
+    a1 = L::fmadd(L::row(q1 + j), x, a1);
+    a2 = L::fmadd(L::row(q2 + j), x, a2);
+    a3 = L::fmadd(L::row(q3 + j), x, a3);
     const int64_t k = j + off;
-    __m256d acc = _mm256_loadu_pd(w + k);
-    acc = _mm256_fmadd_pd(c0, load4(r0 + k), acc);
-    acc = _mm256_fmadd_pd(c1, load4(r1 + k), acc);
-    acc = _mm256_fmadd_pd(c2, load4(r2 + k), acc);
-    acc = _mm256_fmadd_pd(c3, load4(r3 + k), acc);
-    _mm256_storeu_pd(w + k, acc);
+    typename L::reg acc = L::load(w + k);
+    acc = L::fmadd(c0, L::row(r0 + k), acc);
+    acc = L::fmadd(c1, L::row(r1 + k), acc);
+    acc = L::fmadd(c2, L::row(r2 + k), acc);
+    acc = L::fmadd(c3, L::row(r3 + k), acc);
+    L::store(w + k, acc);
   }
 }
 
@@ -218,8 +259,10 @@ __attribute__((target("avx2,fma"))) void gram_apply_avx2(const T* A, int64_t m, 
       const T* q3 = q2 + n;
       __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
       // the dots at column j, the axpys at column j + sh (wrapped; see pipeline_shift)
-      fused4_d(q0, r0, n, v, w, c0, c1, c2, c3, 0, n4 - sh, sh, a0, a1, a2, a3);
-      if (sh > 0) fused4_d(q0, r0, n, v, w, c0, c1, c2, c3, n4 - sh, n4, sh - n4, a0, a1, a2, a3);
+      fused4<LanesD>(q0, r0, n, v, w, c0, c1, c2, c3, 0, n4 - sh, sh, a0, a1, a2, a3);
+      if (sh > 0) {
+        fused4<LanesD>(q0, r0, n, v, w, c0, c1, c2, c3, n4 - sh, n4, sh - n4, a0, a1, a2, a3);
+      }
       t[0] = hsum(a0);
       t[1] = hsum(a1);
       t[2] = hsum(a2);
@@ -324,35 +367,6 @@ __attribute__((target("avx2,fma"))) inline void dots4_f32(const float* r0, int64
   add_scalar_dots4(r0, n, cols, v, s);
 }
 
-// One segment of the pipelined float32 pass: for columns j in [jb, je) (vector columns), the dots
-// of the four rows at q0 (stride n) with v32 into a0..a3 and the axpy w32 += c0 r0 + ... + c3 r3 at
-// column j + off (as fused4_d; the column shift is pipeline_shift's).
-__attribute__((target("avx2,fma"), always_inline)) inline void fused4_f32(
-    const float* q0, const float* r0, int64_t n, const float* v32, float* w32, __m256 c0,
-    __m256 c1, __m256 c2, __m256 c3, int64_t jb, int64_t je, int64_t off, __m256& a0, __m256& a1,
-    __m256& a2, __m256& a3) {
-  const float* q1 = q0 + n;
-  const float* q2 = q1 + n;
-  const float* q3 = q2 + n;
-  const float* r1 = r0 + n;
-  const float* r2 = r1 + n;
-  const float* r3 = r2 + n;
-  for (int64_t j = jb; j < je; j += 8) {
-    const __m256 x = _mm256_loadu_ps(v32 + j);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + j), x, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + j), x, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + j), x, a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + j), x, a3);
-    const int64_t k = j + off;
-    __m256 acc = _mm256_loadu_ps(w32 + k);
-    acc = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + k), acc);
-    acc = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + k), acc);
-    acc = _mm256_fmadd_ps(c2, _mm256_loadu_ps(r2 + k), acc);
-    acc = _mm256_fmadd_ps(c3, _mm256_loadu_ps(r3 + k), acc);
-    _mm256_storeu_ps(w32 + k, acc);
-  }
-}
-
 // The fast float32 twin: float32 products and FMAs (eight lanes), float32 partial sums over chunks
 // of 512 columns (the dots) and of 64 rows (the A^T s accumulator), each flushed into double; the
 // scalar columns of F32Columns in double. A relative error of about 1e-7 per application: Lanczos
@@ -396,8 +410,8 @@ __attribute__((target("avx2,fma"))) inline void gram_apply_f32fast(const float* 
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         // the dots at column j, the axpys at column j + sh (wrapped; see pipeline_shift)
         const int64_t jw = std::max(j0, std::min(j1, nv - sh));
-        fused4_f32(q0 + p, r0 + p, n, vp, wp, c0, c1, c2, c3, j0, jw, sh, a0, a1, a2, a3);
-        fused4_f32(q0 + p, r0 + p, n, vp, wp, c0, c1, c2, c3, jw, j1, sh - nv, a0, a1, a2, a3);
+        fused4<LanesF>(q0 + p, r0 + p, n, vp, wp, c0, c1, c2, c3, j0, jw, sh, a0, a1, a2, a3);
+        fused4<LanesF>(q0 + p, r0 + p, n, vp, wp, c0, c1, c2, c3, jw, j1, sh - nv, a0, a1, a2, a3);
         t[0] += hsum8(a0);
         t[1] += hsum8(a1);
         t[2] += hsum8(a2);
