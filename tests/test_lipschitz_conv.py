@@ -540,3 +540,54 @@ def test_measured_overlaps_spare_reorthogonalisation_on_a_convolution():
     assert out["partial"][2] <= out["full"][2] + 3
     assert runs["full"]["measured"] == 0
     assert runs["partial"]["measured"] > 3 * runs["partial"]["reorthogonalised"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    c_out=st.integers(1, 4),
+    c_in=st.integers(1, 3),
+    k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    hw=st.tuples(st.integers(4, 9), st.integers(4, 9)),
+    stride=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    padding=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    mode=st.sampled_from(["zeros", "circular"]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    seed=st.integers(0, 2**31),
+)
+def test_torch_maps_are_the_convolution_and_its_exact_adjoint(
+    c_out, c_in, k, hw, stride, padding, dilation, mode, dtype, seed
+):
+    # the adjoint (the flipped-kernel conv2d at stride 1 in float64 when d (k - 1) >= p, else
+    # conv_transpose2d) against <A x, y> = <x, A^T y> and A x against the materialised matrix
+    from infotheory.lipschitz.conv import _torch_maps, conv_output_shape
+
+    out = conv_output_shape(hw, k, stride, padding, dilation)
+    if min(out) < 1 or (mode == "circular" and max(padding) > min(hw)):
+        return
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((c_out, c_in, *k))
+    shape = (c_in, *hw)
+    dt = getattr(torch, dtype)
+    fwd, adj = _torch_maps(w, shape, stride, padding, dilation, mode, dt)
+    x = torch.from_numpy(rng.standard_normal((1, *shape)))
+    y = fwd(x)
+    assert y.dtype == dt and tuple(y.shape) == (1, c_out, *out)
+    wt = torch.from_numpy(w)
+    if mode == "circular" and any(padding):
+        xp = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), mode="circular")
+        want = F.conv2d(xp, wt, stride=stride, dilation=dilation)
+    else:
+        want = F.conv2d(x, wt, stride=stride, padding=padding, dilation=dilation)
+    rel = 1e-5 if dtype == "float32" else 1e-12
+    assert float((y.double() - want).norm()) <= rel * float(want.norm()) + 1e-300
+    if adj is None:
+        assert mode == "circular" and any(padding)
+        return
+    z = torch.from_numpy(rng.standard_normal(y.shape)).to(dt)
+    xt = adj(z)
+    assert xt.dtype == dt and tuple(xt.shape) == (1, *shape)
+    lhs = float((want * z.double()).sum())
+    rhs = float((x * xt.double()).sum())
+    scale = float(want.norm() * z.double().norm() + x.norm() * xt.double().norm())
+    assert abs(lhs - rhs) <= rel * scale
