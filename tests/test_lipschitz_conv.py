@@ -591,3 +591,20 @@ def test_torch_maps_are_the_convolution_and_its_exact_adjoint(
     rhs = float((x * xt.double()).sum())
     scale = float(want.norm() * z.double().norm() + x.norm() * xt.double().norm())
     assert abs(lhs - rhs) <= rel * scale
+
+
+@pytest.mark.parametrize("method", ["lanczos", "fft", "gram", "reshape"])
+def test_weight_is_shared_not_copied_yet_never_written(method):
+    # a float64 C-contiguous weight is used without a copy: every method must leave it as it
+    # was, and a read-only array (which torch cannot share) must work without warnings
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 3, 3, 3))
+    ro = w.copy()
+    ro.flags.writeable = False
+    before = w.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = conv_operator_norm(w, (3, 6, 6), padding=1, method=method)
+        b = conv_operator_norm(ro, (3, 6, 6), padding=1, method=method)
+    assert np.array_equal(w, before) and np.array_equal(ro, before)
+    assert a.value == b.value
