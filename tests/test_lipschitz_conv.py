@@ -608,3 +608,79 @@ def test_weight_is_shared_not_copied_yet_never_written(method):
         b = conv_operator_norm(ro, (3, 6, 6), padding=1, method=method)
     assert np.array_equal(w, before) and np.array_equal(ro, before)
     assert a.value == b.value
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    k=st.integers(0, 12),
+    dtype=st.sampled_from(["float32", "float64"]),
+    anorm0=st.sampled_from([0.0, 50.0]),
+    seed=st.integers(0, 2**31),
+)
+def test_lanczos_step_kernel_is_the_three_term_step_and_omega_recurrence(n, k, dtype, anorm0, seed):
+    # the compiled step against torch's dot/axpy/norm and _omega_next (the Python recurrence,
+    # operation for operation): the sums accumulate in double there, so float32 agrees to its
+    # rounding, float64 to a few ulps; om_next to the effect of that rounding on a and b
+    from infotheory import _core
+    from infotheory.lipschitz._operator import _omega_next
+
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    q, qp, w = (rng.standard_normal(n).astype(dt) for _ in range(3))
+    alphas, betas = rng.standard_normal(k + 3), rng.uniform(0.1, 2.0, k + 3)
+    om_prev, om_cur = rng.standard_normal(k + 3) * 1e-3, rng.standard_normal(k + 3) * 1e-3
+    om_next = np.full(k + 3, 7.0)
+    beta = float(betas[k - 1]) if k else 0.0
+    qt, qpt, wt = (torch.from_numpy(x.copy()).double() for x in (q, qp, w))
+    a_ref = float(qt @ wt)
+    wt = wt - a_ref * qt - (beta * qpt if k else 0.0)
+    b_ref = float(wt.norm())
+    an_ref = max(anorm0, abs(a_ref) + b_ref + beta)
+    ref = _omega_next(
+        om_prev[:k], om_cur[: k + 1], list(alphas[:k]), list(betas[:k]), a_ref, b_ref, 1e-6 * an_ref
+    )
+    w_in = w.copy()
+    a, b, anorm, om_max = _core.lanczos_step(
+        q, qp if k else None, w, beta, alphas, betas, k, om_prev, om_cur, om_next, 1e-6, anorm0
+    )
+    rel = 1e-5 if dtype == "float32" else 1e-12
+    scale = float(np.abs(q).max() * np.abs(w_in).max() * n) + 1.0
+    assert abs(a - a_ref) <= rel * scale
+    assert b == pytest.approx(b_ref, rel=rel, abs=rel * scale)
+    assert np.allclose(w, wt.numpy(), rtol=rel, atol=rel * scale / n**0.5)
+    assert anorm == pytest.approx(an_ref, rel=rel, abs=rel * scale)
+    assert np.allclose(om_next[: k + 2], ref, rtol=1e-4 if dtype == "float32" else 1e-9)
+    assert om_next[k + 2] == 7.0  # nothing written past k + 1
+    assert om_max == pytest.approx(np.abs(ref[: k + 1]).max(), rel=1e-4)
+
+
+def test_lanczos_step_kernel_flags_non_finite_and_checks_shapes():
+    from infotheory import _core
+
+    q = np.ones(5)
+    w = np.ones(5)
+    w[2] = np.nan
+    z = np.zeros(4)
+    a, _, _, om_max = _core.lanczos_step(q, None, w, 0.0, z, z, 0, z, z, z, 1e-6, 0.0)
+    assert not np.isfinite(a) and np.isnan(om_max)
+    with pytest.raises(ValueError, match="w must have shape"):
+        _core.lanczos_step(q, None, np.ones(4), 0.0, z, z, 0, z, z, z, 1e-6, 0.0)
+    with pytest.raises(ValueError, match="exceeds"):
+        _core.lanczos_step(q, q, np.ones(5), 0.0, z, z, 3, z, z, z, 1e-6, 0.0)
+    with pytest.raises(ValueError, match="q_prev must have shape"):
+        _core.lanczos_step(q, np.ones(3), np.ones(5), 0.0, z, z, 1, z, z, z, 1e-6, 0.0)
+
+
+def test_lanczos_top_rejects_vectors_it_cannot_run_on():
+    from infotheory.lipschitz._operator import lanczos_top
+
+    with pytest.raises(ValueError, match="v0 must be a float32 or float64 CPU tensor"):
+        lanczos_top(
+            lambda v: v,
+            lambda v: v,
+            torch.ones(4, dtype=torch.float16),
+            tol=1e-6,
+            max_iter=10,
+            max_basis=8,
+        )
