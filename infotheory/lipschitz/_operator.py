@@ -50,7 +50,10 @@ residual rule, which waits for ``r <= 2 tol theta``, got all 24 of such layers w
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -142,6 +145,37 @@ def certify(apply: Any, y: Any) -> tuple[float, float]:
     return math.sqrt(theta), math.sqrt(theta + r)
 
 
+# one reusable basis buffer per thread, up to _BASIS_CACHE_BYTES: the basis's fresh pages cost 12-80
+# ms a run at 512 channels, 7^2 (124 rows of 100 kB, page faults of 3-25 us each on this machine,
+# against a step of 6-8 ms), paid again on every call where glibc returns the block to the system
+_BASIS_CACHE_BYTES = 32 << 20
+_basis_cache = threading.local()
+
+
+@contextlib.contextmanager
+def _basis(rows: int, n: int, dtype: Any) -> Iterator[Any]:
+    """An uninitialised ``(rows, n)`` tensor for the duration of the block: a view of this thread's
+    cached buffer when that fits within ``_BASIS_CACHE_BYTES`` and no enclosing call (an operator
+    that runs Lanczos itself) holds it, else a fresh one."""
+    import torch
+
+    size = rows * n
+    if size * torch.finfo(dtype).bits // 8 > _BASIS_CACHE_BYTES or getattr(
+        _basis_cache, "busy", False
+    ):
+        yield torch.empty((rows, n), dtype=dtype)
+        return
+    buf = getattr(_basis_cache, "buf", None)
+    if buf is None or buf.dtype != dtype or buf.numel() < size:
+        buf = torch.empty(size, dtype=dtype)
+        _basis_cache.buf = buf
+    _basis_cache.busy = True
+    try:
+        yield buf[:size].view(rows, n)
+    finally:
+        _basis_cache.busy = False
+
+
 # counts of the last lanczos_top call (tests and benchmarks read them): vectors reorthogonalised,
 # and vectors whose overlaps were measured and found below eta (not reorthogonalised)
 LAST_RUN: dict[str, int] = {}
@@ -163,8 +197,6 @@ def lanczos_top(
     ``reorth``: "partial" (semi-orthogonality, see the module notes) or "full" (every step)."""
     import torch
 
-    from .. import _core
-
     if reorth not in ("partial", "full"):
         raise ValueError(f"reorth must be 'partial' or 'full', got {reorth!r}")
     full = reorth == "full"
@@ -175,7 +207,20 @@ def lanczos_top(
     dt = v0.dtype
     n = v0.numel()
     kmax = max(2, min(max_basis, n + 1))
-    Q = v0.new_empty((kmax, n))
+    with _basis(kmax, n, dt) as Q:
+        return _lanczos(apply_fast, apply_exact, v0, Q, tol, max_iter, full)
+
+
+def _lanczos(
+    apply_fast: Any, apply_exact: Any, v0: Any, Q: Any, tol: float, max_iter: int, full: bool
+) -> tuple[float, float, int, Any]:
+    """The body of ``lanczos_top`` on the basis buffer ``Q`` (``kmax`` rows of ``n``)."""
+    import torch
+
+    from .. import _core
+
+    dt = v0.dtype
+    kmax, n = Q.shape
     # the rule is on lambda = sigma^2 (relative bracket width about r / (2 theta)); the float32
     # operator's rounding adds to the float64 residual, hence the smaller target in mixed mode:
     # at 512 channels, 7^2 it added 0.045 tol to the width with torch's conv2d/conv_transpose2d
