@@ -145,10 +145,12 @@ def certify(apply: Any, y: Any) -> tuple[float, float]:
     return math.sqrt(theta), math.sqrt(theta + r)
 
 
-# one reusable basis buffer per thread, up to _BASIS_CACHE_BYTES: the basis's fresh pages cost 12-80
-# ms a run at 512 channels, 7^2 (124 rows of 100 kB, page faults of 3-25 us each on this machine,
-# against a step of 6-8 ms), paid again on every call where glibc returns the block to the system
-_BASIS_CACHE_BYTES = 32 << 20
+# one reusable basis buffer per thread, up to _BASIS_CACHE_BYTES (the basis size the convolutions
+# ask for, about 96 MB; only the rows a run has touched are resident): the basis's fresh pages cost
+# 12-80 ms a run at 512 channels, 7^2 (124 rows of 100 kB, page faults of 3-25 us each on this
+# machine, against a step of 6-8 ms) and 15-30 ms at 64-128 channels, 28^2-32^2, paid again on
+# every call where glibc returns the block to the system
+_BASIS_CACHE_BYTES = 100 << 20
 _basis_cache = threading.local()
 
 
