@@ -373,3 +373,17 @@ def spectral_gram_block(
     out: npt.NDArray[np.float64],
     kernel: int,
 ) -> None: ...
+def lanczos_step(
+    q: npt.NDArray[np.floating],
+    q_prev: npt.NDArray[np.floating] | None,
+    w: npt.NDArray[np.floating],
+    beta_prev: float,
+    alphas: npt.NDArray[np.float64],
+    betas: npt.NDArray[np.float64],
+    k: int,
+    om_prev: npt.NDArray[np.float64],
+    om_cur: npt.NDArray[np.float64],
+    om_next: npt.NDArray[np.float64],
+    eps1: float,
+    anorm: float,
+) -> tuple[float, float, float, float]: ...

@@ -540,3 +540,220 @@ def test_measured_overlaps_spare_reorthogonalisation_on_a_convolution():
     assert out["partial"][2] <= out["full"][2] + 3
     assert runs["full"]["measured"] == 0
     assert runs["partial"]["measured"] > 3 * runs["partial"]["reorthogonalised"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    c_out=st.integers(1, 4),
+    c_in=st.integers(1, 3),
+    k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    hw=st.tuples(st.integers(4, 9), st.integers(4, 9)),
+    stride=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    padding=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    mode=st.sampled_from(["zeros", "circular"]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    seed=st.integers(0, 2**31),
+)
+def test_torch_maps_are_the_convolution_and_its_exact_adjoint(
+    c_out, c_in, k, hw, stride, padding, dilation, mode, dtype, seed
+):
+    # the adjoint (the flipped-kernel conv2d at stride 1 in float64 when d (k - 1) >= p, else
+    # conv_transpose2d) against <A x, y> = <x, A^T y> and A x against the materialised matrix
+    from infotheory.lipschitz.conv import _torch_maps, conv_output_shape
+
+    out = conv_output_shape(hw, k, stride, padding, dilation)
+    if min(out) < 1 or (mode == "circular" and max(padding) > min(hw)):
+        return
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((c_out, c_in, *k))
+    shape = (c_in, *hw)
+    dt = getattr(torch, dtype)
+    fwd, adj = _torch_maps(w, shape, stride, padding, dilation, mode, dt)
+    x = torch.from_numpy(rng.standard_normal((1, *shape)))
+    y = fwd(x)
+    assert y.dtype == dt and tuple(y.shape) == (1, c_out, *out)
+    wt = torch.from_numpy(w)
+    if mode == "circular" and any(padding):
+        xp = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), mode="circular")
+        want = F.conv2d(xp, wt, stride=stride, dilation=dilation)
+    else:
+        want = F.conv2d(x, wt, stride=stride, padding=padding, dilation=dilation)
+    rel = 1e-5 if dtype == "float32" else 1e-12
+    assert float((y.double() - want).norm()) <= rel * float(want.norm()) + 1e-300
+    if adj is None:
+        assert mode == "circular" and any(padding)
+        return
+    z = torch.from_numpy(rng.standard_normal(y.shape)).to(dt)
+    xt = adj(z)
+    assert xt.dtype == dt and tuple(xt.shape) == (1, *shape)
+    lhs = float((want * z.double()).sum())
+    rhs = float((x * xt.double()).sum())
+    scale = float(want.norm() * z.double().norm() + x.norm() * xt.double().norm())
+    assert abs(lhs - rhs) <= rel * scale
+
+
+@pytest.mark.parametrize("method", ["lanczos", "fft", "gram", "reshape"])
+def test_weight_is_shared_not_copied_yet_never_written(method):
+    # a float64 C-contiguous weight is used without a copy: every method must leave it as it
+    # was, and a read-only array (which torch cannot share) must work without warnings
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 3, 3, 3))
+    ro = w.copy()
+    ro.flags.writeable = False
+    before = w.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = conv_operator_norm(w, (3, 6, 6), padding=1, method=method)
+        b = conv_operator_norm(ro, (3, 6, 6), padding=1, method=method)
+    assert np.array_equal(w, before) and np.array_equal(ro, before)
+    assert a.value == b.value
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    k=st.integers(0, 12),
+    dtype=st.sampled_from(["float32", "float64"]),
+    anorm0=st.sampled_from([0.0, 50.0]),
+    seed=st.integers(0, 2**31),
+)
+def test_lanczos_step_kernel_is_the_three_term_step_and_omega_recurrence(n, k, dtype, anorm0, seed):
+    # the compiled step against torch's dot/axpy/norm and _omega_next (the Python recurrence,
+    # operation for operation): the sums accumulate in double there, so float32 agrees to its
+    # rounding, float64 to a few ulps; om_next to the effect of that rounding on a and b
+    from infotheory import _core
+    from infotheory.lipschitz._operator import _omega_next
+
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    q, qp, w = (rng.standard_normal(n).astype(dt) for _ in range(3))
+    alphas, betas = rng.standard_normal(k + 3), rng.uniform(0.1, 2.0, k + 3)
+    om_prev, om_cur = rng.standard_normal(k + 3) * 1e-3, rng.standard_normal(k + 3) * 1e-3
+    om_next = np.full(k + 3, 7.0)
+    beta = float(betas[k - 1]) if k else 0.0
+    qt, qpt, wt = (torch.from_numpy(x.copy()).double() for x in (q, qp, w))
+    a_ref = float(qt @ wt)
+    wt = wt - a_ref * qt - (beta * qpt if k else 0.0)
+    b_ref = float(wt.norm())
+    an_ref = max(anorm0, abs(a_ref) + b_ref + beta)
+    ref = _omega_next(
+        om_prev[:k], om_cur[: k + 1], list(alphas[:k]), list(betas[:k]), a_ref, b_ref, 1e-6 * an_ref
+    )
+    w_in = w.copy()
+    a, b, anorm, om_max = _core.lanczos_step(
+        q, qp if k else None, w, beta, alphas, betas, k, om_prev, om_cur, om_next, 1e-6, anorm0
+    )
+    rel = 1e-5 if dtype == "float32" else 1e-12
+    scale = float(np.abs(q).max() * np.abs(w_in).max() * n) + 1.0
+    assert abs(a - a_ref) <= rel * scale
+    assert b == pytest.approx(b_ref, rel=rel, abs=rel * scale)
+    assert np.allclose(w, wt.numpy(), rtol=rel, atol=rel * scale / n**0.5)
+    assert anorm == pytest.approx(an_ref, rel=rel, abs=rel * scale)
+    assert np.allclose(om_next[: k + 2], ref, rtol=1e-4 if dtype == "float32" else 1e-9)
+    assert om_next[k + 2] == 7.0  # nothing written past k + 1
+    assert om_max == pytest.approx(np.abs(ref[: k + 1]).max(), rel=1e-4)
+
+
+def test_lanczos_step_kernel_flags_non_finite_and_checks_shapes():
+    from infotheory import _core
+
+    q = np.ones(5)
+    w = np.ones(5)
+    w[2] = np.nan
+    z = np.zeros(4)
+    a, _, _, om_max = _core.lanczos_step(q, None, w, 0.0, z, z, 0, z, z, z, 1e-6, 0.0)
+    assert not np.isfinite(a) and np.isnan(om_max)
+    with pytest.raises(ValueError, match="w must have shape"):
+        _core.lanczos_step(q, None, np.ones(4), 0.0, z, z, 0, z, z, z, 1e-6, 0.0)
+    with pytest.raises(ValueError, match="exceeds"):
+        _core.lanczos_step(q, q, np.ones(5), 0.0, z, z, 3, z, z, z, 1e-6, 0.0)
+    with pytest.raises(ValueError, match="q_prev must have shape"):
+        _core.lanczos_step(q, np.ones(3), np.ones(5), 0.0, z, z, 1, z, z, z, 1e-6, 0.0)
+
+
+def test_lanczos_top_rejects_vectors_it_cannot_run_on():
+    from infotheory.lipschitz._operator import lanczos_top
+
+    with pytest.raises(ValueError, match="v0 must be a float32 or float64 CPU tensor"):
+        lanczos_top(
+            lambda v: v,
+            lambda v: v,
+            torch.ones(4, dtype=torch.float16),
+            tol=1e-6,
+            max_iter=10,
+            max_basis=8,
+        )
+
+
+def _diag_problem(n, seed, dtype=torch.float64):
+    rng = np.random.default_rng(seed)
+    d = torch.from_numpy(np.sort(rng.uniform(0.0, 1.0, n)) ** 0.3)
+    v0 = torch.from_numpy(rng.standard_normal(n)).to(dtype)
+    return d, v0
+
+
+def _run_diag(d, v0, tol=1e-6):
+    from infotheory.lipschitz._operator import lanczos_top
+
+    dd = d.to(v0.dtype)
+    return lanczos_top(lambda v: dd * v, lambda v: d * v, v0, tol=tol, max_iter=2000, max_basis=64)
+
+
+def test_reused_basis_buffer_gives_the_fresh_buffers_results(monkeypatch):
+    # calls of several sizes and dtypes in a row share one cached buffer (views of it): each must
+    # give bit for bit what a fresh buffer gives, and a larger problem replaces the buffer
+    from infotheory.lipschitz import _operator
+
+    problems = [
+        (500, 1, torch.float32),
+        (2000, 2, torch.float64),
+        (300, 3, torch.float32),
+        (2000, 4, torch.float32),
+        (800, 5, torch.float64),
+    ]
+    cached = [_run_diag(*_diag_problem(n, s, dt)) for n, s, dt in problems]
+    buf = _operator._basis_cache.buf  # the last dtype's buffer, which fits the last problem
+    assert buf.dtype == torch.float64 and buf.numel() >= 64 * 800
+    monkeypatch.setattr(_operator, "_BASIS_CACHE_BYTES", 0)
+    fresh = [_run_diag(*_diag_problem(n, s, dt)) for n, s, dt in problems]
+    for (lo, hi, its, y), (lo2, hi2, its2, y2) in zip(cached, fresh, strict=True):
+        assert (lo, hi, its) == (lo2, hi2, its2)
+        assert torch.equal(y, y2)
+
+
+def test_operator_running_lanczos_itself_gets_its_own_basis():
+    # an operator that calls lanczos_top inside (the cached buffer is then held by the outer
+    # call): both results must be those of separate runs
+    from infotheory.lipschitz._operator import lanczos_top
+
+    d, v0 = _diag_problem(400, 7)
+    d2, v2 = _diag_problem(300, 8)
+    inner_want = _run_diag(d2, v2)
+    seen = []
+
+    def apply(v):
+        seen.append(_run_diag(d2, v2))
+        return d * v
+
+    lo, hi, its, _ = lanczos_top(apply, apply, v0, tol=1e-6, max_iter=2000, max_basis=64)
+
+    def plain(v):
+        return d * v
+
+    want = lanczos_top(plain, plain, v0, tol=1e-6, max_iter=2000, max_basis=64)
+    assert (lo, hi, its) == want[:3]
+    assert all(r[:3] == inner_want[:3] for r in seen)
+
+
+def test_concurrent_lanczos_runs_agree_with_serial_ones():
+    # concurrent calls must not share the cached basis (it is per thread, and held while in use;
+    # with one shared buffer and no hold this fails)
+    from concurrent.futures import ThreadPoolExecutor
+
+    problems = [_diag_problem(1500, s) for s in range(6)]
+    serial = [_run_diag(d, v) for d, v in problems]
+    with ThreadPoolExecutor(3) as ex:
+        parallel = list(ex.map(lambda p: _run_diag(*p), problems))
+    for a, b in zip(serial, parallel, strict=True):
+        assert a[:3] == b[:3]

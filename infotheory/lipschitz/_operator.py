@@ -26,6 +26,12 @@ where the basis sweeps had taken 10-20% of the time). Not used, measured: raisin
 bands; halving the recurrence's rounding term after each kept vector (down to ``eps``) cut the conv
 layers' triggers to 14-16 but broke down on a dense band.
 
+Between two operator applications one compiled call (``_core.lanczos_step``) does the step's
+vector work (``a = q.w``, ``w -= a q + beta q_prev``, ``b = ||w||``, sums in double) and the omega
+recurrence: the ~25 torch and numpy calls it replaces ran 3-4x slower inside the iteration than
+alone, each convolution having streamed its weights through the caches (at 512 channels, 7^2: 47
+ms of a run against 10 ms, same 124 steps).
+
 The stopping estimate ``beta_k |s_k|`` is the exact residual norm of the Ritz vector in exact
 arithmetic; the bracket recomputes it with the exact operator: ``[sqrt(theta), sqrt(theta + r)]``,
 the residual bound, which holds for ``lambda_1`` once the Ritz vector has reached the top
@@ -44,7 +50,10 @@ residual rule, which waits for ``r <= 2 tol theta``, got all 24 of such layers w
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -81,7 +90,9 @@ def _omega_next(
     b: float,
     noise: float,
 ) -> np.ndarray:
-    """Estimates of ``|q_j^T q_{k+1}|`` for ``j <= k + 1`` (Simon's recurrence) from those of
+    """The reference of the recurrence in ``_core.lanczos_step`` (same operations, same order).
+
+    Estimates of ``|q_j^T q_{k+1}|`` for ``j <= k + 1`` (Simon's recurrence) from those of
     ``q_k`` (``om_cur``, length ``k + 1``) and ``q_{k-1}`` (``om_prev``, length ``k``), with
     ``alphas``/``betas`` the first ``k`` coefficients, ``a = alpha_k``, ``b = beta_k`` (the new
     vector's norm before normalisation) and ``noise = eps ||B||``, the rounding of one step."""
@@ -134,6 +145,39 @@ def certify(apply: Any, y: Any) -> tuple[float, float]:
     return math.sqrt(theta), math.sqrt(theta + r)
 
 
+# one reusable basis buffer per thread, up to _BASIS_CACHE_BYTES (the basis size the convolutions
+# ask for, about 96 MB; only the rows a run has touched are resident): the basis's fresh pages cost
+# 12-80 ms a run at 512 channels, 7^2 (124 rows of 100 kB, page faults of 3-25 us each on this
+# machine, against a step of 6-8 ms) and 15-30 ms at 64-128 channels, 28^2-32^2, paid again on
+# every call where glibc returns the block to the system
+_BASIS_CACHE_BYTES = 100 << 20
+_basis_cache = threading.local()
+
+
+@contextlib.contextmanager
+def _basis(rows: int, n: int, dtype: Any) -> Iterator[Any]:
+    """An uninitialised ``(rows, n)`` tensor for the duration of the block: a view of this thread's
+    cached buffer when that fits within ``_BASIS_CACHE_BYTES`` and no enclosing call (an operator
+    that runs Lanczos itself) holds it, else a fresh one."""
+    import torch
+
+    size = rows * n
+    if size * torch.finfo(dtype).bits // 8 > _BASIS_CACHE_BYTES or getattr(
+        _basis_cache, "busy", False
+    ):
+        yield torch.empty((rows, n), dtype=dtype)
+        return
+    buf = getattr(_basis_cache, "buf", None)
+    if buf is None or buf.dtype != dtype or buf.numel() < size:
+        buf = torch.empty(size, dtype=dtype)
+        _basis_cache.buf = buf
+    _basis_cache.busy = True
+    try:
+        yield buf[:size].view(rows, n)
+    finally:
+        _basis_cache.busy = False
+
+
 # counts of the last lanczos_top call (tests and benchmarks read them): vectors reorthogonalised,
 # and vectors whose overlaps were measured and found below eta (not reorthogonalised)
 LAST_RUN: dict[str, int] = {}
@@ -158,10 +202,27 @@ def lanczos_top(
     if reorth not in ("partial", "full"):
         raise ValueError(f"reorth must be 'partial' or 'full', got {reorth!r}")
     full = reorth == "full"
+    if v0.device.type != "cpu" or v0.dtype not in (torch.float32, torch.float64):
+        raise ValueError(
+            f"v0 must be a float32 or float64 CPU tensor, got {v0.dtype} on {v0.device}"
+        )
     dt = v0.dtype
     n = v0.numel()
     kmax = max(2, min(max_basis, n + 1))
-    Q = v0.new_empty((kmax, n))
+    with _basis(kmax, n, dt) as Q:
+        return _lanczos(apply_fast, apply_exact, v0, Q, tol, max_iter, full)
+
+
+def _lanczos(
+    apply_fast: Any, apply_exact: Any, v0: Any, Q: Any, tol: float, max_iter: int, full: bool
+) -> tuple[float, float, int, Any]:
+    """The body of ``lanczos_top`` on the basis buffer ``Q`` (``kmax`` rows of ``n``)."""
+    import torch
+
+    from .. import _core
+
+    dt = v0.dtype
+    kmax, n = Q.shape
     # the rule is on lambda = sigma^2 (relative bracket width about r / (2 theta)); the float32
     # operator's rounding adds to the float64 residual, hence the smaller target in mixed mode:
     # at 512 channels, 7^2 it added 0.045 tol to the width with torch's conv2d/conv_transpose2d
@@ -175,8 +236,12 @@ def lanczos_top(
     fast = apply_fast
     while True:
         Q[0] = y.to(dt)
-        alphas: list[float] = []
-        betas: list[float] = []
+        Qn = Q.numpy()  # the same memory: the step kernel and numpy work on it directly
+        # the tridiagonal's coefficients, and the omega estimates in three rotating buffers
+        alphas = np.zeros(kmax + 1)
+        betas = np.zeros(kmax + 1)
+        om_prev, om_cur, om_next = (np.zeros(kmax + 2) for _ in range(3))
+        om_cur[0] = 1.0
         s = np.ones(1)
         theta, est = 0.0, math.inf
         k = 0
@@ -187,24 +252,36 @@ def lanczos_top(
         # in PROPACK (Larsen 1998); with eps alone the estimates fell behind the true loss after
         # a reorthogonalisation (measured: 10x low within 10 steps on a dense top band)
         eps1 = math.sqrt(n) * eps
-        om_prev, om_cur = np.zeros(0), np.ones(1)
+        sqrt_eps = math.sqrt(eps)
 
         force = False
         anorm = 0.0
         while True:
             q = Q[k]
-            w = fast(q)
+            w = fast(q).detach()
             its += 1
-            a = float(torch.dot(q, w))
+            if w.dtype != dt or not w.is_contiguous():
+                w = w.to(dt).contiguous()
+            wn = w.numpy()
+            # a = q.w, w -= a q + beta q_prev, b = ||w||, anorm, and the estimates om_next of
+            # |Q[j] . w / b| (Simon's recurrence, as _omega_next) in one call (_lanczos_step)
+            a, b, anorm, om_max = _core.lanczos_step(
+                Qn[k],
+                Qn[k - 1] if k else None,
+                wn,
+                float(betas[k - 1]) if k else 0.0,
+                alphas,
+                betas,
+                k,
+                om_prev,
+                om_cur,
+                om_next,
+                eps1,
+                anorm,
+            )
             if not math.isfinite(a):  # a NaN or inf anywhere in w reaches the dot product
                 raise ValueError("the operator produced NaN or inf")
-            w.sub_(q, alpha=a)
-            if k:
-                w.sub_(Q[k - 1], alpha=betas[-1])
-            b = float(torch.linalg.vector_norm(w))
-            anorm = max(anorm, abs(a) + b + (betas[-1] if k else 0.0))
-            om_next = _omega_next(om_prev, om_cur, alphas, betas, a, b, eps1 * anorm)
-            if force or full or not (np.abs(om_next[: k + 1]).max() <= math.sqrt(eps)):
+            if force or full or not (om_max <= sqrt_eps):
                 # the overlaps are measured first (h / b): where all are below eps1, the level the
                 # recurrence assumes after a reorthogonalisation, the vector is kept as it is
                 Qk = Q[: k + 1]
@@ -223,11 +300,11 @@ def lanczos_top(
                     measured += 1
                 om_next[: k + 1] = eps1
                 force = not force  # the vector after a reorthogonalised one is, too
-            om_prev, om_cur = om_cur, om_next
+            om_prev, om_cur, om_next = om_cur, om_next, om_prev
             if not math.isfinite(b):
                 raise ValueError("the operator produced NaN or inf")
-            alphas.append(a)
-            betas.append(b)
+            alphas[k] = a
+            betas[k] = b
             k += 1
             if (
                 k > 12
@@ -239,20 +316,20 @@ def lanczos_top(
             ):
                 # far from the stop (the last estimate 64x above it; near the end it shrinks by
                 # about 12% a step) the top Ritz pair is computed every third step only
-                torch.div(w, b, out=Q[k])
+                np.divide(wn, b, out=Qn[k])
                 continue
-            theta, s = _top_ritz(alphas, betas)
+            theta, s = _top_ritz(alphas[:k], betas[:k])
             est = b * abs(float(s[-1]))
             if want * theta < est <= 4.0 * want * theta:
                 # near the stop: the refined Ritz vector's residual bound may already pass
-                est_r, s_r = _refined(alphas, betas, theta)
+                est_r, s_r = _refined(alphas[:k], betas[:k], theta)
                 if est_r < est:
                     est, s = est_r, s_r
             invariant = not (b > 1e-13 * max(abs(theta), 1e-300)) or k >= n
             settled = invariant or est <= want * theta
             if settled or k >= kmax or its + 1 >= max_iter:
                 break
-            torch.div(w, b, out=Q[k])
+            np.divide(wn, b, out=Qn[k])
         y = (Q[:k].T @ torch.as_tensor(s, dtype=dt)).to(torch.float64)
         y = y / y.norm()
         lo, hi = certify(apply_exact, y)
