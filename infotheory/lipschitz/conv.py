@@ -216,10 +216,13 @@ def conv_operator_norm(
     method : {"lanczos", "power", "fft", "gram", "reshape"}
         ``lanczos`` (default)/``power``: iterate the convolution and its adjoint (needs torch), any
         settings; bracket to ``tol``. Convolutions have many near-equal top singular values, which
-        Lanczos separates and power iteration may not. ``fft``: exact for circular padding with stride 1 and output size equal
-        to the input size; for zero padding (any stride) a certified upper bound through the
-        ``(n + d (k - 1))`` torus. ``gram``: certified upper bound by ``gram_steps`` Gram
-        iterations on the same blocks. ``reshape``: the norm of ``weight.reshape(c_out, -1)``, what
+        Lanczos separates and power iteration may not. Lanczos keeps its basis in a per-thread
+        buffer that later calls reuse (up to 100 MB of address space; the rows a run touched stay
+        resident, 12-25 MB for ResNet-sized layers), which saves the page faults of a fresh one.
+        ``fft``: exact for circular padding with stride 1 and output size equal to the input size;
+        for zero padding (any stride) a certified upper bound through the ``(n + d (k - 1))`` torus.
+        ``gram``: certified upper bound by ``gram_steps`` Gram iterations on the same blocks.
+        ``reshape``: the norm of ``weight.reshape(c_out, -1)``, what
         ``torch.nn.utils.spectral_norm`` uses for convolutions; flagged ``kind="heuristic"``.
     tol : float
         Relative bracket width for the iterative parts.
