@@ -256,6 +256,17 @@ def main() -> None:
                 f()
                 times[k].append(time.perf_counter() - t0)
         med = {k: float(np.median(v)) for k, v in times.items()}
+        # one numpy read (A @ v) of the matrix our passes iterate on (float32: W itself; float64:
+        # its float32 copy), back to back so that it is as cache-warm as in our iteration: the
+        # roofline of a pass
+        A_read = A if A.dtype == np.float32 else A.astype(np.float32)
+        x_read = np.ones(A.shape[1], np.float32)
+        gemv_times = []
+        for _ in range(22):
+            t0 = time.perf_counter()
+            A_read @ x_read
+            gemv_times.append(time.perf_counter() - t0)
+        t_gemv = float(np.median(gemv_times[2:]))
         for label, (stop, b) in variants.items():
             res = results[label]
             block = b if b is not None else 1  # the default: single-vector Lanczos
@@ -282,6 +293,10 @@ def main() -> None:
                 if bname in svds_tols:
                     s1 = float(results[bname][0])
                     row_extra["baseline_rel_error_vs_svd"] = abs(s1 - ref) / ref if ref else None
+                    # the ratio these passes would reach if each cost no more than one read of
+                    # the iterated matrix (gemv): how far a faster pass could take this row
+                    row_extra["gemv_ms"] = t_gemv * 1e3
+                    row_extra["ratio_if_each_pass_cost_one_gemv"] = med[bname] / (passes * t_gemv)
                 bench.record(
                     f"{name} {label}",
                     baseline=bname,
