@@ -757,13 +757,19 @@ struct Workspace {
   int64_t a32_size = 0;
 };
 
+// p advanced to the next 64-byte boundary, at most 15 floats on (callers allocate 16 floats of
+// slack); std::vector's and operator new's storage is only 16-byte aligned.
+inline float* align64(float* p) {
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  return p + (64 - addr % 64) % 64 / sizeof(float);
+}
+
 // `count` floats of `buf` that start on a 64-byte boundary (buf grows by 16 floats of slack), so
 // that the float32 passes' 32-byte vector loads and stores of v32 and w32 never straddle a cache
-// line (std::vector's storage is 16-byte aligned): about 5% of a 1024^2 pass.
+// line: about 5% of a 1024^2 pass.
 inline float* aligned_floats(std::vector<float>& buf, int64_t count) {
   buf.resize(static_cast<size_t>(count + 16));
-  const auto addr = reinterpret_cast<uintptr_t>(buf.data());
-  return buf.data() + ((64 - addr % 64) % 64) / sizeof(float);
+  return align64(buf.data());
 }
 
 // Floats in each work vector of the float32 pass for n columns: n plus the up to 7 floats that
@@ -1462,9 +1468,7 @@ inline const float* float32_shadow(const double* A, int64_t m, int64_t n, Worksp
     ws.a32.reset(new float[static_cast<size_t>(mn + 16)]);  // no zero fill; 16 floats of slack
     ws.a32_size = mn;
   }
-  // on a 64-byte boundary, so that the float32 pass needs no peel (operator new gives 16 bytes)
-  const auto addr = reinterpret_cast<uintptr_t>(ws.a32.get());
-  float* a32 = ws.a32.get() + (64 - addr % 64) % 64 / sizeof(float);
+  float* a32 = align64(ws.a32.get());  // so that the float32 pass needs no peel
   double big = 0.0, small = inf();
 #ifdef INFOTHEORY_SPECTRAL_X86
   if (cpu_has_avx2()) {
