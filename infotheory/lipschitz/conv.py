@@ -310,6 +310,15 @@ def conv_operator_norm(
     )
 
 
+def _adjoint_padding(
+    k: tuple[int, int], pd: tuple[int, int], dl: tuple[int, int]
+) -> tuple[int, int]:
+    """At stride 1 the adjoint of ``conv2d(x, w, padding=p, dilation=d)`` is ``conv2d(y,
+    flip(w)^T, padding=d (k - 1) - p, dilation=d)``: that padding per axis (negative where the
+    padding reaches beyond the kernel and there is no such form)."""
+    return (dl[0] * (k[0] - 1) - pd[0], dl[1] * (k[1] - 1) - pd[1])
+
+
 def _torch_maps(
     w: np.ndarray,
     shape: tuple[int, ...],
@@ -338,11 +347,10 @@ def _torch_maps(
     if padding_mode == "circular" and any(pd):
         return forward, None  # autograd supplies the adjoint of the circular pad
 
-    # at stride 1 the adjoint is also the convolution of the flipped, transposed kernel with
-    # padding d (k - 1) - p: in float64 (the certificate's operator) torch's conv2d takes half
-    # the time of its conv_transpose2d at 512 channels, 7^2 (11 against 24 ms a call), 0.8-0.9x
-    # at 64-128 channels, 28^2-32^2
-    pad_adj = tuple(d * (kk - 1) - p for d, kk, p in zip(dl, k, pd, strict=True))
+    # at stride 1 the adjoint is also a convolution (_adjoint_padding): in float64 (the
+    # certificate's operator) torch's conv2d takes half the time of its conv_transpose2d at 512
+    # channels, 7^2 (11 against 24 ms a call), 0.8-0.9x at 64-128 channels, 28^2-32^2
+    pad_adj = _adjoint_padding(k, pd, dl)
     if st == (1, 1) and min(pad_adj) >= 0 and dtype == torch.float64:
         flipped = torch.from_numpy(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).copy())
 
@@ -435,7 +443,7 @@ def _prepacked_maps(
     c_out, _, k1, k2 = w.shape
     if w.size < _PREPACK_MIN_WEIGHTS or st != (1, 1):
         return None
-    pad_adj = [d * (k - 1) - p for d, k, p in zip(dl, (k1, k2), pd, strict=True)]
+    pad_adj = list(_adjoint_padding((k1, k2), pd, dl))
     if min(pad_adj) < 0:
         return None
     out_hw = conv_output_shape((shape[1], shape[2]), (k1, k2), st, pd, dl)
