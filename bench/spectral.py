@@ -261,12 +261,7 @@ def main() -> None:
         # roofline of a pass
         A_read = A if A.dtype == np.float32 else A.astype(np.float32)
         x_read = np.ones(A.shape[1], np.float32)
-        gemv_times = []
-        for _ in range(22):
-            t0 = time.perf_counter()
-            A_read @ x_read
-            gemv_times.append(time.perf_counter() - t0)
-        t_gemv = float(np.median(gemv_times[2:]))
+        t_gemv = timeit(lambda: A_read @ x_read, repeat=20, warmup=2)["median_s"]
         for label, (stop, b) in variants.items():
             res = results[label]
             block = b if b is not None else 1  # the default: single-vector Lanczos
