@@ -387,3 +387,10 @@ def lanczos_step(
     eps1: float,
     anorm: float,
 ) -> tuple[float, float, float, float]: ...
+def spectral_band_top_pair(
+    T: npt.NDArray[np.float64],
+    p: int,
+    lo: float,
+    hint: float,
+    s: npt.NDArray[np.float64],
+) -> float: ...

@@ -29,6 +29,77 @@ def _with_spectrum(s: np.ndarray, m: int, n: int, seed: int) -> np.ndarray:
     return (U * s) @ V.T
 
 
+def _band(N: int, p: int, seed: int, cluster: float) -> np.ndarray:
+    """A symmetric band matrix (bandwidth p) whose two or three largest diagonal entries lie
+    `cluster` apart above the rest, coupled by the band: near-tied top eigenvalues when small."""
+    rng = np.random.default_rng(seed)
+    T = np.zeros((N, N))
+    for d in range(1, p + 1):
+        off = 0.3 * rng.standard_normal(N - d)
+        T += np.diag(off, d) + np.diag(off, -d)
+    diag = rng.uniform(-1.0, 1.0, N)
+    top = rng.choice(N, size=min(3, N), replace=False)
+    diag[top] = 3.0 + cluster * np.arange(len(top))
+    return T + np.diag(diag)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    N=st.integers(2, 60),
+    p=st.integers(1, 4),
+    seed=st.integers(0, 2**31),
+    cluster=st.sampled_from([0.0, 1e-12, 1e-7, 1e-3, 0.5]),
+    start=st.sampled_from(["zeros", "random", "near", "orthogonal"]),
+    hint=st.sampled_from([0.0, 1e-12, 1e-6, 1e-2, 10.0]),
+    below=st.sampled_from([0.0, 1e-9, 1e-3, 1.0]),
+)
+def test_band_top_pair_against_eigh(N, p, seed, cluster, start, hint, below):
+    # the top eigenpair of block Lanczos's projection: bisection on Cholesky factorisations,
+    # shortened by inverse iteration and the Rayleigh quotient's residual, must bracket the top
+    # eigenvalue to 1e-9 of the Gershgorin bound whatever the warm start, hint and lower bound
+    p = min(p, N - 1) if N > 1 else 1
+    T = _band(N, p, seed, cluster)
+    lam, vecs = np.linalg.eigh(T)
+    top = vecs[:, -1]
+    rng = np.random.default_rng(seed + 1)
+    s = {
+        "zeros": np.zeros(N),
+        "random": rng.standard_normal(N),
+        "near": top + 1e-3 * rng.standard_normal(N),
+        "orthogonal": vecs[:, 0].copy(),
+    }[start]
+    lo = lam[-1] - below * (lam[-1] - lam[0])
+    theta = _core.spectral_band_top_pair(T, p, lo, hint, s)
+    gersh = float(np.max(np.diag(T) + np.abs(T).sum(axis=1) - np.abs(np.diag(T))))
+    assert abs(theta - lam[-1]) <= 1e-9 * abs(gersh) + 1e-13
+    assert np.linalg.norm(s) == pytest.approx(1.0, abs=1e-12)
+    assert float(s @ T @ s) == pytest.approx(theta, abs=1e-13)
+    if lam[-1] - lam[-2] > 1e-6:  # a separated top: s is its eigenvector
+        assert abs(float(s @ top)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_band_top_pair_from_an_exactly_orthogonal_start():
+    # T decoupled (a zero band) and s on the bottom eigenvector: inverse iteration alone never
+    # leaves it, so the top pair must come from the random restart
+    T = np.diag([1.0, 2.0, 3.0, 0.5])
+    s = np.array([1.0, 0.0, 0.0, 0.0])
+    theta = _core.spectral_band_top_pair(T, 1, 2.5, 0.0, s)
+    assert theta == pytest.approx(3.0, rel=1e-12)
+    assert abs(s[2]) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_band_top_pair_bad_input():
+    T = np.diag([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="T must be"):
+        _core.spectral_band_top_pair(np.ones((2, 3)), 1, 0.0, 0.0, np.ones(2))
+    with pytest.raises(ValueError, match="p must be"):
+        _core.spectral_band_top_pair(T, 3, 0.0, 0.0, np.ones(3))
+    with pytest.raises(ValueError, match="s"):
+        _core.spectral_band_top_pair(T, 1, 0.0, 0.0, np.ones(2))
+    with pytest.raises(ValueError, match="finite"):
+        _core.spectral_band_top_pair(T * np.nan, 1, 0.0, 0.0, np.ones(3))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (7, 3), (37, 29), (66, 1003), (129, 16)])
 @pytest.mark.parametrize("p", [1, 2, 3, 4])

@@ -62,11 +62,56 @@ inline void band_solve(const double* L, int64_t N, int p, double* x) {
   }
 }
 
-// The largest eigenvalue lambda of T, bracketed by bisection on "sigma I - T is positive definite"
-// (a Cholesky factorisation, backward stable) to 1e-9 relative, from [lo, Gershgorin bound]
-// (`lo`: a lower bound, e.g. the previous top Ritz value); then s by three steps of inverse
-// iteration at the upper end (s: the warm start on entry, the unit vector on exit). Returns the
-// Rayleigh quotient s^T T s. L: N (p + 1) doubles.
+// s := (L L^T)^{-1} s, normalised, `times` times (inverse iteration at the factor's shift); where s
+// collapses to zero or overflows, e_1 instead.
+inline void band_inverse_iteration(const double* L, int64_t N, int p, double* s, int times) {
+  for (int it = 0; it < times; ++it) {
+    band_solve(L, N, p, s);
+    const double ns = norm2(s, N);
+    if (!(ns > 0.0) || !std::isfinite(ns)) {
+      for (int64_t i = 0; i < N; ++i) s[i] = i == 0 ? 1.0 : 0.0;
+      return;
+    }
+    for (int64_t i = 0; i < N; ++i) s[i] /= ns;
+  }
+}
+
+// s^T T s for the band matrix T and unit s; r (where not null) receives ||T s - (s^T T s) s||.
+inline double band_rayleigh(const double* T, int64_t ld, int64_t N, int p, const double* s,
+                            double* r = nullptr) {
+  auto row = [&](int64_t i) {
+    double t = 0.0;
+    for (int64_t j = std::max<int64_t>(0, i - p); j <= std::min<int64_t>(N - 1, i + p); ++j) {
+      t += T[i * ld + j] * s[j];
+    }
+    return t;
+  };
+  double theta = 0.0;
+  for (int64_t i = 0; i < N; ++i) theta += s[i] * row(i);
+  if (r) {
+    double r2 = 0.0;
+    for (int64_t i = 0; i < N; ++i) {
+      const double d = row(i) - theta * s[i];
+      r2 += d * d;
+    }
+    *r = std::sqrt(r2);
+  }
+  return theta;
+}
+
+// The largest eigenvalue lambda of T, bracketed to 1e-9 relative by "sigma I - T is positive
+// definite" (a Cholesky factorisation, backward stable) from [lo, Gershgorin bound] (`lo`: a lower
+// bound, e.g. the previous top Ritz value), and its vector s by inverse iteration at the upper end
+// (s: the warm start on entry, the unit vector on exit). Returns the Rayleigh quotient s^T T s.
+// L: N (p + 1) doubles.
+//
+// Each factorisation that succeeds at sigma (so lambda <= sigma) drives two steps of inverse
+// iteration there; the Rayleigh quotient rho of the result is a lower bound on lambda, and its
+// residual r puts an eigenvalue within r of rho, so the next factorisation is tried at rho + r.
+// Where that eigenvalue is lambda it succeeds and the bracket shrinks about quadratically (the first
+// factorisation at lo + hint, since the top Ritz value grows little from step to step, else at the
+// Gershgorin bound); where it fails,
+// lambda lies above rho + r and bisection finishes. Only the factorisations decide the upper end.
 inline double band_top_pair(const double* T, int64_t ld, int64_t N, int p, double lo, double hint,
                             double* s, double* L) {
   double hi = -inf(), dmax = -inf();
@@ -80,11 +125,39 @@ inline double band_top_pair(const double* T, int64_t ld, int64_t N, int p, doubl
   }
   lo = std::max(lo, dmax);
   const double scale = std::max(std::fabs(hi), 1e-300);
+  const double resolution = 1e-9 * scale;
   hi += 1e-12 * scale + 1e-300;
   if (!(lo < hi)) lo = hi - 1e-12 * scale;
-  // a tighter upper end first: the top Ritz value grows little from step to step
-  if (hint > 0.0 && lo + hint < hi && band_chol(T, ld, N, p, lo + hint, L)) hi = lo + hint;
-  for (int it = 0; it < 200 && hi - lo > 1e-9 * scale; ++it) {
+  double ns = norm2(s, N);
+  if (!(ns > 0.0) || !std::isfinite(ns)) {
+    for (int64_t i = 0; i < N; ++i) s[i] = 1.0;
+  }
+  bool factored = false;
+  if (hint > 0.0 && lo + hint < hi) {
+    factored = band_chol(T, ld, N, p, lo + hint, L);
+    if (factored) {
+      hi = lo + hint;
+    } else {
+      lo += hint;
+    }
+  }
+  if (!factored) factored = band_chol(T, ld, N, p, hi, L);
+  for (int cycle = 0; factored && cycle < 8; ++cycle) {
+    band_inverse_iteration(L, N, p, s, 2);
+    double r = 0.0;
+    const double rho = band_rayleigh(T, ld, N, p, s, &r);
+    lo = std::max(lo, rho);
+    if (hi - rho <= resolution) return rho;  // rho <= lambda <= hi
+    const double sigma = std::max(rho + r, lo + 0.5 * resolution);
+    if (!(sigma < hi)) continue;  // more inverse iteration at hi first
+    factored = band_chol(T, ld, N, p, sigma, L);
+    if (factored) {
+      hi = sigma;
+    } else {
+      lo = sigma;
+    }
+  }
+  for (int it = 0; it < 200 && hi - lo > resolution; ++it) {
     const double mid = 0.5 * (lo + hi);
     if (mid <= lo || mid >= hi) break;
     if (band_chol(T, ld, N, p, mid, L)) {
@@ -94,28 +167,16 @@ inline double band_top_pair(const double* T, int64_t ld, int64_t N, int p, doubl
     }
   }
   while (!band_chol(T, ld, N, p, hi, L)) hi += std::max(hi - lo, 1e-12 * scale);
-  double ns = norm2(s, N);
-  if (!(ns > 0.0) || !std::isfinite(ns)) {
-    for (int64_t i = 0; i < N; ++i) s[i] = 1.0;
+  band_inverse_iteration(L, N, p, s, 3);
+  double rho = band_rayleigh(T, ld, N, p, s);
+  // a warm start (numerically) orthogonal to the top eigenvector stays off it: iterate on until the
+  // Rayleigh quotient reaches the bracket, then from a random vector
+  for (int it = 0; it < 16 && rho < lo - resolution; ++it) {
+    if (it == 8) random_start(s, N, 0x5EED5ULL);
+    band_inverse_iteration(L, N, p, s, 1);
+    rho = band_rayleigh(T, ld, N, p, s);
   }
-  for (int it = 0; it < 3; ++it) {
-    band_solve(L, N, p, s);
-    ns = norm2(s, N);
-    if (!(ns > 0.0) || !std::isfinite(ns)) {
-      for (int64_t i = 0; i < N; ++i) s[i] = i == 0 ? 1.0 : 0.0;
-      break;
-    }
-    for (int64_t i = 0; i < N; ++i) s[i] /= ns;
-  }
-  double theta = 0.0;
-  for (int64_t i = 0; i < N; ++i) {
-    double t = 0.0;
-    for (int64_t j = std::max<int64_t>(0, i - p); j <= std::min<int64_t>(N - 1, i + p); ++j) {
-      t += T[i * ld + j] * s[j];
-    }
-    theta += s[i] * t;
-  }
-  return theta;
+  return rho;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Bindings of the spectral family: batched top singular value of dense matrices on CPU (OpenMP
 // across the batch, or across row blocks of one large matrix) and CUDA (power iteration).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -425,6 +426,31 @@ void run_gram_block(carray<T> A, carray<double> V, carray<double> W, int kernel)
   spectral::gram_block(a, m, n, p, vp, wp, kernel == 0 ? 0 : 1);
 }
 
+// The top eigenpair of a symmetric band matrix T (N x N, bandwidth p), as block Lanczos computes
+// it from its projection (tests): returns theta; s holds the warm start on entry and the unit
+// eigenvector on exit. lo: a lower bound on the top eigenvalue; hint: the expected distance above lo
+// of the first factorisation tried (0: none).
+double run_band_top_pair(carray<double> T, int p, double lo, double hint, carray<double> s) {
+  if (T.ndim() != 2 || T.shape(0) != T.shape(1) || T.shape(0) < 1) {
+    pyutil::value_error("T must be a non-empty square 2-D array, got " +
+                        pyutil::shape_str(pyutil::shape_of(T)));
+  }
+  const int64_t N = T.shape(0);
+  if (p < 1 || p >= N) {
+    pyutil::value_error("p must be in [1, N), got " + std::to_string(p));
+  }
+  pyutil::expect_shape("s", pyutil::shape_of(s), {N});
+  pyutil::expect_writable("s", s);
+  if (!std::isfinite(lo) || !std::isfinite(hint) || hint < 0.0) {
+    pyutil::value_error("lo must be finite and hint finite and >= 0");
+  }
+  for (int64_t i = 0; i < N * N; ++i) {
+    if (!std::isfinite(T.data()[i])) pyutil::value_error("T must be finite");
+  }
+  std::vector<double> L(static_cast<size_t>(N * (p + 1)));
+  return spectral::band_top_pair(T.data(), N, N, p, lo, hint, s.mutable_data(), L.data());
+}
+
 #ifdef INFOTHEORY_WITH_CUDA
 // CUDA power iteration (see cuda/spectral_launch.hpp). Capsules: W (b, m, n) float32/float64; v
 // (b, n), Av (b, m), sigma (b,), resid (b,) of W's dtype; scale (b,) float64. Runs `iters` steps on
@@ -504,6 +530,8 @@ void def_cpu(py::module_& m) {
 void register_spectral(py::module_& m) {
   def_cpu<double>(m);
   def_cpu<float>(m);
+  m.def("spectral_band_top_pair", &run_band_top_pair, py::arg("T").noconvert(), py::arg("p"),
+        py::arg("lo"), py::arg("hint"), py::arg("s").noconvert());
   m.def("spectral_top_complex", &run_cpu_complex, py::arg("W").noconvert(), py::arg("v").noconvert(),
         py::arg("sigma").noconvert(), py::arg("lower").noconvert(), py::arg("upper").noconvert(),
         py::arg("iterations").noconvert(), py::arg("status").noconvert(), py::arg("method"),
