@@ -79,10 +79,11 @@ def conv_case(bench: Bench, rng: np.random.Generator, c: int, hw: int, quick: bo
 
     r64 = ours_zero64()
     t_ours64 = timeit(ours_zero64, repeat=1, warmup=0)["median_s"]
-    r = ours_zero()
     from infotheory.lipschitz import _operator
 
-    reorth = dict(_operator.LAST_RUN)  # partial reorthogonalisation: done / measured and skipped
+    with _operator.recorded_runs() as recorded:
+        r = ours_zero()
+    reorth = recorded[-1]  # partial reorthogonalisation: done / measured and skipped
     # wall and CPU seconds: the machine is shared, and at one thread the process's CPU time is
     # the steadier figure under other processes' load (both are recorded, best of 5 for ours, and
     # the median of the 5)

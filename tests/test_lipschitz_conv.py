@@ -525,16 +525,17 @@ def test_measured_overlaps_spare_reorthogonalisation_on_a_convolution():
     v0 = torch.from_numpy(rng.standard_normal(64 * 256)).float()
     out, runs = {}, {}
     for mode in ("partial", "full"):
-        out[mode] = _operator.lanczos_top(
-            lambda v: gram(v, w32),
-            lambda v: gram(v, w),
-            v0,
-            tol=1e-6,
-            max_iter=2000,
-            max_basis=256,
-            reorth=mode,
-        )
-        runs[mode] = dict(_operator.LAST_RUN)
+        with _operator.recorded_runs() as recorded:
+            out[mode] = _operator.lanczos_top(
+                lambda v: gram(v, w32),
+                lambda v: gram(v, w),
+                v0,
+                tol=1e-6,
+                max_iter=2000,
+                max_basis=256,
+                reorth=mode,
+            )
+        (runs[mode],) = recorded
     assert out["partial"][0] == pytest.approx(out["full"][0], rel=1e-7)
     assert out["partial"][1] - out["partial"][0] <= 1e-6 * out["partial"][0]
     assert out["partial"][2] <= out["full"][2] + 3

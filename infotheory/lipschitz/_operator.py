@@ -51,6 +51,7 @@ residual rule, which waits for ``r <= 2 tol theta``, got all 24 of such layers w
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import threading
 from collections.abc import Iterator
@@ -178,9 +179,23 @@ def _basis(rows: int, n: int, dtype: Any) -> Iterator[Any]:
         _basis_cache.busy = False
 
 
-# counts of the last lanczos_top call (tests and benchmarks read them): vectors reorthogonalised,
-# and vectors whose overlaps were measured and found below eta (not reorthogonalised)
-LAST_RUN: dict[str, int] = {}
+_runs: contextvars.ContextVar[list[dict[str, int]] | None] = contextvars.ContextVar(
+    "lanczos_runs", default=None
+)
+
+
+@contextlib.contextmanager
+def recorded_runs() -> Iterator[list[dict[str, int]]]:
+    """The counts of each ``lanczos_top`` call made inside the block, in call order (tests and
+    benchmarks): ``reorthogonalised``, vectors reorthogonalised, and ``measured``, vectors whose
+    overlaps were measured and found below the rounding level (not reorthogonalised). Nothing
+    is recorded outside such a block."""
+    runs: list[dict[str, int]] = []
+    token = _runs.set(runs)
+    try:
+        yield runs
+    finally:
+        _runs.reset(token)
 
 
 def lanczos_top(
@@ -335,7 +350,9 @@ def _lanczos(
         lo, hi = certify(apply_exact, y)
         its += 1
         if hi - lo <= tol * lo or hi == 0.0 or its >= max_iter:
-            LAST_RUN.update(reorthogonalised=passes, measured=measured)
+            runs = _runs.get()
+            if runs is not None:
+                runs.append({"reorthogonalised": passes, "measured": measured})
             return lo, hi, its, y
         if fast is not apply_exact and settled:
             # the fast iteration has converged (or exhausted the space) as far as its own operator
