@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from .._arrays import int_scalar
 from .._result import ResultMixin
 from .._units import log_base
 from ._validate import as_float, scalar_out
@@ -184,6 +185,7 @@ def gaussian_vector_attack(
         problems). As ``s2 -> 0`` it reduces to reverse water-filling with level ``1/(2 lambda)``.
     """
     factor, unit = log_base(base)
+    int_scalar(iters, "iters", minimum=1)  # kept for compatibility: the solver needs no cap
     a2 = as_float(a2, "a2")
     s2 = as_float(s2, "s2")
     try:

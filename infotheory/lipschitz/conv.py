@@ -76,7 +76,7 @@ def _pair(x: Any, name: str, minimum: int) -> tuple[int, int]:
 
 
 def _weight_numpy(weight: Any) -> np.ndarray:
-    w = weight.detach().cpu().numpy() if _arrays.is_tensor(weight) else np.asarray(weight)
+    w = _arrays.host_array(weight, "weight")
     if w.dtype.kind != "f":
         raise TypeError(f"weight must be a real floating-point array, got dtype {w.dtype}")
     if w.ndim != 4:

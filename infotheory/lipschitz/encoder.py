@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import is_tensor, torch_module
+from .._arrays import host_array, is_tensor, torch_module
 
 FORMS = ("corrected", "paper")
 
@@ -86,7 +86,10 @@ def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
     """
     Lf = _nonneg("L", L, positive=True)
     tensor = is_tensor(logits)
-    z = logits.detach().cpu().double().numpy() if tensor else np.asarray(logits, dtype=np.float64)
+    z = host_array(logits, "logits")
+    if z.dtype == object or z.dtype.kind not in "iuf":
+        raise TypeError(f"logits must be real numbers, got dtype {z.dtype}")
+    z = z.astype(np.float64, copy=False)
     if z.ndim != 2 or z.shape[1] < 2 or z.shape[0] == 0:
         raise ValueError(f"logits must have shape (N, classes >= 2), got {z.shape}")
     if not np.isfinite(z).all():
@@ -95,7 +98,7 @@ def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
         top2 = np.sort(z, axis=1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
     else:
-        yy = y.detach().cpu().numpy() if is_tensor(y) else np.asarray(y)
+        yy = host_array(y, "y")
         if yy.shape != (z.shape[0],) or yy.dtype.kind not in "iu":
             raise ValueError(f"y must be integer labels of shape ({z.shape[0]},), got {yy.shape}")
         if yy.min() < 0 or yy.max() >= z.shape[1]:
@@ -116,7 +119,7 @@ def certified_accuracy(logits: Any, y: Any, L: float, eps: float) -> float:
     e = _nonneg("eps", eps)
     r = certified_radius(logits, L, y)
     r = r.cpu().numpy() if is_tensor(r) else r
-    z = logits.detach().cpu().numpy() if is_tensor(logits) else np.asarray(logits)
-    yy = y.detach().cpu().numpy() if is_tensor(y) else np.asarray(y)
+    z = host_array(logits, "logits")
+    yy = host_array(y, "y")
     correct = z.argmax(axis=1) == yy
     return float(np.mean(correct & (r >= e)))
