@@ -327,3 +327,314 @@ def test_gaussian_bayes_classifier_arguments():
         bounds.gaussian_bayes_classifier([0, 0], [1, 2], S, "a")
     with pytest.raises(ValueError, match="overflow"):  # returned theta = [nan, inf], c = nan
         bounds.gaussian_bayes_classifier([0, 0], [1e200, 2e200], np.eye(2) * 1e-200)
+
+
+# ---- second pass: attacks, ib, lipschitz, data, and overflow of finite inputs
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+
+
+X = torch.rand(5, 4)
+Y = torch.tensor([0, 1, 2, 0, 1])
+
+
+@pytest.mark.parametrize(
+    ("make", "call", "name"),
+    [
+        (lambda A, M: A.PGD(M, steps=2), lambda atk: atk(X.to("meta"), Y), "x"),
+        (lambda A, M: A.PGD(M, steps=2), lambda atk: atk(X, Y.to("meta")), "y"),
+        (lambda A, M: A.FGSM(M), lambda atk: atk(X, Y, Y.to("meta")), "target"),
+        (lambda A, M: A.FGSM(M, eps=torch.full((5,), 0.1).to("meta")), lambda atk: atk, "eps"),
+    ],
+)
+def test_attacks_refuse_meta_tensors(make, call, name):
+    from infotheory import attacks
+
+    # "Tensor.item() cannot be called on meta tensors" (RuntimeError) before
+    with pytest.raises(ValueError, match=f"{name} is a tensor on the meta device"):
+        call(make(attacks, _mlp()))
+
+
+@pytest.mark.parametrize("cls", ["PGD", "CW"])
+def test_attack_box_must_fit_the_dtype(cls):
+    from infotheory import attacks
+
+    # PGD: torch's "value cannot be converted to type float without overflow"; CW: NaN x_adv
+    atk = getattr(attacks, cls)(_mlp(), clip=(-1e308, 1e308), steps=2)
+    with pytest.raises(ValueError, match=r"clip=.* is wider than x's dtype torch\.float32"):
+        atk(X, Y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"steps": 10**30}, "steps must be <="), ({"seed": 2**70}, "seed must be <=")],
+)
+def test_attack_counts_fit_64_bits(kwargs, match):
+    from infotheory import attacks
+
+    with pytest.raises(ValueError, match=match):  # OverflowError / unnamed ValueError before
+        attacks.PGD(_mlp(), **kwargs)(X, Y)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_attack_step_lazy_negation_is_named(which):
+    from infotheory import attacks
+
+    args = [X.clone(), torch.randn(5, 4), X.clone()]
+    args[which] = args[which]._neg_view()
+    name = ("x", "grad", "x0")[which]
+    # torch's "Can't call numpy() on Tensor that has negative bit set" before
+    with pytest.raises(ValueError, match=f"{name} has a lazy conj/neg bit"):
+        attacks.attack_step(*args, 0.1, 0.01)
+
+
+def test_normalize_needs_values():
+    from infotheory import attacks
+
+    with pytest.raises(ValueError, match="mean must hold at least one value"):
+        attacks.Normalize(_mlp(), [], 0.5)(X)  # "shape '[1, 1]' is invalid" (RuntimeError) before
+
+
+def test_label_entropy_inputs():
+    from infotheory.ib import label_entropy
+
+    ref = label_entropy(torch.tensor([0, 1, 1, 2]))
+    assert label_entropy(np.array([0, 1, 1, 2])) == ref  # AttributeError before
+    assert label_entropy([0, 1, 1, 2]) == ref
+    # a bincount of 10**12 + 1 counters (8 TB) before
+    assert label_entropy(torch.tensor([10**12, 0])) == pytest.approx(np.log(2))
+    for bad, exc, match in [
+        (torch.tensor([-1, 0]), ValueError, "y must be >= 0"),
+        (torch.tensor([0, 1]).to("meta"), ValueError, "y is a tensor on the meta device"),
+        (torch.tensor([0.5]), TypeError, "y must hold integer labels"),
+        (torch.tensor([], dtype=torch.long), ValueError, "y must hold at least one label"),
+    ]:
+        with pytest.raises(exc, match=match):
+            label_entropy(bad)
+    with pytest.raises(TypeError, match="n_classes must be an int"):
+        label_entropy(torch.tensor([0, 1]), "a")
+    with pytest.raises(ValueError, match="y must be < n_classes = 2"):
+        label_entropy(torch.tensor([0, 2]), 2)
+
+
+def test_vib_losses_arguments():
+    from infotheory.ib import gaussian_kl, vib_loss
+
+    with pytest.raises(TypeError, match="mu and sigma must be torch tensors"):
+        gaussian_kl(np.zeros((2, 3)), np.ones((2, 3)))  # AttributeError before
+    with pytest.raises(ValueError, match="beta must be finite"):  # a NaN loss before
+        vib_loss(torch.randn(5, 3), Y, torch.zeros(5, 2), torch.ones(5, 2), float("nan"))
+
+
+MLP_CFG = {"arch": "mlp", "in_features": 4, "n_classes": 3, "K": 2, "widths": [8]}
+
+
+@pytest.mark.parametrize(
+    ("config", "exc", "match"),
+    [
+        ({}, ValueError, r"config\['arch'\] must be"),  # KeyError 'K' before
+        ({"arch": "mlp", "n_classes": 3}, ValueError, "misses"),
+        ({**MLP_CFG, "in_features": -4}, ValueError, "in_features must be >= 1"),
+        (
+            {**MLP_CFG, "arch": "cnn_mlp", "in_shape": (1, 8, 8), "channels": [2]}
+            | {"kernel_size": -3},
+            ValueError,
+            "kernel_size must be >= 1",
+        ),
+        ("abc", TypeError, "config must be a dict"),
+    ],
+)
+@pytest.mark.parametrize("model", ["VIB", "CEClassifier"])
+def test_model_configs_are_checked(model, config, exc, match):
+    from infotheory import ib
+
+    with pytest.raises(exc, match=match):
+        getattr(ib, model)(config)
+
+
+@pytest.mark.parametrize("std_bias", [float("nan"), float("inf"), "a"])
+def test_vib_std_bias(std_bias):
+    from infotheory import ib
+
+    with pytest.raises((TypeError, ValueError), match="std_bias must be"):  # NaN logits before
+        ib.VIB(MLP_CFG, std_bias=std_bias)
+
+
+def test_ema_arguments():
+    from infotheory import ib
+
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        ib.EMA(None, 0.9)
+    with pytest.raises(TypeError, match="ema must be a number"):
+        ib.EMA(_mlp(), "a")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"beta": float("inf")}, "beta must be in"),
+        ({"lr": float("inf")}, "lr must be in"),
+        ({"seed": 2**70}, "seed must be <="),
+    ],
+)
+def test_trainer_scalars(kwargs, match):
+    from infotheory import ib
+
+    with pytest.raises(ValueError, match=match):
+        ib.Trainer(ib.VIB(MLP_CFG), quiet=True, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ((torch.full((5, 4), float("nan")), Y), "train_data x must be finite"),  # NaN history
+        ((X, Y + 5), "train_data y must be < n_classes = 3"),  # IndexError before
+        ((X, Y - 3), "train_data y must be >= 0"),
+    ],
+)
+def test_trainer_fit_data(data, match):
+    from infotheory import ib
+
+    trainer = ib.Trainer(ib.VIB(MLP_CFG), quiet=True, batch_size=2)
+    with pytest.raises(ValueError, match=match):
+        trainer.fit(data, epochs=1)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "kwargs", "exc", "match"),
+    [
+        (X.numpy(), Y, {}, TypeError, "x must be a torch.Tensor"),  # AttributeError before
+        (X, Y + 5, {}, ValueError, "y must be < n_classes = 3"),  # RuntimeError before
+        (torch.full((5, 4), float("nan")), Y, {}, ValueError, "x must be finite"),  # NaN before
+        (X.to("meta"), Y, {}, ValueError, "x is a tensor on the meta device"),
+        (X, Y.float(), {}, TypeError, "y must hold integer class indices"),
+        (X, Y, {"h_y": float("nan")}, ValueError, "h_y must be finite"),  # NaN before
+        (X, Y, {"seed": "a"}, TypeError, "seed must be an int"),  # RuntimeError before
+    ],
+)
+def test_estimate_mi_arguments(x, y, kwargs, exc, match):
+    from infotheory import ib
+
+    with pytest.raises(exc, match=match):
+        ib.estimate_mi(ib.VIB(MLP_CFG), x, y, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),  # a 2.06 "estimate" before
+        ({"max_iter": float("nan")}, TypeError, "max_iter must be an int"),
+        ({"gram_steps": -1}, ValueError, "gram_steps must be >= 0"),
+        ({"gram_steps": "a"}, TypeError, "gram_steps must be an int"),
+        ({"seed": float("inf")}, TypeError, "seed must be an int"),  # OverflowError before
+        ({"seed": 2**70}, ValueError, "seed must be < 2"),
+        ({"stride": 1.5}, TypeError, "stride must be an int or a pair"),
+        ({"padding": 10**9}, ValueError, "more than"),  # torch's storage-size RuntimeError
+        ({"input_shape": None}, TypeError, "input_shape must be a tuple of ints"),
+        ({"input_shape": "abc"}, TypeError, "input_shape must be a tuple of ints"),
+        ({"input_shape": (1, 8.5, 8)}, TypeError, "input_shape entries must be an int"),
+        ({"dilation": 100}, ValueError, r"dilation \(100, 100\)"),
+    ],
+)
+def test_conv_operator_norm_options(kwargs, exc, match):
+    kw = {"input_shape": (1, 8, 8), **kwargs}
+    with pytest.raises(exc, match=match):
+        lipschitz.conv_operator_norm(np.ones((2, 1, 3, 3)), **kw)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (1.0, 1.0, 1e-300, 10**6),  # OverflowError: math range error before
+        (1.0, 1.0, 1e-300, 2),
+        (1e308, 1e308, 1e-10, 2),  # returned inf
+    ],
+)
+@pytest.mark.parametrize("form", ["corrected", "paper"])
+def test_gaussian_encoder_bound_overflow(args, form):
+    if form == "paper" and args[3] == 10**6:
+        # sqrt(2 pi)^(K-1) wins: the bound underflows to 0 (OverflowError before)
+        assert lipschitz.gaussian_encoder_bound(*args, form=form) == 0.0
+        return
+    with pytest.raises(ValueError, match="exceeds the float64 range"):
+        lipschitz.gaussian_encoder_bound(*args, form=form)
+
+
+def test_gaussian_encoder_bound_values_unchanged():
+    # math.md §B4.2 form, computed directly
+    K, s, lm, ls = 3, 0.5, 2.0, 1.5
+    ref = K / ((2 * np.pi) ** (K / 2) * s ** (K + 1)) * (ls + np.exp(-0.5) * lm)
+    assert lipschitz.gaussian_encoder_bound(lm, ls, s, K) == pytest.approx(ref, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"seed": float("inf")}, ValueError, "seed must be an int"),  # OverflowError before
+        ({"search": "a"}, ValueError, "search must be an int"),  # str + int TypeError before
+        ({"x": X.to("meta")}, ValueError, "x is a tensor on the meta device"),
+    ],
+)
+def test_lipschitz_lower_bound_arguments(kwargs, exc, match):
+    kw = {"x": X, **kwargs}
+    with pytest.raises(exc, match=match):
+        lipschitz.lipschitz_lower_bound(_mlp(), **kw)
+
+
+def test_lipschitz_lower_bound_non_finite_model():
+    model = _mlp()
+    model[1].weight.data.fill_(float("nan"))
+    with pytest.raises(ValueError, match="not finite"):  # LowerBound(value=nan) before
+        lipschitz.lipschitz_lower_bound(model, X)
+
+
+def test_certified_radius_meta_labels():
+    with pytest.raises(ValueError, match="y is a tensor on the meta device"):
+        lipschitz.certified_radius(np.array([[1.0, 2.0]]), 1.0, torch.tensor([0]).to("meta"))
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # S = a2 + s2 overflows: NaN allocations before
+        (
+            lambda: channels.gaussian_vector_attack(
+                np.array([1e308, 1.0]), np.array([1e308, 1]), 1
+            ),
+            "a2 \\+ s2 overflows",
+        ),
+        # sum(noise) + power overflows: level = allocation = capacity = inf before
+        (lambda: channels.waterfill(np.array([[1e308, 1e308]]), 1.0), "overflow float64"),
+    ],
+)
+def test_finite_inputs_that_overflow(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_estimator_odds_and_ends():
+    with pytest.raises(TypeError, match="value must be a real number"):
+        estimators.Information("x")
+    with pytest.raises(TypeError, match="method must be a string"):  # ambiguous truth value
+        estimators.mutual_information([0, 1], [0, 1], method=np.array(["a", "b"]))
+    with pytest.raises(TypeError, match="range must be a pair"):  # "len() of a 0-d tensor"
+        estimators.discretize(np.arange(3.0), range=torch.tensor(1.0))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"test_fraction": 1 - 1e-9}, ValueError, "leaves the training set empty"),
+        ({"test_fraction": 1e-9}, ValueError, "leaves the test set empty"),
+        ({"seed": -1}, ValueError, "seed must be >= 0"),  # numpy's unnamed message before
+        ({"test_fraction": "a"}, TypeError, "test_fraction must be a number"),
+    ],
+)
+def test_data_load_split(kwargs, exc, match):
+    from infotheory import data
+
+    with pytest.raises(exc, match=match):
+        data.load("digits", **kwargs)

@@ -180,7 +180,10 @@ def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[An
         else:
             return None
         budgets.append(b)
-    return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
+    try:
+        return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
+    except RuntimeError:  # a lazy conj/neg bit: the general path names the argument
+        return None
 
 
 def _cuda_step(

@@ -194,6 +194,9 @@ def gaussian_vector_attack(
         raise ValueError(f"a2 and s2 do not broadcast together: {e}") from e
     if a2.ndim == 0:
         raise ValueError("a2 must have at least one dimension (the coordinates), got a scalar")
+    with np.errstate(over="ignore"):
+        if not np.isfinite(a2 + s2).all():  # the solver works with S = a2 + s2: NaN allocations
+            raise ValueError("a2 + s2 overflows float64: rescale a2, s2 and D")
     if a2.shape[-1] == 0:
         raise ValueError(f"a2 must have at least one coordinate, got shape {a2.shape}")
     D = as_float(D, "D")

@@ -85,7 +85,11 @@ def discretize(
         finite = x[np.isfinite(x)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     else:
-        if isinstance(range, (str, bytes)) or not hasattr(range, "__len__") or len(range) != 2:
+        try:
+            pair = not isinstance(range, (str, bytes)) and len(range) == 2
+        except TypeError:  # no len(): a number, a 0-d tensor
+            pair = False
+        if not pair:
             raise TypeError(f"range must be a pair (low, high) of numbers, got {range!r}")
         lo, hi = real_scalar(range[0], "range[0]"), real_scalar(range[1], "range[1]")
         if hi < lo:

@@ -114,7 +114,7 @@ def mutual_information(
         A ``float`` whose ``unit`` attribute names its unit.
     """
     log_base(base)  # validate before any work
-    if method == "ksg":
+    if isinstance(method, str) and method == "ksg":
         return Information.from_nats(ksg_mi(x, y, k=k), base)
     return Information.from_nats(_discrete_mi(x, y, _method(method)), base)
 

@@ -58,11 +58,33 @@ def gaussian_encoder_bound(
     smin = _nonneg("sigma_min", sigma_min, positive=True)
     k = int(K)
     if form == "paper":
-        pre = k / (math.sqrt(2 * math.pi) ** (k - 1) * smin**2)
-        return pre * (2 * ls / math.e**1.5 + lm / math.e**0.5)
-    # in logs: sigma_min^(K+1) under/overflows for large K
-    log_pre = math.log(k) - 0.5 * k * math.log(2 * math.pi) - (k + 1) * math.log(smin)
-    return math.exp(log_pre) * (ls + math.exp(-0.5) * lm)
+        tail = 2 * ls / math.e**1.5 + lm / math.e**0.5
+        try:
+            value = k / (math.sqrt(2 * math.pi) ** (k - 1) * smin**2) * tail
+        except (OverflowError, ZeroDivisionError):  # sqrt(2 pi)^(K-1) or sigma_min^2 overflowed
+            value = math.inf
+        # the same in logs, to tell a huge bound from an intermediate overflow
+        log_pre = math.log(k) - 0.5 * (k - 1) * math.log(2 * math.pi) - 2 * math.log(smin)
+    else:
+        # in logs: sigma_min^(K+1) under/overflows for large K
+        log_pre = math.log(k) - 0.5 * k * math.log(2 * math.pi) - (k + 1) * math.log(smin)
+        tail = ls + math.exp(-0.5) * lm
+        try:
+            value = math.exp(log_pre) * tail
+        except OverflowError:
+            value = math.inf
+    if tail == 0.0 or math.isfinite(value):
+        return value if tail else 0.0
+    log_bound = log_pre + math.log(tail)
+    if log_bound > _LOG_MAX:
+        raise ValueError(
+            f"the bound exp({log_bound:.6g}) exceeds the float64 range (K={k}, "
+            f"sigma_min={smin:g}, L_mu={lm:g}, L_sigma={ls:g})"
+        )
+    return math.exp(log_bound)
+
+
+_LOG_MAX = math.log(np.finfo(np.float64).max)
 
 
 def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
