@@ -638,3 +638,51 @@ def test_data_load_split(kwargs, exc, match):
 
     with pytest.raises(exc, match=match):
         data.load("digits", **kwargs)
+
+
+def test_discrete_kernel_refuses_an_empty_output_alphabet():
+    from infotheory import _core
+
+    # a segfault before (the Python layer never passes this, the binding now refuses it itself)
+    with pytest.raises(ValueError, match="p_ux and distortion must be non-empty"):
+        _core.discrete_attack(P_UX, np.zeros((2, 0)), 0.1, 1e-8, 100, np.empty((2, 2, 0)))
+
+
+@pytest.fixture(scope="module")
+def untrained_run(tmp_path_factory):
+    from infotheory import ib
+
+    pytest.importorskip("sklearn")  # the digits data
+    out = tmp_path_factory.mktemp("run")
+    ib.Trainer(ib.VIB.mlp(64, 10, K=2, widths=[8]), quiet=True, out=out).save()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--eps", "nan"], "eps must be finite"),
+        (["--batch-size", "0"], "batch_size must be >= 1"),
+        (["--steps", "-1"], "steps must be >= 1"),
+    ],
+)
+def test_cli_attack_reports_bad_options(untrained_run, capsys, args, match):
+    from infotheory.cli import main
+
+    # a ValueError traceback (exit status 1) before
+    assert main(["attack", "--checkpoint", str(untrained_run), "--data", "digits", *args]) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_cli_train_reports_bad_out_and_seed(tmp_path, capsys):
+    from infotheory.cli import main
+
+    pytest.importorskip("sklearn")
+    tiny = ["--data", "digits", "--K", "2", "--widths", "8", "--epochs", "0", "--quiet"]
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert main(["train", *tiny, "--out", str(a_file)]) == 2  # FileExistsError traceback before
+    assert "error" in capsys.readouterr().err
+    out = str(tmp_path / "r")
+    assert main(["train", *tiny, "--seed", str(2**70), "--out", out]) == 2  # torch's overflow
+    assert "--seed must be in" in capsys.readouterr().err
