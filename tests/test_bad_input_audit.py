@@ -686,3 +686,17 @@ def test_cli_train_reports_bad_out_and_seed(tmp_path, capsys):
     out = str(tmp_path / "r")
     assert main(["train", *tiny, "--seed", str(2**70), "--out", out]) == 2  # torch's overflow
     assert "--seed must be in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_attack_step_bumps_the_autograd_version(fast):
+    from infotheory import attacks
+
+    # the kernel wrote through a numpy view without telling autograd: backward then silently
+    # differentiated the new values of x (2 x_new instead of 2 x_old)
+    x = torch.rand(3, 4, requires_grad=True)
+    y = (x * x).sum()
+    eps = 0.1 if fast else np.full(3, 0.1)  # an array budget takes the general path
+    attacks.attack_step(x, torch.randn(3, 4), x.detach().clone(), eps, 0.01)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
