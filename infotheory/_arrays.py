@@ -85,7 +85,7 @@ class Arg:
                 raise ValueError(
                     f"{name} with shape {tuple(t.shape)} does not broadcast to {shape}"
                 ) from e
-        v = value.detach().cpu().numpy() if is_tensor(value) else np.asarray(value)
+        v = host_array(value, name)
         _reject_bad_kind(v, name)
         try:
             b = np.broadcast_to(v.astype(self.array.dtype, copy=False), shape)
@@ -218,3 +218,71 @@ def raise_cuda_status(status: Any, names: dict[int, str]) -> None:
         p = int(bad.nonzero()[0, 0])
         code = int(status[p])
         raise ValueError(f"{names.get(code, f'status {code}')} (problem {p} of the batch)")
+
+
+def host_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a numpy array on the host, for the validators that read small or CPU inputs.
+
+    Torch tensors are detached and copied off their device (lazy conj/neg bits resolved, and
+    bfloat16 / float8 widened to float32, which numpy cannot hold); a tensor on the ``meta`` device
+    has no data and raises ValueError. Other inputs go through ``numpy.asarray``; a ragged list
+    raises ValueError naming ``name``. No dtype check: the caller names what it accepts.
+    """
+    if is_tensor(x):
+        if x.device.type == "meta":
+            raise ValueError(f"{name} is a tensor on the meta device, which holds no data")
+        t = x.detach()
+        if t.is_conj():
+            t = t.resolve_conj()
+        if t.is_neg():
+            t = t.resolve_neg()
+        torch = torch_module()
+        if t.is_floating_point() and t.dtype not in (torch.float16, torch.float32, torch.float64):
+            t = t.float()
+        return t.cpu().numpy()
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged lists
+        raise ValueError(f"{name} must be a rectangular array of numbers: {e}") from e
+
+
+def real_scalar(
+    x: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    strict: bool = False,
+    finite: bool = True,
+) -> float:
+    """``x`` as a Python float: a real number (Python or numpy scalar, or a 0-d / 1-element
+    array), not bool; TypeError otherwise. ValueError when NaN, infinite (unless ``finite`` is
+    False) or below ``minimum`` (at ``minimum`` too when ``strict``). Errors name ``name``."""
+    if isinstance(x, (bool, np.bool_)) or isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        v = float(x)
+    else:
+        a = host_array(x, name)
+        if a.dtype == object or a.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be a real number, got {type(x).__name__} of {a.dtype}")
+        if a.size != 1:
+            raise ValueError(f"{name} must be a single number, got shape {a.shape}")
+        v = float(a.reshape(()))
+    low = minimum is not None and (v < minimum or (strict and v == minimum))
+    if v != v or (finite and v in (np.inf, -np.inf)) or low:
+        want = ["finite"] if finite else ["a number"]
+        if minimum is not None:
+            want.append(f"{'>' if strict else '>='} {minimum:g}")
+        raise ValueError(f"{name} must be {' and '.join(want)}, got {v!r}")
+    return v
+
+
+def int_scalar(x: Any, name: str, *, minimum: int | None = None) -> int:
+    """``x`` as a Python int (Python or numpy integer, not bool): TypeError otherwise, ValueError
+    below ``minimum``. Errors name ``name``."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(x).__name__}")
+    v = int(x)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 _NAMED = {"e": (1.0, "nats"), "nats": (1.0, "nats"), "bits": (math.log(2.0), "bits")}
 
 
@@ -18,7 +20,9 @@ def log_base(base: str | float) -> tuple[float, str]:
         raise ValueError(
             f'base must be "e", "nats", "bits" or a positive number != 1, got {base!r}'
         )
-    if isinstance(base, bool) or not isinstance(base, (int, float)):
+    if isinstance(base, (bool, np.bool_)) or not isinstance(
+        base, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"base must be a string or a number, got {type(base).__name__}")
     b = float(base)
     if not math.isfinite(b) or b <= 0.0 or b == 1.0:

@@ -117,6 +117,12 @@ py::tuple discrete_cpu(carray<double> p, carray<double> d, double D, double tol,
   const int64_t U = p.shape(0), X = p.shape(1), Y = d.shape(1);
   pyutil::expect_shape("distortion", pyutil::shape_of(d), {X, Y});
   pyutil::expect_shape("q", pyutil::shape_of(q), {U, X, Y});
+  // the solver reads p[0] and d[0] (an empty Y crashed it)
+  if (U < 1 || X < 1 || Y < 1) {
+    pyutil::value_error("p_ux and distortion must be non-empty, got p_ux " +
+                        pyutil::shape_str(pyutil::shape_of(p)) + " and distortion " +
+                        pyutil::shape_str(pyutil::shape_of(d)));
+  }
   pyutil::expect_writable("q", q);
   channel::DiscreteResult r;
   Status st;

@@ -106,12 +106,20 @@ def parse_clip(clip: tuple[float, float] | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
+def check_int(value: Any, name: str, minimum: int, maximum: int = 2**63 - 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:  # torch takes 64-bit counts and seeds
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+def check_device(t: torch.Tensor, name: str) -> None:
+    """A tensor on the meta device holds no data: refuse it before anything reads a value."""
+    if t.device.type == "meta":
+        raise ValueError(f"{name} is a tensor on the meta device, which holds no data")
 
 
 def check_float(value: Any, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
@@ -133,6 +141,7 @@ def check_budget(eps: Any, name: str) -> float | torch.Tensor:
             raise ValueError(
                 f"{name} must be a scalar or a per-sample vector, got {tuple(eps.shape)}"
             )
+        check_device(eps, name)
         e = eps.detach()
         if not bool(torch.isfinite(e).all()) or bool((e < 0).any()):
             raise ValueError(f"{name} must be finite and non-negative, got {e.min().item()}")
@@ -157,6 +166,7 @@ def check_inputs(
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
     if x.dim() < 1 or x.shape[0] == 0:
         raise ValueError(f"x must have a non-empty batch axis, got shape {tuple(x.shape)}")
+    check_device(x, "x")
     labels = []
     for name, v in (("y", y), ("target", target)):
         if v is None:
@@ -168,6 +178,7 @@ def check_inputs(
             )
         if v.is_floating_point() or v.is_complex() or v.dtype == torch.bool:
             raise TypeError(f"{name} must hold integer class indices, got dtype {v.dtype}")
+        check_device(v, name)
         if v.shape != (x.shape[0],):
             raise ValueError(
                 f"{name} must have shape ({x.shape[0]},) to match x's batch, got {tuple(v.shape)}"
@@ -180,6 +191,12 @@ def check_inputs(
         raise ValueError("x must be finite, found NaN or inf")
     if clip is not None:
         lo, hi = clip
+        big = torch.finfo(x.dtype).max
+        if not hi - lo <= big:  # the box (and its width, which CW divides by) must fit x's dtype
+            raise ValueError(
+                f"clip=({lo}, {hi}) is wider than x's dtype {x.dtype} can hold (max {big:g}); "
+                "narrow the box or pass clip=None"
+            )
         xmin, xmax = float(x.min()), float(x.max())
         if xmin < lo or xmax > hi:
             raise ValueError(

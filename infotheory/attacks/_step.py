@@ -119,6 +119,9 @@ def attack_step(
     if fast is not None:  # valid CPU tensors: the kernel's own checks suffice
         l2, linf = np.empty_like(fast[3]), np.empty_like(fast[3])
         _core.attack_step(*fast, float(lo), float(hi), nm, l2, linf)
+        # the kernel wrote through a numpy view: tell autograd, as torch's own in-place ops do,
+        # so that a graph which saved x raises instead of differentiating the new values
+        _increment_version(x)
         return torch.from_numpy(l2), torch.from_numpy(linf)
     xa = _arrays.float_array(x, "x", allow_copy=False, min_ndim=1, allow_empty=True)
     same = (xa.np_dtype,)
@@ -138,7 +141,12 @@ def attack_step(
         _cuda_step(xa.array, ga.array, ba.array, e, al, float(lo), float(hi), nm, l2, linf)
     else:
         _core.attack_step(xa.array, ga.array, ba.array, e, al, float(lo), float(hi), nm, l2, linf)
+    if xa.backend != "numpy":
+        _increment_version(x)
     return xa.wrap(l2), xa.wrap(linf)
+
+
+_increment_version = torch.autograd.graph.increment_version
 
 
 _NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
@@ -180,7 +188,10 @@ def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[An
         else:
             return None
         budgets.append(b)
-    return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
+    try:
+        return (x.detach().numpy(), grad.detach().numpy(), x0.detach().numpy(), *budgets)
+    except RuntimeError:  # a lazy conj/neg bit: the general path names the argument
+        return None
 
 
 def _cuda_step(

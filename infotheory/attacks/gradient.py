@@ -53,7 +53,7 @@ class _Iterative(Attack):
         self.eot = check_int(eot, "eot", 1)
         self.restarts = check_int(restarts, "restarts", 1)
         if seed is not None:
-            check_int(seed, "seed", 0)
+            check_int(seed, "seed", 0, 2**64 - 1)
         self.seed = seed
 
     def _run(

@@ -21,6 +21,9 @@ class Normalize(nn.Module):
         super().__init__()
         m = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
         s = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
+        for name, v in (("mean", m), ("std", s)):
+            if v.numel() == 0:
+                raise ValueError(f"{name} must hold at least one value (one per channel)")
         if not bool(torch.isfinite(s).all()) or bool((s <= 0).any()):
             raise ValueError(f"std must be finite and positive, got {s.tolist()}")
         if not bool(torch.isfinite(m).all()):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import host_array, real_scalar
 from .._units import log_base
 
 
@@ -38,13 +39,15 @@ def fano_lower_bound(H: float, M: int, form: str = "weak", *, base: str | float 
     if M < 2:
         raise ValueError(f"M must be >= 2, got {M}")
     ln_b, _ = log_base(base)
-    h = float(H)
-    if math.isnan(h) or h < 0:
+    h = real_scalar(H, "H", finite=False)
+    if h < 0:
         raise ValueError(f"H must be >= 0, got {H!r}")
     bits = h * ln_b / math.log(2.0)
     top = math.log2(M)
     if bits > top * (1 + 1e-12) + 1e-12:
         raise ValueError(f"H must be <= log(M) = {top:.6g} bits, got {bits:.6g} bits")
+    if not isinstance(form, str) or form not in ("weak", "full"):
+        raise ValueError(f'form must be "weak" or "full", got {form!r}')
     if form == "weak":
         return max(0.0, (bits - 1.0) / top)
     if form != "full":
@@ -136,6 +139,13 @@ def _mi_nats(delta: float, prior: float) -> float:
     return max(0.0, p1 * i1 + p0 * i0)
 
 
+def _real(x: Any, name: str) -> np.ndarray:
+    a = host_array(x, name)
+    if a.dtype == object or a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
+    return a.astype(np.float64, copy=False)
+
+
 def gaussian_bayes_classifier(
     mu0: Any,
     mu1: Any,
@@ -165,9 +175,7 @@ def gaussian_bayes_classifier(
     Examples: mu0 = (0, 0), mu1 = (1, 2), Sigma = [[1, .5], [.5, 2]] gives theta = (0.571429,
     0.857143), c = 1.142857, delta = 1.511858, error = Phi(-delta/2) = 0.224846.
     """
-    m0 = np.asarray(mu0, dtype=np.float64)
-    m1 = np.asarray(mu1, dtype=np.float64)
-    S = np.asarray(Sigma, dtype=np.float64)
+    m0, m1, S = (_real(v, n) for v, n in ((mu0, "mu0"), (mu1, "mu1"), (Sigma, "Sigma")))
     if m0.ndim != 1 or m0.shape != m1.shape or m0.size == 0:
         raise ValueError(f"mu0 and mu1 must be 1-D of equal length, got {m0.shape} and {m1.shape}")
     d = m0.size
@@ -181,10 +189,10 @@ def gaussian_bayes_classifier(
         chol = np.linalg.cholesky(S)
     except np.linalg.LinAlgError as e:
         raise ValueError("Sigma must be positive definite") from e
-    p = float(prior)
+    p = real_scalar(prior, "prior")
     if not 0.0 < p < 1.0:
         raise ValueError(f"prior must be in (0, 1), got {prior!r}")
-    if threshold not in ("bayes", "paper"):
+    if not isinstance(threshold, str) or threshold not in ("bayes", "paper"):
         raise ValueError(f'threshold must be "bayes" or "paper", got {threshold!r}')
     ln_b, unit = log_base(base)
 
@@ -194,6 +202,11 @@ def gaussian_bayes_classifier(
     theta = solve(m1 - m0)
     c_llr = 0.5 * float(m1 @ solve(m1) - m0 @ solve(m0))
     delta = math.sqrt(max(0.0, float((m1 - m0) @ theta)))
+    if not (np.isfinite(theta).all() and math.isfinite(c_llr) and math.isfinite(delta)):
+        raise ValueError(
+            "mu0, mu1 and Sigma overflow float64 in Sigma^-1 mu (theta or the threshold is not "
+            "finite); rescale the data"
+        )
     shift = 0.0 if threshold == "paper" else -math.log(p / (1.0 - p))
     c = c_llr + shift
     # Decide 1 iff LLR > shift; LLR ~ N(+delta^2/2, delta^2) under Y=1, N(-delta^2/2, delta^2) under 0.

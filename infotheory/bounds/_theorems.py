@@ -9,13 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import host_array
+
 
 def _nonneg(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
-    if math.isnan(v) or v < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
     return v
 
 
@@ -34,7 +36,10 @@ def psi(x: Any) -> Any:
 
     Examples: psi(0.01) = 0.046052, psi(0.1) = 0.230259, psi(1/e) = psi(1) = 0.367879.
     """
-    a = np.asarray(x, dtype=np.float64)
+    a = host_array(x, "x")
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise TypeError(f"x must be real numbers, got dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
     if np.isnan(a).any():
         raise ValueError("x must not be NaN")
     if (a < 0).any():
@@ -80,6 +85,8 @@ def robustness_bound(
     L, eps = _nonneg(L, "L"), _nonneg(eps, "eps")
     mb, ma = _nonneg(mi_benign, "mi_benign"), _nonneg(mi_adv, "mi_adv")
     tb, ta = _nonneg(n_benign, "n_benign"), _nonneg(n_adv, "n_adv")
+    if isinstance(constants, (str, bytes)) or not hasattr(constants, "__len__"):
+        raise TypeError(f"constants must be a sequence (C1, C2, C3, C4), got {constants!r}")
     if len(constants) != 4:
         raise ValueError(f"constants must be (C1, C2, C3, C4), got {len(constants)} values")
     c1, c2, c3, c4 = (_nonneg(c, f"constants[{i}]") for i, c in enumerate(constants))

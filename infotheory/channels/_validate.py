@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import is_tensor
+from .._arrays import host_array
 
 
 def as_float(x: Any, name: str, *, nonneg: bool = True) -> np.ndarray:
@@ -17,12 +17,7 @@ def as_float(x: Any, name: str, *, nonneg: bool = True) -> np.ndarray:
         # an overflow) the sum; anything else falls through to the checks that name the problem
         if x.size and (not nonneg or x.min() >= 0.0) and np.isfinite(x.sum()):
             return x
-    if is_tensor(x):
-        x = x.detach().cpu().numpy()
-    try:
-        a = np.asarray(x)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{name} must be a rectangular array of numbers: {e}") from e
+    a = host_array(x, name)
     if a.dtype == object or a.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)
@@ -36,3 +31,12 @@ def as_float(x: Any, name: str, *, nonneg: bool = True) -> np.ndarray:
 def scalar_out(a: np.ndarray) -> Any:
     """0-d arrays as numpy scalars (np.float64), others unchanged."""
     return a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a
+
+
+def as_scalar(x: Any, name: str, *, nonneg: bool = True) -> float:
+    """``x`` as one finite float (>= 0 by default): :func:`as_float`'s checks and messages, and
+    one number (a 0-d or 1-element array); TypeError/ValueError naming ``name``."""
+    a = as_float(x, name, nonneg=nonneg)
+    if a.size != 1:
+        raise ValueError(f"{name} must be a single number, got shape {a.shape}")
+    return float(a.reshape(()))

@@ -8,9 +8,13 @@ from typing import Any
 import numpy as np
 
 from .. import _arrays, _core
+from .._arrays import int_scalar
 from .._result import ResultMixin
 from .._units import log_base
-from ._validate import as_float, scalar_out
+from ._validate import as_float, as_scalar, scalar_out
+
+# points**2 = 16.8M flip pairs per class: about 1 GiB of float64 work arrays
+_MAX_GRID_POINTS = 4096
 
 _CUDA_STATUS = {
     1: "p must be finite, found NaN or inf",
@@ -192,7 +196,9 @@ def check_kkt(result: BinaryAttackResult, *, conditions: str = "corrected") -> K
     -------
     KKTReport
     """
-    if conditions not in ("corrected", "paper"):
+    if not isinstance(result, BinaryAttackResult):
+        raise TypeError(f"result must be a BinaryAttackResult, got {type(result).__name__}")
+    if not isinstance(conditions, str) or conditions not in ("corrected", "paper"):
         raise ValueError(f'conditions must be "corrected" or "paper", got {conditions!r}')
     w = np.asarray(_plain(result.prior), dtype=np.float64)
     p = np.asarray(_plain(result.flip), dtype=np.float64)
@@ -270,9 +276,13 @@ def binary_attack_grid(p: Any, eps: float, *, points: int = 100, base: str | flo
         raise ValueError(f"p must hold one law of 4 probabilities, got {w.size} numbers")
     if abs(w.sum() - 1.0) > 1e-9:
         raise ValueError(f"p must sum to 1 (within 1e-9), got {w.sum()!r}")
-    e = float(as_float(eps, "eps"))
-    if points < 2:
-        raise ValueError(f"points must be >= 2, got {points}")
+    e = as_scalar(eps, "eps")
+    points = int_scalar(points, "points", minimum=2)
+    if points > _MAX_GRID_POINTS:
+        raise ValueError(
+            f"points must be <= {_MAX_GRID_POINTS} (the search holds points**2 flip pairs per "
+            f"class), got {points}"
+        )
     a, b, c, d = w
     grid = np.linspace(0.0, 1.0, points)
     P1, P2 = np.meshgrid(grid, grid, indexing="ij")

@@ -13,9 +13,12 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from .._arrays import int_scalar, real_scalar
 from .._result import ResultMixin
 from .._units import log_base
-from ._validate import as_float
+from ._validate import as_float, as_scalar
+
+_MAX_ITER = 2**62  # the kernel counts updates in int64
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,10 @@ def discrete_attack(
         and distortion.dtype == np.float64
         and p_ux.flags.c_contiguous
         and distortion.flags.c_contiguous
+        and type(tol) is float
+        and 0.0 < tol < math.inf
+        and type(max_iter) is int
+        and 1 <= max_iter <= _MAX_ITER
     ):
         # the common call: the kernel checks the arguments in one pass (None if any check fails
         # or is too close to call; the checks below then name the problem)
@@ -283,9 +290,13 @@ def discrete_attack(
         if type(D) is float and 0.0 <= D < math.inf:
             budget = D  # the common case; anything else gets the checks that name the problem
         else:
-            budget = float(as_float(D, "D"))
-        if solver not in ("fast", "cvxpy"):
+            budget = as_scalar(D, "D")
+        if not isinstance(solver, str) or solver not in ("fast", "cvxpy"):
             raise ValueError(f'solver must be "fast" or "cvxpy", got {solver!r}')
+        tol = real_scalar(tol, "tol", minimum=0.0, strict=True)
+        max_iter = int_scalar(max_iter, "max_iter", minimum=1)
+        if max_iter > _MAX_ITER:
+            raise ValueError(f"max_iter must be <= {_MAX_ITER}, got {max_iter}")
         floor = float(p.sum(0) @ d.min(1))
         if budget < floor * (1 - 1e-12) - 1e-15:
             raise ValueError(

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from .._arrays import int_scalar
 from .._result import ResultMixin
 from .._units import log_base
 from ._validate import as_float, scalar_out
@@ -184,6 +185,7 @@ def gaussian_vector_attack(
         problems). As ``s2 -> 0`` it reduces to reverse water-filling with level ``1/(2 lambda)``.
     """
     factor, unit = log_base(base)
+    int_scalar(iters, "iters", minimum=1)  # kept for compatibility: the solver needs no cap
     a2 = as_float(a2, "a2")
     s2 = as_float(s2, "s2")
     try:
@@ -192,6 +194,9 @@ def gaussian_vector_attack(
         raise ValueError(f"a2 and s2 do not broadcast together: {e}") from e
     if a2.ndim == 0:
         raise ValueError("a2 must have at least one dimension (the coordinates), got a scalar")
+    with np.errstate(over="ignore"):
+        if not np.isfinite(a2 + s2).all():  # the solver works with S = a2 + s2: NaN allocations
+            raise ValueError("a2 + s2 overflows float64: rescale a2, s2 and D")
     if a2.shape[-1] == 0:
         raise ValueError(f"a2 must have at least one coordinate, got shape {a2.shape}")
     D = as_float(D, "D")

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _arrays
 from .._result import ResultMixin
+from ._validate import as_float
 from .gaussian import gaussian_scalar_attack, gaussian_vector_attack
 from .waterfill import reverse_waterfill
 
@@ -71,10 +72,13 @@ class ProjectionAttackResult(ResultMixin):
         Q, V = self._Q, self._V
         s = np.asarray(self.singular_values, dtype=np.float64)[: Q.shape[1]]
         Dk = np.asarray(self.allocation, dtype=np.float64)[: Q.shape[1]]
-        Uarr = np.asarray(U, dtype=np.float64)
+        Uarr = as_float(U, "U", nonneg=False)
         if Uarr.ndim != 2 or Uarr.shape[1] != V.shape[0]:
             raise ValueError(f"U must have shape (N, {V.shape[0]}), got {Uarr.shape}")
-        rng = np.random.default_rng(seed)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"seed must be None, a non-negative int or a Generator: {e}") from e
         u2 = (Uarr @ V) * s  # U''_i = sigma_i V_i^T U, one row per sample
         s2 = s * s
         if self.noise_var == 0:
@@ -85,7 +89,7 @@ class ProjectionAttackResult(ResultMixin):
         else:
             if W is None:
                 raise ValueError("W (the observation noise samples) is required when noise_var > 0")
-            Warr = np.asarray(W, dtype=np.float64)
+            Warr = as_float(W, "W", nonneg=False)
             if Warr.shape != (Uarr.shape[0], Q.shape[0]):
                 raise ValueError(
                     f"W must have shape ({Uarr.shape[0]}, {Q.shape[0]}), got {Warr.shape}"
@@ -133,8 +137,9 @@ def projection_attack(
     n, m = arg.shape[-2:]
     if n == 0 or m == 0:
         raise ValueError(f"H must have non-empty matrix dimensions, got shape {arg.shape}")
-    if rtol is not None and (not np.isfinite(rtol) or rtol < 0):
-        raise ValueError(f"rtol must be finite and >= 0, got {rtol}")
+    if rtol is not None:
+        rtol = _arrays.real_scalar(rtol, "rtol", minimum=0.0)
+    nv = _arrays.real_scalar(noise_var, "noise_var", minimum=0.0)
     eps = float(np.finfo(arg.np_dtype).eps)
     tol = max(n, m) * eps if rtol is None else float(rtol)
     if arg.backend == "cuda":
@@ -155,9 +160,6 @@ def projection_attack(
         keep = s > tol * s[..., :1]
         s = np.where(keep, s, 0.0).astype(arg.array.dtype, copy=False)
         rank = keep.sum(-1)
-    nv = float(noise_var)
-    if not np.isfinite(nv) or nv < 0:
-        raise ValueError(f"noise_var must be finite and >= 0, got {noise_var}")
     Q = V = None
     if arg.backend != "cuda" and arg.array.ndim == 2:
         Q, V = Qf.astype(np.float64, copy=False), Vt.T.astype(np.float64, copy=False)
@@ -166,7 +168,7 @@ def projection_attack(
         level, alloc, mi, unit = wf.level, wf.allocation, wf.mi, wf.unit
     else:
         s_np = s.detach().cpu().numpy() if arg.backend == "cuda" else np.asarray(s)
-        D_np = D.detach().cpu().numpy() if _arrays.is_tensor(D) else D
+        D_np = _arrays.host_array(D, "D") if _arrays.is_tensor(D) else D
         va = gaussian_vector_attack(s_np.astype(np.float64) ** 2, nv, D_np, base=base)
         with np.errstate(divide="ignore"):
             level = 0.5 / np.asarray(va.multiplier)

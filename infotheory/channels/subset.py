@@ -12,10 +12,11 @@ import numpy as np
 
 from .._result import ResultMixin
 from .._units import log_base
-from ._validate import as_float
+from ._validate import as_float, as_scalar
 from .gaussian import gaussian_vector_attack
 
 _EXHAUSTIVE_LIMIT = 20_000  # subsets; beyond this the greedy search is used
+_EXHAUSTIVE_MAX_ENTRIES = 2**26  # subsets x k: an explicit "exhaustive" beyond this is refused
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,12 @@ def subset_attack(
     m = s.size
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= m:
         raise ValueError(f"k must be an integer in [0, {m}], got {k!r}")
-    nv = float(as_float(noise_var, "noise_var"))
+    nv = as_scalar(noise_var, "noise_var")
     if D is not None:
-        D = float(as_float(D, "D"))
-    if formula not in ("corrected", "paper"):
+        D = as_scalar(D, "D")
+    if not isinstance(formula, str) or formula not in ("corrected", "paper"):
         raise ValueError(f'formula must be "corrected" or "paper", got {formula!r}')
-    if method not in ("auto", "exhaustive", "greedy"):
+    if not isinstance(method, str) or method not in ("auto", "exhaustive", "greedy"):
         raise ValueError(f'method must be "auto", "exhaustive" or "greedy", got {method!r}')
     largest = tuple(sorted(int(i) for i in np.argsort(-s, kind="stable")[:k]))
     if formula == "paper":
@@ -134,6 +135,11 @@ def subset_attack(
         )
     n_sub = math.comb(m, k)
     use = method if method != "auto" else ("exhaustive" if n_sub <= _EXHAUSTIVE_LIMIT else "greedy")
+    if use == "exhaustive" and n_sub * k > _EXHAUSTIVE_MAX_ENTRIES:
+        raise ValueError(
+            f'method="exhaustive" would evaluate all C({m}, {k}) = {n_sub} subsets of the '
+            f'coordinates, more than this machine can hold; use method="greedy" (or "auto")'
+        )
     if use == "exhaustive":
         idx = np.array(list(itertools.combinations(range(m), k)), dtype=np.int64)
         mi, alloc = value(idx)

@@ -88,6 +88,12 @@ def _solve(rows: Any, budget: Any, base: str | float, *, reverse: bool) -> tuple
     else:
         fn = _core.reverse_waterfill if reverse else _core.forward_waterfill
         fn(flat, b, level, alloc, value)
+        if not np.isfinite(level).all():  # finite inputs whose sums overflow the dtype
+            p = int(np.flatnonzero(~np.isfinite(level))[0])
+            raise ValueError(
+                f"{rname} and {bname} overflow {flat.dtype} in the water level (problem {p} of the "
+                "batch): rescale them"
+            )
     if factor != 1.0:
         value = value / factor
     shape = tuple(batch)

@@ -86,6 +86,11 @@ def _split(
         train_idx.append(idx[k:])
     tr = rng.permutation(np.concatenate(train_idx))
     te = rng.permutation(np.concatenate(test_idx))
+    if tr.size == 0 or te.size == 0:
+        raise ValueError(
+            f"test_fraction={test_fraction} leaves the {'training' if tr.size == 0 else 'test'} "
+            f"set empty ({len(y)} images, {len(np.unique(y))} classes)"
+        )
     return x[tr], y[tr], x[te], y[te]
 
 
@@ -190,6 +195,12 @@ def load(name: str = "default", seed: int = 0, *, test_fraction: float = 0.2) ->
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    if isinstance(test_fraction, bool) or not isinstance(
+        test_fraction, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"test_fraction must be a number, got {type(test_fraction).__name__}")
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if name == "default":

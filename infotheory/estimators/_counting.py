@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._arrays import is_tensor
+from .._arrays import host_array
 
 
 def as_codes(samples: Any, name: str = "samples") -> np.ndarray:
@@ -16,13 +16,8 @@ def as_codes(samples: Any, name: str = "samples") -> np.ndarray:
     Returns a C-contiguous 2-D numpy view (a copy only when the input is not contiguous or is a
     tensor on another device). Floats are refused: they must be discretised first.
     """
-    if is_tensor(samples):
-        samples = samples.detach().cpu().numpy()
-    elif not isinstance(samples, np.ndarray):
-        try:
-            samples = np.asarray(samples)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{name} must be a rectangular array of integers: {e}") from e
+    if not isinstance(samples, np.ndarray):
+        samples = host_array(samples, name)
     a = samples
     if a.dtype.kind not in "iub":
         if a.dtype.kind == "f":
@@ -86,9 +81,7 @@ def count_symbols(
 
 def as_counts(counts: Any, name: str = "counts") -> np.ndarray:
     """Validate a 1-D array of non-negative integer counts as contiguous int64."""
-    if is_tensor(counts):
-        counts = counts.detach().cpu().numpy()
-    c = np.asarray(counts)
+    c = host_array(counts, name)
     if c.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integers, got dtype {c.dtype}")
     if c.ndim != 1:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import is_tensor
+from .._arrays import host_array, is_tensor, real_scalar
 from ._entropy import entropy
 from ._value import Information
 
@@ -52,9 +52,7 @@ def discretize(
         Codes in 0..bins-1 (0..1 for ``"sign"``), ready for :func:`entropy` or
         :func:`count_symbols`.
     """
-    if is_tensor(features):
-        features = features.detach().cpu().numpy()
-    x = np.asarray(features)
+    x = host_array(features, "features")
     if x.dtype.kind not in "iuf":
         raise TypeError(f"features must be real numbers, got dtype {x.dtype}")
     if x.ndim == 0 or x.shape[0] == 0 or x.size == 0:
@@ -64,14 +62,14 @@ def discretize(
     x = x.astype(np.float64, copy=False)
     if np.isnan(x).any():
         raise ValueError("features must not contain NaN")
-    if strategy not in STRATEGIES:
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if strategy == "sign":
         return (x > 0).astype(np.int8)
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)):
         raise TypeError(f"bins must be an int, got {type(bins).__name__}")
-    if bins < 1:
-        raise ValueError(f"bins must be >= 1, got {bins}")
+    if not 1 <= bins <= _MAX_BINS:
+        raise ValueError(f"bins must be in 1..{_MAX_BINS} (the codes are int32), got {bins}")
     dtype = _code_dtype(int(bins))
     if strategy == "quantile":
         if range is not None:
@@ -87,20 +85,41 @@ def discretize(
         finite = x[np.isfinite(x)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     else:
-        if len(range) != 2:
-            raise ValueError(f"range must be (low, high), got {range!r}")
-        lo, hi = float(range[0]), float(range[1])
-        if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:
+        try:
+            pair = not isinstance(range, (str, bytes)) and len(range) == 2
+        except TypeError:  # no len(): a number, a 0-d tensor
+            pair = False
+        if not pair:
+            raise TypeError(f"range must be a pair (low, high) of numbers, got {range!r}")
+        lo, hi = real_scalar(range[0], "range[0]"), real_scalar(range[1], "range[1]")
+        if hi < lo:
             raise ValueError(f"range must be finite with low <= high, got {range!r}")
     if hi == lo:
         return np.zeros(x.shape, dtype=dtype)
+    width = hi - lo
+    if not np.isfinite(width) or not np.isfinite(bins / width):
+        # the range's width overflows (or bins / width does, for a subnormal width): bin the data
+        # scaled by a power of two, exactly, so that the arithmetic below stays finite
+        shift = -1 if not np.isfinite(width) else -int(np.frexp(width)[1])
+        x, lo, hi = np.ldexp(x, shift), float(np.ldexp(lo, shift)), float(np.ldexp(hi, shift))
     # Bin i holds edges[i] <= x < edges[i+1] (the last bin is closed), as numpy.histogram: the
     # scaled index can be off by one next to an edge, so it is corrected against the edges.
-    edges = np.linspace(lo, hi, int(bins) + 1)
     idx = np.clip(np.floor((x - lo) * (bins / (hi - lo))), 0, bins - 1).astype(np.intp)
-    idx -= x < edges[idx]
-    idx += (x >= edges[idx + 1]) & (idx != bins - 1)
+    idx -= x < _edges(idx, lo, hi, bins)
+    idx += (x >= _edges(idx + 1, lo, hi, bins)) & (idx != bins - 1)
     return np.clip(idx, 0, bins - 1).astype(dtype)
+
+
+_MAX_BINS = 2**31  # codes 0..bins-1 fit in int32
+
+
+def _edges(i: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
+    """``numpy.linspace(lo, hi, bins + 1)[i]``, value for value, without building the bins + 1
+    edges (2**31 bins would be 16 GiB): numpy computes ``i * step + lo`` and sets the last to hi."""
+    f = i.astype(np.float64)
+    step = (hi - lo) / bins
+    e = (f / bins) * (hi - lo) + lo if step == 0 else f * step + lo
+    return np.where(i == bins, hi, e)
 
 
 def _batches(data: Any, batch_size: int) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._arrays import is_tensor
+from .._arrays import host_array
 from .._units import log_base
 from ._counting import as_codes
 from ._entropy import _from_counts, _g_table, _method
@@ -46,9 +46,7 @@ def _discrete_mi(x: Any, y: Any, method: str) -> float:
 
 
 def _as_float2d(v: Any, name: str) -> np.ndarray:
-    if is_tensor(v):
-        v = v.detach().cpu().numpy()
-    a = np.asarray(v)
+    a = host_array(v, name)
     if a.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)
@@ -116,7 +114,7 @@ def mutual_information(
         A ``float`` whose ``unit`` attribute names its unit.
     """
     log_base(base)  # validate before any work
-    if method == "ksg":
+    if isinstance(method, str) and method == "ksg":
         return Information.from_nats(ksg_mi(x, y, k=k), base)
     return Information.from_nats(_discrete_mi(x, y, _method(method)), base)
 
@@ -152,7 +150,10 @@ def gaussian_mi(
     (``base=2``); ``base="e"`` gives nats, the unit of :func:`ksg_mi`.
     """
     log_base(base)
-    c = np.asarray(cov, dtype=np.float64)
+    c = host_array(cov, "cov")
+    if c.dtype.kind not in "iuf":
+        raise TypeError(f"cov must be real numbers, got dtype {c.dtype}")
+    c = c.astype(np.float64, copy=False)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
         raise ValueError(f"cov must be a square matrix, got shape {c.shape}")
     if not np.all(np.isfinite(c)):

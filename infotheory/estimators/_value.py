@@ -20,7 +20,10 @@ class Information(float):
 
     def __new__(cls, value: float, base: str | float = 2) -> Information:
         _, unit = log_base(base)
-        obj = super().__new__(cls, value)
+        try:
+            obj = super().__new__(cls, value)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"value must be a real number, got {value!r}") from e
         obj.base, obj.unit = base, unit
         return obj
 

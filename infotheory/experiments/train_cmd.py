@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from ..data import load
     from ..ib import VIB, CEClassifier, Trainer
 
+    if not 0 <= args.seed < 2**63:  # torch's seeds are 64-bit
+        print(f"error: --seed must be in [0, 2**63), got {args.seed}", file=sys.stderr)
+        return 2
     try:
         data = load(args.data, seed=args.seed)
     except (ValueError, FileNotFoundError, ImportError) as e:

@@ -71,11 +71,26 @@ def estimate_mi(
         ``ixt``, ``iyt`` (nats), ``ixt_bits``, ``iyt_bits``, ``acc``, ``n``, and the ``*_adv`` keys when an
         adversary is given. The model's mode is restored.
     """
-    if len(x) != len(y) or len(y) == 0:
+    from ..attacks._base import check_inputs, check_int
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and len(x) != len(y):
         raise ValueError(f"x and y must have the same non-zero length, got {len(x)} and {len(y)}")
+    # x: a finite float tensor with a non-empty batch; y: int labels >= 0 of shape (N,)
+    x, y, _ = check_inputs(x, y, None)
+    k = getattr(model, "n_classes", None)
+    if isinstance(k, int) and int(y.max()) >= k:
+        raise ValueError(f"y must be < n_classes = {k}, got {int(y.max())}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    h = label_entropy(y) if h_y is None else float(h_y)
+    seed = check_int(seed, "seed", 0)
+    if h_y is None:
+        h = label_entropy(y)
+    else:
+        from .._arrays import real_scalar
+
+        h = real_scalar(h_y, "h_y", minimum=0.0)
     dev = next(model.parameters()).device
     was = model.training
     model.eval()

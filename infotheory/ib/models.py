@@ -84,6 +84,23 @@ def _arch_config(arch: str, **kw: Any) -> dict[str, Any]:
     return {"arch": arch, **kw}
 
 
+def _checked_config(config: Any) -> dict[str, Any]:
+    """``config`` with its architecture keys checked (TypeError/ValueError naming the key)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    arch = config.get("arch")
+    if arch not in ("mlp", "cnn_mlp"):
+        raise ValueError(f"config['arch'] must be 'mlp' or 'cnn_mlp', got {arch!r}")
+    keys = ("n_classes", "K", "widths") + (
+        ("in_features",) if arch == "mlp" else ("in_shape", "channels", "kernel_size")
+    )
+    missing = [k for k in keys if k not in config]
+    if missing:
+        raise ValueError(f"config for arch {arch!r} misses {missing}")
+    _arch_config(arch, **{k: config[k] for k in keys})
+    return config
+
+
 class VIB(nn.Module):
     """Variational information bottleneck classifier (Alemi et al. 2016; math.md §B3.2).
 
@@ -115,10 +132,15 @@ class VIB(nn.Module):
         self, config: dict[str, Any], *, samples: int = 12, std_bias: float = -5.0
     ) -> None:
         super().__init__()
+        _checked_config(config)
         self.config = {"model": "vib", **config, "samples": samples}
         self.K = int(config["K"])
         self.n_classes = int(config["n_classes"])
         self.samples = _check_int("samples", samples)
+        if isinstance(std_bias, bool) or not isinstance(std_bias, (int, float)):
+            raise TypeError(f"std_bias must be a number, got {type(std_bias).__name__}")
+        if not math.isfinite(std_bias):
+            raise ValueError(f"std_bias must be finite, got {std_bias}")
         self.std_bias = float(std_bias)
         self.encoder = _trunk(config, 2 * self.K)
         self.decoder = nn.Linear(self.K, self.n_classes)
@@ -189,6 +211,7 @@ class CEClassifier(nn.Module):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
+        _checked_config(config)
         self.config = {"model": "ce", **config}
         self.K = int(config["K"])
         self.n_classes = int(config["n_classes"])

@@ -47,6 +47,13 @@ def _pair(name: str, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(
             f"{name} x and y must have the same non-zero length, got {len(x)} and {len(y)}"
         )
+    if x.device.type == "meta" or y.device.type == "meta":
+        raise ValueError(f"{name} holds a tensor on the meta device, which holds no data")
+    # one pass over the data per fit: a NaN would otherwise train (and report) NaN losses
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} x must be finite, found NaN or inf")
+    if int(y.min()) < 0:
+        raise ValueError(f"{name} y must be >= 0, got {int(y.min())}")
     return x, y
 
 
@@ -54,17 +61,19 @@ def _number(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = 
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(v).__name__}")
     v = float(v)
-    if not (v > lo if lo_open else v >= lo) or v > hi or math.isnan(v):
+    if not (v > lo if lo_open else v >= lo) or v > hi or not math.isfinite(v):
         rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
         raise ValueError(f"{name} must be in {rng}, got {v}")
     return v
 
 
-def _int(name: str, v: Any, lo: int) -> int:
+def _int(name: str, v: Any, lo: int, hi: int = 2**63 - 1) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"{name} must be an int, got {type(v).__name__}")
     if v < lo:
         raise ValueError(f"{name} must be >= {lo}, got {v}")
+    if v > hi:  # torch takes 64-bit seeds and counts
+        raise ValueError(f"{name} must be <= {hi}, got {v}")
     return v
 
 
@@ -383,6 +392,10 @@ class Trainer:
                 )
             if resume is not True or path.exists():
                 self.load_state_dict(load_checkpoint(path))
+        k = getattr(self.model, "n_classes", None)
+        for name, y in (("train_data", y_tr), ("test_data", test[1] if test else None)):
+            if isinstance(k, int) and y is not None and int(y.max()) >= k:
+                raise ValueError(f"{name} y must be < n_classes = {k}, got {int(y.max())}")
         h_y = label_entropy(y_tr)
         for epoch in range(len(self.history), epochs):
             t0 = time.perf_counter()

@@ -66,8 +66,14 @@ class ConvNormResult(ResultMixin):
         return float(self.value)
 
 
+_MAX_ELEMENTS = 2**40  # numbers in one image of the padded input or of the output (8 TiB)
+
+
 def _pair(x: Any, name: str, minimum: int) -> tuple[int, int]:
-    t = (x, x) if isinstance(x, (int, np.integer)) and not isinstance(x, bool) else tuple(x)
+    try:
+        t = (x, x) if isinstance(x, (int, np.integer)) and not isinstance(x, bool) else tuple(x)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {x!r}") from None
     if len(t) != 2 or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in t):
         raise TypeError(f"{name} must be an int or a pair of ints, got {x!r}")
     if any(a < minimum for a in t):
@@ -76,7 +82,7 @@ def _pair(x: Any, name: str, minimum: int) -> tuple[int, int]:
 
 
 def _weight_numpy(weight: Any) -> np.ndarray:
-    w = weight.detach().cpu().numpy() if _arrays.is_tensor(weight) else np.asarray(weight)
+    w = _arrays.host_array(weight, "weight")
     if w.dtype.kind != "f":
         raise TypeError(f"weight must be a real floating-point array, got dtype {w.dtype}")
     if w.ndim != 4:
@@ -257,9 +263,19 @@ def conv_operator_norm(
         raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0.0 < tol < 1.0):
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    if max_iter is not None:
+        max_iter = _arrays.int_scalar(max_iter, "max_iter", minimum=1)
+    gram_steps = _arrays.int_scalar(gram_steps, "gram_steps", minimum=0)
+    if gram_steps > 64:  # 2**-64 weights: later steps change nothing
+        raise ValueError(f"gram_steps must be <= 64, got {gram_steps}")
+    seed = _arrays.int_scalar(seed, "seed", minimum=-(2**63))
+    if seed >= 2**64:  # torch's generators take 64-bit seeds
+        raise ValueError(f"seed must be < 2**64, got {seed}")
     w = _weight_numpy(weight)
     c_out, c_in, k1, k2 = w.shape
-    shape = tuple(int(s) for s in input_shape)
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
+    shape = tuple(_arrays.int_scalar(s, "input_shape entries") for s in input_shape)
     if len(shape) == 2:
         shape = (c_in, *shape)
     if len(shape) != 3 or shape[0] != c_in or min(shape) < 1:
@@ -274,7 +290,16 @@ def conv_operator_norm(
     hw = (shape[1], shape[2])
     out_hw = conv_output_shape(hw, (k1, k2), st, pd, dl)
     if min(out_hw) < 1:
-        raise ValueError(f"the convolution has an empty output for input_shape {shape}")
+        raise ValueError(
+            f"the convolution has an empty output for input_shape {shape} (kernel {(k1, k2)}, "
+            f"stride {st}, padding {pd}, dilation {dl})"
+        )
+    padded = c_in * (hw[0] + 2 * pd[0]) * (hw[1] + 2 * pd[1])
+    if max(padded, c_out * out_hw[0] * out_hw[1]) > _MAX_ELEMENTS:
+        raise ValueError(
+            f"input_shape {shape} with padding {pd} makes a padded input of {padded} and an "
+            f"output of {c_out * out_hw[0] * out_hw[1]} numbers, more than {_MAX_ELEMENTS}"
+        )
     if padding_mode == "circular" and any(p > n for p, n in zip(pd, hw, strict=True)):
         raise ValueError(f"circular padding {pd} must not exceed the input size {hw}")
     out_shape = (c_out, *out_hw)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import is_tensor, torch_module
+from .._arrays import host_array, is_tensor, torch_module
 
 FORMS = ("corrected", "paper")
 
@@ -58,11 +58,33 @@ def gaussian_encoder_bound(
     smin = _nonneg("sigma_min", sigma_min, positive=True)
     k = int(K)
     if form == "paper":
-        pre = k / (math.sqrt(2 * math.pi) ** (k - 1) * smin**2)
-        return pre * (2 * ls / math.e**1.5 + lm / math.e**0.5)
-    # in logs: sigma_min^(K+1) under/overflows for large K
-    log_pre = math.log(k) - 0.5 * k * math.log(2 * math.pi) - (k + 1) * math.log(smin)
-    return math.exp(log_pre) * (ls + math.exp(-0.5) * lm)
+        tail = 2 * ls / math.e**1.5 + lm / math.e**0.5
+        try:
+            value = k / (math.sqrt(2 * math.pi) ** (k - 1) * smin**2) * tail
+        except (OverflowError, ZeroDivisionError):  # sqrt(2 pi)^(K-1) or sigma_min^2 overflowed
+            value = math.inf
+        # the same in logs, to tell a huge bound from an intermediate overflow
+        log_pre = math.log(k) - 0.5 * (k - 1) * math.log(2 * math.pi) - 2 * math.log(smin)
+    else:
+        # in logs: sigma_min^(K+1) under/overflows for large K
+        log_pre = math.log(k) - 0.5 * k * math.log(2 * math.pi) - (k + 1) * math.log(smin)
+        tail = ls + math.exp(-0.5) * lm
+        try:
+            value = math.exp(log_pre) * tail
+        except OverflowError:
+            value = math.inf
+    if tail == 0.0 or math.isfinite(value):
+        return value if tail else 0.0
+    log_bound = log_pre + math.log(tail)
+    if log_bound > _LOG_MAX:
+        raise ValueError(
+            f"the bound exp({log_bound:.6g}) exceeds the float64 range (K={k}, "
+            f"sigma_min={smin:g}, L_mu={lm:g}, L_sigma={ls:g})"
+        )
+    return math.exp(log_bound)
+
+
+_LOG_MAX = math.log(np.finfo(np.float64).max)
 
 
 def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
@@ -86,7 +108,10 @@ def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
     """
     Lf = _nonneg("L", L, positive=True)
     tensor = is_tensor(logits)
-    z = logits.detach().cpu().double().numpy() if tensor else np.asarray(logits, dtype=np.float64)
+    z = host_array(logits, "logits")
+    if z.dtype == object or z.dtype.kind not in "iuf":
+        raise TypeError(f"logits must be real numbers, got dtype {z.dtype}")
+    z = z.astype(np.float64, copy=False)
     if z.ndim != 2 or z.shape[1] < 2 or z.shape[0] == 0:
         raise ValueError(f"logits must have shape (N, classes >= 2), got {z.shape}")
     if not np.isfinite(z).all():
@@ -95,7 +120,7 @@ def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
         top2 = np.sort(z, axis=1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
     else:
-        yy = y.detach().cpu().numpy() if is_tensor(y) else np.asarray(y)
+        yy = host_array(y, "y")
         if yy.shape != (z.shape[0],) or yy.dtype.kind not in "iu":
             raise ValueError(f"y must be integer labels of shape ({z.shape[0]},), got {yy.shape}")
         if yy.min() < 0 or yy.max() >= z.shape[1]:
@@ -116,7 +141,7 @@ def certified_accuracy(logits: Any, y: Any, L: float, eps: float) -> float:
     e = _nonneg("eps", eps)
     r = certified_radius(logits, L, y)
     r = r.cpu().numpy() if is_tensor(r) else r
-    z = logits.detach().cpu().numpy() if is_tensor(logits) else np.asarray(logits)
-    yy = y.detach().cpu().numpy() if is_tensor(y) else np.asarray(y)
+    z = host_array(logits, "logits")
+    yy = host_array(y, "y")
     correct = z.argmax(axis=1) == yy
     return float(np.mean(correct & (r >= e)))

@@ -386,9 +386,13 @@ def lipschitz_lower_bound(
         raise TypeError("x must be a floating-point torch tensor (N, ...)")
     if x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty batch (N, ...), got shape {tuple(x.shape)}")
-    for name, v in (("steps", steps), ("batch_size", batch_size), ("search", search + 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if x.device.type == "meta":
+        raise ValueError("x is a tensor on the meta device, which holds no data")
+    for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("search", search, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64:
+        raise ValueError(f"seed must be an int that fits 64 bits, got {seed!r}")
     if not (isinstance(radius, (int, float)) and radius > 0 and math.isfinite(radius)):
         raise ValueError(f"radius must be a positive number, got {radius!r}")
     if not bool(torch.isfinite(x).all()):
@@ -413,6 +417,12 @@ def lipschitz_lower_bound(
     finally:
         model.train(was_training)
     per = torch.cat(out)
+    if not bool(torch.isfinite(per).all()):
+        bad = int((~torch.isfinite(per)).nonzero()[0, 0])
+        raise ValueError(
+            f"the local Jacobian norm at x[{bad}] is {float(per[bad])}: the model's output or "
+            "its derivative is not finite there"
+        )
     i = int(per.argmax())
     return LowerBound(float(per[i]), per, i, steps)
 
