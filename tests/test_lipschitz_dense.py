@@ -350,12 +350,75 @@ def test_nan_in_batch_names_the_matrix():
         ({"method": "qr"}, "method"),
         ({"tol": 0.0}, "tol"),
         ({"max_iter": 0}, "max_iter"),
+        ({"max_iter": 2**31}, "max_iter"),  # the kernels count in int32
         ({"init": np.ones(7)}, "init"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**64}, "seed"),
     ],
 )
 def test_bad_options_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         spectral_norm(np.eye(3), **kwargs)
+
+
+def test_bad_types_and_ragged_input_raise():
+    with pytest.raises(TypeError, match="seed"):
+        spectral_norm(np.eye(3), seed=1.5)
+    with pytest.raises(ValueError, match="W must be a rectangular array"):
+        spectral_norm([[1.0, 2.0], [3.0]])
+
+
+def test_half_precision_tensors_run_in_float32():
+    torch = pytest.importorskip("torch")
+    W = torch.randn(20, 30, generator=torch.Generator().manual_seed(0))
+    for dt in (torch.float16, torch.bfloat16):
+        Wh = W.to(dt)
+        res = spectral_norm(Wh, tol=1e-6)
+        assert res.value == pytest.approx(_ref(Wh.float().numpy()), rel=2e-6)
+    with pytest.raises(ValueError, match="meta"):
+        spectral_norm(torch.empty((3, 3), device="meta"))
+
+
+# the kernels square products of W^T W (residual norms ~ sigma^4; float32 products on the float32
+# pass), so before the rescaled re-run a 40 x 40 matrix at 2^+-330 came back with half its norm
+# (converged, uncertified) or 0.0; every power of two must give the scaled answer
+@settings(max_examples=60, deadline=None)
+@given(
+    e=st.integers(-1000, 1000),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    n=st.sampled_from([7, 40, 300]),
+    how=st.sampled_from(
+        [
+            {"method": "lanczos", "certify": "none"},
+            {"method": "lanczos", "certify": "none", "stop": "kato-temple"},
+            {"method": "lanczos", "certify": "none", "block_size": 2},
+            {"method": "power", "certify": "none"},
+            {},
+        ]
+    ),
+)
+def test_any_power_of_two_scale_gives_the_scaled_norm(e, dtype, n, how):
+    G = np.random.default_rng(n).standard_normal((n, n + 3))
+    if dtype == np.float32:
+        e = -140 + (e + 1000) * 260 // 2000  # float32 holds 2^-149 .. 2^128
+    W = np.ldexp(G, e).astype(dtype)
+    # the norm of the matrix passed (rounded, subnormal entries included), scaled back exactly
+    ref = np.linalg.svd(np.ldexp(W.astype(np.float64), -e), compute_uv=False)[0]
+    if ref * 2.0**e >= np.finfo(np.float64).max:
+        with pytest.raises(ValueError, match="exceeds the float64 range"):
+            spectral_norm(W, tol=1e-6, **how)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # power: the 20000-step cap at n = 300
+        res = spectral_norm(W, tol=1e-6, **how)
+    if np.ldexp(ref, e) < np.finfo(np.float64).tiny:
+        # a subnormal norm: the float64 answer itself holds only a few bits
+        assert res.value == pytest.approx(np.ldexp(ref, e), rel=0.02)
+        return
+    lo, hi, val = (np.ldexp(x, -e) for x in (res.lower, res.upper, res.value))
+    assert lo <= ref * (1 + 1e-12) and val == pytest.approx(ref, rel=2e-6)
+    if res.converged:
+        assert hi >= ref * (1 - 2e-6)
 
 
 def test_import_does_not_import_torch(tmp_path):

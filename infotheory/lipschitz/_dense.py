@@ -49,6 +49,7 @@ _MAX_BASIS = 128
 # Block Lanczos: at most this many basis vectors per block vector (block size 4: 256).
 _MAX_BASIS_PER_BLOCK = 64
 _MAX_BLOCK = 4
+_MAX_ITER = 2**31 - 1  # the kernels count in int32
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,15 @@ def _check_matrix(W: Any) -> _arrays.Arg:
         torch = _arrays.torch_module()
         if W.dtype == torch.bool or W.is_complex() or not W.is_floating_point():
             raise TypeError(f"W must be a real floating-point tensor, got dtype {W.dtype}")
+        if W.device.type == "meta":
+            raise ValueError("W is a tensor on the meta device, which holds no data")
         if W.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"W must have dtype float32 or float64, got {W.dtype}")
+            W = W.float()  # float16, bfloat16 (and float8) weights: computed in float32
     else:
-        a = np.asarray(W) if not isinstance(W, np.ndarray) else W
+        a = _arrays.host_array(W, "W") if not isinstance(W, np.ndarray) else W
         if a.dtype.kind != "f":
             raise TypeError(f"W must be a real floating-point array, got dtype {a.dtype}")
+        W = a
     arg = _arrays.float_array(W, "W", allow_copy=True, allow_empty=True)
     if len(arg.shape) < 2:
         raise ValueError(f"W must have at least 2 dimensions (..., m, n), got shape {arg.shape}")
@@ -168,8 +172,11 @@ def spectral_norm(
     Parameters
     ----------
     W : array or tensor, shape ``(..., m, n)``
-        float32 or float64; numpy arrays, torch CPU tensors and torch CUDA tensors. Leading
-        dimensions are a batch.
+        float32 or float64 (float16 and bfloat16 tensors are computed in float32); numpy arrays,
+        torch CPU tensors and torch CUDA tensors. Leading dimensions are a batch. On the CPU any
+        finite magnitude works: a matrix whose products would overflow or underflow (norms beyond
+        about 2^+-200, or 2^+-40 for float32) is solved again scaled by a power of two, exactly;
+        a norm beyond the float64 range raises ValueError.
     method : {"auto", "power", "lanczos", "svd"}
         ``"lanczos"``: Lanczos on ``W^T W`` with full reorthogonalisation (the same Krylov space as
         Golub-Kahan bidiagonalisation), restarted every 128 steps (fewer where the basis would
@@ -256,9 +263,15 @@ def spectral_norm(
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0.0 < tol < 1.0):
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     if max_iter is not None and (
-        isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1
+        isinstance(max_iter, bool)
+        or not isinstance(max_iter, (int, np.integer))
+        or not 1 <= max_iter <= _MAX_ITER
     ):
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+        raise ValueError(f"max_iter must be an int in [1, {_MAX_ITER}], got {max_iter!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     if certify not in CERTIFY:
         raise ValueError(f"certify must be one of {CERTIFY}, got {certify!r}")
     if stop not in STOPS:
@@ -344,57 +357,128 @@ def spectral_norm(
         if not np.isfinite(v).all():
             raise ValueError("init must be finite")
     cert = certify == "cholesky" or (certify == "auto" and min(m, n) <= _CERTIFY_AUTO_MAX)
+    u = np.zeros((b, m)) if return_vectors else None
+    opts = (run, stop, cert, block, float(tol), int(max_iter), int(seed) % (1 << 63))
+    out = _cpu_top(A3, v, u, *opts)
+    _rescaled(A3, v, u, out, opts)
+    _raise_nonfinite(out.status, batch)
+    return _finish(
+        arg, A3, batch, out.sigma, out.lower, out.upper, out.iters, out.status, run, u, v,
+        out.certified, tol, max_iter,
+    )  # fmt: skip
+
+
+@dataclass
+class _Out:
+    """Per-matrix results of the CPU kernels (arrays over the flattened batch)."""
+
+    sigma: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    iters: np.ndarray
+    status: np.ndarray
+    certified: np.ndarray
+
+
+def _cpu_top(
+    A3: np.ndarray,
+    v: np.ndarray,
+    u: np.ndarray | None,
+    run: str,
+    stop: str,
+    cert: bool,
+    block: int | None,
+    tol: float,
+    max_iter: int,
+    seed: int,
+) -> _Out:
+    """The CPU kernels on the batch ``A3`` ``(b, m, n)``: start vectors ``v`` ``(b, n)`` in, right
+    singular vectors out (``u`` ``(b, m)`` too where given), certified where ``cert``. A matrix whose
+    products were not finite gets status 1 and is left to the caller."""
+    b, m, n = A3.shape
     kernel_method = _KERNEL_METHOD[run]
     if cert and run == "lanczos":
         kernel_method = 2  # may stop on the Kato-Temple estimate: the certificate checks it
     elif run == "lanczos" and stop == "kato-temple":
         kernel_method = 3  # the Kato-Temple estimate with the gap capped (uncertified upper)
-    u = np.zeros((b, m)) if return_vectors else None
-    sigma, lower, upper = np.empty(b), np.empty(b), np.empty(b)
-    iters = np.empty(b, np.int32)
-    status = np.empty(b, np.int32)
+    out = _Out(
+        np.empty(b), np.empty(b), np.empty(b), np.empty(b, np.int32), np.empty(b, np.int32),
+        np.zeros(b, bool),
+    )  # fmt: skip
+    sigma, lower, upper, iters, status = out.sigma, out.lower, out.upper, out.iters, out.status
     max_basis = int(min(_MAX_BASIS, max(16, (1 << 23) // n)))  # the basis within 64 MB
     if cert and run == "lanczos" and min(m, n) <= _GRAM_MAX:
-        return _gram_path(
-            arg, A3, batch, v, u, sigma, lower, upper, iters, status, tol, max_iter, max_basis, seed
-        )
+        _gram_path(A3, v, u, out, tol, max_iter, max_basis, seed)
+        return out
     if block is None:
         # single-vector Lanczos: block Lanczos measured no faster at 1 thread (see block_size)
         block = 1
     if block > 1 and run == "lanczos":
         max_basis = int(min(_MAX_BASIS_PER_BLOCK * block, max(4 * block, (1 << 23) // n)))
         _core.spectral_top_block(
-            A3, v, u, sigma, lower, upper, iters, status, block, float(tol), int(max_iter),
-            max_basis, int(seed) % (1 << 63),
-        )  # fmt: skip
+            A3, v, u, sigma, lower, upper, iters, status, block, tol, max_iter, max_basis, seed
+        )
     else:
         _core.spectral_top(
-            A3,
-            v,
-            u,
-            sigma,
-            lower,
-            upper,
-            iters,
-            status,
-            kernel_method,
-            float(tol),
-            int(max_iter),
-            max_basis,
-            int(seed) % (1 << 63),
-        )
-    _raise_nonfinite(status, batch)
-    certified = np.zeros(b, bool)
+            A3, v, u, sigma, lower, upper, iters, status, kernel_method, tol, max_iter, max_basis,
+            seed,
+        )  # fmt: skip
     if cert:
-        certified[:] = True
-        redo = _cholesky_certify(A3, lower, upper, tol)
+        live = np.flatnonzero(status != 1)
+        out.certified[live] = True
+        if live.size == b:
+            redo = _cholesky_certify(A3, lower, upper, tol)
+        else:
+            up = upper[live]
+            redo = live[_cholesky_certify(np.ascontiguousarray(A3[live]), lower[live], up, tol)]
+            upper[live] = up
         if redo.size:
             # the iteration missed the top singular value (or rounding hid it): a full SVD decides
             _svd_into(A3, redo, sigma, lower, upper, v, u)
-        status[(upper - lower <= tol * lower) | (upper == 0)] = 0
-    return _finish(
-        arg, A3, batch, sigma, lower, upper, iters, status, run, u, v, certified, tol, max_iter
-    )
+        status[(status != 1) & ((upper - lower <= tol * lower) | (upper == 0))] = 0
+    return out
+
+
+# The kernels form squares of W^T W products (residual norms: about sigma^4), in float32 on the
+# float32 pass: results are exact only while those stay normal numbers. Outside these bounds on the
+# computed bracket (or where the products overflowed) a matrix is solved again scaled by a power of
+# two, exactly: 2^+-200 (float64 arithmetic fails beyond about 2^+-255) and 2^+-40 for float32
+# matrices (the float32 pass fails beyond about 2^+-60).
+_RANGE = {np.dtype(np.float64): 2.0**200, np.dtype(np.float32): 2.0**40}
+
+
+def _rescaled(
+    A3: np.ndarray, v: np.ndarray, u: np.ndarray | None, out: _Out, opts: tuple[Any, ...]
+) -> None:
+    """Solve again, scaled by a power of two, the matrices whose magnitude the kernels could not
+    handle (see ``_RANGE``): a finite, nonzero matrix with non-finite products or a bracket outside
+    the range. Raises ValueError where the spectral norm itself exceeds float64."""
+    big = _RANGE[A3.dtype]
+    odd = (out.status == 1) | ~(out.upper <= big) | ~(out.lower >= 1.0 / big)
+    idx = [i for i in np.flatnonzero(odd) if np.isfinite(A3[i]).all() and A3[i].any()]
+    if not idx:
+        return
+    idx = np.asarray(idx)
+    peak = np.abs(A3[idx]).reshape(idx.size, -1).max(axis=1).astype(np.float64)
+    exp = np.frexp(peak)[1]  # peak * 2^-exp in [0.5, 1)
+    sub = np.ldexp(A3[idx], -exp[:, None, None]).astype(A3.dtype, copy=False)  # exact
+    vs = np.ascontiguousarray(v[idx])
+    us = None if u is None else np.ascontiguousarray(u[idx])
+    res = _cpu_top(np.ascontiguousarray(sub), vs, us, *opts)
+    v[idx] = vs
+    if u is not None:
+        u[idx] = us
+    with np.errstate(over="ignore"):
+        for name in ("sigma", "lower", "upper"):
+            getattr(out, name)[idx] = np.ldexp(getattr(res, name), exp)
+    if not np.isfinite(out.upper[idx]).all():
+        raise ValueError(
+            "W's spectral norm exceeds the float64 range (about "
+            f"{float(np.max(res.upper)):.3g} * 2^{int(np.max(exp))}); rescale W"
+        )
+    out.iters[idx] = res.iters
+    out.status[idx] = res.status
+    out.certified[idx] = res.certified
 
 
 def _check_block(block_size: Any, method: str, stop: str) -> int | None:
@@ -467,46 +551,37 @@ def _margin_upper(mu: np.ndarray, fro2: np.ndarray, m: int, n: int) -> np.ndarra
 
 
 def _gram_path(
-    arg: _arrays.Arg,
     A3: np.ndarray,
-    batch: tuple[int, ...],
     v: np.ndarray,
     u: np.ndarray | None,
-    sigma: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    iters: np.ndarray,
-    status: np.ndarray,
+    out: _Out,
     tol: float,
     max_iter: int,
     max_basis: int,
     seed: int,
-) -> SpectralNormResult:
+) -> None:
     """Certified Lanczos for small matrices in one kernel call: Lanczos on the float64 Gram
     matrix, then the Cholesky certificate of ``mu I - G`` from the same ``G`` (the two ``mu``
     candidates of :func:`_cholesky_certify`); a full SVD where both fail."""
     b, m, n = A3.shape
+    sigma, lower, upper, status = out.sigma, out.lower, out.upper, out.status
     mu, fro2 = np.empty(b), np.empty(b)
     ok = np.empty(b, np.int32)
     _core.spectral_top_gram(
-        A3, v, u, sigma, lower, upper, iters, status, mu, ok, fro2,
-        float(tol), int(max_iter), max_basis, int(seed) % (1 << 63),
+        A3, v, u, sigma, lower, upper, out.iters, status, mu, ok, fro2, tol, max_iter, max_basis,
+        seed,
     )  # fmt: skip
-    _raise_nonfinite(status, batch)
-    zero = fro2 == 0.0
+    bad = status == 1
+    zero = (fro2 == 0.0) & ~bad
     upper[zero] = 0.0
-    good = ok.astype(bool) & ~zero
+    good = ok.astype(bool) & ~zero & ~bad
     upper[good] = _margin_upper(mu[good], fro2[good], m, n)
-    redo = np.flatnonzero(~(good | zero))
+    redo = np.flatnonzero(~(good | zero | bad))
     if redo.size:
         # the iteration missed the top singular value (or rounding hid it): a full SVD decides
         _svd_into(A3, redo, sigma, lower, upper, v, u)
-    status[(upper - lower <= tol * lower) | (upper == 0)] = 0
-    certified = np.ones(b, bool)
-    return _finish(
-        arg, A3, batch, sigma, lower, upper, iters, status, "lanczos", u, v, certified, tol,
-        max_iter, stacklevel=4,
-    )  # fmt: skip
+    status[~bad & ((upper - lower <= tol * lower) | (upper == 0))] = 0
+    out.certified[:] = ~bad
 
 
 def _cholesky_certify(
