@@ -700,3 +700,37 @@ def test_attack_step_bumps_the_autograd_version(fast):
     attacks.attack_step(x, torch.randn(3, 4), x.detach().clone(), eps, 0.01)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        # torch's "new(): invalid data type 'str'" / "must be real number, not NoneType" before
+        (lambda at, it: at.Normalize(_mlp(), "a", 0.2), TypeError, "mean must be a number"),
+        (lambda at, it: at.Normalize(_mlp(), 0.5, None), TypeError, "std must be a number"),
+        # "'NoneType' object is not callable" at the first forward before
+        (lambda at, it: at.Normalize(None, 0.5, 0.2), TypeError, "model must be a torch"),
+        (
+            lambda at, it: it.Trainer(it.VIB(MLP_CFG), optimizer="adam"),
+            TypeError,
+            "optimizer must be",
+        ),
+        (lambda at, it: it.Trainer(it.VIB(MLP_CFG), out=5), TypeError, "out must be a folder path"),
+        (lambda at, it: it.load_checkpoint(None), TypeError, "path must be a str or a path"),
+        (lambda at, it: it.save_checkpoint("unused.pt", "abc"), TypeError, "state must be a dict"),
+    ],
+)
+def test_wrapper_and_trainer_argument_types(call, exc, match):
+    from infotheory import attacks, ib
+
+    with pytest.raises(exc, match=match):
+        call(attacks, ib)
+
+
+def test_normalize_keeps_shaped_statistics():
+    from infotheory import attacks
+
+    m = _mlp()
+    a = attacks.Normalize(m, torch.tensor([0.5]).view(1, 1, 1), 0.2)(X)
+    b = attacks.Normalize(m, 0.5, 0.2)(X)
+    assert torch.equal(a, b)
