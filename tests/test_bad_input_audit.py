@@ -734,3 +734,16 @@ def test_normalize_keeps_shaped_statistics():
     a = attacks.Normalize(m, torch.tensor([0.5]).view(1, 1, 1), 0.2)(X)
     b = attacks.Normalize(m, 0.5, 0.2)(X)
     assert torch.equal(a, b)
+
+
+def test_quantile_bins_of_infinite_samples():
+    x = np.array([-np.inf] * 3 + [np.inf] * 3)
+    # the interpolated edges were NaN and every sample landed in bin 0
+    assert estimators.discretize(x, strategy="quantile", bins=3).tolist() == [1, 1, 1, 2, 2, 2]
+
+
+def test_dense_fingerprint_size_is_bounded():
+    # std::bad_alloc (or a 16+ GiB zero-filled vector) before
+    with pytest.raises(ValueError, match="entropy_from_counts reads the sparse one"):
+        estimators.fingerprint([10**12])
+    assert estimators.entropy_from_counts([10**12, 5]) > 0

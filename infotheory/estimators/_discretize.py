@@ -78,7 +78,10 @@ def discretize(
         probs = np.linspace(0.0, 1.0, int(bins) + 1)[1:-1]
         codes = np.empty(cols.shape, dtype=dtype)
         for j in builtins.range(cols.shape[1]):
-            edges = np.quantile(cols[:, j], probs)
+            with np.errstate(invalid="ignore"):  # inf - inf between infinite samples
+                edges = np.quantile(cols[:, j], probs)
+            if np.isnan(edges).any():  # interpolating between -inf and +inf: data values instead
+                edges = np.quantile(cols[:, j], probs, method="lower")
             codes[:, j] = np.searchsorted(edges, cols[:, j], side="right")
         return codes.reshape(x.shape)
     if range is None:
