@@ -747,3 +747,23 @@ def test_dense_fingerprint_size_is_bounded():
     with pytest.raises(ValueError, match="entropy_from_counts reads the sparse one"):
         estimators.fingerprint([10**12])
     assert estimators.entropy_from_counts([10**12, 5]) > 0
+
+
+@pytest.mark.parametrize("cls", ["FGSM", "PGD", "DeepFool", "CW"])
+def test_attacks_refuse_nan_models(cls):
+    from infotheory import attacks
+
+    model = _mlp()
+    model[1].bias.data[0] = float("nan")
+    kw = {} if cls == "FGSM" else {"steps": 2}
+    # finite garbage before (DeepFool: x_adv all 0, CW: all 1, "successes" from argmax of NaN)
+    with pytest.raises(ValueError, match="model returned NaN logits"):
+        getattr(attacks, cls)(model, **kw)(X, Y)
+
+
+def test_attacks_need_two_classes():
+    from infotheory import attacks
+
+    one = torch.nn.Sequential(torch.nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="at least 2 logits"):  # the kernel's message before
+        attacks.DeepFool(one)(X, torch.zeros(5, dtype=torch.long))

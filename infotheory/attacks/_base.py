@@ -292,11 +292,17 @@ def loss_grad(
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, eot: int = 1) -> torch.Tensor:
-    """Labels from the logits (``eot`` > 1: from the mean softmax of ``eot`` passes)."""
+    """Labels from the logits (``eot`` > 1: from the mean softmax of ``eot`` passes). NaN logits
+    raise ValueError (argmax would pick the NaN: an arbitrary label, silently)."""
     if eot == 1:
-        return logits_of(model, x).argmax(1)
-    probs = sum(logits_of(model, x).softmax(1) for _ in range(eot))
-    return probs.argmax(1)  # type: ignore[union-attr]
+        z = logits_of(model, x)
+    else:
+        z = sum(logits_of(model, x).softmax(1) for _ in range(eot))  # type: ignore[assignment]
+    bad = torch.isnan(z).any(1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(f"model returned NaN logits for input {i} of the batch")
+    return z.argmax(1)
 
 
 def is_success(pred: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
