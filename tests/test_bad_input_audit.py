@@ -767,3 +767,17 @@ def test_attacks_need_two_classes():
     one = torch.nn.Sequential(torch.nn.Linear(4, 1))
     with pytest.raises(ValueError, match="at least 2 logits"):  # the kernel's message before
         attacks.DeepFool(one)(X, torch.zeros(5, dtype=torch.long))
+
+
+def test_thread_setting_range():
+    import infotheory
+
+    before = infotheory.get_num_threads()
+    try:
+        # pybind11's "incompatible function arguments" (TypeError) before
+        with pytest.raises(ValueError, match="threads must be <= 32768"):
+            infotheory.set_num_threads(10**30)
+        infotheory.set_num_threads(np.int64(2))  # a numpy integer is an int (TypeError before)
+        assert infotheory.get_num_threads() == 2
+    finally:
+        infotheory.set_num_threads(before)
