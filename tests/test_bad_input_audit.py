@@ -781,3 +781,45 @@ def test_thread_setting_range():
         assert infotheory.get_num_threads() == 2
     finally:
         infotheory.set_num_threads(before)
+
+
+HUGE = 10**400  # an int no float can hold: float() raised OverflowError in each validator
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "name"),
+    [
+        (lambda at, it: at.PGD(_mlp(), eps=HUGE), ValueError, "eps"),
+        (lambda at, it: at.CW(_mlp(), c=HUGE), ValueError, "c"),
+        (lambda at, it: at.PGD(_mlp(), clip=(0, HUGE)), ValueError, "clip"),
+        (
+            lambda at, it: at.attack_step(X.clone(), X.clone(), X.clone(), HUGE, 0.1),
+            TypeError,
+            "eps",
+        ),
+        (lambda at, it: at.Normalize(_mlp(), 0.5, HUGE), TypeError, "std"),
+        (lambda at, it: bounds.transfer_delta(0.1, 0.1, 10, HUGE, 0.1), ValueError, "L"),
+        (lambda at, it: lipschitz.gaussian_encoder_bound(HUGE, 1.0, 0.5, 2), ValueError, "L_mu"),
+        (lambda at, it: lipschitz.certified_radius(np.ones((2, 2)), HUGE), ValueError, "L"),
+        (
+            lambda at, it: lipschitz.lipschitz_lower_bound(_mlp(), X, radius=HUGE),
+            ValueError,
+            "radius",
+        ),
+        (lambda at, it: it.Trainer(it.VIB(MLP_CFG), beta=HUGE), ValueError, "beta"),
+        (lambda at, it: it.VIB(MLP_CFG, std_bias=HUGE), ValueError, "std_bias"),
+        (
+            lambda at, it: it.vib_loss(torch.randn(2, 3), Y[:2], None, None, HUGE),
+            ValueError,
+            "beta",
+        ),
+        (lambda at, it: it.EMA(_mlp(), HUGE), ValueError, "ema"),
+        (lambda at, it: estimators.Information(HUGE), TypeError, "value"),
+        (lambda at, it: channels.discrete_attack(P_UX, HAMMING, 0.1, tol=HUGE), ValueError, "tol"),
+    ],
+)
+def test_integers_beyond_the_float_range(call, exc, name):
+    from infotheory import attacks, ib
+
+    with pytest.raises(exc, match=rf"^{name} must"):
+        call(attacks, ib)

@@ -46,7 +46,7 @@ def _per_channel(value: float | Sequence[float], name: str) -> torch.Tensor:
     """A number or a sequence of numbers (one per channel) as a flat float64 tensor."""
     try:
         t = torch.as_tensor(value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as e:
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:
         raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from e
     if t.numel() == 0:
         raise ValueError(f"{name} must hold at least one value (one per channel)")

@@ -32,7 +32,7 @@ class EMA:
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(decay, bool) or not isinstance(decay, (int, float)):
             raise TypeError(f"ema must be a number in [0, 1), got {type(decay).__name__}")
-        if not 0.0 <= float(decay) < 1.0:
+        if not 0.0 <= decay < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {decay}")
         self.decay = float(decay)
         self.steps = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -60,7 +61,7 @@ def _pair(name: str, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
 def _number(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(v).__name__}")
-    v = float(v)
+    v = math.inf if abs(v) > sys.float_info.max else float(v)  # ints beyond float range
     if not (v > lo if lo_open else v >= lo) or v > hi or not math.isfinite(v):
         rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
         raise ValueError(f"{name} must be in {rng}, got {v}")
