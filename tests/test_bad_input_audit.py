@@ -823,3 +823,12 @@ def test_integers_beyond_the_float_range(call, exc, name):
 
     with pytest.raises(exc, match=rf"^{name} must"):
         call(attacks, ib)
+
+
+@pytest.mark.cuda
+def test_binary_attack_cuda_eps_is_named():
+    p = torch.tensor([[0.1, 0.2, 0.3, 0.4]] * 3, dtype=torch.float64, device="cuda")
+    with pytest.raises(TypeError, match="eps must be real numbers"):  # numpy's unnamed error
+        channels.binary_attack(p, "a")
+    with pytest.raises(ValueError, match="eps with shape"):  # numpy's broadcast error
+        channels.binary_attack(p, np.ones(2))
