@@ -260,7 +260,10 @@ def real_scalar(
     if isinstance(x, (bool, np.bool_)) or isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     if isinstance(x, (int, float, np.integer, np.floating)):
-        v = float(x)
+        try:
+            v = float(x)
+        except OverflowError:  # an int beyond the float range
+            v = float(np.sign(x)) * np.inf
     else:
         a = host_array(x, name)
         if a.dtype == object or a.dtype.kind not in "iuf":

@@ -34,11 +34,16 @@ def set_num_threads(threads: int) -> None:
     The default comes from ``INFOTHEORY_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPU count.
     Small inputs always run serially.
     """
-    if isinstance(threads, bool) or not isinstance(threads, int):
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
         raise TypeError(f"threads must be an int, got {type(threads).__name__}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    _core.set_num_threads(threads)
+    if threads > MAX_THREADS:
+        raise ValueError(f"threads must be <= {MAX_THREADS}, got {threads}")
+    _core.set_num_threads(int(threads))
+
+
+MAX_THREADS = 2**15  # OpenMP teams beyond this exhaust the machine rather than use it
 
 
 def _default_threads() -> int:
@@ -50,7 +55,7 @@ def _default_threads() -> int:
             except ValueError as e:
                 raise ValueError(f"{var} must be a positive integer, got {raw!r}") from e
             if n >= 1:
-                return n
+                return min(n, MAX_THREADS)  # an environment setting never fails the import
     return os.cpu_count() or 1
 
 

@@ -142,7 +142,12 @@ class Attack:
         x, y, tgt = check_inputs(x, y, self.clip, target)
         with eval_mode(model):
             with torch.no_grad():
-                k = logits_of(model, x[:1]).shape[1]
+                z = logits_of(model, x[:1])
+            k = z.shape[1]
+            if k < 2:
+                raise ValueError(f"model must return at least 2 logits (classes), got {k}")
+            if bool(torch.isnan(z).any()):
+                raise ValueError("model returned NaN logits for x[0]; an attack on it is undefined")
             check_labels(y, k)
             if tgt is not None:
                 check_labels(tgt, k, "target")

@@ -98,12 +98,20 @@ def parse_clip(clip: tuple[float, float] | None) -> tuple[float, float] | None:
     if clip is None:
         return None
     try:
-        lo, hi = (float(v) for v in clip)
+        lo, hi = (_float(v) for v in clip)
     except (TypeError, ValueError) as e:
         raise ValueError(f"clip must be a pair (lo, hi) of numbers or None, got {clip!r}") from e
     if not (lo < hi) or not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"clip must satisfy lo < hi with finite bounds, got {clip!r}")
     return lo, hi
+
+
+def _float(value: Any) -> float:
+    """``float(value)``, with integers beyond the float range as +-inf (not OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def check_int(value: Any, name: str, minimum: int, maximum: int = 2**63 - 1) -> int:
@@ -125,7 +133,7 @@ def check_device(t: torch.Tensor, name: str) -> None:
 def check_float(value: Any, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
+    v = _float(value)
     if not math.isfinite(v) or v < minimum or (strict and v == minimum):
         op = ">" if strict else ">="
         raise ValueError(f"{name} must be finite and {op} {minimum}, got {value}")
@@ -292,11 +300,17 @@ def loss_grad(
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, eot: int = 1) -> torch.Tensor:
-    """Labels from the logits (``eot`` > 1: from the mean softmax of ``eot`` passes)."""
+    """Labels from the logits (``eot`` > 1: from the mean softmax of ``eot`` passes). NaN logits
+    raise ValueError (argmax would pick the NaN: an arbitrary label, silently)."""
     if eot == 1:
-        return logits_of(model, x).argmax(1)
-    probs = sum(logits_of(model, x).softmax(1) for _ in range(eot))
-    return probs.argmax(1)  # type: ignore[union-attr]
+        z = logits_of(model, x)
+    else:
+        z = sum(logits_of(model, x).softmax(1) for _ in range(eot))  # type: ignore[assignment]
+    bad = torch.isnan(z).any(1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(f"model returned NaN logits for input {i} of the batch")
+    return z.argmax(1)
 
 
 def is_success(pred: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:

@@ -6,7 +6,6 @@ sequence below is the reference and the fallback for inputs the kernel cannot ta
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -150,6 +149,7 @@ _increment_version = torch.autograd.graph.increment_version
 
 
 _NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[Any, ...] | None:
@@ -174,7 +174,7 @@ def _fast_cpu_args(x: Any, grad: Any, x0: Any, eps: Any, alpha: Any) -> tuple[An
     budgets = []
     for v in (eps, alpha):
         if isinstance(v, float | int) and not isinstance(v, bool):
-            if not (math.isfinite(v) and v >= 0):
+            if not (0 <= v <= _FLOAT_MAX):  # NaN fails; ints beyond the float range too
                 return None
             b = np.full(n, v, dtype=dt)
         elif (

@@ -19,11 +19,9 @@ class Normalize(nn.Module):
         self, model: nn.Module, mean: float | Sequence[float], std: float | Sequence[float]
     ) -> None:
         super().__init__()
-        m = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
-        s = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
-        for name, v in (("mean", m), ("std", s)):
-            if v.numel() == 0:
-                raise ValueError(f"{name} must hold at least one value (one per channel)")
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        m, s = (_per_channel(v, name) for v, name in ((mean, "mean"), (std, "std")))
         if not bool(torch.isfinite(s).all()) or bool((s <= 0).any()):
             raise ValueError(f"std must be finite and positive, got {s.tolist()}")
         if not bool(torch.isfinite(m).all()):
@@ -42,3 +40,14 @@ class Normalize(nn.Module):
         m = self.mean.to(x.dtype).view(shape)
         s = self.std.to(x.dtype).view(shape)
         return self.model((x - m) / s)
+
+
+def _per_channel(value: float | Sequence[float], name: str) -> torch.Tensor:
+    """A number or a sequence of numbers (one per channel) as a flat float64 tensor."""
+    try:
+        t = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+        raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from e
+    if t.numel() == 0:
+        raise ValueError(f"{name} must hold at least one value (one per channel)")
+    return t.reshape(-1)

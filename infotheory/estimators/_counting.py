@@ -107,4 +107,13 @@ def fingerprint(counts: Any) -> np.ndarray:
         ``f[j]`` is the number of symbols seen exactly j times; ``f[0]`` is always 0 (math.md §C2
         step 1). ``sum(j * f[j]) == sum(counts)``.
     """
-    return _core.fingerprint(as_counts(counts))
+    c = as_counts(counts)
+    if c.size and int(c.max()) > _MAX_FINGERPRINT:
+        raise ValueError(
+            f"counts has a count of {int(c.max())}: its dense fingerprint would hold that many "
+            f"entries (more than {_MAX_FINGERPRINT}); entropy_from_counts reads the sparse one"
+        )
+    return _core.fingerprint(c)
+
+
+_MAX_FINGERPRINT = 2**31  # entries of a dense fingerprint (16 GiB of int64)

@@ -78,7 +78,10 @@ def discretize(
         probs = np.linspace(0.0, 1.0, int(bins) + 1)[1:-1]
         codes = np.empty(cols.shape, dtype=dtype)
         for j in builtins.range(cols.shape[1]):
-            edges = np.quantile(cols[:, j], probs)
+            with np.errstate(invalid="ignore"):  # inf - inf between infinite samples
+                edges = np.quantile(cols[:, j], probs)
+            if np.isnan(edges).any():  # interpolating between -inf and +inf: data values instead
+                edges = np.quantile(cols[:, j], probs, method="lower")
             codes[:, j] = np.searchsorted(edges, cols[:, j], side="right")
         return codes.reshape(x.shape)
     if range is None:
@@ -105,8 +108,18 @@ def discretize(
     # Bin i holds edges[i] <= x < edges[i+1] (the last bin is closed), as numpy.histogram: the
     # scaled index can be off by one next to an edge, so it is corrected against the edges.
     idx = np.clip(np.floor((x - lo) * (bins / (hi - lo))), 0, bins - 1).astype(np.intp)
-    idx -= x < _edges(idx, lo, hi, bins)
-    idx += (x >= _edges(idx + 1, lo, hi, bins)) & (idx != bins - 1)
+    if bins < 2**20:  # a table of the edges (gathers are cheaper than recomputing them)
+        table = np.linspace(lo, hi, int(bins) + 1)
+
+        def edges(i: np.ndarray) -> np.ndarray:
+            return table[i]
+    else:
+
+        def edges(i: np.ndarray) -> np.ndarray:
+            return _edges(i, lo, hi, bins)
+
+    idx -= x < edges(idx)
+    idx += (x >= edges(idx + 1)) & (idx != bins - 1)
     return np.clip(idx, 0, bins - 1).astype(dtype)
 
 
@@ -115,7 +128,8 @@ _MAX_BINS = 2**31  # codes 0..bins-1 fit in int32
 
 def _edges(i: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
     """``numpy.linspace(lo, hi, bins + 1)[i]``, value for value, without building the bins + 1
-    edges (2**31 bins would be 16 GiB): numpy computes ``i * step + lo`` and sets the last to hi."""
+    edges (2**31 bins would be 16 GiB): numpy computes ``i * step + lo`` and sets the last to hi.
+    Used for very many bins; fewer use the table itself."""
     f = i.astype(np.float64)
     step = (hi - lo) / bins
     e = (f / bins) * (hi - lo) + lo if step == 0 else f * step + lo

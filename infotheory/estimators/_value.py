@@ -22,7 +22,7 @@ class Information(float):
         _, unit = log_base(base)
         try:
             obj = super().__new__(cls, value)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise TypeError(f"value must be a real number, got {value!r}") from e
         obj.base, obj.unit = base, unit
         return obj

@@ -32,7 +32,7 @@ class EMA:
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(decay, bool) or not isinstance(decay, (int, float)):
             raise TypeError(f"ema must be a number in [0, 1), got {type(decay).__name__}")
-        if not 0.0 <= float(decay) < 1.0:
+        if not 0.0 <= decay < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {decay}")
         self.decay = float(decay)
         self.steps = 0
@@ -146,10 +146,18 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
+    return Path(path)
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` with ``torch.save`` to a temporary file in the same folder, flush it to disk, then
     rename it over ``path``: a crash leaves either the old checkpoint or the new one, never half of one."""
-    path = Path(path)
+    path = _path(path)
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict, got {type(state).__name__}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
@@ -177,7 +185,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     ValueError
         The file is truncated, corrupt, or not an infotheory checkpoint.
     """
-    path = Path(path)
+    path = _path(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
     if not path.is_file():

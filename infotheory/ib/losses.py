@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ def vib_loss(
     -------
     (loss, ce, kl) : scalar tensors, nats; CE is over the given logits (one sample of t per input).
     """
-    if not 0 <= beta < math.inf:  # NaN fails too
+    if not 0 <= beta <= sys.float_info.max:  # NaN, inf and ints beyond the float range fail
         raise ValueError(f"beta must be finite and non-negative, got {beta}")
     ce = F.cross_entropy(logits, y)
     if mu is None or sigma is None:

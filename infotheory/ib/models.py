@@ -7,6 +7,7 @@ first) so that ``infotheory.lipschitz`` can bound it; no BatchNorm or Dropout (t
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,7 +140,7 @@ class VIB(nn.Module):
         self.samples = _check_int("samples", samples)
         if isinstance(std_bias, bool) or not isinstance(std_bias, (int, float)):
             raise TypeError(f"std_bias must be a number, got {type(std_bias).__name__}")
-        if not math.isfinite(std_bias):
+        if not abs(std_bias) <= sys.float_info.max:  # NaN, inf and ints beyond the float range
             raise ValueError(f"std_bias must be finite, got {std_bias}")
         self.std_bias = float(std_bias)
         self.encoder = _trunk(config, 2 * self.K)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -60,7 +61,7 @@ def _pair(name: str, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
 def _number(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(v).__name__}")
-    v = float(v)
+    v = math.inf if abs(v) > sys.float_info.max else float(v)  # ints beyond float range
     if not (v > lo if lo_open else v >= lo) or v > hi or not math.isfinite(v):
         rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
         raise ValueError(f"{name} must be in {rng}, got {v}")
@@ -175,6 +176,8 @@ class Trainer:
             raise ValueError(f"warmup_shape must be 'linear' or 'geometric', got {warmup_shape!r}")
         self.warmup_shape = warmup_shape
         self.seed = _int("seed", seed, 0)
+        if out is not None and not isinstance(out, (str, os.PathLike)):
+            raise TypeError(f"out must be a folder path or None, got {type(out).__name__}")
         self.out = Path(out) if out is not None else None
         self.quiet = bool(quiet)
         self.lr_decay = _number("lr_decay", lr_decay, 0.0, 1.0, lo_open=True)
@@ -183,6 +186,11 @@ class Trainer:
         self.stochastic = bool(getattr(model, "stochastic", False))
         self.device = next(model.parameters()).device
         self.world, self.rank, self._net = _distributed(model)
+        if optimizer is not None and not callable(optimizer):
+            raise TypeError(
+                "optimizer must be a callable making an optimizer from the parameters, got "
+                f"{type(optimizer).__name__}"
+            )
         make = optimizer if optimizer is not None else (lambda p: torch.optim.Adam(p, lr=self.lr))
         self.optimizer = make(model.parameters())
         self._base_lrs = [float(g["lr"]) for g in self.optimizer.param_groups]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ FORMS = ("corrected", "paper")
 def _nonneg(name: str, x: Any, *, positive: bool = False) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    v = float(x)
+    v = math.inf if abs(x) > sys.float_info.max else float(x)  # ints beyond float range
     if not math.isfinite(v) or v < 0 or (positive and v == 0):
         raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {x!r}")
     return v

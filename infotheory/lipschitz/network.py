@@ -7,6 +7,7 @@ Torch is imported inside the functions: these take ``nn.Module`` objects.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -393,7 +394,7 @@ def lipschitz_lower_bound(
             raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64:
         raise ValueError(f"seed must be an int that fits 64 bits, got {seed!r}")
-    if not (isinstance(radius, (int, float)) and radius > 0 and math.isfinite(radius)):
+    if not (isinstance(radius, (int, float)) and 0 < radius <= sys.float_info.max):
         raise ValueError(f"radius must be a positive number, got {radius!r}")
     if not bool(torch.isfinite(x).all()):
         raise ValueError("x must be finite")
