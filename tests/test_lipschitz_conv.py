@@ -758,3 +758,26 @@ def test_concurrent_lanczos_runs_agree_with_serial_ones():
         parallel = list(ex.map(lambda p: _run_diag(*p), problems))
     for a, b in zip(serial, parallel, strict=True):
         assert a[:3] == b[:3]
+
+
+@pytest.mark.parametrize("e", [-700, -300, -90, -40, 40, 90, 300, 700])
+@pytest.mark.parametrize("method", ["lanczos", "power", "fft", "gram"])
+def test_weights_at_any_power_of_two_scale(e, method):
+    # the float32 convolutions and the squared residual norms over- or underflowed far from 1:
+    # 2^-300 weights gave half the norm or 0.0, 2^300 weights 0.0 or inf, 2^60 raised
+    w = np.random.default_rng(3).standard_normal((4, 4, 3, 3)) * 0.3
+    ref = conv_operator_norm(w, (4, 8, 8), padding=1, method=method, tol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # power: the step cap
+        res = conv_operator_norm(np.ldexp(w, e), (4, 8, 8), padding=1, method=method, tol=1e-6)
+    rel = 1e-4 if method == "power" else 1e-5
+    assert np.ldexp(res.value, -e) == pytest.approx(ref.value, rel=rel)
+    assert np.ldexp(res.upper, -e) >= ref.value * (1 - 2e-6)
+    if method in ("lanczos", "power"):
+        assert np.ldexp(res.lower, -e) <= ref.value * (1 + 1e-12)
+
+
+def test_operator_norm_beyond_float64_raises():
+    w = np.full((2, 2, 3, 3), 1e307)
+    with pytest.raises(ValueError, match="exceeds the float64 range"):
+        conv_operator_norm(w, (2, 6, 6), padding=1, method="fft")

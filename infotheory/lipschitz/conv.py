@@ -97,6 +97,23 @@ def _weight_numpy(weight: Any) -> np.ndarray:
     return w if w.flags.writeable else w.copy()
 
 
+# Weights with max |w| outside [2^-30, 2^30] are scaled by a power of two into [0.5, 1) (the norm
+# scales with them, exactly): the float32 convolutions and the squared residual norms of Lanczos
+# and of the Gram iteration over- or underflow far from 1 (before this, 2^-300 weights gave half
+# the norm or 0.0, 2^300 weights 0.0 or inf, float32 convolutions overflowed from 2^60).
+_WEIGHT_RANGE = 2.0**30
+
+
+def _in_range(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(w 2^-shift, shift)``: ``shift`` 0 (``w`` itself) unless max |w| lies outside
+    ``[1 / _WEIGHT_RANGE, _WEIGHT_RANGE]`` (a zero weight stays as it is)."""
+    peak = max(float(w.max()), -float(w.min()))  # no |w| temporary (19 MB at 512 channels)
+    if peak == 0.0 or 1.0 / _WEIGHT_RANGE <= peak <= _WEIGHT_RANGE:
+        return w, 0
+    shift = int(np.frexp(peak)[1])
+    return np.ldexp(w, -shift), shift
+
+
 def conv_output_shape(
     input_hw: tuple[int, int],
     kernel: tuple[int, int],
@@ -272,6 +289,7 @@ def conv_operator_norm(
     if seed >= 2**64:  # torch's generators take 64-bit seeds
         raise ValueError(f"seed must be < 2**64, got {seed}")
     w = _weight_numpy(weight)
+    w, shift = _in_range(w)
     c_out, c_in, k1, k2 = w.shape
     if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
         raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
@@ -305,6 +323,12 @@ def conv_operator_norm(
     out_shape = (c_out, *out_hw)
 
     def result(value: float, lo: float, hi: float, kind: str, its: int) -> ConvNormResult:
+        if shift:  # back to the caller's scale, exactly
+            with np.errstate(over="ignore"):
+                value, lo, hi = (float(np.ldexp(x, shift)) for x in (value, lo, hi))
+            if not math.isfinite(hi):
+                raise ValueError(f"the operator norm exceeds the float64 range (weight scaled by "
+                                 f"2^{shift}); rescale the weight")  # fmt: skip
         return ConvNormResult(value, lo, hi, kind, method, its, shape, out_shape)
 
     if method == "reshape":
