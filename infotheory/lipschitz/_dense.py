@@ -463,6 +463,7 @@ def _rescaled(
     exp = np.frexp(peak)[1]  # peak * 2^-exp in [0.5, 1)
     sub = np.ldexp(A3[idx], -exp[:, None, None]).astype(A3.dtype, copy=False)  # exact
     vs = np.ascontiguousarray(v[idx])
+    vs[~np.isfinite(vs).all(axis=1)] = 0.0  # overflowed vectors: a fresh random start
     us = None if u is None else np.ascontiguousarray(u[idx])
     res = _cpu_top(np.ascontiguousarray(sub), vs, us, *opts)
     v[idx] = vs
