@@ -280,12 +280,14 @@ def real_scalar(
     return v
 
 
-def int_scalar(x: Any, name: str, *, minimum: int | None = None) -> int:
+def int_scalar(x: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """``x`` as a Python int (Python or numpy integer, not bool): TypeError otherwise, ValueError
-    below ``minimum``. Errors name ``name``."""
+    below ``minimum`` or above ``maximum``. Errors name ``name``."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(x).__name__}")
     v = int(x)
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import _arrays
+
 _NORMS = {"inf": "inf", "linf": "inf", "l_inf": "inf", "2": "2", "l2": "2"}
 _LOSSES = ("ce", "margin")
 
@@ -115,13 +117,8 @@ def _float(value: Any) -> float:
 
 
 def check_int(value: Any, name: str, minimum: int, maximum: int = 2**63 - 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if value > maximum:  # torch takes 64-bit counts and seeds
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return int(value)
+    # torch takes 64-bit counts and seeds
+    return _arrays.int_scalar(value, name, minimum=minimum, maximum=maximum)
 
 
 def check_device(t: torch.Tensor, name: str) -> None:

@@ -268,10 +268,7 @@ def spectral_norm(
         or not 1 <= max_iter <= _MAX_ITER
     ):
         raise ValueError(f"max_iter must be an int in [1, {_MAX_ITER}], got {max_iter!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    seed = _arrays.int_scalar(seed, "seed", minimum=0, maximum=2**64 - 1)
     if certify not in CERTIFY:
         raise ValueError(f"certify must be one of {CERTIFY}, got {certify!r}")
     if stop not in STOPS:
