@@ -76,26 +76,32 @@ inline void band_inverse_iteration(const double* L, int64_t N, int p, double* s,
   }
 }
 
+// ||T s - theta s||^2 for the band matrix T (bandwidth p).
+inline double band_residual2(const double* T, int64_t ld, int64_t N, int p, const double* s,
+                             double theta) {
+  double r2 = 0.0;
+  for (int64_t i = 0; i < N; ++i) {
+    double t = -theta * s[i];
+    for (int64_t j = std::max<int64_t>(0, i - p); j <= std::min<int64_t>(N - 1, i + p); ++j) {
+      t += T[i * ld + j] * s[j];
+    }
+    r2 += t * t;
+  }
+  return r2;
+}
+
 // s^T T s for the band matrix T and unit s; r (where not null) receives ||T s - (s^T T s) s||.
 inline double band_rayleigh(const double* T, int64_t ld, int64_t N, int p, const double* s,
                             double* r = nullptr) {
-  auto row = [&](int64_t i) {
+  double theta = 0.0;
+  for (int64_t i = 0; i < N; ++i) {
     double t = 0.0;
     for (int64_t j = std::max<int64_t>(0, i - p); j <= std::min<int64_t>(N - 1, i + p); ++j) {
       t += T[i * ld + j] * s[j];
     }
-    return t;
-  };
-  double theta = 0.0;
-  for (int64_t i = 0; i < N; ++i) theta += s[i] * row(i);
-  if (r) {
-    double r2 = 0.0;
-    for (int64_t i = 0; i < N; ++i) {
-      const double d = row(i) - theta * s[i];
-      r2 += d * d;
-    }
-    *r = std::sqrt(r2);
+    theta += s[i] * t;
   }
+  if (r) *r = std::sqrt(band_residual2(T, ld, N, p, s, theta));
   return theta;
 }
 
@@ -328,14 +334,7 @@ Result block_lanczos(Fast&& fast, Exact&& exact, Single&& single, bool distinct,
       const double prev = theta;
       theta = band_top_pair(T, kmax, N, p, prev, step, s, bw.L.data());
       step = off ? 4.0 * std::max(theta - prev, 1e-3 * est) : 0.0;
-      double r2 = 0.0;
-      for (int64_t i = 0; i < N; ++i) {
-        double t = -theta * s[i];
-        for (int64_t j = std::max<int64_t>(0, i - p); j <= std::min<int64_t>(N - 1, i + p); ++j) {
-          t += T[i * kmax + j] * s[j];
-        }
-        r2 += t * t;
-      }
+      double r2 = band_residual2(T, kmax, N, p, s, theta);
       for (int a = 0; a < p; ++a) {
         double t = 0.0;
         for (int b = a; b < p; ++b) t += R[a * p + b] * s[off + b];
