@@ -81,6 +81,47 @@ def test_kernel_matches_float64_reference(shape, norm, dtype, eps, per_sample, a
         assert float(x.min()) >= box[0] and float(x.max()) <= box[1]
 
 
+def check_non_finite_like_eager(dtype, norm, clip, seed):
+    """NaN in x, x0 or grad and inf in grad, at random coordinates of rows whose lengths cross the
+    vector widths and summation blocks: the kernel's result is NaN exactly where the eager torch
+    step's is (torch.sign(NaN) is 0: no L-inf step there; for L2 grad * 0 is NaN), its norms are
+    NaN for exactly the same samples, and the finite coordinates agree (bit for bit for L-inf)."""
+    gen = torch.Generator().manual_seed(seed)
+    nan_rows = 0
+    for d in (1, 3, 8, 37, 64, 129, 300):
+        n = 6
+        x0 = torch.rand(n, d, generator=gen, dtype=dtype)
+        x = (x0 + 0.05 * torch.randn(n, d, generator=gen, dtype=dtype)).clamp(0, 1)
+        g = torch.randn(n, d, generator=gen, dtype=dtype)
+        for t, p in ((x, 0.02), (g, 0.02), (x0, 0.02)):
+            t[torch.rand(n, d, generator=gen) < p] = float("nan")
+        g[torch.rand(n, d, generator=gen) < 0.02] = float("inf")
+        x0[0] = torch.rand(d, generator=gen, dtype=dtype)  # one clean row
+        x[0] = x0[0]
+        g[0] = torch.randn(d, generator=gen, dtype=dtype)
+        eps = torch.full((n,), 0.1, dtype=dtype)
+        alpha = torch.full((n,), 0.03, dtype=dtype)
+        xe = x.clone()
+        e2, einf = torch_step_(xe, g, x0, eps, alpha, norm, clip)
+        l2, linf = attack_step(x, g, x0, eps, alpha, norm, clip)
+        for got, want in ((x, xe), (l2, e2), (linf, einf)):
+            assert torch.equal(torch.isnan(got), torch.isnan(want)), (d, got, want)
+        assert not torch.isnan(l2[0])
+        nan_rows += int(torch.isnan(l2).sum())
+        ok = ~torch.isnan(xe)
+        tol = 0.0 if norm == "inf" else (1e-12 if dtype == torch.float64 else 1e-6)
+        torch.testing.assert_close(x[ok], xe[ok], rtol=tol, atol=tol)
+    assert nan_rows >= 10  # the case is not vacuous
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
+def test_non_finite_input_gives_nan_where_eager_torch_does(norm, dtype, clip):
+    # before: the clamps dropped NaN, so NaN x or x0 came out finite (and L2 could leave the ball)
+    check_non_finite_like_eager(dtype, norm, clip, seed=3)
+
+
 @pytest.mark.parametrize("norm", ["inf", "2"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_kernel_agrees_with_eager_torch(norm, dtype):
@@ -92,7 +133,9 @@ def test_kernel_agrees_with_eager_torch(norm, dtype):
     e2, einf = torch_step_(xe, g, x0, eps, alpha, norm, (0.0, 1.0))
     l2, linf = attack_step(x, g, x0, eps, alpha, norm, (0.0, 1.0))
     tol = 1e-12 if dtype == torch.float64 else 1e-6
-    torch.testing.assert_close(x, xe, rtol=tol, atol=tol)
+    # the L-inf step does the eager step's arithmetic: same bits
+    exact = 0.0 if norm == "inf" else tol
+    torch.testing.assert_close(x, xe, rtol=exact, atol=exact)
     torch.testing.assert_close(l2, e2, rtol=tol, atol=tol)
     torch.testing.assert_close(linf, einf, rtol=tol, atol=tol)
 
@@ -202,6 +245,11 @@ def test_portable_loops_match_reference_without_avx2(tmp_path):
         "            np.testing.assert_allclose(got, want, rtol=tol, atol=4 * tol)\n"
         "            np.testing.assert_allclose(l2.numpy(), w2, rtol=10 * tol, atol=4 * tol)\n"
         "            np.testing.assert_allclose(li.numpy(), wi, rtol=tol, atol=4 * tol)\n"
+        "from test_attacks_step import check_non_finite_like_eager\n"
+        "for dtype in (torch.float32, torch.float64):\n"
+        "    for norm in ('inf', '2'):\n"
+        "        for clip in ((0.0, 1.0), None):\n"
+        "            check_non_finite_like_eager(dtype, norm, clip, seed=4)\n"
         "from infotheory.attacks._fused import CwAdam\n"
         "for dtype, tol in ((torch.float32, 2e-5), (torch.float64, 1e-12)):\n"
         "    x = torch.rand(3, 37, dtype=dtype, generator=torch.Generator().manual_seed(1))\n"
@@ -383,3 +431,19 @@ def test_cuda_stepper_matches_eager_steps_and_checks_budgets_once(norm):
     torch.testing.assert_close(xc.cpu(), x, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="eps must be finite"):
         Stepper(xc, x0c, torch.full((32,), float("nan"), device="cuda"), alpha.cuda(), norm, None)
+
+
+def test_attack_names_a_non_finite_gradient_as_the_cause():
+    # sqrt's gradient at 0 is inf: the L2 step makes that coordinate NaN, as eager torch does, and
+    # the next prediction says why instead of only "NaN logits" (the kernel used to clamp the NaN
+    # into the box and carry on from a made-up point)
+    class Sqrt(nn.Module):
+        def forward(self, x):
+            h = x.flatten(1)
+            return torch.stack([torch.sqrt(h).sum(1), h.sum(1)], 1)
+
+    x = 0.1 + 0.8 * torch.rand(4, 8, generator=torch.Generator().manual_seed(0))
+    x[1, 3] = 0.0
+    y = torch.tensor([0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"input 1 of the batch holds NaN.*not finite"):
+        PGD(Sqrt(), eps=0.1, steps=3, norm="2", random_start=False)(x, y)

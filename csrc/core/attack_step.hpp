@@ -53,30 +53,45 @@ INFOTHEORY_HD inline T vmin(T a, T b) {
   return a < b ? a : b;
 }
 
-// alpha * sign(g) as torch.sign: no step where g is 0 (or NaN).
+// NaN in x or x0 gives NaN in the result, as in the eager torch step (torch.minimum, maximum and
+// clamp propagate NaN); so does NaN in g for L2 (g * 0 is NaN), while torch.sign(NaN) is 0, so a
+// NaN gradient coordinate makes no L-inf step. The clamps below put the bound first: vmin/vmax
+// (and minps/maxps, which return their second operand on NaN) then pass a NaN value through.
+
+// alpha * sign(g) as torch.sign: no step where g is 0 or NaN.
 template <class T>
 INFOTHEORY_HD inline T signed_step(T g, T alpha) {
   return g > T(0) ? alpha : (g < T(0) ? -alpha : T(0));
 }
 
-// One coordinate of the L-inf step: into [x0 - eps, x0 + eps], then into [lo, hi].
+// Clip into [lo, hi], NaN kept.
+template <class T>
+INFOTHEORY_HD inline T clip_value(T v, T lo, T hi) {
+  return vmin(hi, vmax(lo, v));
+}
+
+// One coordinate of the L-inf step, in the eager step's arithmetic: the perturbation
+// x + alpha sign(g) - x0 clamped into [-eps, eps], added back to x0, then clipped into [lo, hi].
 template <class T>
 INFOTHEORY_HD inline T linf_value(T x, T g, T base, T eps, T alpha, T lo, T hi) {
-  T v = x + signed_step(g, alpha);
-  v = vmin(vmax(v, base - eps), base + eps);
-  return vmin(vmax(v, lo), hi);
+  const T delta = vmax(-eps, vmin(eps, (x + signed_step(g, alpha)) - base));
+  return clip_value(base + delta, lo, hi);
 }
 
 // Last pass of the L2 step: the raw perturbation `delta` scaled onto the ball, then clipped.
 template <class T>
 INFOTHEORY_HD inline T l2_value(T delta, T base, T factor, T lo, T hi) {
-  return vmin(vmax(base + delta * factor, lo), hi);
+  return clip_value(base + delta * factor, lo, hi);
 }
 
 struct Norms {
   double l2 = 0.0;
   double linf = 0.0;
 };
+
+// The norms from the sum of squares and the largest |x - x0|: a NaN coordinate makes the sum NaN,
+// while max (and maxps) can drop it, so the sum decides.
+inline Norms finish_norms(double s2, double mx) { return {std::sqrt(s2), std::isnan(s2) ? s2 : mx}; }
 
 template <class T>
 struct CwAdam;
@@ -145,8 +160,9 @@ inline double hmax(__m128 v) {
 // Returns the first coordinate not handled (a multiple of 4).
 inline int64_t linf_sse(float* x, const float* g, const float* x0, int64_t d, float eps,
                         float alpha, float lo, float hi, double& s2, double& mx) {
-  const __m128 va = _mm_set1_ps(alpha), ve = _mm_set1_ps(eps), vlo = _mm_set1_ps(lo),
-               vhi = _mm_set1_ps(hi), zero = _mm_setzero_ps(), sign = _mm_set1_ps(-0.0f);
+  const __m128 va = _mm_set1_ps(alpha), ve = _mm_set1_ps(eps), vne = _mm_set1_ps(-eps),
+               vlo = _mm_set1_ps(lo), vhi = _mm_set1_ps(hi), zero = _mm_setzero_ps(),
+               sign = _mm_set1_ps(-0.0f);
   __m128 vmx = zero;
   int64_t i = 0;
   while (i + 4 <= d) {
@@ -156,9 +172,9 @@ inline int64_t linf_sse(float* x, const float* g, const float* x0, int64_t d, fl
       const __m128 gv = _mm_loadu_ps(g + i), b = _mm_loadu_ps(x0 + i);
       const __m128 nz = _mm_or_ps(_mm_cmpgt_ps(gv, zero), _mm_cmplt_ps(gv, zero));
       const __m128 st = _mm_and_ps(nz, _mm_or_ps(_mm_and_ps(gv, sign), va));
-      __m128 v = _mm_add_ps(_mm_loadu_ps(x + i), st);
-      v = _mm_min_ps(_mm_max_ps(v, _mm_sub_ps(b, ve)), _mm_add_ps(b, ve));
-      v = _mm_min_ps(_mm_max_ps(v, vlo), vhi);
+      const __m128 p = _mm_sub_ps(_mm_add_ps(_mm_loadu_ps(x + i), st), b);
+      __m128 v = _mm_add_ps(b, _mm_max_ps(vne, _mm_min_ps(ve, p)));
+      v = _mm_min_ps(vhi, _mm_max_ps(vlo, v));
       _mm_storeu_ps(x + i, v);
       const __m128 dd = _mm_sub_ps(v, b);
       acc = _mm_add_ps(acc, _mm_mul_ps(dd, dd));
@@ -214,7 +230,7 @@ inline int64_t l2_final_sse(float* x, const float* x0, int64_t d, float factor, 
     for (; i < end; i += 4) {
       const __m128 b = _mm_loadu_ps(x0 + i);
       __m128 v = _mm_add_ps(b, _mm_mul_ps(_mm_loadu_ps(x + i), vf));
-      v = _mm_min_ps(_mm_max_ps(v, vlo), vhi);
+      v = _mm_min_ps(vhi, _mm_max_ps(vlo, v));
       _mm_storeu_ps(x + i, v);
       const __m128 dd = _mm_sub_ps(v, b);
       acc = _mm_add_ps(acc, _mm_mul_ps(dd, dd));
@@ -391,8 +407,8 @@ INFOTHEORY_AVX2 Norms linf_avx(typename S::T* x, const typename S::T* g,
                                const typename S::T* x0, int64_t d, typename S::T eps,
                                typename S::T alpha, typename S::T lo, typename S::T hi) {
   using V = typename S::V;
-  const V va = S::set1(alpha), ve = S::set1(eps), vlo = S::set1(lo), vhi = S::set1(hi),
-          sign = S::set1(-0.0);
+  const V va = S::set1(alpha), ve = S::set1(eps), vne = S::set1(-eps), vlo = S::set1(lo),
+          vhi = S::set1(hi), sign = S::set1(-0.0);
   V vmx[2] = {S::zero(), S::zero()}, acc[2] = {S::zero(), S::zero()};
   double s2 = 0.0;
   avx_rows<S>(
@@ -403,9 +419,8 @@ INFOTHEORY_AVX2 Norms linf_avx(typename S::T* x, const typename S::T* g,
         const V xv = full ? S::load(x + i) : S::mask_load(x + i, m);
         // alpha * sign(g): the sign bit of g on alpha, nothing where g is 0 or NaN
         const V st = S::band(S::nonzero(gv), S::bor(S::band(gv, sign), va));
-        V v = S::add(xv, st);
-        v = S::min(S::max(v, S::sub(b, ve)), S::add(b, ve));
-        v = S::min(S::max(v, vlo), vhi);
+        V v = S::add(b, S::max(vne, S::min(ve, S::sub(S::add(xv, st), b))));
+        v = S::min(vhi, S::max(vlo, v));
         V dd = S::sub(v, b);
         if (full) {
           S::store(x + i, v);
@@ -420,7 +435,7 @@ INFOTHEORY_AVX2 Norms linf_avx(typename S::T* x, const typename S::T* g,
         s2 += S::hsum(S::add(acc[0], acc[1]));
         acc[0] = acc[1] = S::zero();
       });
-  return {std::sqrt(s2), S::hmax(S::max(vmx[0], vmx[1]))};
+  return finish_norms(s2, S::hmax(S::max(vmx[0], vmx[1])));
 }
 
 template <class S>
@@ -471,7 +486,7 @@ INFOTHEORY_AVX2 Norms l2_avx(typename S::T* x, const typename S::T* g, const typ
       [&](int64_t i, auto k, bool full, __m256i m) INFOTHEORY_AVX2 {
         const V b = full ? S::load(x0 + i) : S::mask_load(x0 + i, m);
         const V xv = full ? S::load(x + i) : S::mask_load(x + i, m);
-        const V v = S::min(S::max(S::fma(xv, vf, b), vlo), vhi);
+        const V v = S::min(vhi, S::max(vlo, S::fma(xv, vf, b)));
         V dd = S::sub(v, b);
         if (full) {
           S::store(x + i, v);
@@ -483,7 +498,7 @@ INFOTHEORY_AVX2 Norms l2_avx(typename S::T* x, const typename S::T* g, const typ
         vmx[k] = S::max(vmx[k], S::andnot(sign, dd));
       },
       [&]() INFOTHEORY_AVX2 { flush(s2); });
-  return {std::sqrt(s2), S::hmax(S::max(vmx[0], vmx[1]))};
+  return finish_norms(s2, S::hmax(S::max(vmx[0], vmx[1])));
 }
 // tanh(a) = sign(a) (1 - e) / (1 + e), e = exp(-2 |a|).
 template <class S>
@@ -563,7 +578,7 @@ Norms linf_one(T* x, const T* g, const T* x0, int64_t d, T eps, T alpha, T lo, T
   if constexpr (std::is_same_v<T, float>) i = detail::linf_sse(x, g, x0, d, eps, alpha, lo, hi, s2, mx);
 #endif
   detail::linf_range(x, g, x0, i, d, eps, alpha, lo, hi, s2, mx);
-  return {std::sqrt(s2), mx};
+  return finish_norms(s2, mx);
 }
 
 // L2 step: x <- x + alpha g / ||g|| (no step where g = 0), then the perturbation is scaled onto the
@@ -594,7 +609,7 @@ Norms l2_one(T* x, const T* g, const T* x0, int64_t d, T eps, T alpha, T lo, T h
   if constexpr (std::is_same_v<T, float>) i = detail::l2_final_sse(x, x0, d, factor, lo, hi, s2, mx);
 #endif
   detail::l2_final_range(x, x0, i, d, factor, lo, hi, s2, mx);
-  return {std::sqrt(s2), mx};
+  return finish_norms(s2, mx);
 }
 
 // ---------------------------------------------------------------------------------------------

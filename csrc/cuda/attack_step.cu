@@ -68,7 +68,7 @@ __global__ void step_kernel(T* __restrict__ x, const T* __restrict__ g, const T*
   mx = block_reduce<true>(mx, shared);
   if (threadIdx.x == 0) {
     l2[p] = T(sqrt(s2));
-    linf[p] = T(mx);
+    linf[p] = T(isnan(s2) ? s2 : mx);  // as finish_norms: max drops NaN, the sum keeps it
   }
 }
 

@@ -306,6 +306,11 @@ def predict(model: nn.Module, x: torch.Tensor, eot: int = 1) -> torch.Tensor:
     bad = torch.isnan(z).any(1)
     if bool(bad.any()):
         i = int(bad.nonzero()[0, 0])
+        if bool(torch.isnan(x[i]).any()):  # the usual cause inside an attack: say so
+            raise ValueError(
+                f"input {i} of the batch holds NaN: an attack's iterate becomes NaN where the "
+                "model's loss gradient is not finite (NaN or inf; e.g. sqrt or log at 0)"
+            )
         raise ValueError(f"model returned NaN logits for input {i} of the batch")
     return z.argmax(1)
 

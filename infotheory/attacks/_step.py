@@ -108,6 +108,15 @@ def attack_step(
     -------
     (l2, linf) : arrays of shape ``(n,)``
         Norms of ``x - x0`` after the step, in ``x``'s array type and dtype.
+
+    Notes
+    -----
+    Non-finite input gives what the eager torch step (``torch_step_``) gives, coordinate for
+    coordinate: NaN in ``x`` or ``x0`` stays NaN (the clamps do not turn it into a bound), and so
+    does NaN or inf in ``grad`` for ``norm="2"`` (its coordinate of ``grad * 0``); ``torch.sign``
+    of NaN is 0, so a NaN gradient coordinate makes no L-inf step. Both norms are NaN for a sample
+    with a NaN coordinate. For finite input the L-inf step's result equals the eager step's bit
+    for bit.
     """
     from ._base import parse_clip, parse_norm
 
