@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -419,6 +420,113 @@ def test_any_power_of_two_scale_gives_the_scaled_norm(e, dtype, n, how):
     assert lo <= ref * (1 + 1e-12) and val == pytest.approx(ref, rel=2e-6)
     if res.converged:
         assert hi >= ref * (1 - 2e-6)
+
+
+def _as_if_cuda(monkeypatch):
+    """Send CPU tensors down spectral_norm's CUDA branch (the kernels themselves need a GPU: the
+    branch then runs the torch iteration and the torch certificate, as a CUDA build without the
+    kernels would), so that its magnitude handling runs here."""
+    import infotheory.lipschitz._dense as dense
+
+    real = dense._check_matrix
+
+    def fake(W):
+        arg = real(W)
+        assert arg.backend == "torch"
+        return type(arg)(
+            arg.name, W if W.dtype in (torch.float32, torch.float64) else W.float(), "cuda"
+        )
+
+    monkeypatch.setattr(dense, "_check_matrix", fake)
+
+
+# the CUDA branch had no magnitude handling: the torch iteration returned 0.59x the norm of a
+# matrix at 1e-100 ("converged"), 0.0 at 1e-300 and NaN at 1e+100
+@settings(max_examples=40, deadline=None)
+@given(
+    e=st.integers(-1000, 1000),
+    dtype=st.sampled_from(["float64", "float32"]),
+    how=st.sampled_from(
+        [
+            {"method": "lanczos", "certify": "none"},
+            {"method": "power", "certify": "none"},
+            {"method": "svd"},
+            {},
+        ]
+    ),
+)
+def test_cuda_branch_any_power_of_two_scale_gives_the_scaled_norm(e, dtype, how):
+    G = np.random.default_rng(5).standard_normal((2, 12, 15))
+    if dtype == "float32":
+        e = -140 + (e + 1000) * 260 // 2000
+    W = torch.from_numpy(np.ldexp(G, e).astype(dtype))
+    W[0] = torch.from_numpy(G[0].astype(dtype))  # one matrix in range in the same batch
+    ref = np.linalg.svd(np.ldexp(W.double().numpy(), [[[0]], [[-e]]]), compute_uv=False)[:, 0]
+    with pytest.MonkeyPatch.context() as mp:
+        _as_if_cuda(mp)
+        limit = np.finfo(np.float64 if dtype == "float64" else np.float32).max
+        if ref[1] * 2.0**e >= limit:
+            with pytest.raises(ValueError, match=f"exceeds the {dtype} range"):
+                spectral_norm(W, tol=1e-6, **how)
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = spectral_norm(W, tol=1e-6, **how)
+    val = res.value.double().numpy()
+    if np.ldexp(ref[1], e) < np.finfo(W.numpy().dtype).tiny:
+        assert val[1] == pytest.approx(np.ldexp(ref[1], e), rel=0.02)  # a subnormal norm
+        return
+    got = np.ldexp(val, [0, -e])
+    assert got == pytest.approx(ref, rel=2e-6)
+    hi = np.ldexp(res.upper.double().numpy(), [0, -e])
+    assert np.all(hi >= ref * (1 - 2e-6))
+
+
+@pytest.mark.parametrize("return_vectors", [False, True])
+def test_svd_of_float32_matrix_whose_norm_exceeds_float32(return_vectors):
+    # LAPACK scales inside, but numpy cast the singular values back to float32: inf
+    G = np.random.default_rng(0).standard_normal((40, 43))
+    W = (G * 3e37).astype(np.float32)
+    ref = np.linalg.svd(W.astype(np.float64), compute_uv=False)[0]
+    assert ref > np.finfo(np.float32).max
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = spectral_norm(W, method="svd", return_vectors=return_vectors)
+    assert res.value == pytest.approx(ref, rel=1e-6) and res.upper == res.value
+
+
+@pytest.mark.parametrize("e", [21, 40, 90])
+def test_torch_lanczos_batch_members_of_different_scales_are_independent(e):
+    # its breakdown test used one scale for the whole batch: the matrix 2^e times smaller than its
+    # neighbour lost its Krylov basis and came back at 0.69x (2^21) or 0.39x (2^40) its norm
+    from infotheory.lipschitz._torch_iter import spectral_norm_torch
+
+    G = np.random.default_rng(5).standard_normal((2, 12, 15))
+    W = torch.from_numpy(G.copy())
+    W[1] *= 2.0**e
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = spectral_norm_torch(
+            W, method="lanczos", tol=1e-8, max_iter=2000, return_vectors=False, init=None, seed=0
+        )
+    ref = np.linalg.svd(G, compute_uv=False)[:, 0] * [1.0, 2.0**e]
+    assert res.value.numpy() == pytest.approx(ref, rel=1e-8)
+    assert bool(res.converged.all())
+
+
+def test_cuda_branch_scaling_leaves_in_range_matrices_alone():
+    from infotheory.lipschitz._dense import _scale_entries
+
+    W = torch.randn(3, 5, 4, dtype=torch.float64)
+    W[1] *= 2.0**95  # its largest entry stays below 2^100
+    same, e = _scale_entries(W)
+    assert same is W and e is None  # no copy, no change
+    W[2] *= 2.0**-250
+    scaled, e = _scale_entries(W)
+    assert e.tolist()[0] == 0 and e.tolist()[1] == 0 and e.tolist()[2] < -200
+    assert torch.equal(scaled[:2], W[:2])
+    assert torch.equal(scaled[2], torch.ldexp(W[2], -e[2]))  # exact
+    assert 0.5 <= float(scaled[2].abs().max()) < 1.0
 
 
 def test_import_does_not_import_torch(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -276,61 +277,44 @@ def spectral_norm(
     block = _check_block(block_size, method, stop)
     arg = _check_matrix(W)
     if arg.backend == "cuda":
-        from . import _cuda
+        from . import _cuda, _cuda_lanczos
         from ._torch_iter import certify_torch, spectral_norm_torch
 
-        m, n = arg.shape[-2:]
-        from . import _cuda_lanczos
-
+        Wt, exps = _scale_entries(arg.array)  # the kernels' magnitude range (see _ENTRY_EXPONENT)
+        m, n = Wt.shape[-2:]
         if _cuda_lanczos.use_kernel(method, m, n):  # the batched kernel, certified as on the CPU
-            return _cuda_lanczos.spectral_norm_cuda_lanczos(
-                arg.array, tol=tol, max_iter=max_iter, return_vectors=return_vectors,
+            res = _cuda_lanczos.spectral_norm_cuda_lanczos(
+                Wt, tol=tol, max_iter=max_iter, return_vectors=return_vectors,
                 init=init, seed=seed, certify=certify != "none", stop=stop,
             )  # fmt: skip
-        if method != "svd" and (
+        elif method != "svd" and (
             certify == "cholesky" or (certify == "auto" and min(m, n) <= _CERTIFY_AUTO_MAX)
         ):
             with warnings.catch_warnings():
                 # the certificate decides convergence
                 warnings.simplefilter("ignore", RuntimeWarning)
                 res = spectral_norm(
-                    W,
-                    method=method,
-                    tol=tol,
-                    max_iter=max_iter,
-                    return_vectors=return_vectors,
-                    init=init,
-                    seed=seed,
-                    certify="none",
+                    Wt, method=method, tol=tol, max_iter=max_iter,
+                    return_vectors=return_vectors, init=init, seed=seed, certify="none",
                     stop="kato-temple",  # the certificate catches a wrong stop
-                )
-            res = certify_torch(arg.array, res, tol)
+                )  # fmt: skip
+            res = certify_torch(Wt, res, tol)
             import torch
 
             bad = ~torch.as_tensor(res.converged, dtype=torch.bool)
             if bool(bad.any()):
                 warn_unconverged(method, tol, max_iter, int(bad.sum()), bad.numel(), stacklevel=2)
-            return res
-        if method == "power" and _cuda.available():
-            return _cuda.spectral_norm_cuda_power(
-                arg.array,
-                tol=tol,
-                max_iter=max_iter,
-                return_vectors=return_vectors,
-                init=init,
+        elif method == "power" and _cuda.available():
+            res = _cuda.spectral_norm_cuda_power(
+                Wt, tol=tol, max_iter=max_iter, return_vectors=return_vectors, init=init,
                 seed=seed,
-            )
-
-        return spectral_norm_torch(
-            arg.array,
-            method=method,
-            tol=tol,
-            max_iter=max_iter,
-            return_vectors=return_vectors,
-            init=init,
-            seed=seed,
-            stop=stop,
-        )
+            )  # fmt: skip
+        else:
+            res = spectral_norm_torch(
+                Wt, method=method, tol=tol, max_iter=max_iter, return_vectors=return_vectors,
+                init=init, seed=seed, stop=stop,
+            )  # fmt: skip
+        return _scaled_back(res, exps)
     A = arg.array  # numpy (a zero-copy view of a CPU tensor for the "torch" backend)
     batch, (m, n) = A.shape[:-2], A.shape[-2:]
     if method == "svd":
@@ -477,6 +461,76 @@ def _rescaled(
     out.iters[idx] = res.iters
     out.status[idx] = res.status
     out.certified[idx] = res.certified
+
+
+# The CUDA branch's kernels and the torch iteration square products of W^T W as the CPU kernels do
+# (see _RANGE), but without _rescaled's check of the result: there a matrix whose largest entry lies
+# outside [2^-k, 2^k] runs scaled by an exact power of two into [0.5, 1), and its results are
+# scaled back. With k = 100 (float64) and 12 (float32, whose CUDA passes multiply in float32) the
+# norm, at most the largest entry times sqrt(m n), keeps its fourth power normal for m n <= 2^32.
+_ENTRY_EXPONENT = {"torch.float64": 100, "torch.float32": 12}
+
+
+def _pow2(k: Any, dtype: Any) -> Any:
+    """2^k, exactly, for an integer tensor ``k`` in [-100, 100], as ``dtype`` (float32/64)."""
+    torch = _arrays.torch_module()
+    if dtype == torch.float64:
+        return torch.bitwise_left_shift(k.to(torch.int64) + 1023, 52).view(torch.float64)
+    return torch.bitwise_left_shift(k.to(torch.int32) + 127, 23).view(torch.float32)
+
+
+def _times_pow2(x: Any, e: Any) -> Any:
+    """``x * 2^e``, exact while the result is normal, for an integer tensor ``e`` broadcasting
+    against ``x``: steps of at most 2^+-100, so that every factor is a normal number."""
+    while True:
+        k = e.clamp(-100, 100)
+        if not bool((k != 0).any()):
+            return x
+        x = x * _pow2(k, x.dtype)
+        e = e - k
+
+
+def _scale_entries(W: Any) -> tuple[Any, Any]:
+    """``(W, None)`` where every matrix of the float32/64 tensor ``W`` ``(..., m, n)`` has its
+    largest entry in range (``_ENTRY_EXPONENT``: then nothing changes); else ``(W 2^-e, e)``
+    with integer exponents ``e`` ``(...)`` that bring the out-of-range matrices' largest entries
+    into [0.5, 1), exactly, and are 0 for the others. Costs one pass over W and one device sync."""
+    torch = _arrays.torch_module()
+    k = _ENTRY_EXPONENT[str(W.dtype)]
+    peak = torch.linalg.vector_norm(W, ord=float("inf"), dim=(-2, -1))
+    odd = torch.isfinite(peak) & (peak > 0) & ((peak < 2.0**-k) | (peak > 2.0**k))
+    if not bool(odd.any()):
+        return W, None
+    e = torch.where(odd, torch.frexp(peak).exponent.to(torch.int64), 0)  # peak in [2^(e-1), 2^e)
+    return _times_pow2(W, -e[..., None, None]), e
+
+
+def _scaled_back(res: SpectralNormResult, e: Any) -> SpectralNormResult:
+    """``res`` of a matrix scaled by ``2^-e`` (``_scale_entries``) with value, lower and upper
+    scaled back (vectors, iterations and flags need nothing); ValueError where the norm exceeds
+    the range of the result's float type."""
+    if e is None:
+        return res
+    torch = _arrays.torch_module()
+    fields = {}
+    for name in ("value", "lower", "upper"):
+        x = getattr(res, name)
+        if isinstance(x, float):
+            try:
+                y = math.ldexp(x, int(e))
+            except OverflowError:
+                y = math.inf
+            ok, kind = math.isfinite(y), "float64"
+        else:
+            y = _times_pow2(x.to(torch.float64), e.to(x.device)).to(x.dtype)
+            ok, kind = bool(torch.isfinite(y).all()), str(y.dtype).replace("torch.", "")
+        if not ok:
+            raise ValueError(
+                f"W's spectral norm exceeds the {kind} range (about "
+                f"{float(torch.as_tensor(res.upper).max()):.3g} * 2^{int(e.max())}); rescale W"
+            )
+        fields[name] = y
+    return dataclasses.replace(res, **fields)
 
 
 def _check_block(block_size: Any, method: str, stop: str) -> int | None:
@@ -669,13 +723,18 @@ def _svd(arg: _arrays.Arg, return_vectors: bool) -> SpectralNormResult:
     b = math.prod(batch)
     if not np.isfinite(A).all():
         raise ValueError("W must be finite, found NaN or inf")
-    if return_vectors:
-        U, S, Vt = np.linalg.svd(A, full_matrices=False)
-        u, v = U[..., :, 0], Vt[..., 0, :]
-        u_out, v_out = arg.wrap(np.ascontiguousarray(u)), arg.wrap(np.ascontiguousarray(v))
-    else:
-        S = np.linalg.svd(A, compute_uv=False)
-        u_out = v_out = None
+    with np.errstate(over="ignore"):
+        if return_vectors:
+            U, S, Vt = np.linalg.svd(A, full_matrices=False)
+            u, v = U[..., :, 0], Vt[..., 0, :]
+            u_out, v_out = arg.wrap(np.ascontiguousarray(u)), arg.wrap(np.ascontiguousarray(v))
+        else:
+            S = np.linalg.svd(A, compute_uv=False)
+            u_out = v_out = None
+    if not np.isfinite(S[..., 0]).all():
+        # a float32 matrix whose norm exceeds float32 (LAPACK scales inside, the result is cast):
+        # the values in float64, which the result holds anyway
+        S = np.linalg.svd(A.astype(np.float64), compute_uv=False)
     s = np.asarray(S[..., 0], dtype=np.float64).reshape(b)
     iters = np.zeros(b, np.int32)
     ok = np.ones(b, bool)

@@ -174,7 +174,7 @@ def _lanczos(
         Q[..., 0, :] = v
         alphas, betas = [], []
         k = 0
-        scale = 0.0
+        scale = None  # per matrix: one global scale stopped the smaller matrices of a batch
         while True:
             q = Q[..., k, :]
             w = apply(q)
@@ -196,7 +196,7 @@ def _lanczos(
                 if not again:
                     break
             betas.append(b)
-            scale = max(scale, float(a.abs().max()))
+            scale = a.abs() if scale is None else torch.maximum(scale, a.abs())
             live = b > 1e-13 * scale
             if k >= kmax or done + k + 1 >= max_iter or not bool(live.any()):
                 break
