@@ -149,6 +149,50 @@ def test_deepfool_kernel_matches_torch(dtype, clip):
         assert torch.equal(x_adv[untouched], deepfool_problem(dtype, seed)[6][untouched])
 
 
+def _same_nan_then_close(got, want, tol, what):
+    assert torch.equal(torch.isnan(got), torch.isnan(want)), what
+    ok = ~torch.isnan(want)
+    torch.testing.assert_close(got[ok], want[ok], rtol=tol, atol=tol, msg=what)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
+def test_cw_non_finite_gradients_give_nan_where_torch_does(dtype, clip):
+    # before: CW's vector exp clamped NaN to exp(-87) and the clips dropped NaN, so NaN gradients
+    # came out as finite iterates; DeepFool floored a NaN norm at the smallest normal number and
+    # skipped that candidate
+    tol = TOL[dtype]
+    w, m, v, xa, x, g = cw_state((4, 37), dtype, 1, clip)
+    g[1, 5] = float("nan")
+    g[2, 30] = float("inf")
+    ref = [a.clone() for a in (w, m, v, xa)]
+    lo, hi = clip if clip is not None else (0.0, 1.0)
+    l2 = np.empty(4, dtype=w.numpy().dtype)
+    args = (0.01 / 0.1, math.sqrt(1 - 0.999), 0.9, 0.999, 1e-8, lo, hi, clip is not None)
+    _core.cw_adam_step(*(a.numpy() for a in (w, m, v, xa, x, g)), *args, l2)
+    want_l2 = cw_adam_step_torch_(*ref, x, g, *args[:5], clip)
+    for name, got, want in zip("w m v xa".split(), (w, m, v, xa), ref, strict=True):
+        _same_nan_then_close(got, want, tol, name)
+    _same_nan_then_close(torch.from_numpy(l2), want_l2, 10 * tol, "l2sq")
+    assert torch.isnan(xa[1, 5]) and not torch.isnan(xa[0]).any()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
+def test_deepfool_non_finite_gradients_give_nan_where_torch_does(dtype, clip):
+    tol = TOL[dtype]
+    for seed in range(4):
+        grads, f, sel, rows, r_tot, x, x_adv = deepfool_problem(dtype, seed)
+        grads[2][sel[1], 0, seed] = float("nan")  # one candidate of sample 1
+        grads[0][sel[3], 1, 2] = float("nan")  # the true class of sample 3: every candidate
+        r2, a2 = r_tot.clone(), x_adv.clone()
+        deepfool_step_(grads, f, sel, rows, r_tot, x, x_adv, 0.02, clip)
+        deepfool_step_torch_(grads, f, sel, rows, r2, x, a2, 0.02, clip)
+        _same_nan_then_close(r_tot, r2, tol, f"r_tot, seed {seed}")
+        _same_nan_then_close(x_adv, a2, tol, f"x_adv, seed {seed}")
+        assert torch.isnan(x_adv[rows[3]]).any() and not torch.isnan(x_adv[rows[0]]).any()
+
+
 def test_deepfool_kernel_closed_form_one_candidate():
     """Two classes: r = (|f| / ||w|| + 1e-4) w / ||w||, w = g_1 - g_0."""
     g0 = torch.tensor([[1.0, 0.0, 2.0]], dtype=torch.float64)

@@ -285,7 +285,7 @@ struct AvxF {
   INFOTHEORY_AVX2 static V sqrt(V a) { return _mm256_sqrt_ps(a); }
   // exp(a) for a in [-87, 0] (Cephes expf: 2^n times a degree-7 polynomial, about 1 ulp).
   INFOTHEORY_AVX2 static V exp_nonpos(V a) {
-    a = _mm256_max_ps(a, _mm256_set1_ps(-87.0f));
+    a = _mm256_max_ps(_mm256_set1_ps(-87.0f), a);  // NaN passes (maxps returns its second)
     const V n = _mm256_round_ps(_mm256_mul_ps(a, _mm256_set1_ps(1.44269504088896341f)),
                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     V r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), a);
@@ -344,7 +344,7 @@ struct AvxD {
   // exp(a) for a in [-700, 0]: 2^n times the degree-13 Taylor polynomial of exp on
   // |r| <= ln(2)/2 (truncation below 1e-17 relative), r = a - n ln 2 in two parts.
   INFOTHEORY_AVX2 static V exp_nonpos(V a) {
-    a = _mm256_max_pd(a, _mm256_set1_pd(-700.0));
+    a = _mm256_max_pd(_mm256_set1_pd(-700.0), a);  // NaN passes
     const V n = _mm256_round_pd(_mm256_mul_pd(a, _mm256_set1_pd(1.4426950408889634)),
                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     V r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), a);
@@ -670,7 +670,9 @@ double cw_one(T* w, T* m, T* v, T* xa, const T* x, const T* gm, int64_t d, const
 //   r = (|f_l| / ||w_l|| + 1e-4) w_l / ||w_l||,  r_tot <- r_tot + r,
 //   x_adv <- clip(x + (1 + overshoot) r_tot, lo, hi)
 // (norms floored at the smallest normal number, as the torch version). Two passes: the k - 1
-// norms (grads[0] stays in cache), then the update. Returns the chosen j (1..k-1).
+// norms (grads[0] stays in cache), then the update. Returns the chosen j (1..k-1). NaN goes where
+// the torch version's goes: a NaN norm is not floored, argmin takes the first NaN distance, and
+// the clip keeps NaN.
 template <class T>
 int64_t deepfool_one(const T* const* grads, int64_t k, const T* f, int64_t d, T* r_tot,
                      const T* x, T* x_adv, T overshoot, T lo, T hi) {
@@ -685,9 +687,9 @@ int64_t deepfool_one(const T* const* grads, int64_t k, const T* f, int64_t d, T*
       const double e = static_cast<double>(gj[i] - g0[i]);
       s += e * e;
     }
-    const T wn = vmax(static_cast<T>(std::sqrt(s)), tiny);
+    const T wn = vmax(tiny, static_cast<T>(std::sqrt(s)));
     const T dist = std::fabs(f[j - 1]) / wn;
-    if (j == 1 || dist < best_dist) {
+    if (j == 1 || dist < best_dist || (dist != dist && best_dist == best_dist)) {
       best = j;
       best_dist = dist;
       best_norm = wn;
@@ -699,7 +701,7 @@ int64_t deepfool_one(const T* const* grads, int64_t k, const T* f, int64_t d, T*
   for (int64_t i = 0; i < d; ++i) {
     const T rt = r_tot[i] + coef * (gl[i] - g0[i]);
     r_tot[i] = rt;
-    x_adv[i] = vmin(vmax(x[i] + scale * rt, lo), hi);
+    x_adv[i] = clip_value(x[i] + scale * rt, lo, hi);
   }
   return best;
 }

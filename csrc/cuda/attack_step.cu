@@ -115,9 +115,9 @@ __global__ void deepfool_kernel(const T* __restrict__ grads, int64_t k, int64_t 
       s += e * e;
     }
     s = block_reduce<false>(s, shared);  // every thread gets the sum: no broadcast needed
-    const T wn = attack_step::vmax(T(sqrt(s)), tiny);
+    const T wn = attack_step::vmax(tiny, T(sqrt(s)));  // NaN as deepfool_one
     const T dist = fabs(f[p * (k - 1) + j - 1]) / wn;
-    if (j == 1 || dist < best_dist) {
+    if (j == 1 || dist < best_dist || (dist != dist && best_dist == best_dist)) {
       best = j;
       best_dist = dist;
       best_norm = wn;
@@ -130,7 +130,7 @@ __global__ void deepfool_kernel(const T* __restrict__ grads, int64_t k, int64_t 
   for (int64_t i = threadIdx.x; i < d; i += kThreads) {
     const T rt = r_tot[o + i] + coef * (gl[i] - g0[i]);
     r_tot[o + i] = rt;
-    x_adv[o + i] = attack_step::vmin(attack_step::vmax(x[o + i] + scale * rt, lo), hi);
+    x_adv[o + i] = attack_step::clip_value(x[o + i] + scale * rt, lo, hi);
   }
 }
 
