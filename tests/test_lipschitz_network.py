@@ -63,6 +63,29 @@ def test_mlp_bound_is_product_of_layer_norms():
     assert all(lb.kind == "upper_bound" for lb in b.per_layer if lb.layer == "Linear")
 
 
+@pytest.mark.parametrize("scale", [1e-120, 1e-110, 1.0, 1e110])
+def test_bound_product_is_rounded_up_and_never_underflows_to_zero(scale):
+    # three Linear layers at 1e-120 multiplied to 0.0 in float64: an "upper bound" of 0 claims a
+    # constant function. The product is now rounded up at each step; 1e110 overflows to inf
+    from fractions import Fraction
+
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 6), nn.Linear(6, 2)).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(scale)
+    b = network_bound(net)
+    exact = math.prod(Fraction(lb.value) for lb in b.per_layer)  # the layers' bounds, exactly
+    if b.value < math.inf:
+        assert b.value > 0.0 and Fraction(b.value) >= exact
+    else:
+        assert exact > 2**1023
+    if 1e-300 < exact < 1e300:
+        assert b.value == pytest.approx(float(exact), rel=1e-14)
+    else:
+        assert b.value in (math.nextafter(0.0, 1.0), math.inf)
+
+
 def test_linear_network_lower_bound_meets_upper():
     torch.manual_seed(1)
     net = nn.Sequential(nn.Linear(5, 8), nn.Identity(), nn.Linear(8, 3)).double()

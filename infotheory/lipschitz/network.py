@@ -83,8 +83,9 @@ class NetworkBound(ResultMixin):
     Attributes
     ----------
     value : float
-        Product of the per-layer bounds (for models with an ``encoder``: the encoder's bound, the
-        paper's proxy for the stochastic encoder's constant).
+        Product of the per-layer bounds, rounded up so that it stays a bound (never 0 unless a
+        layer's bound is 0; inf where it overflows float64). For models with an ``encoder``: the
+        encoder's bound, the paper's proxy for the stochastic encoder's constant.
     per_layer : list of LayerBound
     heads : dict
         For VIB-style models (an ``encoder`` whose last Linear layer outputs ``2 K`` numbers, mean
@@ -252,7 +253,7 @@ def lipschitz_upper_bound(
     Returns
     -------
     NetworkBound
-        ``value`` (the product), ``per_layer`` and ``heads``.
+        ``value`` (the product, rounded up), ``per_layer`` and ``heads``.
     """
     import torch
     from torch import nn
@@ -293,23 +294,37 @@ def lipschitz_upper_bound(
             cur = nxt
     finally:
         model.train(was_training)
-    total = math.prod(lb.value for lb in per_layer)
+    total = _product_up([lb.value for lb in per_layer])
     heads: dict[str, float] = {}
     if prefix:
         heads["encoder"] = total
         last = layers[-1][1] if layers else None
         K = getattr(model, "K", None)
         if isinstance(last, nn.Linear) and isinstance(K, int) and last.out_features == 2 * K:
-            before = math.prod(lb.value for lb in per_layer[:-1])
+            before = [lb.value for lb in per_layer[:-1]]
             W = last.weight.detach().double()
-            heads["mean"] = before * float(spectral_norm(W[:K], tol=tol).upper)
-            heads["std"] = before * float(spectral_norm(W[K:], tol=tol).upper)
+            heads["mean"] = _product_up([*before, float(spectral_norm(W[:K], tol=tol).upper)])
+            heads["std"] = _product_up([*before, float(spectral_norm(W[K:], tol=tol).upper)])
         dec = getattr(model, "decoder", None)
         if isinstance(dec, nn.Linear) and isinstance(last, nn.Linear):
             if dec.in_features == last.out_features:
-                heads["logits"] = total * float(spectral_norm(dec.weight.detach().double()).upper)
+                top = float(spectral_norm(dec.weight.detach().double()).upper)
+                heads["logits"] = _product_up([total, top])
     out_shape = per_layer[-1].output_shape if per_layer else shape
     return NetworkBound(total, per_layer, heads, shape, out_shape)
+
+
+def _product_up(values: list[float]) -> float:
+    """The product of non-negative bounds, rounded up at each multiplication, so that it stays an
+    upper bound: one ulp covers round-to-nearest's error, and a product that underflows becomes
+    the smallest positive float instead of 0 (which would claim a constant function); inf where
+    it overflows."""
+    p = 1.0
+    for v in values:
+        if v == 0.0:
+            return 0.0
+        p = math.nextafter(p * v, math.inf)
+    return p
 
 
 network_bound = lipschitz_upper_bound
