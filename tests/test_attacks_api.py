@@ -297,3 +297,26 @@ def test_evaluate_bad_input(blobs):
         evaluate(model, (x, y[:5]), atk, progress=False)
     with pytest.raises(ValueError, match="no samples"):
         evaluate(model, [], atk, progress=False)
+
+
+@pytest.mark.parametrize("attack", [FGSM, PGD, DeepFool, CW])
+def test_integer_logits_are_named(attack):
+    # before: "log_softmax_lastdim_kernel_impl not implemented for 'Long'" (PGD) or "value cannot be
+    # converted to type int64_t without overflow" (DeepFool)
+    class IntLogits(nn.Module):
+        def forward(self, x):
+            return (x[:, :2] * 10).long()
+
+    x, y = torch.rand(4, 8), torch.tensor([0, 1, 0, 1])
+    with pytest.raises(TypeError, match="model must return floating-point logits, got dtype"):
+        attack(IntLogits())(x, y)
+
+
+def test_error_inside_the_model_says_which_call_raised_it():
+    import sys
+
+    net = nn.Sequential(nn.Linear(9, 2))  # x has 8 features: torch's shape error, from the model
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied") as info:
+        PGD(net, eps=0.1)(torch.rand(4, 8), torch.tensor([0, 1, 0, 1]))
+    if sys.version_info >= (3, 11):
+        assert "raised by the model on x[:1], shape (1, 8)" in "".join(info.value.__notes__)

@@ -15,10 +15,10 @@ from ._base import (
     check_labels,
     eval_mode,
     is_success,
-    logits_of,
     parse_clip,
     perturbation_norms,
     predict,
+    probe_logits,
 )
 
 # Keyword spellings accepted as aliases (torchattacks / the names) -> the canonical name.
@@ -141,8 +141,7 @@ class Attack:
             raise ValueError(f"{self.name} is untargeted: target must be None")
         x, y, tgt = check_inputs(x, y, self.clip, target)
         with eval_mode(model):
-            with torch.no_grad():
-                z = logits_of(model, x[:1])
+            z = probe_logits(model, x)
             k = z.shape[1]
             if k < 2:
                 raise ValueError(f"model must return at least 2 logits (classes), got {k}")

@@ -232,11 +232,33 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
 
 
 def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    out = model(x)
-    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != x.shape[0]:
+    return _checked_logits(model(x), x.shape[0])
+
+
+def _checked_logits(out: Any, n: int) -> torch.Tensor:
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != n:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"model must return logits of shape (n, n_classes), got {shape}")
+    if not out.is_floating_point():
+        raise TypeError(f"model must return floating-point logits, got dtype {out.dtype}")
     return out
+
+
+def probe_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The logits of ``x[:1]`` (no grad), checked as :func:`logits_of` does. An error raised inside
+    the user's model keeps its type and traceback, with a note saying which call raised it."""
+    x1 = x[:1]
+    try:
+        with torch.no_grad():
+            out = model(x1)
+    except Exception as e:
+        if hasattr(e, "add_note"):  # Python >= 3.11
+            e.add_note(
+                f"(infotheory: raised by the model on x[:1], shape {tuple(x1.shape)}, dtype "
+                f"{x1.dtype}, device {x1.device}: the attack's first call, which checks the model)"
+            )
+        raise
+    return _checked_logits(out, 1)
 
 
 def mean_logits(model: nn.Module, x: torch.Tensor, eot: int) -> torch.Tensor:
