@@ -82,8 +82,7 @@ def estimate_mi(
     k = getattr(model, "n_classes", None)
     if isinstance(k, int) and int(y.max()) >= k:
         raise ValueError(f"y must be < n_classes = {k}, got {int(y.max())}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", 1)
     seed = check_int(seed, "seed", 0)
     if h_y is None:
         h = label_entropy(y)

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from .._arrays import int_scalar
 from ._state import EMA, History, load_checkpoint, save_checkpoint
 from .estimate import batch_stats
 from .losses import LN2, gaussian_kl, label_entropy
@@ -59,8 +61,9 @@ def _pair(name: str, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _number(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(v).__name__}")
+    v = v.item() if isinstance(v, np.generic) else v  # numpy scalars as Python numbers
     v = math.inf if abs(v) > sys.float_info.max else float(v)  # ints beyond float range
     if not (v > lo if lo_open else v >= lo) or v > hi or not math.isfinite(v):
         rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
@@ -69,13 +72,8 @@ def _number(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = 
 
 
 def _int(name: str, v: Any, lo: int, hi: int = 2**63 - 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {v}")
-    if v > hi:  # torch takes 64-bit seeds and counts
-        raise ValueError(f"{name} must be <= {hi}, got {v}")
-    return v
+    # a Python or numpy integer (torch takes 64-bit seeds and counts)
+    return int_scalar(v, name, minimum=lo, maximum=hi)
 
 
 def _distributed(model: nn.Module) -> tuple[int, int, nn.Module]:
