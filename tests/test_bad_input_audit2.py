@@ -142,3 +142,147 @@ def test_encoder_bound_K_type(K):
     assert lipschitz.gaussian_encoder_bound(1.0, 1.0, 0.5, np.int64(2)) == pytest.approx(
         lipschitz.gaussian_encoder_bound(1.0, 1.0, 0.5, 2), rel=1e-15
     )
+
+
+# ----------------------------------------------------------------------------------- VIB losses
+MU = torch.zeros(3, 2, dtype=torch.float64)
+SIGMA = torch.ones(3, 2, dtype=torch.float64)
+LOGITS = torch.randn(3, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+LABELS = torch.tensor([0, 3, 1])
+
+
+@pytest.mark.parametrize(
+    ("sigma_value", "match"),
+    [
+        (0.0, "sigma must be finite and > 0, found 0.0"),  # KL = inf before
+        (-0.5, "sigma must be finite and > 0, found -0.5"),  # KL = NaN before
+        (float("nan"), "sigma must be finite and > 0, found nan"),
+        (float("inf"), "sigma must be finite and > 0, found inf"),
+    ],
+)
+def test_gaussian_kl_sigma_checked_on_cpu(sigma_value, match):
+    sigma = SIGMA.clone()
+    sigma[1, 1] = sigma_value
+    with pytest.raises(ValueError, match=match):
+        ib.gaussian_kl(MU, sigma)
+    with pytest.raises(ValueError, match="sigma must be finite and > 0"):
+        ib.vib_loss(LOGITS, LABELS, MU, sigma, 0.1)
+    # check=False: what a CUDA tensor gets by default (no sync), a non-finite KL
+    assert not bool(torch.isfinite(ib.gaussian_kl(MU, sigma, check=False)).all())
+
+
+def test_gaussian_kl_other_inputs():
+    mu = MU.clone()
+    mu[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="mu must be finite"):  # NaN KL before
+        ib.gaussian_kl(mu, SIGMA)
+    with pytest.raises(TypeError, match="sigma must be a floating-point tensor"):
+        ib.gaussian_kl(MU, torch.ones(3, 2, dtype=torch.int64))  # an integer KL before
+    kl = ib.gaussian_kl(MU.to("meta"), SIGMA.to("meta"))  # no data, no check, no error
+    assert kl.shape == (3,) and kl.device.type == "meta"
+    assert ib.gaussian_kl(MU, SIGMA).tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("y", "exc", "match"),
+    [
+        (torch.tensor([0, 4, 1]), ValueError, r"y must hold labels in \[0, 4\)"),  # IndexError
+        (torch.tensor([0, -1, 1]), ValueError, r"y must hold labels in \[0, 4\)"),  # IndexError
+        (torch.full((3,), -100), ValueError, r"y must hold labels in \[0, 4\)"),  # NaN CE before
+        (torch.tensor([0.0, 3.0, 1.0]), TypeError, "y must hold integer class labels"),
+        (torch.tensor([True, False, True]), TypeError, "y must hold integer class labels"),
+        (np.array([0, 3, 1]), TypeError, "y must be a torch tensor"),
+        (torch.tensor([0, 3]), ValueError, r"logits must have shape \(N, C\)"),
+    ],
+)
+def test_vib_loss_labels(y, exc, match):
+    with pytest.raises(exc, match=match):
+        ib.vib_loss(LOGITS, y, MU, SIGMA, 0.1)
+
+
+def test_vib_loss_other_inputs():
+    ref = ib.vib_loss(LOGITS, LABELS, MU, SIGMA, 0.1)[1]
+    # int32 labels (RuntimeError "expected target dtype to be Long" before)
+    assert float(ib.vib_loss(LOGITS, LABELS.int(), MU, SIGMA, 0.1)[1]) == float(ref)
+    with pytest.raises(ValueError, match=r"logits must have shape \(N, C\) with N, C >= 1"):
+        ib.vib_loss(LOGITS[:0], LABELS[:0], None, None, 0.1)  # NaN CE before
+    bad = LOGITS.clone()
+    bad[2, 0] = float("nan")
+    with pytest.raises(ValueError, match="logits must be finite"):  # NaN loss before
+        ib.vib_loss(bad, LABELS, None, None, 0.1)
+    with pytest.raises(ValueError, match="y is on meta but logits are on cpu"):
+        ib.vib_loss(LOGITS, LABELS.to("meta"), None, None, 0.1)
+    with pytest.raises(ValueError, match="beta must be finite and >= 0"):
+        ib.vib_loss(LOGITS, LABELS, None, None, -1.0)
+
+
+def test_vib_loss_unchecked_label_is_nan_not_an_error():
+    # check=False is what a CUDA tensor gets by default: a label outside [0, C) makes the CE NaN
+    # (on a GPU, F.cross_entropy hits a device-side assert, which spoils the CUDA context)
+    loss, ce, _ = ib.vib_loss(LOGITS, torch.tensor([0, 4, 1]), MU, SIGMA, 0.1, check=False)
+    assert np.isnan(float(ce)) and np.isnan(float(loss))
+    good = ib.vib_loss(LOGITS, LABELS, MU, SIGMA, 0.1, check=False)
+    ref = ib.vib_loss(LOGITS, LABELS, MU, SIGMA, 0.1)
+    assert [float(v) for v in good] == [float(v) for v in ref]
+    logits = LOGITS.clone().requires_grad_(True)
+    ib.vib_loss(logits, LABELS, None, None, 0.0, check=False)[0].backward()
+    ref_grad = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, LABELS), logits)[0]
+    torch.testing.assert_close(logits.grad, ref_grad, rtol=1e-15, atol=0)
+
+
+# --------------------------------------------------------------------- non-finite training loss
+class _NaNAfter(torch.nn.Module):
+    """A classifier whose output turns NaN after ``calls`` forward passes."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = torch.nn.Linear(4, 3)
+        self.calls = calls
+
+    def forward(self, x):
+        self.calls -= 1
+        out = self.lin(x)
+        return out if self.calls >= 0 else out * float("nan")
+
+
+def test_trainer_raises_on_nan_loss_each_step_on_cpu(tmp_path):
+    t = ib.Trainer(_NaNAfter(1), batch_size=2, quiet=True, out=tmp_path)
+    with pytest.raises(ValueError, match=r"training loss is not finite \(loss nan\) in step 2 of"):
+        t.fit((X, Y), None, 2)  # trained on, and saved, NaN weights before
+    assert t.step == 1 and bool(torch.isfinite(t.model.lin.weight).all())
+    assert not (tmp_path / "checkpoint.pt").exists() and len(t.history) == 0
+
+
+def test_trainer_raises_on_nan_loss_at_epoch_end(tmp_path):
+    # the path of a GPU (or torchrun) run: no read-back per step, the epoch's sums are checked
+    t = ib.Trainer(_NaNAfter(1), batch_size=2, quiet=True, out=tmp_path)
+    t._step_check = False
+    with pytest.raises(ValueError, match=r"not finite \(CE sum nan, KL sum 0.0\) in epoch 1: lik"):
+        t.fit((X, Y), None, 2)
+    assert not (tmp_path / "checkpoint.pt").exists() and len(t.history) == 0
+
+
+def test_trainer_vib_sigma_zero():
+    # softplus(rho - 200) is 0 in float32: the KL was inf and the weights NaN after one step
+    torch.manual_seed(0)
+    t = ib.Trainer(ib.VIB(MLP_CFG, std_bias=-200.0), batch_size=3, quiet=True)
+    with pytest.raises(ValueError, match=r"sigma must be finite and > 0, found 0\.0"):
+        t.fit((X, Y), None, 1)
+    t._step_check = False  # the KL is computed on the CPU, so gaussian_kl checks it anyway
+    with pytest.raises(ValueError, match="sigma must be finite and > 0"):
+        t.fit((X, Y), None, 1)
+
+
+def test_trainer_labels_beyond_the_logits():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))  # no n_classes
+    with pytest.raises(ValueError, match=r"y must be < the model's number of logits \(2,\), got 2"):
+        ib.Trainer(net, quiet=True).fit((X, Y), None, 1)  # IndexError (GPU: device assert) before
+
+
+def test_estimate_mi_nan_model():
+    with pytest.raises(ValueError, match="model's output on x is not finite"):
+        ib.estimate_mi(_NaNAfter(0), X, Y)  # iyt = nan before
+    vib = ib.VIB(MLP_CFG, std_bias=-200.0)
+    with pytest.raises(ValueError, match="sigma must be finite and > 0"):
+        ib.estimate_mi(vib, X, Y)  # ixt = inf before

@@ -31,10 +31,18 @@ def batch_stats(
         logp = F.log_softmax(model.decoder(mu + sigma * eps), dim=-1)  # (S, N, C)
         ce = -logp.gather(-1, y.expand(len(eps), -1)[..., None]).mean(0).sum()
         pred = (torch.logsumexp(logp, dim=0)).argmax(-1)
-        return int((pred == y).sum()), float(ce), float(gaussian_kl(mu, sigma).sum())
-    logits = model(x)
-    ce = F.cross_entropy(logits, y, reduction="sum")
-    return int((logits.argmax(1) == y).sum()), float(ce), math.nan
+        out = int((pred == y).sum()), float(ce), float(gaussian_kl(mu, sigma).sum())
+    else:
+        logits = model(x)
+        ce = F.cross_entropy(logits, y, reduction="sum")
+        out = int((logits.argmax(1) == y).sum()), float(ce), math.nan
+    # the values are read back anyway: a NaN / inf CE or KL would be a silent NaN estimate
+    if not all(map(math.isfinite, out[1:] if _is_vib(model) else out[1:2])):
+        raise ValueError(
+            f"the model's output on x is not finite (CE sum {out[1]}, KL sum {out[2]}): NaN/inf "
+            "weights, or an encoder sigma of 0"
+        )
+    return out
 
 
 def estimate_mi(

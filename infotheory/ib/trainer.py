@@ -76,6 +76,15 @@ def _int(name: str, v: Any, lo: int, hi: int = 2**63 - 1) -> int:
     return int_scalar(v, name, minimum=lo, maximum=hi)
 
 
+def _nonfinite_loss(what: str, epoch: int, step: int | None) -> ValueError:
+    where = f"step {step + 1} of epoch {epoch + 1}" if step is not None else f"epoch {epoch + 1}"
+    return ValueError(
+        f"the training loss is not finite ({what}) in {where}: likely causes are a non-finite "
+        "model output (NaN/inf weights, or a learning rate so large that training diverged), an "
+        "encoder sigma <= 0 (ln sigma in the KL), or labels outside the model's classes"
+    )
+
+
 def _distributed(model: nn.Module) -> tuple[int, int, nn.Module]:
     """(world size, rank, module to call): joins the torchrun process group when launched by torchrun."""
     if not dist.is_available():
@@ -195,6 +204,11 @@ class Trainer:
         self.ema = EMA(model, ema) if ema is not None else None
         self._ema_model: nn.Module | None = None
         self.generator = torch.Generator().manual_seed(self.seed)
+        # read the loss back each step where that is free: one process on the CPU (on a GPU it is
+        # a sync; under torchrun one rank alone must not raise while the others wait in the
+        # gradient all-reduce): elsewhere the epoch's (all-reduced) sums are checked
+        self._step_check = self.world == 1 and self.device.type == "cpu"
+        self._max_label = 0
         self.history = History()
         self.step = 0
 
@@ -311,11 +325,18 @@ class Trainer:
             if eps is not None:
                 eps = eps[lo:hi].to(self.device, x.dtype)
             logits, mu, sigma = self._forward(self._net, x, eps)
+            if logits.ndim != 2 or logits.shape[1] <= self._max_label:
+                raise ValueError(
+                    f"train_data y must be < the model's number of logits "
+                    f"{tuple(logits.shape)[1:]}, got {self._max_label}"
+                )
             ce = F.cross_entropy(logits, y, reduction="none")
             kl = gaussian_kl(mu, sigma) if mu is not None else torch.zeros_like(ce)
             beta = self._beta_at(self.step, steps)
             # sum / global batch, times world: DDP's gradient mean then equals the global batch mean
             loss = (ce.sum() + beta * kl.sum()) * (self.world / b)
+            if self._step_check and not math.isfinite(v := float(loss.detach())):
+                raise _nonfinite_loss(f"loss {v}", epoch, i)
             loss.backward()
             self.optimizer.step()
             if self.ema is not None:
@@ -329,11 +350,18 @@ class Trainer:
                 ]).double()  # fmt: skip
             bar.update(1)
             if not bar.disable:  # reading the loss back costs a sync per step; only for the bar
-                bar.set_postfix(loss=f"{float(loss.detach()) / self.world:.4f}")
+                v = float(loss.detach())
+                if self.world == 1 and not math.isfinite(v):
+                    bar.close()
+                    raise _nonfinite_loss(f"loss {v}", epoch, i)
+                bar.set_postfix(loss=f"{v / self.world:.4f}")
         bar.close()
         if self.world > 1:
             dist.all_reduce(acc)
-        s = acc.cpu().tolist()
+        s = acc.cpu().tolist()  # the epoch's one sync: a NaN or inf CE / KL of any step shows here
+        if not all(map(math.isfinite, (s[0], s[1], s[4], s[5]))):
+            what = f"CE sum {s[0] + s[4]}, KL sum {s[1] + s[5]}"
+            raise _nonfinite_loss(what, epoch, None)
         return {
             "ce": s[0] / max(s[3], 1), "kl": s[1] / max(s[3], 1), "train_acc": s[2] / max(s[3], 1),
             "ce_adv": s[4] / s[6] if s[6] else math.nan, "kl_adv": s[5] / s[6] if s[6] else math.nan,
@@ -382,6 +410,16 @@ class Trainer:
         resume : bool or path
             True: continue from ``out/checkpoint.pt`` when it exists; a path: from that checkpoint. The
             run continues bit for bit as if it had not been interrupted.
+
+        Raises
+        ------
+        ValueError
+            On bad data (NaN/inf x, labels < 0 or >= the model's classes / logits), and when the
+            training loss is not finite (a NaN/inf model output, a diverged run, an encoder sigma
+            <= 0), before the epoch is recorded or checkpointed. The loss is checked where it is
+            read back anyway, never with an extra device sync: each step for one CPU process
+            (and with the progress bar), else from the epoch's sums at its end, so a GPU run may
+            train on for the rest of that epoch first.
         """
         x_tr, y_tr = _pair("train_data", train_data)
         test = _pair("test_data", test_data) if test_data is not None else None
@@ -403,6 +441,9 @@ class Trainer:
             if isinstance(k, int) and y is not None and int(y.max()) >= k:
                 raise ValueError(f"{name} y must be < n_classes = {k}, got {int(y.max())}")
         h_y = label_entropy(y_tr)
+        # compared with the logits' width at the first step (no sync): F.cross_entropy raises an
+        # IndexError on the CPU and a device-side assert on a GPU for a label >= the width
+        self._max_label = int(y_tr.max())
         for epoch in range(len(self.history), epochs):
             t0 = time.perf_counter()
             tr = self._epoch(x_tr, y_tr, epoch, epochs)
