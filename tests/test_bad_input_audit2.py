@@ -286,3 +286,25 @@ def test_estimate_mi_nan_model():
     vib = ib.VIB(MLP_CFG, std_bias=-200.0)
     with pytest.raises(ValueError, match="sigma must be finite and > 0"):
         ib.estimate_mi(vib, X, Y)  # ixt = inf before
+
+
+# ------------------------------------------------------------------------- water level overflow
+@pytest.mark.cuda
+@pytest.mark.parametrize(("dtype", "big"), [("float64", 1e308), ("float32", 3e38)])
+def test_waterfill_cuda_level_overflow(dtype, big):
+    from infotheory import channels
+
+    # finite inputs whose water level overflows: level = allocation = capacity = inf on the GPU
+    # before (the CPU path raised); the GPU's one status sync now covers the level too
+    noise = np.array([[1.0, 2.0], [big, big]], dtype=dtype)
+    power = np.array([1.0, big], dtype=dtype)
+    match = rf"noise and power overflow {dtype} in the water level \(problem 1 of the batch\)"
+    with pytest.raises(ValueError, match=match):
+        channels.waterfill(noise, power)  # the CPU path, unchanged
+    with pytest.raises(ValueError, match=match):
+        channels.waterfill(torch.from_numpy(noise).cuda(), torch.from_numpy(power).cuda())
+    noise[0, 0] = np.nan  # a bad input's status is reported first (its level is never written)
+    with pytest.raises(ValueError, match=r"noise must be finite.*problem 0"):
+        channels.waterfill(torch.from_numpy(noise).cuda(), torch.from_numpy(power).cuda())
+    ok = channels.waterfill(torch.from_numpy(noise[1:] / big).cuda(), 1.0)
+    assert bool(torch.isfinite(ok.level).all())
