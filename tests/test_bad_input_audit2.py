@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from infotheory import ib, lipschitz  # noqa: E402
+from infotheory import bounds, estimators, ib, lipschitz  # noqa: E402
 
 MLP_CFG = {"arch": "mlp", "in_features": 4, "n_classes": 3, "K": 2, "widths": [8]}
 X = torch.rand(6, 4, generator=torch.Generator().manual_seed(0))
@@ -286,6 +286,90 @@ def test_estimate_mi_nan_model():
     vib = ib.VIB(MLP_CFG, std_bias=-200.0)
     with pytest.raises(ValueError, match="sigma must be finite and > 0"):
         ib.estimate_mi(vib, X, Y)  # ixt = inf before
+
+
+# ------------------------------------------------------------ estimators and bounds (fuzz findings)
+HUGE = 10**400  # an int no float holds
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b: estimators.entropy(np.array([0, 1, 1]), base=b),
+        lambda b: estimators.entropy_from_counts(np.array([2, 1]), base=b),
+        lambda b: estimators.mutual_information(np.array([0, 1]), np.array([1, 0]), base=b),
+        lambda b: estimators.Information(0.5, base=b),
+        lambda b: bounds.fano_lower_bound(1.0, 4, base=b),
+        lambda b: bounds.gaussian_bayes_classifier(np.zeros(2), np.ones(2), np.eye(2), base=b),
+    ],
+)
+@pytest.mark.parametrize("base", [HUGE, -HUGE], ids=["huge", "-huge"])
+def test_base_beyond_the_float_range(call, base):
+    with pytest.raises(ValueError, match="base must be a positive number"):  # OverflowError before
+        call(base)
+
+
+def test_nsb_alphabet_size_beyond_float64():
+    x = np.array([0, 1, 1, 2, 3, 3, 3])
+    top = estimators.entropy(x, method="nsb", alphabet_size=10**290, base="e")
+    assert top == pytest.approx(290 * np.log(10), rel=1e-12)  # the unseen symbols dominate
+    for k in (10**291, 10**300, HUGE):  # IndexError (and OverflowError for HUGE) before
+        with pytest.raises(ValueError, match=r"alphabet_size must be <= 10\*\*290"):
+            estimators.entropy(x, method="nsb", alphabet_size=k)
+    with pytest.raises(ValueError, match=r"alphabet_size must be <= 10\*\*290"):
+        estimators.entropy_from_counts(np.array([3, 2]), method="nsb", alphabet_size=10**300)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: bounds.psi(np.array([1e308, 0.1])),  # "overflow encountered in multiply"
+        lambda: bounds.transfer_delta(np.float32(0.1), 0.1, 10, np.float32(1.0), 0.1),
+        lambda: lipschitz.gaussian_encoder_bound(np.float32(1.0), 1.0, np.float32(0.5), 2),
+    ],
+)
+def test_no_overflow_warnings(call):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from a correct result before
+        assert np.all(np.isfinite(call()))
+
+
+def _feature_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+
+
+def test_feature_entropy_numpy_float64_data():
+    net = _feature_net()  # float32: "mat1 and mat2 must have the same dtype" before
+    ref = estimators.feature_entropy(net, X, net[1])
+    assert estimators.feature_entropy(net, X.double().numpy(), net[1]) == ref
+    assert estimators.feature_entropy(net, [X[:4].double(), X[4:].numpy()], net[1]) == ref
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "layer", "exc", "match"),
+    [
+        (None, X, "1", TypeError, "model must be a torch.nn.Module"),  # AttributeError before
+        ("net", X, "1", TypeError, "model must be a torch.nn.Module"),  # AttributeError before
+        (
+            _feature_net(),
+            X,
+            "nope",
+            ValueError,
+            "layer 'nope' names no submodule",
+        ),  # AttributeError
+        (_feature_net(), X, torch.nn.Linear(4, 3), ValueError, "layer never ran"),  # "no inputs"
+        (_feature_net(), torch.tensor(1.0), "1", ValueError, "data must have a batch axis"),
+        (_feature_net(), [1.0, 2.0], "1", ValueError, "batches with a batch axis first, got 0-d"),
+        (_feature_net(), X.to("meta"), "1", ValueError, "data holds a tensor on the meta device"),
+        (_feature_net(), [object()], "1", TypeError, "data must yield arrays or tensors"),
+    ],
+)
+def test_feature_entropy_arguments(model, data, layer, exc, match):
+    with pytest.raises(exc, match=match):
+        estimators.feature_entropy(model, data, layer)
 
 
 # ------------------------------------------------------------------------- water level overflow

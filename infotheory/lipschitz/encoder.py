@@ -37,6 +37,7 @@ def _real_arg(x: Any, name: str, *, minimum: float, strict: bool = False) -> flo
 def _nonneg(name: str, x: Any, *, positive: bool = False) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    x = x.item() if isinstance(x, np.generic) else x  # no float32 overflow warning
     v = math.inf if abs(x) > sys.float_info.max else float(x)  # ints beyond float range
     if not math.isfinite(v) or v < 0 or (positive and v == 0):
         raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {x!r}")
