@@ -336,6 +336,20 @@ def test_no_overflow_warnings(call):
         assert np.all(np.isfinite(call()))
 
 
+def test_gaussian_mi_checks_are_scale_free():
+    rho = np.array([[2.0, 1.0], [1.0, 2.0]])
+    ref = -0.5 * np.log(1 - 0.25)
+    for scale in (1e-300, 1e-20, 1.0, 1e150, 1e300):
+        assert estimators.gaussian_mi(rho * scale, [0], [1], base="e") == pytest.approx(ref)
+    with pytest.raises(ValueError, match="positive definite"):  # 26 bits before
+        estimators.gaussian_mi(np.full((2, 2), 1e308), [0], [1])
+    with pytest.raises(ValueError, match="symmetric"):  # within the absolute tolerance before
+        estimators.gaussian_mi(np.array([[1e-20, 5e-21], [0.0, 1e-20]]), [0], [1])
+    with pytest.raises(ValueError, match="positive definite"):
+        estimators.gaussian_mi(np.diag([1.0, 0.0, 1.0]), [0], [1, 2])
+    assert estimators.gaussian_mi(np.diag([1.0, 0.0, 1.0]), [0], [2]) == 0.0  # [1] unused
+
+
 def _feature_net():
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
