@@ -406,3 +406,54 @@ def test_waterfill_cuda_level_overflow(dtype, big):
         channels.waterfill(torch.from_numpy(noise).cuda(), torch.from_numpy(power).cuda())
     ok = channels.waterfill(torch.from_numpy(noise[1:] / big).cuda(), 1.0)
     assert bool(torch.isfinite(ok.level).all())
+
+
+# ------------------------------------------------------------------ evaluation of a trained model
+def _two_logits():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))  # no n_classes
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # labels beyond a generic model's logits: IndexError (GPU: device-side assert) before
+        (
+            lambda net: ib.estimate_mi(net, X, Y),
+            r"y must be < the model's number of logits 2, got 2",
+        ),
+        (
+            lambda net: ib.Trainer(net, quiet=True).evaluate(X, Y),
+            r"y must be < the model's number of logits 2, got 2",
+        ),
+        (
+            lambda net: ib.Trainer(net, quiet=True).fit((X, Y % 2), (X, Y), 1),
+            r"y must be < the model's number of logits 2, got 2",
+        ),
+        (
+            lambda net: ib.Trainer(net, quiet=True).evaluate(X, (Y % 2).int()),
+            "data y must be a 1-d int64 tensor",  # RuntimeError before
+        ),
+        (lambda net: ib.Trainer(net, quiet=True).evaluate(X[:0], Y[:0]), "same non-zero length"),
+        (lambda net: ib.Trainer(net, quiet=True).evaluate(X, Y[:3] % 2), "same non-zero length"),
+        (
+            lambda net: ib.Trainer(net, quiet=True).evaluate(X * np.nan, Y % 2),
+            "data x must be finite",  # a NaN CE before
+        ),
+        (
+            lambda net: ib.Trainer(net, quiet=True).evaluate(X, Y % 2, seed="a"),
+            "seed must be an int",
+        ),
+    ],
+)
+def test_evaluation_data(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(_two_logits())
+
+
+def test_evaluate_unchanged():
+    t = ib.Trainer(_vib(), quiet=True, seed=3)
+    a = t.evaluate(X, Y)
+    assert a == t.evaluate(X, Y, seed=np.int64(3)) and 0.0 <= a["acc"] <= 1.0
+    h = t.fit((X, Y), (X, Y), 1)
+    assert h.records[0]["test_acc"] == t.evaluate(X, Y, seed=3 + 7919)["acc"]

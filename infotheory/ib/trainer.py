@@ -374,17 +374,26 @@ class Trainer:
     ) -> dict[str, float]:
         """Accuracy, mean CE over encoder draws and mean KL (nan for deterministic models) on (x, y),
         with :attr:`eval_model` in eval mode. The encoder noise is drawn from ``seed`` (default: the trainer's seed), so the
-        result does not depend on, or change, the global random state."""
+        result does not depend on, or change, the global random state. ``x``, ``y`` are checked
+        as :meth:`fit`'s data (ValueError / TypeError naming them)."""
+        x, y = _pair("data", (x, y))
+        seed = self.seed if seed is None else _int("seed", seed, 0)
+        return self._evaluate(x, y, seed, int(y.max()))
+
+    @torch.no_grad()
+    def _evaluate(
+        self, x: torch.Tensor, y: torch.Tensor, seed: int, max_label: int
+    ) -> dict[str, float]:
         model = self.eval_model
         was = model.training
         model.eval()
-        gen = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        gen = torch.Generator().manual_seed(seed)
         correct, ce_sum, kl_sum = 0, 0.0, 0.0
         try:
             for i in range(0, len(y), self.eval_batch_size):
                 xb = x[i : i + self.eval_batch_size].to(self.device)
                 yb = y[i : i + self.eval_batch_size].to(self.device)
-                c, ce, kl = batch_stats(model, xb, yb, gen)
+                c, ce, kl = batch_stats(model, xb, yb, gen, max_label)
                 correct, ce_sum, kl_sum = correct + c, ce_sum + ce, kl_sum + kl
         finally:
             model.train(was)
@@ -444,10 +453,12 @@ class Trainer:
         # compared with the logits' width at the first step (no sync): F.cross_entropy raises an
         # IndexError on the CPU and a device-side assert on a GPU for a label >= the width
         self._max_label = int(y_tr.max())
+        test_max = int(test[1].max()) if test else 0
         for epoch in range(len(self.history), epochs):
             t0 = time.perf_counter()
             tr = self._epoch(x_tr, y_tr, epoch, epochs)
-            te = self.evaluate(*test, seed=self.seed + 7919 * (epoch + 1)) if test else None
+            seed = self.seed + 7919 * (epoch + 1)
+            te = self._evaluate(*test, seed, test_max) if test else None
             rec = _record(epoch, tr, te, h_y, self.stochastic, self.adversary is not None)
             rec["lr"] = self.optimizer.param_groups[0]["lr"]
             rec["seconds"] = time.perf_counter() - t0
