@@ -24,7 +24,10 @@ def log_base(base: str | float) -> tuple[float, str]:
         base, (int, float, np.integer, np.floating)
     ):
         raise TypeError(f"base must be a string or a number, got {type(base).__name__}")
-    b = float(base)
+    try:
+        b = float(base)
+    except OverflowError:  # an int beyond the float range
+        b = math.inf
     if not math.isfinite(b) or b <= 0.0 or b == 1.0:
         raise ValueError(f"base must be a positive number other than 1, got {base!r}")
     if b == 2.0:

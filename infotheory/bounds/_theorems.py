@@ -16,6 +16,7 @@ from .._arrays import host_array
 def _nonneg(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = value.item() if isinstance(value, np.generic) else value  # no float32 overflow warning
     v = math.inf if abs(value) > sys.float_info.max else float(value)  # ints beyond float range
     if not math.isfinite(v) or v < 0:
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
@@ -46,7 +47,7 @@ def psi(x: Any) -> Any:
     if (a < 0).any():
         raise ValueError(f"x must be >= 0, got a minimum of {float(a.min())}")
     inv_e = math.exp(-1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the unused branch
         out = np.where(a >= inv_e, inv_e, np.where(a > 0, -a * np.log(a), 0.0))
     return float(out) if out.ndim == 0 else out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -63,6 +63,14 @@ class WaterfillResult(ResultMixin):
     unit: str
 
 
+def _raise_overflow(rname: str, bname: str, dtype: Any, p: int) -> NoReturn:
+    """Finite inputs whose sums overflow the dtype gave an infinite water level."""
+    raise ValueError(
+        f"{rname} and {bname} overflow {dtype} in the water level (problem {p} of the batch): "
+        "rescale them"
+    )
+
+
 def _solve(rows: Any, budget: Any, base: str | float, *, reverse: bool) -> tuple[Any, ...]:
     rname, bname = ("sigma2", "D") if reverse else ("noise", "power")
     factor, unit = log_base(base)
@@ -83,17 +91,17 @@ def _solve(rows: Any, budget: Any, base: str | float, *, reverse: bool) -> tuple
         caps = [_arrays.dlpack(t, stream) for t in (flat, b, level, alloc, value, status)]
         fn = _core.reverse_waterfill_cuda if reverse else _core.forward_waterfill_cuda
         fn(*caps, stream)
-        msgs = {c: m.format(rows=rname, budget=bname) for c, m in _CUDA_STATUS.items()}
-        _arrays.raise_cuda_status(status, msgs)
+        # the status and the level's overflow check share the one device sync of a clean call
+        overflow = ~torch.isfinite(level)
+        if bool(((status != 0) | overflow).any()):
+            msgs = {c: m.format(rows=rname, budget=bname) for c, m in _CUDA_STATUS.items()}
+            _arrays.raise_cuda_status(status, msgs)  # bad input first: its level is unset
+            _raise_overflow(rname, bname, arg.np_dtype, int(overflow.nonzero()[0, 0]))
     else:
         fn = _core.reverse_waterfill if reverse else _core.forward_waterfill
         fn(flat, b, level, alloc, value)
         if not np.isfinite(level).all():  # finite inputs whose sums overflow the dtype
-            p = int(np.flatnonzero(~np.isfinite(level))[0])
-            raise ValueError(
-                f"{rname} and {bname} overflow {flat.dtype} in the water level (problem {p} of the "
-                "batch): rescale them"
-            )
+            _raise_overflow(rname, bname, flat.dtype, int(np.flatnonzero(~np.isfinite(level))[0]))
     if factor != 1.0:
         value = value / factor
     shape = tuple(batch)

@@ -140,6 +140,8 @@ def _batches(data: Any, batch_size: int) -> Any:
     if hasattr(data, "x_test") and not is_tensor(data):  # an infotheory.data.Dataset
         data = data.x_test
     if is_tensor(data) or isinstance(data, np.ndarray):
+        if data.ndim == 0:
+            raise ValueError("data must have a batch axis first, got a 0-d array")
         for i in builtins.range(0, data.shape[0], batch_size):
             yield data[i : i + batch_size]
         return
@@ -188,8 +190,13 @@ def feature_entropy(
     _method(method)
     log_base(base)
     discretize(np.zeros((1, 1)), bins=bins, strategy=strategy, range=range)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(layer, str):
-        layer = model.get_submodule(layer)
+        try:
+            layer = model.get_submodule(layer)
+        except AttributeError:
+            raise ValueError(f"layer {layer!r} names no submodule of model") from None
     if not isinstance(layer, torch.nn.Module):
         raise TypeError(f"layer must be a torch.nn.Module or its name, got {type(layer).__name__}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
@@ -204,17 +211,34 @@ def feature_entropy(
 
     was_training = model.training
     handle = layer.register_forward_hook(hook)
+    batches = 0
     try:
         model.eval()
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        # floating inputs in the model's floating dtype (a float64 ndarray into a float32 model)
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
         with torch.no_grad():
             for xb in _batches(data, batch_size):
-                xb = torch.as_tensor(xb)
+                try:
+                    xb = torch.as_tensor(xb)
+                except (TypeError, ValueError, RuntimeError) as e:
+                    raise TypeError(
+                        f"data must yield arrays or tensors, got {type(xb).__name__}: {e}"
+                    ) from None
+                if xb.device.type == "meta":
+                    raise ValueError("data holds a tensor on the meta device, which holds no data")
+                if xb.ndim == 0:
+                    raise ValueError("data must yield batches with a batch axis first, got 0-d")
+                if xb.is_floating_point() and dtype is not None:
+                    xb = xb.to(dtype)
                 model(xb.to(device))
+                batches += 1
     finally:
         handle.remove()
         model.train(was_training)
     if not feats:
+        if batches:
+            raise ValueError("layer never ran in model's forward: is it a submodule of model?")
         raise ValueError("data yielded no inputs")
     codes = discretize(np.concatenate(feats), bins=bins, strategy=strategy, range=range)
     return entropy(codes, method=method, base=base)

@@ -13,6 +13,7 @@ from ._counting import as_codes, as_counts
 from ._value import Information
 
 METHODS = ("jvhw", "mle", "miller_madow", "nsb")
+MAX_ALPHABET = 10**290  # the largest NSB alphabet whose integrand stays within float64
 _ALIASES = {"plugin": "mle", "plug-in": "mle", "mm": "miller_madow"}
 
 
@@ -60,6 +61,9 @@ def _alphabet(alphabet_size: int | None, method: str, k: int) -> int | None:
         raise ValueError(
             f"alphabet_size must be >= the {k} distinct symbols observed, got {alphabet_size}"
         )
+    if alphabet_size > MAX_ALPHABET:  # NSB's K * beta (beta up to e^30) would overflow float64
+        digits = len(str(int(alphabet_size)))
+        raise ValueError(f"alphabet_size must be <= 10**290, got a {digits}-digit int")
     return int(alphabet_size)
 
 
@@ -143,7 +147,7 @@ def entropy(
         for nats.
     alphabet_size : int, optional
         Number of possible symbols K, for ``"nsb"`` only (default: the number observed, which
-        assumes every symbol has been seen; pass K when it is known).
+        assumes every symbol has been seen; pass K when it is known). At most 10**290.
 
     Returns
     -------

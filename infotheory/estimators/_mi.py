@@ -166,10 +166,25 @@ def gaussian_mi(
     if set(xi) & set(yi):
         raise ValueError("x_idx and y_idx must be disjoint")
 
-    def logdet(ix: list[int]) -> float:
-        sign, val = np.linalg.slogdet(c[np.ix_(ix, ix)])
+    # on the correlation matrix of the chosen coordinates (I is scale-free): the checks do not
+    # depend on the units (a singular 1e308 * ones matrix gave 26 bits, a tiny asymmetric one
+    # passed the absolute tolerance), and no determinant over- or underflows
+    idx = xi + yi
+    sub = c[np.ix_(idx, idx)]
+    var = np.diag(sub)
+    if not np.all(var > 0):
+        raise ValueError("cov must be positive definite on the chosen coordinates")
+    sd = np.sqrt(var)
+    r = sub / sd[:, None] / sd[None, :]
+    if not np.allclose(r, r.T, rtol=1e-10, atol=1e-12):
+        raise ValueError("cov must be symmetric")
+    nx = len(xi)
+
+    def logdet(block: np.ndarray) -> float:
+        sign, val = np.linalg.slogdet(block)
         if sign <= 0:
             raise ValueError("cov must be positive definite on the chosen coordinates")
         return float(val)
 
-    return Information.from_nats(0.5 * (logdet(xi) + logdet(yi) - logdet(xi + yi)), base)
+    nats = 0.5 * (logdet(r[:nx, :nx]) + logdet(r[nx:, nx:]) - logdet(r))
+    return Information.from_nats(nats, base)

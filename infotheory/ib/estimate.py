@@ -16,25 +16,48 @@ def _is_vib(model: nn.Module) -> bool:
     return bool(getattr(model, "stochastic", False)) and hasattr(model, "encode")
 
 
+def _check_width(width: int, max_label: int | None) -> None:
+    if max_label is not None and max_label >= width:
+        raise ValueError(f"y must be < the model's number of logits {width}, got {max_label}")
+
+
 @torch.no_grad()
 def batch_stats(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    gen: torch.Generator,
+    max_label: int | None = None,
 ) -> tuple[int, float, float]:
     """(correct, sum of CE, sum of KL) over one batch, ``model`` in eval mode.
 
     For a VIB the CE is E_t[-ln q(y|t)] over ``model.samples`` draws of t (the variational bound's
     term, not the CE of the averaged prediction) and the prediction is the averaged softmax's argmax.
+    ``max_label`` (the largest label of the data, read once by the caller) is checked against the
+    number of logits (an IndexError on the CPU, a device-side assert on a GPU otherwise).
     """
     if _is_vib(model):
         mu, sigma = model.encode(x)
         eps = torch.randn((int(model.samples), *mu.shape), generator=gen).to(mu.device, mu.dtype)
         logp = F.log_softmax(model.decoder(mu + sigma * eps), dim=-1)  # (S, N, C)
+        _check_width(logp.shape[-1], max_label)
         ce = -logp.gather(-1, y.expand(len(eps), -1)[..., None]).mean(0).sum()
         pred = (torch.logsumexp(logp, dim=0)).argmax(-1)
-        return int((pred == y).sum()), float(ce), float(gaussian_kl(mu, sigma).sum())
-    logits = model(x)
-    ce = F.cross_entropy(logits, y, reduction="sum")
-    return int((logits.argmax(1) == y).sum()), float(ce), math.nan
+        out = int((pred == y).sum()), float(ce), float(gaussian_kl(mu, sigma).sum())
+    else:
+        logits = model(x)
+        if logits.ndim != 2:
+            raise ValueError(f"the model must return logits (N, C), got {tuple(logits.shape)}")
+        _check_width(logits.shape[1], max_label)
+        ce = F.cross_entropy(logits, y, reduction="sum")
+        out = int((logits.argmax(1) == y).sum()), float(ce), math.nan
+    # the values are read back anyway: a NaN / inf CE or KL would be a silent NaN estimate
+    if not all(map(math.isfinite, out[1:] if _is_vib(model) else out[1:2])):
+        raise ValueError(
+            f"the model's output on x is not finite (CE sum {out[1]}, KL sum {out[2]}): NaN/inf "
+            "weights, or an encoder sigma of 0"
+        )
+    return out
 
 
 def estimate_mi(
@@ -80,10 +103,10 @@ def estimate_mi(
     # x: a finite float tensor with a non-empty batch; y: int labels >= 0 of shape (N,)
     x, y, _ = check_inputs(x, y, None)
     k = getattr(model, "n_classes", None)
-    if isinstance(k, int) and int(y.max()) >= k:
-        raise ValueError(f"y must be < n_classes = {k}, got {int(y.max())}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    top = int(y.max())
+    if isinstance(k, int) and top >= k:
+        raise ValueError(f"y must be < n_classes = {k}, got {top}")
+    batch_size = check_int(batch_size, "batch_size", 1)
     seed = check_int(seed, "seed", 0)
     if h_y is None:
         h = label_entropy(y)
@@ -105,7 +128,7 @@ def estimate_mi(
                 parts.append(("_adv", getattr(res, "x_adv", res).detach()))
                 model.eval()
             for key, xs in parts:
-                c, ce, kl = batch_stats(model, xs, yb, gen)
+                c, ce, kl = batch_stats(model, xs, yb, gen, top)
                 s = sums[key]
                 s[0], s[1], s[2] = s[0] + c, s[1] + ce, s[2] + kl
     finally:

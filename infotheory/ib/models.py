@@ -7,7 +7,6 @@ first) so that ``infotheory.lipschitz`` can bound it; no BatchNorm or Dropout (t
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,22 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._arrays import int_scalar, real_scalar
+
 DEFAULT_WIDTHS: tuple[int, ...] = (512,) * 3 + (256,) * 3
 
 
 def _check_int(name: str, v: Any, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {v}")
-    return v
+    # a Python or numpy integer, returned as a Python int (configs are stored and compared)
+    return int_scalar(v, name, minimum=lo)
 
 
 def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
-    ws = tuple(widths)
-    for w in ws:
-        _check_int("widths entries", w)
-    return ws
+    return tuple(_check_int("widths entries", w) for w in widths)
 
 
 def _mlp(in_features: int, widths: Sequence[int], out: int) -> list[nn.Module]:
@@ -48,7 +43,7 @@ def _conv(
 ) -> tuple[list[nn.Module], int]:
     if len(in_shape) != 3:
         raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
-    c, h, w = (_check_int("in_shape entries", int(s)) for s in in_shape)
+    c, h, w = (_check_int("in_shape entries", s) for s in in_shape)
     layers: list[nn.Module] = []
     for ch in channels:
         _check_int("channels entries", ch)
@@ -74,14 +69,14 @@ def _trunk(config: dict[str, Any], out: int) -> nn.Sequential:
 
 def _arch_config(arch: str, **kw: Any) -> dict[str, Any]:
     if arch == "mlp":
-        _check_int("in_features", kw["in_features"])
-    _check_int("n_classes", kw["n_classes"], 2)
-    _check_int("K", kw["K"])
+        kw["in_features"] = _check_int("in_features", kw["in_features"])
+    kw["n_classes"] = _check_int("n_classes", kw["n_classes"], 2)
+    kw["K"] = _check_int("K", kw["K"])
     kw["widths"] = list(_check_widths(kw["widths"]))
     if arch == "cnn_mlp":
-        kw["in_shape"] = [int(s) for s in kw["in_shape"]]
-        kw["channels"] = [int(c) for c in kw["channels"]]
-        _check_int("kernel_size", kw["kernel_size"])
+        kw["in_shape"] = [_check_int("in_shape entries", s) for s in kw["in_shape"]]
+        kw["channels"] = [_check_int("channels entries", c) for c in kw["channels"]]
+        kw["kernel_size"] = _check_int("kernel_size", kw["kernel_size"])
     return {"arch": arch, **kw}
 
 
@@ -98,8 +93,7 @@ def _checked_config(config: Any) -> dict[str, Any]:
     missing = [k for k in keys if k not in config]
     if missing:
         raise ValueError(f"config for arch {arch!r} misses {missing}")
-    _arch_config(arch, **{k: config[k] for k in keys})
-    return config
+    return {**config, **_arch_config(arch, **{k: config[k] for k in keys})}
 
 
 class VIB(nn.Module):
@@ -133,16 +127,13 @@ class VIB(nn.Module):
         self, config: dict[str, Any], *, samples: int = 12, std_bias: float = -5.0
     ) -> None:
         super().__init__()
-        _checked_config(config)
-        self.config = {"model": "vib", **config, "samples": samples}
+        config = _checked_config(config)
+        self.samples = _check_int("samples", samples)
+        self.config = {"model": "vib", **config, "samples": self.samples}
         self.K = int(config["K"])
         self.n_classes = int(config["n_classes"])
-        self.samples = _check_int("samples", samples)
-        if isinstance(std_bias, bool) or not isinstance(std_bias, (int, float)):
-            raise TypeError(f"std_bias must be a number, got {type(std_bias).__name__}")
-        if not abs(std_bias) <= sys.float_info.max:  # NaN, inf and ints beyond the float range
-            raise ValueError(f"std_bias must be finite, got {std_bias}")
-        self.std_bias = float(std_bias)
+        # a finite Python or numpy real (NaN, inf and ints beyond the float range fail)
+        self.std_bias = real_scalar(std_bias, "std_bias")
         self.encoder = _trunk(config, 2 * self.K)
         self.decoder = nn.Linear(self.K, self.n_classes)
 
@@ -212,7 +203,7 @@ class CEClassifier(nn.Module):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
-        _checked_config(config)
+        config = _checked_config(config)
         self.config = {"model": "ce", **config}
         self.K = int(config["K"])
         self.n_classes = int(config["n_classes"])

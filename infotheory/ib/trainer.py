@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from .._arrays import int_scalar
 from ._state import EMA, History, load_checkpoint, save_checkpoint
 from .estimate import batch_stats
 from .losses import LN2, gaussian_kl, label_entropy
@@ -59,8 +61,9 @@ def _pair(name: str, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _number(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(v).__name__}")
+    v = v.item() if isinstance(v, np.generic) else v  # numpy scalars as Python numbers
     v = math.inf if abs(v) > sys.float_info.max else float(v)  # ints beyond float range
     if not (v > lo if lo_open else v >= lo) or v > hi or not math.isfinite(v):
         rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
@@ -69,13 +72,17 @@ def _number(name: str, v: Any, lo: float, hi: float = math.inf, lo_open: bool = 
 
 
 def _int(name: str, v: Any, lo: int, hi: int = 2**63 - 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {v}")
-    if v > hi:  # torch takes 64-bit seeds and counts
-        raise ValueError(f"{name} must be <= {hi}, got {v}")
-    return v
+    # a Python or numpy integer (torch takes 64-bit seeds and counts)
+    return int_scalar(v, name, minimum=lo, maximum=hi)
+
+
+def _nonfinite_loss(what: str, epoch: int, step: int | None) -> ValueError:
+    where = f"step {step + 1} of epoch {epoch + 1}" if step is not None else f"epoch {epoch + 1}"
+    return ValueError(
+        f"the training loss is not finite ({what}) in {where}: likely causes are a non-finite "
+        "model output (NaN/inf weights, or a learning rate so large that training diverged), an "
+        "encoder sigma <= 0 (ln sigma in the KL), or labels outside the model's classes"
+    )
 
 
 def _distributed(model: nn.Module) -> tuple[int, int, nn.Module]:
@@ -197,6 +204,11 @@ class Trainer:
         self.ema = EMA(model, ema) if ema is not None else None
         self._ema_model: nn.Module | None = None
         self.generator = torch.Generator().manual_seed(self.seed)
+        # read the loss back each step where that is free: one process on the CPU (on a GPU it is
+        # a sync; under torchrun one rank alone must not raise while the others wait in the
+        # gradient all-reduce): elsewhere the epoch's (all-reduced) sums are checked
+        self._step_check = self.world == 1 and self.device.type == "cpu"
+        self._max_label = 0
         self.history = History()
         self.step = 0
 
@@ -313,11 +325,18 @@ class Trainer:
             if eps is not None:
                 eps = eps[lo:hi].to(self.device, x.dtype)
             logits, mu, sigma = self._forward(self._net, x, eps)
+            if logits.ndim != 2 or logits.shape[1] <= self._max_label:
+                raise ValueError(
+                    f"train_data y must be < the model's number of logits "
+                    f"{tuple(logits.shape)[1:]}, got {self._max_label}"
+                )
             ce = F.cross_entropy(logits, y, reduction="none")
             kl = gaussian_kl(mu, sigma) if mu is not None else torch.zeros_like(ce)
             beta = self._beta_at(self.step, steps)
             # sum / global batch, times world: DDP's gradient mean then equals the global batch mean
             loss = (ce.sum() + beta * kl.sum()) * (self.world / b)
+            if self._step_check and not math.isfinite(v := float(loss.detach())):
+                raise _nonfinite_loss(f"loss {v}", epoch, i)
             loss.backward()
             self.optimizer.step()
             if self.ema is not None:
@@ -331,11 +350,18 @@ class Trainer:
                 ]).double()  # fmt: skip
             bar.update(1)
             if not bar.disable:  # reading the loss back costs a sync per step; only for the bar
-                bar.set_postfix(loss=f"{float(loss.detach()) / self.world:.4f}")
+                v = float(loss.detach())
+                if self.world == 1 and not math.isfinite(v):
+                    bar.close()
+                    raise _nonfinite_loss(f"loss {v}", epoch, i)
+                bar.set_postfix(loss=f"{v / self.world:.4f}")
         bar.close()
         if self.world > 1:
             dist.all_reduce(acc)
-        s = acc.cpu().tolist()
+        s = acc.cpu().tolist()  # the epoch's one sync: a NaN or inf CE / KL of any step shows here
+        if not all(map(math.isfinite, (s[0], s[1], s[4], s[5]))):
+            what = f"CE sum {s[0] + s[4]}, KL sum {s[1] + s[5]}"
+            raise _nonfinite_loss(what, epoch, None)
         return {
             "ce": s[0] / max(s[3], 1), "kl": s[1] / max(s[3], 1), "train_acc": s[2] / max(s[3], 1),
             "ce_adv": s[4] / s[6] if s[6] else math.nan, "kl_adv": s[5] / s[6] if s[6] else math.nan,
@@ -348,17 +374,26 @@ class Trainer:
     ) -> dict[str, float]:
         """Accuracy, mean CE over encoder draws and mean KL (nan for deterministic models) on (x, y),
         with :attr:`eval_model` in eval mode. The encoder noise is drawn from ``seed`` (default: the trainer's seed), so the
-        result does not depend on, or change, the global random state."""
+        result does not depend on, or change, the global random state. ``x``, ``y`` are checked
+        as :meth:`fit`'s data (ValueError / TypeError naming them)."""
+        x, y = _pair("data", (x, y))
+        seed = self.seed if seed is None else _int("seed", seed, 0)
+        return self._evaluate(x, y, seed, int(y.max()))
+
+    @torch.no_grad()
+    def _evaluate(
+        self, x: torch.Tensor, y: torch.Tensor, seed: int, max_label: int
+    ) -> dict[str, float]:
         model = self.eval_model
         was = model.training
         model.eval()
-        gen = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        gen = torch.Generator().manual_seed(seed)
         correct, ce_sum, kl_sum = 0, 0.0, 0.0
         try:
             for i in range(0, len(y), self.eval_batch_size):
                 xb = x[i : i + self.eval_batch_size].to(self.device)
                 yb = y[i : i + self.eval_batch_size].to(self.device)
-                c, ce, kl = batch_stats(model, xb, yb, gen)
+                c, ce, kl = batch_stats(model, xb, yb, gen, max_label)
                 correct, ce_sum, kl_sum = correct + c, ce_sum + ce, kl_sum + kl
         finally:
             model.train(was)
@@ -384,6 +419,16 @@ class Trainer:
         resume : bool or path
             True: continue from ``out/checkpoint.pt`` when it exists; a path: from that checkpoint. The
             run continues bit for bit as if it had not been interrupted.
+
+        Raises
+        ------
+        ValueError
+            On bad data (NaN/inf x, labels < 0 or >= the model's classes / logits), and when the
+            training loss is not finite (a NaN/inf model output, a diverged run, an encoder sigma
+            <= 0), before the epoch is recorded or checkpointed. The loss is checked where it is
+            read back anyway, never with an extra device sync: each step for one CPU process
+            (and with the progress bar), else from the epoch's sums at its end, so a GPU run may
+            train on for the rest of that epoch first.
         """
         x_tr, y_tr = _pair("train_data", train_data)
         test = _pair("test_data", test_data) if test_data is not None else None
@@ -405,10 +450,15 @@ class Trainer:
             if isinstance(k, int) and y is not None and int(y.max()) >= k:
                 raise ValueError(f"{name} y must be < n_classes = {k}, got {int(y.max())}")
         h_y = label_entropy(y_tr)
+        # compared with the logits' width at the first step (no sync): F.cross_entropy raises an
+        # IndexError on the CPU and a device-side assert on a GPU for a label >= the width
+        self._max_label = int(y_tr.max())
+        test_max = int(test[1].max()) if test else 0
         for epoch in range(len(self.history), epochs):
             t0 = time.perf_counter()
             tr = self._epoch(x_tr, y_tr, epoch, epochs)
-            te = self.evaluate(*test, seed=self.seed + 7919 * (epoch + 1)) if test else None
+            seed = self.seed + 7919 * (epoch + 1)
+            te = self._evaluate(*test, seed, test_max) if test else None
             rec = _record(epoch, tr, te, h_y, self.stochastic, self.adversary is not None)
             rec["lr"] = self.optimizer.param_groups[0]["lr"]
             rec["seconds"] = time.perf_counter() - t0

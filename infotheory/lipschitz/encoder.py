@@ -8,14 +8,36 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import host_array, is_tensor, torch_module
+from .._arrays import host_array, int_scalar, is_tensor, real_scalar, torch_module
 
 FORMS = ("corrected", "paper")
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type where this module once raised ValueError for every bad
+    value: a TypeError, and still a ValueError for callers that catch that."""
+
+
+def _int_arg(x: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    """``_arrays.int_scalar`` (Python or numpy integers), its type errors also ValueErrors."""
+    try:
+        return int_scalar(x, name, minimum=minimum, maximum=maximum)
+    except TypeError as e:
+        raise ArgumentTypeError(str(e)) from None
+
+
+def _real_arg(x: Any, name: str, *, minimum: float, strict: bool = False) -> float:
+    """``_arrays.real_scalar`` (finite), its type errors also ValueErrors."""
+    try:
+        return real_scalar(x, name, minimum=minimum, strict=strict)
+    except TypeError as e:
+        raise ArgumentTypeError(str(e)) from None
 
 
 def _nonneg(name: str, x: Any, *, positive: bool = False) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    x = x.item() if isinstance(x, np.generic) else x  # no float32 overflow warning
     v = math.inf if abs(x) > sys.float_info.max else float(x)  # ints beyond float range
     if not math.isfinite(v) or v < 0 or (positive and v == 0):
         raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {x!r}")
@@ -53,8 +75,7 @@ def gaussian_encoder_bound(
     """
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"K must be a positive int, got {K!r}")
+    K = _int_arg(K, "K", minimum=1)
     lm, ls = _nonneg("L_mu", L_mu), _nonneg("L_sigma", L_sigma)
     smin = _nonneg("sigma_min", sigma_min, positive=True)
     k = int(K)

@@ -7,7 +7,6 @@ Torch is imported inside the functions: these take ``nn.Module`` objects.
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from .._result import ResultMixin
 from ._dense import spectral_norm
 from .conv import conv_operator_norm, linear_operator_norm
+from .encoder import _int_arg, _real_arg
 
 # sup |f'| of elementwise activations (l2-Lipschitz constants of the maps they define); measured on
 # a 1e-5 grid and rounded up in the last digit.
@@ -404,13 +404,12 @@ def lipschitz_lower_bound(
         raise ValueError(f"x must be a non-empty batch (N, ...), got shape {tuple(x.shape)}")
     if x.device.type == "meta":
         raise ValueError("x is a tensor on the meta device, which holds no data")
-    for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("search", search, 0)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64:
-        raise ValueError(f"seed must be an int that fits 64 bits, got {seed!r}")
-    if not (isinstance(radius, (int, float)) and 0 < radius <= sys.float_info.max):
-        raise ValueError(f"radius must be a positive number, got {radius!r}")
+    # Python or numpy numbers; a wrong type is a TypeError (still a ValueError, as it was)
+    steps = _int_arg(steps, "steps", minimum=1)
+    batch_size = _int_arg(batch_size, "batch_size", minimum=1)
+    search = _int_arg(search, "search", minimum=0)
+    seed = _int_arg(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
+    radius = _real_arg(radius, "radius", minimum=0.0, strict=True)
     if not bool(torch.isfinite(x).all()):
         raise ValueError("x must be finite")
     g = torch.Generator().manual_seed(int(seed))
