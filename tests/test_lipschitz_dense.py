@@ -438,6 +438,12 @@ def _as_if_cuda(monkeypatch):
         )
 
     monkeypatch.setattr(dense, "_check_matrix", fake)
+    # a CUDA build (CI's, whose wheel builds the kernels where nvcc exists) would send these CPU
+    # tensors to its kernels: the torch part of the branch only
+    from infotheory.lipschitz import _cuda, _cuda_lanczos
+
+    monkeypatch.setattr(_cuda_lanczos, "available", lambda: False)
+    monkeypatch.setattr(_cuda, "available", lambda: False)
 
 
 # the CUDA branch had no magnitude handling: the torch iteration returned 0.59x the norm of a
