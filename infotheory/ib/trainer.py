@@ -204,7 +204,9 @@ class Trainer:
             )
         make = optimizer if optimizer is not None else (lambda p: torch.optim.Adam(p, lr=self.lr))
         self.optimizer = make(model.parameters())
-        if not isinstance(self.optimizer, torch.optim.Optimizer):
+        if not hasattr(self.optimizer, "param_groups") or not callable(
+            getattr(self.optimizer, "step", None)
+        ):  # a torch.optim.Optimizer, or one in its image
             raise TypeError(
                 "optimizer must return a torch.optim.Optimizer, got "
                 f"{type(self.optimizer).__name__}"
@@ -345,6 +347,7 @@ class Trainer:
             # sum / global batch, times world: DDP's gradient mean then equals the global batch mean
             loss = (ce.sum() + beta * kl.sum()) * (self.world / b)
             if self._step_check and not math.isfinite(v := float(loss.detach())):
+                bar.close()
                 raise _nonfinite_loss(f"loss {v}", epoch, i)
             loss.backward()
             self.optimizer.step()
