@@ -457,3 +457,35 @@ def test_evaluate_unchanged():
     assert a == t.evaluate(X, Y, seed=np.int64(3)) and 0.0 <= a["acc"] <= 1.0
     h = t.fit((X, Y), (X, Y), 1)
     assert h.records[0]["test_acc"] == t.evaluate(X, Y, seed=3 + 7919)["acc"]
+
+
+def test_float64_data_into_a_float32_model():
+    # "mat1 and mat2 must have the same dtype" before: floating data now takes the model's dtype
+    t = ib.Trainer(_vib(), quiet=True, seed=1)
+    h = t.fit((X.double(), Y), (X.double(), Y), 1)
+    assert np.isfinite(h.records[0]["loss"])
+    assert t.evaluate(X.double(), Y) == t.evaluate(X, Y)
+    assert ib.estimate_mi(_vib(), X.double(), Y) == ib.estimate_mi(_vib(), X, Y)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        # StopIteration (from next(model.parameters())) before
+        (lambda: ib.Trainer(torch.nn.Flatten(), quiet=True), ValueError, "no floating-point param"),
+        (lambda: ib.estimate_mi(torch.nn.Flatten(), X, Y), ValueError, "no floating-point param"),
+        (  # AttributeError: 'str' object has no attribute 'param_groups' before
+            lambda: ib.Trainer(_vib(), optimizer=lambda p: "sgd", quiet=True),
+            TypeError,
+            "optimizer must return a torch.optim.Optimizer, got str",
+        ),
+        (  # AttributeError: 'int' object has no attribute 'detach' before
+            lambda: ib.estimate_mi(_vib(), X, Y, adversary=lambda m, x, y: 3),
+            TypeError,
+            "adversary must return an AttackResult",
+        ),
+    ],
+)
+def test_trainer_and_estimate_odd_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

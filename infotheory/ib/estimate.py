@@ -114,18 +114,27 @@ def estimate_mi(
         from .._arrays import real_scalar
 
         h = real_scalar(h_y, "h_y", minimum=0.0)
-    dev = next(model.parameters()).device
+    param = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if param is None:
+        raise ValueError("model has no floating-point parameters")
+    dev, dtype = param.device, param.dtype  # floating x is cast to the model's dtype
     was = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     sums = {"": [0, 0.0, 0.0], "_adv": [0, 0.0, 0.0]}
     try:
         for i in range(0, len(y), batch_size):
-            xb, yb = x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev)
+            xb, yb = x[i : i + batch_size].to(dev, dtype), y[i : i + batch_size].to(dev)
             parts = [("", xb)]
             if adversary is not None:
                 res = adversary(model, xb, yb)
-                parts.append(("_adv", getattr(res, "x_adv", res).detach()))
+                x_adv = getattr(res, "x_adv", res)
+                if not isinstance(x_adv, torch.Tensor) or x_adv.shape != xb.shape:
+                    raise TypeError(
+                        "adversary must return an AttackResult (or tensor) with x_adv shaped "
+                        f"like x, got {type(x_adv).__name__}"
+                    )
+                parts.append(("_adv", x_adv.detach()))
                 model.eval()
             for key, xs in parts:
                 c, ce, kl = batch_stats(model, xs, yb, gen, top)

@@ -129,7 +129,7 @@ def vib_loss(
     if _checked_here(logits, check):
         if not bool(torch.isfinite(logits.detach()).all()):
             raise ValueError("logits must be finite, found NaN or inf")
-        if y.numel() and not 0 <= int(y.min()) <= int(y.max()) < n_classes:
+        if not 0 <= int(y.min()) <= int(y.max()) < n_classes:
             raise ValueError(
                 f"y must hold labels in [0, {n_classes}) (logits have {n_classes} columns), got "
                 f"min {int(y.min())} and max {int(y.max())}"
@@ -138,8 +138,8 @@ def vib_loss(
     else:
         # no sync: a label outside [0, C) gives a NaN CE instead of a device-side assert
         bad = (y < 0) | (y >= n_classes)
-        ce_i = F.cross_entropy(logits, y.clamp(0, max(n_classes - 1, 0)), reduction="none")
-        ce = torch.where(bad, torch.full_like(ce_i, math.nan), ce_i).mean()
+        ce_i = F.cross_entropy(logits, y.clamp(0, n_classes - 1), reduction="none")
+        ce = ce_i.masked_fill(bad, math.nan).mean()
     if mu is None or sigma is None:
         kl = ce.new_zeros(())
     else:

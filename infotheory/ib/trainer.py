@@ -191,7 +191,11 @@ class Trainer:
         self.eval_batch_size = _int("eval_batch_size", eval_batch_size, 1)
         self.model = model
         self.stochastic = bool(getattr(model, "stochastic", False))
-        self.device = next(model.parameters()).device
+        params = [p for p in model.parameters() if p.is_floating_point()]
+        if not params:
+            raise ValueError("model has no floating-point parameters to train")
+        self.device = params[0].device
+        self.dtype = params[0].dtype  # floating data is cast to it (float64 data, float32 model)
         self.world, self.rank, self._net = _distributed(model)
         if optimizer is not None and not callable(optimizer):
             raise TypeError(
@@ -200,6 +204,13 @@ class Trainer:
             )
         make = optimizer if optimizer is not None else (lambda p: torch.optim.Adam(p, lr=self.lr))
         self.optimizer = make(model.parameters())
+        if not hasattr(self.optimizer, "param_groups") or not callable(
+            getattr(self.optimizer, "step", None)
+        ):  # a torch.optim.Optimizer, or one in its image
+            raise TypeError(
+                "optimizer must return a torch.optim.Optimizer, got "
+                f"{type(self.optimizer).__name__}"
+            )
         self._base_lrs = [float(g["lr"]) for g in self.optimizer.param_groups]
         self.ema = EMA(model, ema) if ema is not None else None
         self._ema_model: nn.Module | None = None
@@ -316,7 +327,7 @@ class Trainer:
             )
             part = torch.tensor_split(torch.arange(b), self.world)[self.rank]
             lo, hi = (int(part[0]), int(part[-1]) + 1) if len(part) else (0, 0)
-            x = x_tr[idx[lo:hi]].to(self.device)
+            x = x_tr[idx[lo:hi]].to(self.device, self.dtype)
             y = y_tr[idx[lo:hi]].to(self.device)
             k_adv = min(max(n_adv - lo, 0), hi - lo)  # global rows < n_adv are made adversarial
             if k_adv:
@@ -336,6 +347,7 @@ class Trainer:
             # sum / global batch, times world: DDP's gradient mean then equals the global batch mean
             loss = (ce.sum() + beta * kl.sum()) * (self.world / b)
             if self._step_check and not math.isfinite(v := float(loss.detach())):
+                bar.close()
                 raise _nonfinite_loss(f"loss {v}", epoch, i)
             loss.backward()
             self.optimizer.step()
@@ -391,7 +403,7 @@ class Trainer:
         correct, ce_sum, kl_sum = 0, 0.0, 0.0
         try:
             for i in range(0, len(y), self.eval_batch_size):
-                xb = x[i : i + self.eval_batch_size].to(self.device)
+                xb = x[i : i + self.eval_batch_size].to(self.device, self.dtype)
                 yb = y[i : i + self.eval_batch_size].to(self.device)
                 c, ce, kl = batch_stats(model, xb, yb, gen, max_label)
                 correct, ce_sum, kl_sum = correct + c, ce_sum + ce, kl_sum + kl
