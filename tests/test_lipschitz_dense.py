@@ -385,7 +385,7 @@ def test_half_precision_tensors_run_in_float32():
 # (converged, uncertified) or 0.0; every power of two must give the scaled answer
 @settings(max_examples=60, deadline=None)
 @given(
-    e=st.integers(-1000, 1000),
+    e=st.integers(-1000, 1021),  # up to norms beyond float64 (n = 300 from 2^1019)
     dtype=st.sampled_from([np.float64, np.float32]),
     n=st.sampled_from([7, 40, 300]),
     how=st.sampled_from(
@@ -401,11 +401,11 @@ def test_half_precision_tensors_run_in_float32():
 def test_any_power_of_two_scale_gives_the_scaled_norm(e, dtype, n, how):
     G = np.random.default_rng(n).standard_normal((n, n + 3))
     if dtype == np.float32:
-        e = -140 + (e + 1000) * 260 // 2000  # float32 holds 2^-149 .. 2^128
+        e = -140 + (e + 1000) * 260 // 2021  # float32 holds 2^-149 .. 2^128
     W = np.ldexp(G, e).astype(dtype)
     # the norm of the matrix passed (rounded, subnormal entries included), scaled back exactly
     ref = np.linalg.svd(np.ldexp(W.astype(np.float64), -e), compute_uv=False)[0]
-    if ref * 2.0**e >= np.finfo(np.float64).max:
+    if float(ref) * 2.0**e >= sys.float_info.max:  # Python floats: inf, no warning
         with pytest.raises(ValueError, match="exceeds the float64 range"):
             spectral_norm(W, tol=1e-6, **how)
         return
@@ -541,6 +541,16 @@ def test_cuda_branch_scaling_leaves_in_range_matrices_alone():
     assert torch.equal(scaled[:2], W[:2])
     assert torch.equal(scaled[2], torch.ldexp(W[2], -e[2]))  # exact
     assert 0.5 <= float(scaled[2].abs().max()) < 1.0
+
+
+@pytest.mark.parametrize("how", [{"method": "lanczos", "certify": "none"}, {"method": "power"}, {}])
+def test_norm_beyond_float64_is_refused(how):
+    G = np.random.default_rng(5).standard_normal((12, 15))
+    ref = np.linalg.svd(G, compute_uv=False)[0]
+    res = spectral_norm(np.ldexp(G, 1018), tol=1e-6, **how)  # about 2^1021: scaled back fine
+    assert np.ldexp(res.value, -1018) == pytest.approx(ref, rel=2e-6)
+    with pytest.raises(ValueError, match="exceeds the float64 range"):  # finite entries
+        spectral_norm(np.ldexp(G, 1022), tol=1e-6, **how)
 
 
 def test_import_does_not_import_torch(tmp_path):
