@@ -1,0 +1,61 @@
+"""Bad input, fourth pass (fuzzing channels, attacks, lipschitz, data, the CLI): finite inputs whose
+results were NaN, inf or wrong, and odd arguments that raised the wrong exception (each case failed
+before its fix)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from infotheory import channels
+
+# a2, s2, D of four problems: interior, D between, erasing (D >= a2), a2 = 0
+A2 = np.array([1.0, 2.0, 0.5, 0.0])
+S2 = np.array([1.0, 0.5, 0.0, 1.0])
+D = np.array([0.5, 1.0, 0.25, 3.0])
+
+
+@pytest.mark.parametrize("aware", [True, False])
+@pytest.mark.parametrize("k", [-1072, -1000, 600, 1000])
+def test_gaussian_scalar_attack_scales_exactly(aware, k):
+    # a2 D overflowed at 1e200 (cov_ue = -inf, beta = NaN); subnormal products lost their digits
+    ref = channels.gaussian_scalar_attack(A2, S2, D, aware=aware)
+    c = 2.0**k
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = channels.gaussian_scalar_attack(A2 * c, S2 * c, D * c, aware=aware)
+    for name in ("mi", "rho2", "alpha", "beta"):
+        np.testing.assert_allclose(getattr(r, name), getattr(ref, name), rtol=1e-12, err_msg=name)
+    for name in ("cov_ue", "cov_we", "noise_var", "power"):
+        got = np.ldexp(getattr(r, name), -k)  # subnormal outputs hold few digits: atol = one step
+        np.testing.assert_allclose(got, getattr(ref, name), rtol=1e-12, atol=2.0 ** (-1074 - k))
+
+
+def test_gaussian_scalar_attack_near_the_float_range():
+    r = channels.gaussian_scalar_attack(1.7e308, 1.7e308, 1.0)  # S overflowed: all NaN
+    assert np.isfinite([r.mi, r.rho2, r.cov_ue, r.cov_we, r.alpha, r.beta]).all()
+    # blind attacker, rho2 within 1e-308 of 1: log1p(-rho2) gave inf; I = 1/2 ln(S / (s2 + a2 D/S))
+    r = channels.gaussian_scalar_attack(1.7e308, 1.0, 1.0, aware=False)
+    assert r.mi == pytest.approx(0.5 * np.log(1.7e308 / 2.0), rel=1e-12)
+
+
+def test_gaussian_vector_attack_subnormal_variances():
+    # the total mi was 2 ln 2 (each coordinate's ln(S / (sigma sqrt(S))) rounded to ln 2)
+    r = channels.gaussian_vector_attack([5e-324, 5e-324], [5e-324, 5e-324], 0.0)
+    assert r.mi == pytest.approx(np.log(2.0), rel=1e-12)
+    np.testing.assert_allclose(r.coordinate_mi, [0.5 * np.log(2.0)] * 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [-1060, -1000, 1000, 1020])
+def test_gaussian_vector_attack_scales_exactly(k):
+    a2 = np.array([[1.0, 2.0, 0.5], [3.0, 0.0, 1.0]])
+    s2 = np.array([[1.0, 0.5, 0.0], [1.0, 1.0, 0.0]])
+    budget = np.array([0.75, 2.0])
+    ref = channels.gaussian_vector_attack(a2, s2, budget)
+    c = 2.0**k
+    r = channels.gaussian_vector_attack(a2 * c, s2 * c, budget * c)
+    np.testing.assert_allclose(r.mi, ref.mi, rtol=1e-12)
+    got = np.ldexp(r.allocation, -k)
+    np.testing.assert_allclose(got, ref.allocation, rtol=1e-12, atol=2.0 ** (-1074 - k))
