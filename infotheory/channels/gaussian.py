@@ -81,10 +81,11 @@ def _unit_scale(
     a2: np.ndarray, s2: np.ndarray, D: np.ndarray, cap: float
 ) -> tuple[np.ndarray, ...]:
     """``a2``, ``s2`` and ``D`` divided by the power of two ``2**e`` that brings ``max(a2, s2)``
-    into [0.5, 1) (exact), with ``D`` clipped at ``cap`` (beyond which it changes nothing), and
+    into [0.25, 1) (exact), with ``D`` clipped at ``cap`` (beyond which it changes nothing), and
     ``e``: the closed forms then neither overflow (``a2 D`` at 1e200) nor lose their digits in
     subnormal products, and every result scales back exactly."""
     _, e = np.frexp(np.maximum(a2, s2))
+    e = e + (e & 1)  # even: sqrt scales exactly too, so in-range results are bit for bit unchanged
     with np.errstate(over="ignore"):
         Dn = np.minimum(np.ldexp(D, -e), cap)
     return np.ldexp(a2, -e), np.ldexp(s2, -e), Dn, e
@@ -233,10 +234,11 @@ def gaussian_vector_attack(
     flat_a = np.ascontiguousarray(a2, dtype=np.float64).reshape(n, k)
     flat_s = np.ascontiguousarray(s2, dtype=np.float64).reshape(n, k)
     flat_d = np.ascontiguousarray(D, dtype=np.float64).reshape(n)
-    # each problem in units of the power of two that brings its largest variance into [0.5, 1):
+    # each problem in units of the power of two that brings its largest variance into [0.25, 1):
     # exact, and subnormal variances keep their digits (the total mi was 2x off before); a budget
     # beyond 2k (> sum a2) changes nothing
     _, scale = np.frexp(np.maximum(flat_a, flat_s).max(axis=1))
+    scale = scale + (scale & 1)  # even, as in _unit_scale
     flat_a = np.ldexp(flat_a, -scale[:, None])
     flat_s = np.ldexp(flat_s, -scale[:, None])
     with np.errstate(over="ignore"):
