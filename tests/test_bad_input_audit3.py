@@ -59,3 +59,28 @@ def test_gaussian_vector_attack_scales_exactly(k):
     np.testing.assert_allclose(r.mi, ref.mi, rtol=1e-12)
     got = np.ldexp(r.allocation, -k)
     np.testing.assert_allclose(got, ref.allocation, rtol=1e-12, atol=2.0 ** (-1074 - k))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("flip", np.full(4, np.nan), "result.flip must be finite"),
+        ("prior", np.array([0.1, np.nan, 0.3, 0.4]), "result.prior must be finite"),
+        ("eps", np.nan, "result.eps must be finite"),
+        ("multiplier", np.nan, "result.multiplier must not be NaN"),
+        ("flip", np.zeros(3), "same shape"),
+    ],
+)
+def test_check_kkt_refuses_nan_results(field, value, match):
+    # a hand-built result with NaN flips reported max_violation 0.0 (NaN fails every comparison)
+    import dataclasses
+
+    r = dataclasses.replace(channels.binary_attack([0.1, 0.2, 0.3, 0.4], 0.05), **{field: value})
+    with pytest.raises(ValueError, match=match):
+        channels.check_kkt(r)
+
+
+def test_check_kkt_infinite_multiplier_still_accepted():
+    r = channels.binary_attack([0.5, 0.0, 0.0, 0.5], 0.0)  # eps = 0 on a deterministic X
+    assert np.isinf(r.multiplier)
+    assert channels.check_kkt(r).max_violation == 0.0
