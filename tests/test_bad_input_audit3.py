@@ -84,3 +84,36 @@ def test_check_kkt_infinite_multiplier_still_accepted():
     r = channels.binary_attack([0.5, 0.0, 0.0, 0.5], 0.0)  # eps = 0 on a deterministic X
     assert np.isinf(r.multiplier)
     assert channels.check_kkt(r).max_violation == 0.0
+
+
+H = np.array([[1.0, 0.5, 0.2], [0.3, -1.0, 0.4]])
+
+
+@pytest.mark.parametrize("noise_var", [0.0, 0.5])
+def test_projection_attack_scales_exactly(noise_var):
+    # the squared singular values (2^-1060) lost their digits as subnormals
+    ref = channels.projection_attack(H, 0.25, noise_var=noise_var)
+    k = -530
+    c = 2.0**k
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = channels.projection_attack(H * c, 0.25 * c * c, noise_var=noise_var * c * c)
+    assert r.mi == pytest.approx(ref.mi, rel=1e-12)
+    step = 2.0 ** (-1074 - 2 * k)  # level and allocation are subnormal: one step of them
+    np.testing.assert_allclose(np.ldexp(r.level, -2 * k), ref.level, rtol=1e-12, atol=step)
+    np.testing.assert_allclose(np.ldexp(r.allocation, -2 * k), ref.allocation, atol=step)
+
+
+def test_projection_attack_large_H():
+    # sigma^2 = 1e400 overflowed: a ValueError about "sigma2", an argument the caller never passed
+    r = channels.projection_attack(np.eye(2) * 1e200, 1e300)
+    assert r.mi == pytest.approx(np.log(2e100), rel=1e-12)  # 2 x 1/2 ln(1e400 / 5e299)
+    np.testing.assert_allclose(r.allocation, [5e299, 5e299], rtol=1e-12)
+
+
+def test_projection_attack_tiny_H_without_budget_is_infinite():
+    # D = 0 leaves a deterministic X = HU: I = inf; 1e-200 squared gave 0 and mi = 0 (a perfect
+    # attack claimed for free)
+    assert channels.projection_attack(np.eye(2) * 1e-200, 0.0).mi == np.inf
+    r = channels.projection_attack(np.stack([np.eye(2) * 1e-200, np.eye(2)]), [0.0, 1.0])
+    np.testing.assert_allclose(r.mi, [np.inf, np.log(2.0)], rtol=1e-12)
