@@ -117,3 +117,18 @@ def test_projection_attack_tiny_H_without_budget_is_infinite():
     assert channels.projection_attack(np.eye(2) * 1e-200, 0.0).mi == np.inf
     r = channels.projection_attack(np.stack([np.eye(2) * 1e-200, np.eye(2)]), [0.0, 1.0])
     np.testing.assert_allclose(r.mi, [np.inf, np.log(2.0)], rtol=1e-12)
+
+
+def test_certified_radius_of_huge_margins():
+    from infotheory import lipschitz
+
+    # z_top - z_second overflowed: radius inf where it is 2e308 / sqrt(2) = 1.41e308
+    z = np.array([[1e308, -1e308], [1.0, 2.0]])
+    np.testing.assert_allclose(
+        lipschitz.certified_radius(z, 1.0), [np.sqrt(2) * 1e308, 1 / np.sqrt(2)]
+    )
+    r = lipschitz.certified_radius(z, 1.0, y=np.array([0, 0]))
+    np.testing.assert_allclose(r, [np.sqrt(2) * 1e308, 0.0])
+    # a radius beyond float64 (a tiny L) is an error, not an infinite certificate
+    with pytest.raises(ValueError, match=r"radius .* overflows"):
+        lipschitz.certified_radius(np.array([[1.0, 0.0]]), 1e-310)
