@@ -132,3 +132,15 @@ def test_certified_radius_of_huge_margins():
     # a radius beyond float64 (a tiny L) is an error, not an infinite certificate
     with pytest.raises(ValueError, match=r"radius .* overflows"):
         lipschitz.certified_radius(np.array([[1.0, 0.0]]), 1e-310)
+
+
+@pytest.mark.parametrize("kwargs", [{"K": 10**9}, {"widths": [10**8]}])
+def test_models_refuse_terabyte_layers(kwargs):
+    # `infotheory train --K 1000000000` asked the allocator for 2 TB (a RuntimeError traceback)
+    torch = pytest.importorskip("torch")
+    from infotheory import ib
+
+    for cls in (ib.VIB, ib.CEClassifier):
+        with pytest.raises(ValueError, match="reduce widths or K"):
+            cls.mlp(in_features=784, n_classes=10, **kwargs)
+    assert torch.is_tensor(ib.VIB.mlp(in_features=4, n_classes=3, K=2, widths=[8]).decoder.weight)
