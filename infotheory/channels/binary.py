@@ -210,6 +210,17 @@ def check_kkt(result: BinaryAttackResult, *, conditions: str = "corrected") -> K
     p = np.asarray(_plain(result.flip), dtype=np.float64)
     eps = np.asarray(_plain(result.eps), dtype=np.float64)
     lam = np.asarray(_plain(result.multiplier), dtype=np.float64)
+    # a NaN read as "satisfied" before (max_violation 0.0): the checks below ignore NaN
+    if w.ndim == 0 or w.shape[-1] != 4 or p.shape != w.shape:
+        raise ValueError(
+            f"result.flip and result.prior must have the same shape (..., 4), got {p.shape} "
+            f"and {w.shape}"
+        )
+    for name, v in (("prior", w), ("flip", p), ("eps", eps)):
+        if not np.isfinite(v).all():
+            raise ValueError(f"result.{name} must be finite, found NaN or inf")
+    if np.isnan(lam).any():
+        raise ValueError("result.multiplier must not be NaN")
     a, b, c, d = np.moveaxis(w, -1, 0)
     p1, p2, p3, p4 = np.moveaxis(p, -1, 0)
     pi0, pi1 = a + b, c + d

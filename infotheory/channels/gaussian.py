@@ -77,8 +77,23 @@ class GaussianVectorResult(ResultMixin):
     unit: str
 
 
+def _unit_scale(
+    a2: np.ndarray, s2: np.ndarray, D: np.ndarray, cap: float
+) -> tuple[np.ndarray, ...]:
+    """``a2``, ``s2`` and ``D`` divided by the power of two ``2**e`` that brings ``max(a2, s2)``
+    into [0.25, 1) (exact), with ``D`` clipped at ``cap`` (beyond which it changes nothing), and
+    ``e``: the closed forms then neither overflow (``a2 D`` at 1e200) nor lose their digits in
+    subnormal products, and every result scales back exactly."""
+    _, e = np.frexp(np.maximum(a2, s2))
+    e = e + (e & 1)  # even: sqrt scales exactly too, so in-range results are bit for bit unchanged
+    with np.errstate(over="ignore"):
+        Dn = np.minimum(np.ldexp(D, -e), cap)
+    return np.ldexp(a2, -e), np.ldexp(s2, -e), Dn, e
+
+
 def _scalar_mi_nats(a2: np.ndarray, s2: np.ndarray, D: np.ndarray) -> np.ndarray:
     """``ln(S / (sigma sqrt(S - D) + a sqrt(D)))`` for D < a2, else 0 (math.md §A2.2)."""
+    a2, s2, D, _ = _unit_scale(a2, s2, D, 4.0)
     S = a2 + s2
     Dc = np.minimum(D, a2)
     g = np.sqrt(s2) * np.sqrt(np.maximum(S - Dc, 0.0)) + np.sqrt(a2) * np.sqrt(Dc)
@@ -120,6 +135,7 @@ def gaussian_scalar_attack(
         a2, s2, D = np.broadcast_arrays(a2, s2, D)
     except ValueError as e:
         raise ValueError(f"a2, s2 and D do not broadcast together: {e}") from e
+    a2, s2, D, scale = _unit_scale(a2, s2, D, 4.0)  # results in units of 2**scale
     S = a2 + s2
     a, sig = np.sqrt(a2), np.sqrt(s2)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -140,22 +156,29 @@ def gaussian_scalar_attack(
         else:
             f = np.where(S > 0, np.minimum(D, S) / np.where(S > 0, S, 1.0), 1.0)
             rho2 = np.where(S > 0, (a2 / np.where(S > 0, S, 1.0)) * (1.0 - f), 0.0)
-            mi = -0.5 * np.log1p(-rho2)
+            # 1 - rho2 = (s2 + a2 f) / S, from its terms where rho2 is near 1 (log1p(-rho2) loses
+            # every digit there: inf for a2 = 1.7e308, s2 = D = 1)
+            rest = np.where(S > 0, (s2 + a2 * f) / np.where(S > 0, S, 1.0), 1.0)
+            mi = np.where(rho2 < 0.5, -0.5 * np.log1p(-rho2), -0.5 * np.log(rest))
             x, y = -f * a2, -f * s2
             noise = np.minimum(D, S) * (1.0 - f)
             power = np.minimum(D, S)
         alpha = np.where(a2 > 0, x / np.where(a2 > 0, a2, 1.0), -1.0 if aware else -f)
         beta = np.where(s2 > 0, y / np.where(s2 > 0, s2, 1.0), 0.0 if aware else -f)
     mi = mi / factor
+
+    def back(v: np.ndarray) -> np.ndarray:  # no overflow: each is at most max(a2, s2, D) in size
+        return np.ldexp(v, scale)
+
     return GaussianScalarResult(
         mi=scalar_out(mi),
         rho2=scalar_out(rho2),
-        cov_ue=scalar_out(x),
-        cov_we=scalar_out(y),
+        cov_ue=scalar_out(back(x)),
+        cov_we=scalar_out(back(y)),
         alpha=scalar_out(alpha),
         beta=scalar_out(beta),
-        noise_var=scalar_out(noise),
-        power=scalar_out(power),
+        noise_var=scalar_out(back(noise)),
+        power=scalar_out(back(power)),
         unit=unit,
         aware=bool(aware),
     )
@@ -211,11 +234,21 @@ def gaussian_vector_attack(
     flat_a = np.ascontiguousarray(a2, dtype=np.float64).reshape(n, k)
     flat_s = np.ascontiguousarray(s2, dtype=np.float64).reshape(n, k)
     flat_d = np.ascontiguousarray(D, dtype=np.float64).reshape(n)
+    # each problem in units of the power of two that brings its largest variance into [0.25, 1):
+    # exact, and subnormal variances keep their digits (the total mi was 2x off before); a budget
+    # beyond 2k (> sum a2) changes nothing
+    _, scale = np.frexp(np.maximum(flat_a, flat_s).max(axis=1))
+    scale = scale + (scale & 1)  # even, as in _unit_scale
+    flat_a = np.ldexp(flat_a, -scale[:, None])
+    flat_s = np.ldexp(flat_s, -scale[:, None])
+    with np.errstate(over="ignore"):
+        flat_d = np.minimum(np.ldexp(flat_d, -scale), 2.0 * k)
     alloc, mi, lam = np.empty((n, k)), np.empty(n), np.empty(n)
     if n:
         _core.gaussian_vector_attack(flat_a, flat_s, flat_d, alloc, mi, lam)
-    alloc = alloc.reshape(a2.shape)
-    lam = lam.reshape(batch)
+    alloc = np.ldexp(alloc, scale[:, None]).reshape(a2.shape)
+    with np.errstate(over="ignore"):  # lambda ~ 1 / power: inf where it exceeds float64
+        lam = np.ldexp(lam, -scale).reshape(batch)
     mi = mi.reshape(batch)
     coord = _scalar_mi_nats(a2, s2, alloc)
     return GaussianVectorResult(

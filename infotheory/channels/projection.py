@@ -163,16 +163,36 @@ def projection_attack(
     Q = V = None
     if arg.backend != "cuda" and arg.array.ndim == 2:
         Q, V = Qf.astype(np.float64, copy=False), Vt.T.astype(np.float64, copy=False)
+    s_run, D_run, nv_run, scale = s, D, nv, None
+    if arg.backend != "cuda":
+        # each problem in units of 2**(2e), e the exponent of its largest singular value (exact):
+        # s * s underflowed to 0 at H = 1e-200 I (mi 0 where it is inf) and overflowed at 1e200
+        arg.like(D, "D", s.shape[:-1])  # the type and shape checks of reverse_waterfill
+        Dv = np.broadcast_to(as_float(D, "D", nonneg=False), s.shape[:-1])  # float64 always
+        if (Dv < 0).any():
+            raise ValueError(f"D must be finite and >= 0, got {float(Dv[Dv < 0].flat[0])!r}")
+        _, scale = np.frexp(s[..., 0].astype(np.float64))
+        s_run = np.ldexp(s, -scale[..., None]).astype(s.dtype, copy=False)
+        with np.errstate(over="ignore"):  # beyond 2 k (> sum of the squares) D changes nothing
+            D_run = np.minimum(np.ldexp(Dv, -2 * scale), 2.0 * s.shape[-1])
+            nv_run = np.minimum(np.ldexp(np.float64(nv), -2 * scale), 2.0**1000)
     if nv == 0:
-        wf = reverse_waterfill(s * s, D, base=base)
+        wf = reverse_waterfill(s_run * s_run, D_run, base=base)
         level, alloc, mi, unit = wf.level, wf.allocation, wf.mi, wf.unit
     else:
-        s_np = s.detach().cpu().numpy() if arg.backend == "cuda" else np.asarray(s)
-        D_np = _arrays.host_array(D, "D") if _arrays.is_tensor(D) else D
-        va = gaussian_vector_attack(s_np.astype(np.float64) ** 2, nv, D_np, base=base)
+        s_np = s_run.detach().cpu().numpy() if arg.backend == "cuda" else np.asarray(s_run)
+        D_np = _arrays.host_array(D_run, "D") if _arrays.is_tensor(D_run) else D_run
+        a2 = s_np.astype(np.float64) ** 2
+        va = gaussian_vector_attack(a2, np.asarray(nv_run)[..., None], D_np, base=base)
         with np.errstate(divide="ignore"):
             level = 0.5 / np.asarray(va.multiplier)
         alloc, mi, unit = va.allocation, va.mi, va.unit
+    if scale is not None:
+        with np.errstate(over="ignore"):
+            level = np.asarray(np.ldexp(level, 2 * scale), dtype=np.asarray(level).dtype)
+            alloc = np.asarray(np.ldexp(alloc, 2 * scale[..., None]), dtype=np.asarray(alloc).dtype)
+        if not np.isfinite(alloc).all():
+            raise ValueError(f"the allocation overflows {alloc.dtype}: rescale H and D")
         if arg.backend == "cuda":
             torch = _arrays.torch_module()
             level, alloc, mi = (

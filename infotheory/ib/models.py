@@ -6,6 +6,7 @@ first) so that ``infotheory.lipschitz`` can bound it; no BatchNorm or Dropout (t
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,19 @@ def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
     return tuple(_check_int("widths entries", w) for w in widths)
 
 
+# 2**28 weights: 1 GiB in float32, far beyond the papers' models; a typo (--K 1000000000) allocated
+# terabytes before (a RuntimeError from the allocator, or the machine swapping)
+_MAX_WEIGHTS = 2**28
+
+
 def _mlp(in_features: int, widths: Sequence[int], out: int) -> list[nn.Module]:
+    sizes = [in_features, *widths, out]
+    count = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    if count > _MAX_WEIGHTS:
+        raise ValueError(
+            f"the layers {sizes} (in_features, widths, outputs) hold {count} weights, more than "
+            f"{_MAX_WEIGHTS}: reduce widths or K"
+        )
     layers: list[nn.Module] = []
     d = in_features
     for w in widths:

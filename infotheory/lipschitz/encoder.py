@@ -138,6 +138,9 @@ def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
         raise ValueError(f"logits must have shape (N, classes >= 2), got {z.shape}")
     if not np.isfinite(z).all():
         raise ValueError("logits must be finite")
+    # halved margins (exact): z_top - z_second overflowed to inf at logits +-1e308 (an infinite
+    # radius from a finite one, 1.4e308); margin / (sqrt(2) L) = (margin / 2) / (sqrt(1/2) L)
+    z = z * 0.5
     if y is None:
         top2 = np.sort(z, axis=1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
@@ -152,7 +155,13 @@ def certified_radius(logits: Any, L: float, y: Any = None) -> Any:
         other = z.copy()
         other[idx, yy] = -np.inf
         margin = np.maximum(zy - other.max(axis=1), 0.0)
-    r = margin / (math.sqrt(2.0) * Lf)
+    with np.errstate(over="ignore"):
+        r = margin / (math.sqrt(0.5) * Lf)
+    if not np.isfinite(r).all():
+        raise ValueError(
+            f"the certified radius margin / (sqrt(2) L) overflows float64 (L={Lf!r}): rescale "
+            "the logits or L"
+        )
     if tensor:
         return torch_module().from_numpy(r).to(logits.device)
     return r
