@@ -144,3 +144,22 @@ def test_models_refuse_terabyte_layers(kwargs):
         with pytest.raises(ValueError, match="reduce widths or K"):
             cls.mlp(in_features=784, n_classes=10, **kwargs)
     assert torch.is_tensor(ib.VIB.mlp(in_features=4, n_classes=3, K=2, widths=[8]).decoder.weight)
+
+
+def test_attack_constants_that_do_not_fit_the_dtype():
+    torch = pytest.importorskip("torch")
+    from infotheory import attacks
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    x, y = torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    # CW: torch.full's RuntimeError ("value cannot be converted ... without overflow") before
+    with pytest.raises(ValueError, match=r"c=1e\+300 does not fit"):
+        attacks.CW(model, steps=2, c=1e300)(x, y)
+    # Normalize: std = 1e-300 is 0 in float32, so every logit was NaN or inf, silently
+    norm = attacks.Normalize(model, mean=0.5, std=1e-300)
+    with pytest.raises(ValueError, match="do not fit x's dtype"):
+        norm(x)
+    assert torch.isfinite(norm.double()(x.double())).all()  # float64 holds it
+    fresh = torch.nn.Linear(4, 3)
+    assert torch.isfinite(attacks.Normalize(fresh, mean=0.5, std=0.25)(x)).all()
