@@ -163,3 +163,17 @@ def test_attack_constants_that_do_not_fit_the_dtype():
     assert torch.isfinite(norm.double()(x.double())).all()  # float64 holds it
     fresh = torch.nn.Linear(4, 3)
     assert torch.isfinite(attacks.Normalize(fresh, mean=0.5, std=0.25)(x)).all()
+
+
+@pytest.mark.parametrize(
+    "dims", [(65536, 65536, 65536, 65536), (2**32 - 1, 2**32 - 1)]
+)  # products 2**64 (int64: 0) and ~2**64 (int64: negative)
+def test_read_idx_huge_headers(tmp_path, dims):
+    import struct
+
+    from infotheory.data._files import read_idx
+
+    f = tmp_path / "x-idx"
+    f.write_bytes(b"\x00\x00\x08" + bytes([len(dims)]) + struct.pack(f">{len(dims)}I", *dims))
+    with pytest.raises(ValueError, match="IDX size mismatch: header says"):
+        read_idx(f)
