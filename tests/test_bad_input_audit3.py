@@ -177,3 +177,18 @@ def test_read_idx_huge_headers(tmp_path, dims):
     f.write_bytes(b"\x00\x00\x08" + bytes([len(dims)]) + struct.pack(f">{len(dims)}I", *dims))
     with pytest.raises(ValueError, match="IDX size mismatch: header says"):
         read_idx(f)
+
+
+@pytest.mark.parametrize(
+    ("shape", "exc"),
+    [(4, TypeError), ("4", TypeError), ((4.7,), TypeError), ((True,), TypeError)],
+)
+def test_upper_bound_input_shape_entries(shape, exc):
+    # (4.7,) was truncated to (4,) and bounded silently; 4 raised "'int' object is not iterable"
+    torch = pytest.importorskip("torch")
+    from infotheory import lipschitz
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    with pytest.raises(exc, match="input_shape"):
+        lipschitz.lipschitz_upper_bound(model, shape)
+    assert lipschitz.lipschitz_upper_bound(model, (np.int64(4),)).input_shape == (4,)
