@@ -192,3 +192,12 @@ def test_upper_bound_input_shape_entries(shape, exc):
     with pytest.raises(exc, match="input_shape"):
         lipschitz.lipschitz_upper_bound(model, shape)
     assert lipschitz.lipschitz_upper_bound(model, (np.int64(4),)).input_shape == (4,)
+
+
+def test_cli_reproduce_quick_and_full_exclude_each_other(capsys):
+    from infotheory import cli
+
+    with pytest.raises(SystemExit) as e:  # argparse's usage error, before any work
+        cli.main(["reproduce", "fig3", "--quick", "--full"])
+    assert e.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
