@@ -201,3 +201,15 @@ def test_cli_reproduce_quick_and_full_exclude_each_other(capsys):
         cli.main(["reproduce", "fig3", "--quick", "--full"])
     assert e.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("k", [-1000, 600, 1000])
+def test_zero_information_budget_scales_exactly(k):
+    # 2**-1000 costs gave D_0 = 0.75 (it is 1/6); 2**600 a RuntimeError from HiGHS
+    p = np.array([[0.3, 0.1], [0.2, 0.4]])
+    d = np.array([[0.0, 1.0, 2.0], [1.5, 0.0, 1.0]])
+    d0, q0 = channels.zero_information_budget(p, d)
+    dk, qk = channels.zero_information_budget(p, d * 2.0**k)
+    assert np.ldexp(dk, -k) == pytest.approx(d0, rel=1e-9)
+    assert d0 == pytest.approx(1 / 6, rel=1e-9)
+    np.testing.assert_allclose(qk, q0, atol=1e-9)

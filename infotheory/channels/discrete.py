@@ -105,6 +105,11 @@ def zero_information_budget(p_ux: Any, distortion: Any) -> tuple[float, np.ndarr
     from scipy.sparse import coo_matrix
 
     p, d = _check(p_ux, distortion)
+    # far from 1, the LP in units of a power of two that brings max(d) into [0.5, 1) (exact):
+    # HiGHS rounded costs of 2**-1000 (D_0 = 0.75 where it is 1/6) and failed on 2**600
+    e = math.frexp(float(d.max()))[1]
+    e = e if abs(e) > 20 else 0
+    d = np.ldexp(d, -e) if e else d
     U, X = p.shape
     Y = d.shape[1]
     pu = p.sum(1)
@@ -152,7 +157,7 @@ def zero_information_budget(p_ux: Any, distortion: Any) -> tuple[float, np.ndarr
     # a row the solver left empty (its mass below HiGHS's tolerance) takes the common law r
     ql = np.where(ql.sum(-1, keepdims=True) > 0, ql, r[None, None, :])
     q[live] = ql / ql.sum(-1, keepdims=True)
-    return float(res.fun), q
+    return math.ldexp(float(res.fun), e), q
 
 
 def _mi_nats(p: np.ndarray, q: np.ndarray) -> float:
