@@ -213,3 +213,21 @@ def test_zero_information_budget_scales_exactly(k):
     assert np.ldexp(dk, -k) == pytest.approx(d0, rel=1e-9)
     assert d0 == pytest.approx(1 / 6, rel=1e-9)
     np.testing.assert_allclose(qk, q0, atol=1e-9)
+
+
+@pytest.mark.parametrize("k", [-600, 600])
+def test_discrete_attack_scales_exactly(k):
+    # 2**-600: "exact-zero" with E[d] = 1/6, twice the budget; 2**600: the fast solver gave up and
+    # cvxpy's channel had E[d] = 0.92, 11x the budget (both with mi ~ 0)
+    p = np.array([[0.3, 0.1], [0.2, 0.4]])
+    d = np.array([[0.0, 1.0, 2.0], [1.5, 0.0, 1.0]])
+    ref = channels.discrete_attack(p, d, 0.08)
+    c = 2.0**k
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = channels.discrete_attack(p, d * c, 0.08 * c)
+    assert r.solver == ref.solver == "fast"
+    assert r.mi == ref.mi
+    assert np.ldexp(r.distortion, -k) == ref.distortion <= 0.08
+    assert np.ldexp(r.multiplier, k) == ref.multiplier
+    np.testing.assert_array_equal(r.channel, ref.channel)
