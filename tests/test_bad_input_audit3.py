@@ -144,3 +144,90 @@ def test_models_refuse_terabyte_layers(kwargs):
         with pytest.raises(ValueError, match="reduce widths or K"):
             cls.mlp(in_features=784, n_classes=10, **kwargs)
     assert torch.is_tensor(ib.VIB.mlp(in_features=4, n_classes=3, K=2, widths=[8]).decoder.weight)
+
+
+def test_attack_constants_that_do_not_fit_the_dtype():
+    torch = pytest.importorskip("torch")
+    from infotheory import attacks
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    x, y = torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    # CW: torch.full's RuntimeError ("value cannot be converted ... without overflow") before
+    with pytest.raises(ValueError, match=r"c=1e\+300 does not fit"):
+        attacks.CW(model, steps=2, c=1e300)(x, y)
+    # Normalize: std = 1e-300 is 0 in float32, so every logit was NaN or inf, silently
+    norm = attacks.Normalize(model, mean=0.5, std=1e-300)
+    with pytest.raises(ValueError, match="do not fit x's dtype"):
+        norm(x)
+    assert torch.isfinite(norm.double()(x.double())).all()  # float64 holds it
+    fresh = torch.nn.Linear(4, 3)
+    assert torch.isfinite(attacks.Normalize(fresh, mean=0.5, std=0.25)(x)).all()
+
+
+@pytest.mark.parametrize(
+    "dims", [(65536, 65536, 65536, 65536), (2**32 - 1, 2**32 - 1)]
+)  # products 2**64 (int64: 0) and ~2**64 (int64: negative)
+def test_read_idx_huge_headers(tmp_path, dims):
+    import struct
+
+    from infotheory.data._files import read_idx
+
+    f = tmp_path / "x-idx"
+    f.write_bytes(b"\x00\x00\x08" + bytes([len(dims)]) + struct.pack(f">{len(dims)}I", *dims))
+    with pytest.raises(ValueError, match="IDX size mismatch: header says"):
+        read_idx(f)
+
+
+@pytest.mark.parametrize(
+    ("shape", "exc"),
+    [(4, TypeError), ("4", TypeError), ((4.7,), TypeError), ((True,), TypeError)],
+)
+def test_upper_bound_input_shape_entries(shape, exc):
+    # (4.7,) was truncated to (4,) and bounded silently; 4 raised "'int' object is not iterable"
+    torch = pytest.importorskip("torch")
+    from infotheory import lipschitz
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    with pytest.raises(exc, match="input_shape"):
+        lipschitz.lipschitz_upper_bound(model, shape)
+    assert lipschitz.lipschitz_upper_bound(model, (np.int64(4),)).input_shape == (4,)
+
+
+def test_cli_reproduce_quick_and_full_exclude_each_other(capsys):
+    from infotheory import cli
+
+    with pytest.raises(SystemExit) as e:  # argparse's usage error, before any work
+        cli.main(["reproduce", "fig3", "--quick", "--full"])
+    assert e.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("k", [-1000, 600, 1000])
+def test_zero_information_budget_scales_exactly(k):
+    # 2**-1000 costs gave D_0 = 0.75 (it is 1/6); 2**600 a RuntimeError from HiGHS
+    p = np.array([[0.3, 0.1], [0.2, 0.4]])
+    d = np.array([[0.0, 1.0, 2.0], [1.5, 0.0, 1.0]])
+    d0, q0 = channels.zero_information_budget(p, d)
+    dk, qk = channels.zero_information_budget(p, d * 2.0**k)
+    assert np.ldexp(dk, -k) == pytest.approx(d0, rel=1e-9)
+    assert d0 == pytest.approx(1 / 6, rel=1e-9)
+    np.testing.assert_allclose(qk, q0, atol=1e-9)
+
+
+@pytest.mark.parametrize("k", [-600, 600])
+def test_discrete_attack_scales_exactly(k):
+    # 2**-600: "exact-zero" with E[d] = 1/6, twice the budget; 2**600: the fast solver gave up and
+    # cvxpy's channel had E[d] = 0.92, 11x the budget (both with mi ~ 0)
+    p = np.array([[0.3, 0.1], [0.2, 0.4]])
+    d = np.array([[0.0, 1.0, 2.0], [1.5, 0.0, 1.0]])
+    ref = channels.discrete_attack(p, d, 0.08)
+    c = 2.0**k
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = channels.discrete_attack(p, d * c, 0.08 * c)
+    assert r.solver == ref.solver == "fast"
+    assert r.mi == ref.mi
+    assert np.ldexp(r.distortion, -k) == ref.distortion <= 0.08
+    assert np.ldexp(r.multiplier, k) == ref.multiplier
+    np.testing.assert_array_equal(r.channel, ref.channel)

@@ -77,6 +77,10 @@ class CW(Attack):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         n = x.shape[0]
         dev, dt = x.device, x.dtype
+        if self.c > torch.finfo(dt).max:  # torch.full raised a RuntimeError about "overflow"
+            raise ValueError(
+                f"c={self.c!r} does not fit x's dtype {dt} (max {torch.finfo(dt).max})"
+            )
         w0 = self._to_w(x)
         c = torch.full((n,), self.c, dtype=dt, device=dev)
         lower = torch.zeros(n, dtype=dt, device=dev)

@@ -31,6 +31,7 @@ class Normalize(nn.Module):
         self.model = model
         self.register_buffer("mean", m, persistent=False)
         self.register_buffer("std", s, persistent=False)
+        self._fits: set[torch.dtype] = set()  # the dtypes whose mean and std were checked
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = max(self.mean.numel(), self.std.numel())
@@ -39,6 +40,13 @@ class Normalize(nn.Module):
         shape = (1, -1) + (1,) * (x.dim() - 2) if c > 1 else (1,) * x.dim()
         m = self.mean.to(x.dtype).view(shape)
         s = self.std.to(x.dtype).view(shape)
+        if x.dtype not in self._fits:  # once per dtype: std = 1e-300 is 0 in float32 (NaN logits)
+            if not (bool(torch.isfinite(m).all()) and bool(torch.isfinite(1.0 / s).all())):
+                raise ValueError(
+                    f"mean {self.mean.tolist()} and std {self.std.tolist()} do not fit x's dtype "
+                    f"{x.dtype}: a mean overflows or 1 / std does"
+                )
+            self._fits.add(x.dtype)
         return self.model((x - m) / s)
 
 

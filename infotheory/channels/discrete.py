@@ -105,6 +105,10 @@ def zero_information_budget(p_ux: Any, distortion: Any) -> tuple[float, np.ndarr
     from scipy.sparse import coo_matrix
 
     p, d = _check(p_ux, distortion)
+    # far from 1, the LP in units of a power of two that brings max(d) into [0.5, 1) (exact):
+    # HiGHS rounded costs of 2**-1000 (D_0 = 0.75 where it is 1/6) and failed on 2**600
+    e = _far_exponent(d)
+    d = np.ldexp(d, -e) if e else d
     U, X = p.shape
     Y = d.shape[1]
     pu = p.sum(1)
@@ -152,7 +156,19 @@ def zero_information_budget(p_ux: Any, distortion: Any) -> tuple[float, np.ndarr
     # a row the solver left empty (its mass below HiGHS's tolerance) takes the common law r
     ql = np.where(ql.sum(-1, keepdims=True) > 0, ql, r[None, None, :])
     q[live] = ql / ql.sum(-1, keepdims=True)
-    return float(res.fun), q
+    return math.ldexp(float(res.fun), e), q
+
+
+def _far_exponent(d: np.ndarray) -> int:
+    """The binary exponent of ``max(d)`` when it is far from 1 (beyond 2**+-20), else 0."""
+    e = math.frexp(float(d.max()))[1]
+    return e if abs(e) > 20 else 0
+
+
+def _ldexp(x: float, e: int) -> float:
+    """``x * 2**e`` as a float, inf where it overflows (math.ldexp raises there)."""
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(x, e))
 
 
 def _mi_nats(p: np.ndarray, q: np.ndarray) -> float:
@@ -279,6 +295,8 @@ def discrete_attack(
         and 0.0 < tol < math.inf
         and type(max_iter) is int
         and 1 <= max_iter <= _MAX_ITER
+        and distortion.size
+        and not _far_exponent(distortion)
     ):
         # the common call: the kernel checks the arguments in one pass (None if any check fails
         # or is too close to call; the checks below then name the problem)
@@ -304,8 +322,15 @@ def discrete_attack(
                 f"(every x on its cheapest y), got {budget!r}"
             )
         q = np.empty((p.shape[0], p.shape[1], d.shape[1]))
+        # far from 1, the solvers work in units of a power of two (exact): at 2**-600 the result
+        # was "exact-zero" with E[d] twice the budget, at 2**600 cvxpy's channel broke it 11x
+        e = _far_exponent(d)
+        d_run, b_run = (np.ldexp(d, -e), math.ldexp(budget, -e)) if e else (d, budget)
         if solver == "fast":
-            out = _core.discrete_attack(p, d, budget, float(tol), int(max_iter), q)
+            out = _core.discrete_attack(p, d_run, b_run, float(tol), int(max_iter), q)
+            if e:
+                mi_, cost_, mult_, *rest = out
+                out = (mi_, math.ldexp(cost_, e), _ldexp(mult_, -e), *rest)
     used = solver
     solver_used = None
     gap = float("nan")
@@ -321,7 +346,9 @@ def discrete_attack(
             )
             used = "fast->cvxpy"
     if used != "fast":
-        q, mult, solver_used = _cvxpy(p, d, budget)
+        e = _far_exponent(d)
+        q, mult, solver_used = _cvxpy(p, np.ldexp(d, -e), math.ldexp(budget, -e))
+        mult = _ldexp(mult, -e) if e else mult
         mi = _mi_nats(p, q)
         cost = float(np.einsum("ux,uxy,xy->", p, q, d))
     # the frozen dataclass's __init__ sets each field through object.__setattr__ (~4 us, 1% of a

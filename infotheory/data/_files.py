@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,7 +48,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) < header:
         raise ValueError(f"{path}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)  # exact: int64 wrapped (0 or negative sizes) for huge headers
     if len(raw) != header + count * dtype.itemsize:
         raise ValueError(
             f"{path}: IDX size mismatch: header says {dims} ({count * dtype.itemsize} bytes of data), "

@@ -50,8 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, help="output folder (default ./reproduce-NAME)"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="smallest settings (smoke run)")
-    p.add_argument("--full", action="store_true", help="the paper's full settings (slow)")
+    size = p.add_mutually_exclusive_group()  # both were accepted, and ran the slow settings
+    size.add_argument("--quick", action="store_true", help="smallest settings (smoke run)")
+    size.add_argument("--full", action="store_true", help="the paper's full settings (slow)")
     p.add_argument(
         "--data", default=None, help="data set: mnist-sample, digits, mnist:PATH, cifar10:PATH"
     )

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._arrays import int_scalar
 from .._result import ResultMixin
 from ._dense import spectral_norm
 from .conv import conv_operator_norm, linear_operator_norm
@@ -265,7 +266,11 @@ def lipschitz_upper_bound(
         raise ValueError(
             f"conv_method must be 'lanczos', 'power', 'fft' or 'gram', got {conv_method!r}"
         )
-    shape = None if input_shape is None else tuple(int(s) for s in input_shape)
+    shape = None
+    if input_shape is not None:  # int() truncated 4.7 to 4; an int raised "not iterable"
+        if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+            raise TypeError(f"input_shape must be a tuple of positive ints, got {input_shape!r}")
+        shape = tuple(int_scalar(s, "input_shape entries") for s in input_shape)
     if shape is not None and (not shape or min(shape) < 1):
         raise ValueError(f"input_shape must be a tuple of positive ints, got {input_shape!r}")
     encoder = model
