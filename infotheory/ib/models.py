@@ -29,9 +29,10 @@ def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
     return tuple(_check_int("widths entries", w) for w in widths)
 
 
-# 2**28 weights: 1 GiB in float32, far beyond the papers' models; a typo (--K 1000000000) allocated
-# terabytes before (a RuntimeError from the allocator, or the machine swapping)
-_MAX_WEIGHTS = 2**28
+# 2**31 weights: 8 GiB in float32, far beyond the papers' models (2**28 would refuse a plausible
+# 4096-wide MLP on raw ImageNet pixels); a typo (--K 1000000000) allocated terabytes before (a
+# RuntimeError from the allocator, or the machine swapping)
+_MAX_WEIGHTS = 2**31
 
 
 def _mlp(in_features: int, widths: Sequence[int], out: int) -> list[nn.Module]:
