@@ -220,6 +220,12 @@ def raise_cuda_status(status: Any, names: dict[int, str]) -> None:
         raise ValueError(f"{names.get(code, f'status {code}')} (problem {p} of the batch)")
 
 
+def refuse_meta(t: Any, name: str) -> None:
+    """ValueError for a tensor on the ``meta`` device: it holds no data to read."""
+    if t.device.type == "meta":
+        raise ValueError(f"{name} is a tensor on the meta device, which holds no data")
+
+
 def host_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a numpy array on the host, for the validators that read small or CPU inputs.
 
@@ -229,8 +235,7 @@ def host_array(x: Any, name: str) -> np.ndarray:
     raises ValueError naming ``name``. No dtype check: the caller names what it accepts.
     """
     if is_tensor(x):
-        if x.device.type == "meta":
-            raise ValueError(f"{name} is a tensor on the meta device, which holds no data")
+        refuse_meta(x, name)
         t = x.detach()
         if t.is_conj():
             t = t.resolve_conj()

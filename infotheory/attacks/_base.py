@@ -121,12 +121,6 @@ def check_int(value: Any, name: str, minimum: int, maximum: int = 2**63 - 1) -> 
     return _arrays.int_scalar(value, name, minimum=minimum, maximum=maximum)
 
 
-def check_device(t: torch.Tensor, name: str) -> None:
-    """A tensor on the meta device holds no data: refuse it before anything reads a value."""
-    if t.device.type == "meta":
-        raise ValueError(f"{name} is a tensor on the meta device, which holds no data")
-
-
 def check_float(value: Any, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -146,7 +140,7 @@ def check_budget(eps: Any, name: str) -> float | torch.Tensor:
             raise ValueError(
                 f"{name} must be a scalar or a per-sample vector, got {tuple(eps.shape)}"
             )
-        check_device(eps, name)
+        _arrays.refuse_meta(eps, name)
         e = eps.detach()
         if not bool(torch.isfinite(e).all()) or bool((e < 0).any()):
             raise ValueError(f"{name} must be finite and non-negative, got {e.min().item()}")
@@ -171,7 +165,7 @@ def check_inputs(
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
     if x.dim() < 1 or x.shape[0] == 0:
         raise ValueError(f"x must have a non-empty batch axis, got shape {tuple(x.shape)}")
-    check_device(x, "x")
+    _arrays.refuse_meta(x, "x")
     labels = []
     for name, v in (("y", y), ("target", target)):
         if v is None:
@@ -183,7 +177,7 @@ def check_inputs(
             )
         if v.is_floating_point() or v.is_complex() or v.dtype == torch.bool:
             raise TypeError(f"{name} must hold integer class indices, got dtype {v.dtype}")
-        check_device(v, name)
+        _arrays.refuse_meta(v, name)
         if v.shape != (x.shape[0],):
             raise ValueError(
                 f"{name} must have shape ({x.shape[0]},) to match x's batch, got {tuple(v.shape)}"

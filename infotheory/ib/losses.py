@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._arrays import host_array, real_scalar, refuse_meta
+
 LN2 = math.log(2.0)
 
 
@@ -109,8 +111,6 @@ def vib_loss(
     -------
     (loss, ce, kl) : scalar tensors, nats; CE is over the given logits (one sample of t per input).
     """
-    from .._arrays import real_scalar
-
     beta = real_scalar(beta, "beta", minimum=0.0)  # NaN, inf and ints beyond the float range fail
     _check_float_tensor(logits, "logits")
     if not isinstance(y, torch.Tensor):
@@ -153,11 +153,8 @@ def label_entropy(y: torch.Tensor, n_classes: int | None = None) -> float:
     ``y``: a tensor (or array-like) of non-negative integer labels; ``n_classes``, when given,
     bounds them (``y < n_classes``)."""
     if not isinstance(y, torch.Tensor):
-        from .._arrays import host_array
-
         y = torch.from_numpy(np.ascontiguousarray(host_array(y, "y")))
-    if y.device.type == "meta":
-        raise ValueError("y is a tensor on the meta device, which holds no data")
+    refuse_meta(y, "y")
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
     y = y.reshape(-1).long().cpu()

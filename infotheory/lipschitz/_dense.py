@@ -138,8 +138,7 @@ def _check_matrix(W: Any) -> _arrays.Arg:
         torch = _arrays.torch_module()
         if W.dtype == torch.bool or W.is_complex() or not W.is_floating_point():
             raise TypeError(f"W must be a real floating-point tensor, got dtype {W.dtype}")
-        if W.device.type == "meta":
-            raise ValueError("W is a tensor on the meta device, which holds no data")
+        _arrays.refuse_meta(W, "W")
         if W.dtype not in (torch.float32, torch.float64):
             W = W.float()  # float16, bfloat16 (and float8) weights: computed in float32
     else:

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._arrays import int_scalar
+from .._arrays import int_scalar, refuse_meta
 from .._result import ResultMixin
 from ._dense import spectral_norm
 from .conv import conv_operator_norm, linear_operator_norm
@@ -407,8 +407,7 @@ def lipschitz_lower_bound(
         raise TypeError("x must be a floating-point torch tensor (N, ...)")
     if x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty batch (N, ...), got shape {tuple(x.shape)}")
-    if x.device.type == "meta":
-        raise ValueError("x is a tensor on the meta device, which holds no data")
+    refuse_meta(x, "x")
     # Python or numpy numbers; a wrong type is a TypeError (still a ValueError, as it was)
     steps = _int_arg(steps, "steps", minimum=1)
     batch_size = _int_arg(batch_size, "batch_size", minimum=1)
