@@ -388,12 +388,13 @@ def test_feature_entropy_arguments(model, data, layer, exc, match):
 
 # ------------------------------------------------------------------------- water level overflow
 @pytest.mark.cuda
-@pytest.mark.parametrize(("dtype", "big"), [("float64", 1e308), ("float32", 3e38)])
+@pytest.mark.parametrize(("dtype", "big"), [("float64", 1.7e308), ("float32", 3e38)])
 def test_waterfill_cuda_level_overflow(dtype, big):
     from infotheory import channels
 
-    # finite inputs whose water level overflows: level = allocation = capacity = inf on the GPU
-    # before (the CPU path raised); the GPU's one status sync now covers the level too
+    # finite inputs whose water level (1.5 big) overflows the dtype: level = allocation = capacity
+    # = inf on the GPU before (the CPU path raised); the GPU's one status sync now covers the level
+    # too. (At big = 1e308 the level is finite and both paths now solve it in units of 2^shift.)
     noise = np.array([[1.0, 2.0], [big, big]], dtype=dtype)
     power = np.array([1.0, big], dtype=dtype)
     match = rf"noise and power overflow {dtype} in the water level \(problem 1 of the batch\)"

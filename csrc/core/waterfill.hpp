@@ -381,6 +381,34 @@ inline Status check_and_scan(const double* s, int64_t k, double t, double& total
 }
 #endif
 
+// Magnitude: rows far from 1 are solved in units of an exact power of two. A row of subnormal
+// variances has too few bits for its level (at s = 5e-324, D/k rounded to 0 and the information
+// came out infinite), and the forward level is built from the sum of the noise and the power, which
+// must stay finite. range_shift returns the exponent e such that the row divided by 2^e lies in
+// range, 0 for every row already in range (those are solved exactly as before, bit for bit): the
+// largest entry `top` must not lie below 2^-1000, and with `terms` > 0 (the forward problem: k + 1
+// terms, the noise and the power) terms * top must stay below 2^1000. The reverse problem never
+// sums above its level, so its large rows need no shift (and a shift down would push a small budget
+// into the subnormal range). The information is scale-free; level and allocation are scaled back.
+INFOTHEORY_HD inline int range_shift(double top, int64_t terms) {
+  if (!(top > 0.0)) return 0;
+  int e;
+  std::frexp(top, &e);  // top in [2^(e-1), 2^e)
+  if (e < -1000) return e;  // the largest entry into [0.5, 1)
+  if (terms <= 0) return 0;
+  int lk = 0;
+  while ((int64_t{1} << lk) < terms && lk < 62) ++lk;  // terms <= 2^lk
+  return e + lk > 1000 ? e + lk - 1000 : 0;
+}
+
+// A budget in units of 2^shift: a positive one stays positive (a smaller one would read as D = 0,
+// infinite information), and one beyond 2^1000 (more than the scaled row's sum) stays finite.
+INFOTHEORY_HD inline double scaled_budget(double D, int shift) {
+  const double d = std::ldexp(D, -shift);
+  if (D > 0.0 && d == 0.0) return std::numeric_limits<double>::denorm_min();
+  return d < 0x1p1000 ? d : 0x1p1000;
+}
+
 // Level by sort-and-scan (Algorithm 1 of the paper, descending order and suffix sums).
 template <class T>
 inline double reverse_level_sorted(const T* s, int64_t k, double D, std::vector<double>& buf) {
@@ -398,6 +426,29 @@ inline double reverse_level_sorted(const T* s, int64_t k, double D, std::vector<
   return D / static_cast<double>(k);  // unreachable when 0 <= D < sum s
 }
 
+template <class T>
+inline Status reverse_one(const T* s, int64_t k, double D, T* alloc, double& level, double& mi,
+                          std::vector<double>& buf);
+
+// reverse_one on the row divided by 2^shift (range_shift); D_i = min(s_i, tau) from the caller's
+// row.
+template <class T>
+inline Status reverse_scaled(const T* s, int64_t k, double D, int shift, T* alloc, double& level,
+                             double& mi, std::vector<double>& buf) {
+  std::vector<double> work(static_cast<size_t>(2 * k));
+  for (int64_t i = 0; i < k; ++i) work[i] = std::ldexp(static_cast<double>(s[i]), -shift);
+  double tau;
+  const Status st =
+      reverse_one(work.data(), k, scaled_budget(D, shift), work.data() + k, tau, mi, buf);
+  if (st != kOk) return st;
+  level = std::ldexp(tau, shift);
+  for (int64_t i = 0; i < k; ++i) {
+    const double v = static_cast<double>(s[i]);
+    alloc[i] = static_cast<T>(v < level ? v : level);
+  }
+  return kOk;
+}
+
 // One reverse water-filling problem. Writes alloc[0..k), level and mi (nats).
 template <class T>
 inline Status reverse_one(const T* s, int64_t k, double D, T* alloc, double& level, double& mi,
@@ -410,6 +461,9 @@ inline Status reverse_one(const T* s, int64_t k, double D, T* alloc, double& lev
   int64_t below;
   const Status st = check_and_scan(s, k, tau, total, top, below_sum, below, next_up);
   if (st != kOk) return st;
+  if (const int shift = range_shift(top, 0)) {
+    return reverse_scaled(s, k, D, shift, alloc, level, mi, buf);
+  }
   // Every coordinate erased: zero information. A budget within the rounding error of the sum (the
   // caller's sum may add in another order) counts as the whole sum, so I* is exactly 0 there.
   if (D >= total * (1.0 - static_cast<double>(k + 1) * 0x1p-52)) {
@@ -461,6 +515,29 @@ inline double forward_level_sorted(const T* n, int64_t k, double P, std::vector<
   return (P + prefix) / static_cast<double>(k);
 }
 
+template <class T>
+inline Status forward_one(const T* n, int64_t k, double P, T* alloc, double& level, double& cap,
+                          std::vector<double>& buf);
+
+// forward_one on the noise and power divided by 2^shift (range_shift); P_i = max(0, nu - N_i) from
+// the caller's row.
+template <class T>
+inline Status forward_scaled(const T* n, int64_t k, double P, int shift, T* alloc, double& level,
+                             double& cap, std::vector<double>& buf) {
+  std::vector<double> work(static_cast<size_t>(2 * k));
+  for (int64_t i = 0; i < k; ++i) work[i] = std::ldexp(static_cast<double>(n[i]), -shift);
+  double nu;
+  const Status st =
+      forward_one(work.data(), k, scaled_budget(P, shift), work.data() + k, nu, cap, buf);
+  if (st != kOk) return st;
+  level = std::ldexp(nu, shift);
+  for (int64_t i = 0; i < k; ++i) {
+    const double v = static_cast<double>(n[i]);
+    alloc[i] = static_cast<T>(v < level ? level - v : 0.0);
+  }
+  return kOk;
+}
+
 // One forward water-filling problem: alloc[i] = max(0, nu - N_i), capacity in nats.
 template <class T>
 inline Status forward_one(const T* n, int64_t k, double P, T* alloc, double& level, double& cap,
@@ -469,6 +546,9 @@ inline Status forward_one(const T* n, int64_t k, double P, T* alloc, double& lev
   double total, top;
   const Status st = check_row(n, k, total, top);
   if (st != kOk) return st;
+  if (const int shift = range_shift(std::max(top, P), k + 1)) {
+    return forward_scaled(n, k, P, shift, alloc, level, cap, buf);
+  }
   double nu = (P + total) / static_cast<double>(k);
   int64_t count = -1;
   bool done = false;

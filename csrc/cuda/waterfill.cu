@@ -8,6 +8,7 @@
 
 #include "check.cuh"
 #include "core/common.hpp"
+#include "core/waterfill.hpp"
 #include "waterfill_launch.hpp"
 
 namespace infotheory::cuda {
@@ -35,6 +36,27 @@ __device__ bool load_row_stats(const T* s, int64_t k, int lane, double& total, d
   return bad == kOk;
 }
 
+// Entry i of a row in units of 2^shift (waterfill::range_shift; 0 for rows in range, read as is).
+template <class T>
+__device__ inline double scaled_entry(const T* s, int64_t i, int shift) {
+  const double v = static_cast<double>(s[i]);
+  return shift ? ldexp(v, -shift) : v;
+}
+
+// Sum and maximum of a row in units of 2^shift (the unscaled sum may have overflowed).
+template <class T>
+__device__ void scaled_row_stats(const T* s, int64_t k, int lane, int shift, double& total,
+                                 double& top) {
+  double sum = 0.0, mx = 0.0;
+  for (int64_t i = lane; i < k; i += 32) {
+    const double v = scaled_entry(s, i, shift);
+    sum += v;
+    mx = fmax(mx, v);
+  }
+  total = warp_sum(sum);
+  top = warp_max(mx);
+}
+
 template <class T>
 __global__ void reverse_kernel(const T* __restrict__ sigma2, const T* __restrict__ budget,
                                T* __restrict__ level, T* __restrict__ alloc, T* __restrict__ mi,
@@ -44,7 +66,7 @@ __global__ void reverse_kernel(const T* __restrict__ sigma2, const T* __restrict
   if (p >= n) return;  // whole warps exit together: p is warp-uniform
   const T* s = sigma2 + p * k;
   T* a = alloc + p * k;
-  const double D = static_cast<double>(budget[p]);
+  double D = static_cast<double>(budget[p]);
   if (!isfinite(D) || D < 0.0) {
     if (lane == 0) status[p] = kBadBudget;
     return;
@@ -54,6 +76,12 @@ __global__ void reverse_kernel(const T* __restrict__ sigma2, const T* __restrict
   if (!load_row_stats(s, k, lane, total, top, bad)) {
     if (lane == 0) status[p] = bad;
     return;
+  }
+  // rows far from 1 are solved in units of 2^shift, as on the CPU (warp-uniform)
+  const int shift = waterfill::range_shift(top, 0);
+  if (shift) {
+    scaled_row_stats(s, k, lane, shift, total, top);
+    D = waterfill::scaled_budget(D, shift);
   }
   double tau, info;
   if (D >= total * (1.0 - static_cast<double>(k + 1) * 0x1p-52)) {  // as the CPU kernel
@@ -69,7 +97,7 @@ __global__ void reverse_kernel(const T* __restrict__ sigma2, const T* __restrict
       double below_sum = 0.0;
       int below = 0;
       for (int64_t i = lane; i < k; i += 32) {
-        const double v = static_cast<double>(s[i]);
+        const double v = scaled_entry(s, i, shift);
         const bool b = v < tau;
         below_sum += b ? v : 0.0;
         below += b;
@@ -82,11 +110,12 @@ __global__ void reverse_kernel(const T* __restrict__ sigma2, const T* __restrict
     }
     double log_sum = 0.0;
     for (int64_t i = lane; i < k; i += 32) {
-      const double v = static_cast<double>(s[i]);
+      const double v = scaled_entry(s, i, shift);
       if (v > tau) log_sum += log(v / tau);
     }
     info = fmax(0.5 * warp_sum(log_sum), 0.0);
   }
+  if (shift) tau = ldexp(tau, shift);  // back to the caller's units; D_i from the caller's row
   for (int64_t i = lane; i < k; i += 32) {
     const double v = static_cast<double>(s[i]);
     a[i] = static_cast<T>(v < tau ? v : tau);
@@ -107,7 +136,7 @@ __global__ void forward_kernel(const T* __restrict__ noise, const T* __restrict_
   if (p >= n) return;
   const T* N = noise + p * k;
   T* a = alloc + p * k;
-  const double P = static_cast<double>(power[p]);
+  double P = static_cast<double>(power[p]);
   if (!isfinite(P) || P < 0.0) {
     if (lane == 0) status[p] = kBadBudget;
     return;
@@ -118,13 +147,18 @@ __global__ void forward_kernel(const T* __restrict__ noise, const T* __restrict_
     if (lane == 0) status[p] = bad;
     return;
   }
+  const int shift = waterfill::range_shift(fmax(top, P), k + 1);  // as on the CPU
+  if (shift) {
+    scaled_row_stats(N, k, lane, shift, total, top);
+    P = waterfill::scaled_budget(P, shift);
+  }
   double nu = (P + total) / static_cast<double>(k);
   int64_t count = -1;
   for (int64_t pass = 0; pass <= k; ++pass) {
     double in_sum = 0.0;
     int in = 0;
     for (int64_t i = lane; i < k; i += 32) {
-      const double v = static_cast<double>(N[i]);
+      const double v = scaled_entry(N, i, shift);
       const bool b = v < nu;
       in_sum += b ? v : 0.0;
       in += b;
@@ -137,10 +171,12 @@ __global__ void forward_kernel(const T* __restrict__ noise, const T* __restrict_
   }
   double log_sum = 0.0;
   int zero_filled = 0;
+  const double nu_out = shift ? ldexp(nu, shift) : nu;  // the caller's units
   for (int64_t i = lane; i < k; i += 32) {
-    const double v = static_cast<double>(N[i]);
+    const double v = scaled_entry(N, i, shift);
     const double q = v < nu ? nu - v : 0.0;
-    a[i] = static_cast<T>(q);
+    const double v0 = static_cast<double>(N[i]);
+    a[i] = static_cast<T>(shift ? (v0 < nu_out ? nu_out - v0 : 0.0) : q);
     if (q > 0.0) {
       if (v == 0.0) zero_filled = 1;
       else log_sum += log(nu / v);
@@ -149,7 +185,7 @@ __global__ void forward_kernel(const T* __restrict__ noise, const T* __restrict_
   log_sum = warp_sum(log_sum);
   zero_filled = __any_sync(0xffffffffu, zero_filled);
   if (lane == 0) {
-    level[p] = static_cast<T>(nu);
+    level[p] = static_cast<T>(nu_out);
     cap[p] = static_cast<T>(P == 0.0 ? 0.0 : (zero_filled ? inf() : fmax(0.5 * log_sum, 0.0)));
     status[p] = kOk;
   }

@@ -64,7 +64,7 @@ class WaterfillResult(ResultMixin):
 
 
 def _raise_overflow(rname: str, bname: str, dtype: Any, p: int) -> NoReturn:
-    """Finite inputs whose sums overflow the dtype gave an infinite water level."""
+    """Finite inputs whose water level lies beyond the dtype's range (forward: noise + power)."""
     raise ValueError(
         f"{rname} and {bname} overflow {dtype} in the water level (problem {p} of the batch): "
         "rescale them"
@@ -138,7 +138,10 @@ def reverse_waterfill(sigma2: Any, D: Any, *, base: str | float = "e") -> Revers
     -----
     ``D_i = min(sigma2_i, tau)`` with ``sum_i D_i = D`` when ``D <= sum(sigma2)``, and
     ``I* = 1/2 sum_i ln(sigma2_i / D_i)``. Solved in C++ (OpenMP over problems) or CUDA, one call
-    for the whole batch.
+    for the whole batch. A float64 problem whose largest variance lies below 2^-1000 (subnormal
+    variances included) or whose sum could pass 2^1000 is solved in units of an exact power of two:
+    ``mi`` is scale-free and keeps full precision there; ``level`` and ``allocation`` are scaled
+    back and round to the nearest double (a level below the smallest subnormal, 5e-324, is 0).
     """
     level, alloc, mi, unit = _solve(sigma2, D, base, reverse=True)
     return ReverseWaterfillResult(level, alloc, mi, unit)
@@ -161,6 +164,13 @@ def waterfill(noise: Any, power: Any, *, base: str | float = "e") -> WaterfillRe
     -------
     WaterfillResult
         ``level`` (nu), ``allocation`` (P_i = max(0, nu - N_i)) and ``capacity``.
+
+    Raises
+    ------
+    ValueError
+        Where the level itself lies beyond the dtype's range (noise and power near its largest
+        value). Noise far from 1 is otherwise solved in units of an exact power of two, as in
+        :func:`reverse_waterfill`.
     """
     level, alloc, cap, unit = _solve(noise, power, base, reverse=False)
     return WaterfillResult(level, alloc, cap, unit)
