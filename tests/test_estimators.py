@@ -50,20 +50,28 @@ G22 = [
 def jvhw_reference_bits(samples: np.ndarray) -> float:
     """JVHW with the reference implementation's semantics, vectorised over the fingerprint as the
     reference code is (math.md §C2), written independently of the kernel."""
-    _, counts = np.unique(samples, return_counts=True)
-    n = float(samples.shape[0])
-    f = np.bincount(counts)[1:].astype(float)  # f[j-1] = symbols seen j times
+    return jvhw_reference_bits_of_counts(np.unique(samples, return_counts=True)[1])
+
+
+def jvhw_reference_bits_of_counts(counts: np.ndarray) -> float:
+    """:func:`jvhw_reference_bits` from the counts of the observed symbols."""
+    counts = np.asarray(counts)
+    counts = counts[counts > 0]
+    n = float(counts.sum())
+    j, f = np.unique(counts, return_counts=True)  # f[i] symbols seen j[i] times
+    f = f.astype(float)
+    f1 = float(f[j == 1].sum())
     order = min(4 + int(np.ceil(1.2 * np.log(n))), 22)
     g = jvhw_coefficients(order)
     c1 = 0.0
-    if n >= order and f[0] > 0:
-        u = np.log(n / f[0])
+    if n >= order and f1 > 0:
+        u = np.log(n / f1)
         if n < 200 or u > 1.5:
             c1 = np.polyval([0.3303, 0.4679], u)
         else:
             c1 = np.polyval([-0.530556484842359, 1.09787328176926, 0.184831781602259], u)
         c1 = max(c1, 1 / (1.9 * np.log(n)))
-    x = np.arange(1, f.shape[0] + 1) / n
+    x = j / n
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         T = 4 * c1 * np.log(n) / n
         ratio = np.clip(2 * x / T - 1, 0, 1)
@@ -218,6 +226,80 @@ def test_jvhw_beats_mle_undersampled_uniform():
     mse = {m: float(np.mean(v)) for m, v in errs.items()}
     assert mse["jvhw"] < 0.1 * mse["mle"]
     assert mse["miller_madow"] < mse["mle"]
+
+
+def test_coefficient_table_is_the_oracle_bit_for_bit():
+    # sha256 of the 22 x 23 little-endian float64 table (row K - 1: g_0..g_K, zero padded) built
+    # from the mpmath Remez oracle of math.md §C2 (jvhw_coeffs.json): a typo in any coefficient of
+    # any degree changes it (the checks above read g_0 of every row but all of rows 7 and 22 only).
+    import hashlib
+
+    table = np.zeros((22, 23))
+    for K in range(1, 23):
+        table[K - 1, : K + 1] = jvhw_coefficients(K)
+    digest = hashlib.sha256(table.astype("<f8").tobytes()).hexdigest()
+    assert digest == "775861f2f8c939f0bdb8a06b9bcac3a38696ff7fd18c0848c2d6208c4e6deb20"
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        [1] * 6,  # n = 6 < K = 7: c1 = 0, the bias-corrected plug-in
+        [1] * 7,  # n = K = 7: the threshold is on (math.md §C2 step 4: n >= K)
+        [1] * 5 + [2],  # n = K = 7 with a doubleton
+        [1] * 200,  # n = 200, u = 0 <= 1.5: the quadratic c1 (n >= 200)
+        [1] * 199,  # n = 199: the linear c1 (n < 200)
+        [1] * 100 + [2] * 50,  # n = 200, u = ln 2
+        # n > e^15: degree 4 + ceil(1.2 ln n) = 23, capped at 22
+        [1] * 300 + [2] * 100 + [3_400_000],
+    ],
+)
+def test_jvhw_branch_boundaries_match_reference(counts):
+    c = np.array(counts)
+    assert entropy_from_counts(c, method="jvhw", base=2) == pytest.approx(
+        jvhw_reference_bits_of_counts(c), rel=1e-12, abs=1e-12
+    )
+
+
+def test_jvhw_branches_differ_at_the_boundaries():
+    # the cases above are only boundaries if the other side of each gives a different value
+    def ref(counts):
+        return jvhw_reference_bits_of_counts(np.array(counts))
+
+    mm = entropy_from_counts(np.ones(7, dtype=np.int64), method="miller_madow", base=2)
+    assert abs(ref([1] * 7) - mm) > 0.1  # the polynomial part is on at n = K
+    # all singletons at n = 200: u = 0, c1 = 0.1848 (quadratic) where n < 200 would give 0.4679
+    c200 = np.ones(200, dtype=np.int64)
+    got = entropy_from_counts(c200, method="jvhw", base=2)
+    assert got == pytest.approx(ref([1] * 200), rel=1e-12)
+    assert abs(got - ref([1] * 199)) > 0.01
+
+
+@settings(max_examples=40, deadline=None)
+@given(counts=hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(2, 400)))
+def test_jvhw_without_singletons_is_plugin_plus_half_per_symbol(counts):
+    # f_1 = 0 gives c1 = 0 (math.md §C2 step 4): JVHW = plug-in + k/(2n) nats, whatever the counts
+    n, k = int(counts.sum()), counts.size
+    expected = scipy.stats.entropy(counts) + k / (2 * n)
+    assert entropy_from_counts(counts, method="jvhw", base="e") == pytest.approx(
+        expected, rel=1e-12, abs=1e-14
+    )
+    samples = np.repeat(np.arange(k), counts)
+    assert entropy(samples, method="jvhw", base="e") == pytest.approx(expected, rel=1e-12)
+
+
+def test_method_aliases():
+    s = np.array([0, 0, 1, 2, 2, 2, 3])
+    mm = entropy(s, method="miller_madow", base="e")
+    mle = entropy(s, method="mle", base="e")
+    assert mm == pytest.approx(mle + 3 / 14, rel=1e-14)  # k = 4, n = 7: (k - 1)/(2n)
+    assert entropy(s, method="mm", base="e") == mm
+    assert entropy(s, method="plugin", base="e") == mle
+    assert entropy(s, method="plug-in", base="e") == mle
+    assert entropy_from_counts([2, 1, 3, 1], method="mm", base="e") == mm
+    # the default is JVHW, in bits
+    assert entropy(s) == entropy(s, method="jvhw", base=2)
+    assert entropy_from_counts([2, 1, 3, 1]) == entropy(s, method="jvhw", base=2)
 
 
 # ---- plug-in, Miller-Madow and closed forms -----------------------------------------------------

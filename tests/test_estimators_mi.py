@@ -417,3 +417,86 @@ def test_feature_entropy_checks_options_before_running_the_model():
         with pytest.raises(err):
             feature_entropy(net, x, "lin", **kwargs)
     assert not calls
+
+
+# ---- mutation audit: behaviour the tests above left open ----------------------------------------
+
+
+def test_mutual_information_passes_k_to_ksg():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=300)
+    y = x + rng.normal(size=300)
+    for k in (1, 5, 9):
+        assert mutual_information(x, y, method="ksg", k=k, base="e") == ksg_mi(x, y, k=k)
+    assert ksg_mi(x, y, k=9) != ksg_mi(x, y, k=3)
+
+
+def test_ksg_small_hand_counts():
+    # n = 4 points, k = 1 (KSG algorithm 1, max-norm). Joint distances to the nearest other point:
+    # eps = (2, 2, 2, 6.5). Other points strictly closer than eps_i in x: (1, 1, 0, 2), in y:
+    # (0, 1, 1, 0); the ties |3 - 1| = 2 = eps_1, |2 - 0| = 2 = eps_0 and |9 - 2.5| = 6.5 = eps_3
+    # are not counted. With psi(m) = H_{m-1} - gamma:
+    # I = psi(1) + psi(4) - mean psi(2, 2, 1, 3) - mean psi(1, 2, 2, 1) = 11/6 - 11/8 = 11/24.
+    x = np.array([0.0, 1.0, 3.0, 7.0])
+    y = np.array([0.0, 2.0, 2.5, 9.0])
+    assert ksg_mi(x, y, k=1) == pytest.approx(11 / 24, rel=1e-14)
+    assert ksg_mi(y, x, k=1) == pytest.approx(11 / 24, rel=1e-14)
+
+
+def test_discretize_sign_is_strictly_positive():
+    # ReLU activation patterns: 0 is an inactive unit
+    x = np.array([[-1.0, 0.0, -0.0, 1e-300, np.inf, -np.inf]])
+    np.testing.assert_array_equal(discretize(x, strategy="sign"), [[0, 0, 0, 1, 1, 0]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bins=st.integers(1, 400),
+    lo=st.floats(-1e6, 1e6),
+    width=st.floats(1e-6, 1e6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_discretize_uniform_on_the_edges(bins, lo, width, seed):
+    # values on and next to every edge: bin i holds edges[i] <= x < edges[i+1], the last closed,
+    # as numpy.histogram (checked value by value, not only by counts)
+    hi = lo + width
+    edges = np.linspace(lo, hi, bins + 1)
+    if not np.all(np.diff(edges) > 0):
+        return
+    x = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf)])
+    x = np.random.default_rng(seed).permutation(x)
+    codes = discretize(x, bins=bins, range=(lo, hi))
+    expected = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
+    np.testing.assert_array_equal(codes, expected)
+    inside = (x >= lo) & (x <= hi)
+    hist = np.histogram(x[inside], bins=bins, range=(lo, hi))[0]
+    np.testing.assert_array_equal(np.bincount(codes[inside], minlength=bins), hist)
+
+
+def test_discretize_quantile_ties_go_up():
+    # edges that are data values: x == edge falls in the upper bin (as for "uniform")
+    x = np.arange(9.0)  # quartile edges 2, 4, 6
+    np.testing.assert_array_equal(
+        discretize(x, bins=4, strategy="quantile"), [0, 0, 1, 1, 2, 2, 3, 3, 3]
+    )
+
+
+def test_discretize_code_dtype_boundaries():
+    x = np.linspace(0.0, 1.0, 1000)
+    for bins, dtype in ((128, np.int8), (129, np.int16), (2**15, np.int16), (2**15 + 1, np.int32)):
+        c = discretize(x, bins=bins)
+        assert c.dtype == dtype and int(c.min()) == 0 and int(c.max()) == bins - 1
+
+
+def test_feature_entropy_restores_eval_mode_and_bins_all_features_together():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh()).double().eval()
+    x = torch.randn(200, 3, dtype=torch.float64)
+    with torch.no_grad():
+        feats = model(x).numpy()
+    for strategy in ("quantile", "uniform"):
+        h = feature_entropy(model, x, "1", bins=3, strategy=strategy, batch_size=50, method="mle")
+        ref = entropy(discretize(feats, bins=3, strategy=strategy), method="mle")
+        assert h == pytest.approx(ref, rel=1e-12)
+    assert not model.training

@@ -259,3 +259,57 @@ def test_estimate_mi_matches_manual_bounds() -> None:
         estimate_mi(m, x, y[:3])
     with pytest.raises(ValueError, match="batch_size"):
         estimate_mi(m, x, y, batch_size=0)
+
+
+# ------------------------------------------------------------------- mutation audit: open behaviour
+def _noisy_vib() -> VIB:
+    """1-d bottleneck, 2 classes: mu = x - 1.5, sigma = softplus(8 - 5), logit difference = t."""
+    m = VIB.mlp(1, 2, K=1, widths=(1,), samples=12)
+    lin1, lin2 = (x for x in m.encoder if isinstance(x, nn.Linear))
+    with torch.no_grad():
+        lin1.weight.fill_(1.0)
+        lin1.bias.zero_()
+        lin2.weight.copy_(torch.tensor([[1.0], [0.0]]))
+        lin2.bias.copy_(torch.tensor([-1.5, 8.0]))
+        m.decoder.weight.copy_(torch.tensor([[0.0], [1.0]]))
+        m.decoder.bias.zero_()
+    return m
+
+
+def test_estimate_mi_predicts_with_the_averaged_softmax_and_uses_h_y() -> None:
+    from infotheory.ib import estimate_mi
+
+    m = _noisy_vib()
+    x = torch.linspace(0.0, 3.0, 300).reshape(-1, 1)
+    mu, sigma = (t.detach() for t in m.encode(x))
+    torch.testing.assert_close(sigma, torch.full_like(sigma, math.log1p(math.exp(3.0))))
+    eps = torch.randn((12, 300, 1), generator=torch.Generator().manual_seed(5))
+    t = mu + sigma * eps
+    p_avg = torch.sigmoid(t[..., 0]).mean(0)  # the averaged softmax's class-1 probability
+    y = (p_avg > 0.5).long()
+    # the rule matters here: the mean log-probability (sign of the mean t) disagrees on some inputs
+    assert int(((t[..., 0].mean(0) > 0).long() != y).sum()) >= 3
+    r = estimate_mi(m, x, y, seed=5)
+    assert r["acc"] == 1.0
+    # the model's eval forward predicts the same way
+    m.eval()
+    assert torch.equal(m(x, eps=eps).argmax(-1), y)
+    # I(Y;T) >= H(Y) - E[CE]: H(Y) is the given h_y when there is one, else the labels' entropy
+    with torch.no_grad():
+        ce = float(-torch.log_softmax(m.decoder(t), -1)[:, torch.arange(300), y].double().mean())
+    assert r["h_y"] == pytest.approx(label_entropy(y), rel=1e-12)
+    assert r["iyt"] == pytest.approx(r["h_y"] - ce, abs=1e-6)
+    r2 = estimate_mi(m, x, y, seed=5, h_y=2.0)
+    assert r2["h_y"] == 2.0 and r2["iyt"] == pytest.approx(2.0 - ce, abs=1e-6)
+    assert r2["iyt_bits"] == pytest.approx(r2["iyt"] / math.log(2), rel=1e-12)
+
+
+def test_vib_eval_average_over_any_number_of_draws() -> None:
+    torch.manual_seed(3)
+    m = VIB.mlp(5, 4, K=3, widths=(8,), samples=7).eval()
+    x = torch.rand(6, 5)
+    mu, sigma = m.encode(x)
+    for s in (1, 3, 20):  # eps fixes the draws, however many (not model.samples)
+        eps = torch.randn(s, 6, 3)
+        probs = torch.softmax(m.decoder(mu + sigma * eps), -1).mean(0)
+        torch.testing.assert_close(m(x, eps=eps), probs.log())

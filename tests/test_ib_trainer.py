@@ -261,3 +261,69 @@ def test_adversarial_training_with_infotheory_attacks(digits) -> None:
     assert r["ixt_adv"] > 0 and r["iyt_adv"] is not None and t.model.training
     est = estimate_mi(t.eval_model, *te, adversary=attacks.PGD(eps=0.2, steps=3, seed=0))
     assert est["acc_adv"] <= est["acc"] and est["ixt_adv"] > 0
+
+
+# ------------------------------------------------------------------- mutation audit: open behaviour
+def test_epoch_accounting_against_a_frozen_model() -> None:
+    """With a frozen model (SGD at lr 0) and an identity "attack", every number of an epoch's record
+    is recomputed from the trainer's documented draws: the permutation, then eps per step, from
+    Generator(seed); round(adv_ratio * batch) adversarial rows first in each batch."""
+    from infotheory.ib import gaussian_kl, label_entropy
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(110, 64, generator=g), torch.randint(0, 10, (110,), generator=g)
+    xt, yt = torch.rand(23, 64, generator=g), torch.randint(0, 10, (23,), generator=g)
+    sizes: list[int] = []
+
+    def identity(model, xb, yb):
+        sizes.append(len(xb))
+        return xb.clone()
+
+    beta, seed, bs = 0.05, 4, 25
+    t = Trainer(
+        _vib(), beta=beta, batch_size=bs, adversary=identity, adv_ratio=0.3, seed=seed,
+        beta_warmup_epochs=3, optimizer=lambda p: torch.optim.SGD(p, lr=0.0), quiet=True,
+        eval_batch_size=7,
+    )  # fmt: skip
+    rec = t.fit((x, y), (xt, yt), 1).last
+    assert sizes == [8, 8, 8, 8, 3]  # round(0.3 * 25) = round(7.5) = 8; round(0.3 * 10) = 3
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(110, generator=gen)
+    sums = torch.zeros(7, dtype=torch.float64)  # clean ce, kl, hits, count; adv ce, kl, count
+    m = t.model.train()
+    with torch.no_grad():
+        for i in range(5):
+            idx = perm[i * bs : (i + 1) * bs]
+            eps = torch.randn((len(idx), m.K), generator=gen)
+            logits, mu, sigma = m(x[idx], eps=eps, with_stats=True)
+            ce = torch.nn.functional.cross_entropy(logits, y[idx], reduction="none")
+            kl = gaussian_kl(mu, sigma)
+            a = sizes[i]
+            hit = (logits[a:].argmax(1) == y[idx][a:]).sum()
+            sums += torch.stack([ce[a:].sum(), kl[a:].sum(), hit, hit.new_tensor(len(idx) - a),
+                                 ce[:a].sum(), kl[:a].sum(), hit.new_tensor(a)]).double()  # fmt: skip
+    s = sums.tolist()
+    h_y = label_entropy(y)
+    beta_last = beta * 5 / (3 * 5)  # linear warm-up at step 5 of 3 epochs of 5 steps
+    assert rec["beta"] == pytest.approx(beta_last, rel=1e-15)
+    assert rec["ce"] == pytest.approx(s[0] / s[3], rel=1e-12)
+    assert rec["kl"] == rec["ixt"] == pytest.approx(s[1] / s[3], rel=1e-12)
+    assert rec["train_acc"] == pytest.approx(s[2] / s[3], rel=1e-12)
+    assert rec["ixt_adv"] == pytest.approx(s[5] / s[6], rel=1e-12)
+    assert rec["iyt_adv"] == pytest.approx(h_y - s[4] / s[6], rel=1e-12)
+    assert rec["iyt"] == pytest.approx(h_y - s[0] / s[3], rel=1e-12)
+    assert rec["loss"] == pytest.approx(s[0] / s[3] + beta_last * s[1] / s[3], rel=1e-12)
+    assert rec["ixt_bits"] == pytest.approx(rec["ixt"] / math.log(2), rel=1e-12)
+    # test metrics: the model evaluated with the epoch's seed, H(Y) of the training labels
+    ev = t.evaluate(xt, yt, seed=seed + 7919)
+    assert rec["test_acc"] == ev["acc"] and rec["test_ixt"] == ev["kl"]
+    assert rec["test_iyt"] == pytest.approx(h_y - ev["ce"], rel=1e-12)
+    with torch.no_grad():
+        mu, sigma = t.model.encode(xt)
+        assert ev["kl"] == pytest.approx(float(gaussian_kl(mu, sigma).double().mean()), rel=1e-6)
+
+
+def test_default_warmup_threshold() -> None:
+    # None: no warm-up below beta = 1e-2, one epoch from 1e-2 on
+    assert Trainer(_vib(), beta=1e-2, quiet=True).beta_warmup_epochs == 1.0
+    assert Trainer(_vib(), beta=0.0099, quiet=True).beta_warmup_epochs == 0.0
