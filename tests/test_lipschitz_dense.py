@@ -703,3 +703,23 @@ def test_gram_kernel_falls_back_to_svd_when_blind():
     assert res.lower <= 3.0 <= res.upper and res.converged
     blind = spectral_norm(W, init=[0.0, 1.0, 0.0, 0.0, 0.0], certify="none")
     assert blind.upper == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(("m", "n"), [(200, 200), (300, 257)])
+def test_converged_means_the_certified_bracket_meets_tol(m, n):
+    # Bug (fixed): the certified paths kept the iteration's status, so a tol below the
+    # certificate's rounding margin reported converged=True with upper - lower = 5e-11 (5000 tol)
+    # and no warning. The CUDA branch (certify_torch) already judged the certified bracket.
+    W = np.eye(m, n)
+    with pytest.warns(RuntimeWarning, match="did not reach tol=1e-14"):
+        res = spectral_norm(W, tol=1e-14, certify="cholesky")
+    assert res.certified and not res.converged
+    assert res.lower <= 1.0 <= res.upper and res.upper - res.lower > 1e-14
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok = spectral_norm(W, tol=1e-8, certify="cholesky")
+    assert ok.converged and ok.upper - ok.lower <= 1e-8 * ok.lower
+    batch = np.stack([W, 2.0 * W])
+    with pytest.warns(RuntimeWarning, match="2 of 2 matrices"):
+        res = spectral_norm(batch, tol=1e-14, certify="cholesky")
+    assert not res.converged.any()
