@@ -455,3 +455,19 @@ def test_certified_accuracy_counts_a_radius_equal_to_eps():
     assert certified_accuracy(z, y, 2.0, float(r[1])) == 1.0
     assert certified_accuracy(z, y, 2.0, float(r[0])) == 0.5
     assert certified_accuracy(z, y, 2.0, float(np.nextafter(r[0], np.inf))) == 0.0
+
+
+@pytest.mark.parametrize(
+    "act",
+    [nn.ELU(0.5), nn.ELU(2.0), nn.LeakyReLU(0.1), nn.LeakyReLU(-3.0), nn.LeakyReLU(1.5)],
+    ids=["ELU0.5", "ELU2", "LReLU0.1", "LReLU-3", "LReLU1.5"],
+)
+def test_parametrised_activation_constants_bound_every_difference_quotient(act):
+    # max(1, alpha) and max(1, |slope|): killed, alpha alone (ELU(0.5) is 1-Lipschitz: slope 1
+    # for x > 0) and the slope alone
+    x = torch.arange(-40000, 40001, dtype=torch.float64) * 1e-3
+    with torch.no_grad():
+        y = act(x)
+    sup = float(((y[1:] - y[:-1]).abs() / (x[1:] - x[:-1])).max())
+    value = lipschitz_upper_bound(nn.Sequential(act)).per_layer[0].value
+    assert sup <= value * (1 + 1e-9) and value <= sup * (1 + 1e-3)
