@@ -471,3 +471,35 @@ def test_parametrised_activation_constants_bound_every_difference_quotient(act):
     sup = float(((y[1:] - y[:-1]).abs() / (x[1:] - x[:-1])).max())
     value = lipschitz_upper_bound(nn.Sequential(act)).per_layer[0].value
     assert sup <= value * (1 + 1e-9) and value <= sup * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("conv_method", ["fft", "gram"])
+@pytest.mark.parametrize("padding", [1, 2])
+def test_circular_conv_layer_under_fft_methods(conv_method, padding):
+    # the FFT methods apply to a circular layer only when its output has the input's size
+    # (2 p = d (k - 1)); padding 2 on a 3x3 kernel grows the output, and Lanczos must take over
+    # (killed: p = d (k - 1) as the test, which sent padding 2 to the FFT and raised)
+    torch.manual_seed(3)
+    conv = nn.Conv2d(2, 3, 3, padding=padding, padding_mode="circular", bias=False).double()
+    shape = (2, 6, 6)
+    n = math.prod(shape)
+    with torch.no_grad():
+        M = conv(torch.eye(n, dtype=torch.float64).reshape(n, *shape)).reshape(n, -1).T
+    want = _svd_norm(M)
+    value = lipschitz_upper_bound(nn.Sequential(conv), shape, conv_method=conv_method).value
+    assert want * (1 - 1e-9) <= value <= want * (1.02 if conv_method == "gram" else 1 + 1e-6)
+
+
+def test_lower_bound_is_the_largest_local_norm():
+    # value and index are the largest per-sample norm (killed: argmin), each per-sample norm the
+    # local Jacobian's spectral norm from below (torch.autograd.functional.jacobian + SVD)
+    net = _mlp(5, act=nn.Tanh).double()
+    x = 2.0 * torch.randn(6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    lb = lipschitz_lower_bound(net, x, steps=60)
+    local = np.array(
+        [_svd_norm(torch.autograd.functional.jacobian(lambda z: net(z[None])[0], xi)) for xi in x]
+    )
+    assert np.all(lb.per_sample.numpy() <= local * (1 + 1e-12))
+    np.testing.assert_allclose(lb.per_sample.numpy(), local, rtol=1e-6)
+    assert local.max() / local.min() > 1.05  # the samples differ: argmin and argmax differ
+    assert lb.index == int(np.argmax(local)) and lb.value == float(lb.per_sample.max())
