@@ -781,3 +781,120 @@ def test_operator_norm_beyond_float64_raises():
     w = np.full((2, 2, 3, 3), 1e307)
     with pytest.raises(ValueError, match="exceeds the float64 range"):
         conv_operator_norm(w, (2, 6, 6), padding=1, method="fft")
+
+
+# ---- mutation audit: rectangular kernels, inputs, strides, paddings; large kernels; brackets ----
+
+
+def _conv_matrix(w, shape, stride, padding, dilation, mode, pad=None):
+    """The convolution as an explicit (out, in) float64 matrix, with per-axis settings; ``pad``
+    (left, right, top, bottom) overrides the circular padding."""
+    n = int(np.prod(shape))
+    eye = torch.eye(n, dtype=torch.float64).reshape(n, *shape)
+    wt = torch.from_numpy(w)
+    if mode == "circular":
+        p = pad if pad is not None else (padding[1], padding[1], padding[0], padding[0])
+        y = F.conv2d(F.pad(eye, p, mode="circular"), wt, stride=stride, dilation=dilation)
+    else:
+        y = F.conv2d(eye, wt, stride=stride, padding=padding, dilation=dilation)
+    return y.reshape(n, -1).T.numpy()
+
+
+def _norm2(M):
+    return float(np.linalg.svd(M, compute_uv=False)[0])
+
+
+# (c_out, c_in, kernel, input hw, stride, padding, dilation): no two axes alike
+RECT = [
+    (2, 3, (3, 2), (6, 9), (1, 2), (1, 0), (2, 1)),
+    (3, 2, (1, 4), (7, 5), (2, 1), (0, 2), (1, 1)),
+    (2, 2, (2, 3), (5, 8), (1, 1), (2, 1), (1, 2)),
+]
+
+
+@pytest.mark.parametrize("case", RECT)
+def test_rectangular_settings_every_method_against_the_matrix(case):
+    # Killed: the second axis's DFT frequencies over N1 instead of N2 (square tori hid it), the
+    # zero-padded torus taken as the input's own size, the output size without its "- 1", the
+    # stride-1 adjoint's padding without the dilation.
+    c_out, c_in, k, hw, s, p, d = case
+    w = np.random.default_rng(sum(hw)).standard_normal((c_out, c_in, *k))
+    shape = (c_in, *hw)
+    want = _norm2(_conv_matrix(w, shape, s, p, d, "zeros"))
+    kw = {"stride": s, "padding": p, "dilation": d}
+    for method in ("lanczos", "power"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # power may stall in a cluster
+            r = conv_operator_norm(w, shape, method=method, tol=1e-9, **kw)
+        assert r.output_shape == (
+            c_out,
+            *F.conv2d(torch.zeros(1, *shape), torch.zeros(c_out, c_in, *k), **kw).shape[2:],
+        )
+        assert r.lower <= want * (1 + 1e-12)
+        if method == "lanczos":
+            assert r.value == pytest.approx(want, rel=1e-8)
+            assert r.upper >= want * (1 - 1e-12)
+    # the zero-padded FFT bound is exactly the norm of the circular convolution on the
+    # (n + d (k - 1)) torus, of which the layer is a restriction (any stride and padding)
+    ext = [dd * (kk - 1) for dd, kk in zip(d, k, strict=True)]
+    torus = (c_in, hw[0] + ext[0], hw[1] + ext[1])
+    circ = _norm2(_conv_matrix(w, torus, (1, 1), (0, 0), d, "circular", (ext[1], 0, ext[0], 0)))
+    fft = conv_operator_norm(w, shape, method="fft", tol=1e-10, **kw)
+    assert fft.kind == "upper_bound" and fft.value >= want * (1 - 1e-12)
+    assert fft.value == pytest.approx(circ, rel=1e-9)
+    gram = conv_operator_norm(w, shape, method="gram", gram_steps=10, **kw)
+    assert circ * (1 - 1e-12) <= gram.value <= circ * 1.01
+
+
+@pytest.mark.parametrize(
+    ("k", "hw", "p", "d"),
+    [
+        ((3, 5), (5, 8), (1, 2), (1, 1)),  # asymmetric circular padding
+        ((9, 9), (12, 11), (4, 4), (1, 1)),  # > 64 taps: the zero-padded torus FFT branch
+        ((9, 9), (6, 7), (4, 4), (1, 1)),  # > 64 taps beyond the torus: they wrap and add up
+        ((5, 13), (9, 10), (4, 6), (2, 1)),  # 65 taps, dilated, wrapping on one axis
+    ],
+)
+def test_circular_rectangular_and_large_kernels_exact(k, hw, p, d):
+    # Killed: the circular pad's axes swapped (pd[0] on the width), wrapped taps overwriting
+    # instead of adding up, the large-kernel branch cropping taps beyond the torus.
+    w = np.random.default_rng(k[1] * hw[0]).standard_normal((2, 3, *k))
+    shape = (3, *hw)
+    want = _norm2(_conv_matrix(w, shape, (1, 1), p, d, "circular"))
+    kw = {"padding": p, "dilation": d, "padding_mode": "circular"}
+    fft = conv_operator_norm(w, shape, method="fft", tol=1e-10, **kw)
+    assert fft.kind == "exact" and fft.value == pytest.approx(want, rel=1e-9)
+    assert fft.lower <= want * (1 + 1e-12) and fft.upper >= want * (1 - 1e-12)
+    r = conv_operator_norm(w, shape, method="lanczos", tol=1e-9, **kw)
+    assert r.value == pytest.approx(want, rel=1e-8) and r.upper >= want * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+@pytest.mark.parametrize("precision", ["mixed", "float64"])
+def test_iterative_bracket_is_the_residual_bound_and_scales_exactly(method, precision):
+    # Killed: sqrt(theta + r^2) for the residual bound sqrt(theta + r) (r is a bound on the
+    # eigenvalue of A^T A, not of A): it is not homogeneous, so the bracket of 2 w is no longer
+    # exactly twice that of w, and it fell below the true norm.
+    w = np.random.default_rng(7).standard_normal((4, 3, 3, 3))
+    shape = (3, 8, 8)
+    want = _norm2(_conv_matrix(w, shape, (1, 1), (1, 1), (1, 1), "zeros"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        a = conv_operator_norm(w, shape, padding=1, method=method, tol=1e-6, precision=precision)
+        b = conv_operator_norm(
+            2.0 * w, shape, padding=1, method=method, tol=1e-6, precision=precision
+        )
+    assert (b.lower, b.upper) == (2.0 * a.lower, 2.0 * a.upper)
+    assert a.lower <= want * (1 + 1e-12)
+    if method == "lanczos":
+        assert a.upper >= want * (1 - 1e-12) and a.upper - a.lower <= 1e-6 * a.lower
+
+
+@pytest.mark.parametrize("precision", ["mixed", "float64"])
+def test_zero_weight_stops_at_once(precision):
+    # the zero operator: an invariant Krylov space at the first step and the bracket [0, 0];
+    # killed: the "hi == 0" exit removed, which restarted to max_iter (2000 applications)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = conv_operator_norm(np.zeros((2, 3, 3, 3)), (3, 6, 6), padding=1, precision=precision)
+    assert (r.value, r.lower, r.upper) == (0.0, 0.0, 0.0) and r.iterations <= 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import warnings
@@ -703,3 +704,137 @@ def test_gram_kernel_falls_back_to_svd_when_blind():
     assert res.lower <= 3.0 <= res.upper and res.converged
     blind = spectral_norm(W, init=[0.0, 1.0, 0.0, 0.0, 0.0], certify="none")
     assert blind.upper == pytest.approx(2.0)
+
+
+# ---- mutation audit: behaviour no test above pinned down (each names the mutant it kills) ----
+
+_UNIT = 2.0**-53
+
+
+def _gamma(j: int) -> float:
+    return j * _UNIT / (1.0 - j * _UNIT)
+
+
+@pytest.mark.parametrize(
+    ("m", "n", "backend"),
+    [
+        (2000, 4, "cpu"),
+        (4, 2000, "cpu"),
+        (200, 200, "cpu"),
+        (300, 257, "cpu"),  # beyond the Gram kernel: the separate certificate
+        (2000, 4, "torch"),  # certify_torch, the CUDA branch's certificate
+        (4, 2000, "torch"),
+    ],
+)
+def test_certified_upper_carries_the_rounding_margin(m, n, backend, monkeypatch):
+    # The certificate is sound for every matrix only with the worst case of two roundings added:
+    # of G = W^T W (gamma_max(m,n) ||W||_F^2, Higham 2002 Lemma 3.5/eq. 3.13) and of the Cholesky
+    # factorisation of mu I - G (Demmel 1989: gamma_(k+1) tr(mu I - G)). The matrices are exact
+    # (orthonormal columns, sigma = 1), so the margin is what separates upper^2 from lower^2.
+    # Killed: the margin dropped (upper^2 - lower^2 was 0.5 tol = 5e-15) or the Gram product's
+    # gamma_max(m,n) left out (g = 2 (k + 2) u: 3e-14 against 8.9e-13 needed at 2000 x 4).
+    if backend == "torch":
+        _as_if_cuda(monkeypatch)
+        W = torch.eye(m, n, dtype=torch.float64)
+    else:
+        W = np.eye(m, n)
+    k = min(m, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # tol is below the margin: unconverged
+        res = spectral_norm(W, tol=1e-14, certify="cholesky")
+    assert bool(res.certified)
+    assert abs(res.lower - 1.0) <= 4 * _UNIT
+    gap = res.upper**2 - res.lower**2
+    floor = _gamma(max(m, n)) * k + _gamma(k + 1) * (k * res.lower**2 - k)
+    assert gap >= floor
+    assert gap <= 64 * floor  # and not so loose that tol=1e-10 becomes unreachable
+
+
+@pytest.mark.parametrize(("m", "n"), [(200, 200), (300, 257)])
+def test_converged_means_the_certified_bracket_meets_tol(m, n):
+    # Bug (fixed): the certified paths kept the iteration's status, so a tol below the
+    # certificate's rounding margin reported converged=True with upper - lower = 5e-11 (5000 tol)
+    # and no warning. The CUDA branch (certify_torch) already judged the certified bracket.
+    W = np.eye(m, n)
+    with pytest.warns(RuntimeWarning, match="did not reach tol=1e-14"):
+        res = spectral_norm(W, tol=1e-14, certify="cholesky")
+    assert res.certified and not res.converged
+    assert res.lower <= 1.0 <= res.upper and res.upper - res.lower > 1e-14
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok = spectral_norm(W, tol=1e-8, certify="cholesky")
+    assert ok.converged and ok.upper - ok.lower <= 1e-8 * ok.lower
+    batch = np.stack([W, 2.0 * W])
+    with pytest.warns(RuntimeWarning, match="2 of 2 matrices"):
+        res = spectral_norm(batch, tol=1e-14, certify="cholesky")
+    assert not res.converged.any()
+
+
+@pytest.mark.parametrize(
+    ("m", "n", "certified"),
+    [(300, 10, True), (10, 300, True), (256, 400, True), (400, 256, True), (300, 257, False)],
+)
+def test_certify_auto_goes_by_the_smaller_dimension(m, n, certified):
+    # Killed: max(m, n) instead of min(m, n) (no certificate for tall or wide matrices), and a
+    # limit of 255 instead of the documented "at most 256".
+    W = np.random.default_rng(3).standard_normal((m, n))
+    res = spectral_norm(W, tol=1e-6)
+    assert bool(res.certified) is certified
+    ref = _ref(W)
+    assert res.lower <= ref * (1 + 1e-12) and res.upper >= ref * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("method", ["svd", "power", "lanczos", "auto"])
+def test_tol_zero_is_refused_by_every_method(method):
+    # Killed: 0.0 <= tol accepted (only the kernels' own check refused it; method="svd" never
+    # reaches a kernel and took tol=0)
+    with pytest.raises(ValueError, match="tol"):
+        spectral_norm(np.eye(3), method=method, tol=0.0)
+
+
+@pytest.mark.parametrize("method", ["power", "lanczos"])
+def test_non_finite_init_is_refused(method):
+    # Killed: the check removed (the kernels silently replaced the NaN start by a random one)
+    with pytest.raises(ValueError, match="init must be finite"):
+        spectral_norm(np.eye(3), method=method, init=[np.nan, 1.0, 0.0])
+    with pytest.raises(ValueError, match="init must be finite"):
+        spectral_norm(np.eye(3), method=method, init=[np.inf, 1.0, 0.0], certify="none")
+
+
+def test_power_default_cap_is_20000():
+    # ratio 0.998 between the top two: power iteration needs about 3000 steps to tol=1e-8, past
+    # Lanczos's default cap of 2000 (killed: the two defaults swapped)
+    res = spectral_norm(np.diag([1.0, 0.998]), method="power", tol=1e-8, certify="none")
+    assert res.converged and 2000 < res.iterations < 20000
+    assert res.lower <= 1.0 <= res.upper <= 1.0 + 1e-8
+
+
+@pytest.mark.parametrize("e", [-300, -120, 120, 300])
+def test_cuda_branch_single_matrix_any_power_of_two_scale(e, monkeypatch):
+    # a single matrix comes back as Python floats, scaled back by math.ldexp (the batch test above
+    # covers the tensor path only; killed: the exponent's sign flipped there)
+    _as_if_cuda(monkeypatch)
+    G = np.random.default_rng(5).standard_normal((12, 15))
+    ref = np.linalg.svd(G, compute_uv=False)[0]
+    for how in ({"method": "lanczos", "certify": "none"}, {}):
+        res = spectral_norm(torch.from_numpy(np.ldexp(G, e)), tol=1e-8, **how)
+        assert isinstance(res.value, float)
+        lo, val, hi = (math.ldexp(x, -e) for x in (res.lower, res.value, res.upper))
+        assert val == pytest.approx(ref, rel=1e-8)
+        assert lo <= ref * (1 + 1e-12) and hi >= ref * (1 - 1e-12)
+
+
+def test_torch_certificate_svd_fallback_brackets_lapack_error():
+    # where the torch certificate falls back to a full SVD, the bracket must cover LAPACK's
+    # error (a few max(m, n) 2^-53 sigma): killed, lower = upper = the SVD value
+    from infotheory.lipschitz._torch_iter import certify_torch, spectral_norm_torch
+
+    D = torch.diag(torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64))
+    blind = spectral_norm_torch(
+        D, method="lanczos", tol=1e-6, max_iter=None, return_vectors=False,
+        init=[0.0, 1.0, 0.0], seed=0,
+    )  # fmt: skip
+    fixed = certify_torch(D, blind, 1e-6)
+    assert fixed.value == 3.0
+    assert fixed.lower <= 3.0 * (1 - 3 * _UNIT) and fixed.upper >= 3.0 * (1 + 3 * _UNIT)
+    assert fixed.upper - fixed.lower <= 1e-6 * fixed.lower

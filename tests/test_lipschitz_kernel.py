@@ -144,3 +144,125 @@ def test_blocked_cholesky_certificate_decides_mu(m, n, dtype):
         _core.spectral_certify(X, np.ascontiguousarray(lam * factor), ok, fro2)
         np.testing.assert_array_equal(ok, want)
     np.testing.assert_allclose(fro2, (X64**2).sum(axis=(1, 2)), rtol=1e-12)
+
+
+# ---- mutation audit: the portable (non-AVX2) certificate and complex pass ----
+# On an AVX2 machine the extension never runs small_gram_generic, cholesky_shifted_generic or
+# gram_apply_complex_generic: they serve CPUs without AVX2/FMA and every non-x86 build (ARM). A
+# mutant in them survived every test, so a small program runs them here against numpy.
+
+_GENERIC_SRC = r"""
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+#include "core/spectral.hpp"
+using namespace infotheory::spectral;
+static double rd() { double x; if (std::scanf("%la", &x) != 1) std::exit(2); return x; }
+int main() {
+  for (;;) {
+    double head;
+    if (std::scanf("%la", &head) != 1) return 0;
+    const long m = static_cast<long>(head), n = static_cast<long>(rd());
+    const long nmu = static_cast<long>(rd());
+    std::vector<double> A(m * n), mus(nmu);
+    for (auto& a : A) a = rd();
+    for (auto& u : mus) u = rd();
+    const long k = m < n ? m : n;
+    std::vector<double> G(k * k), buf;
+    double fro2 = 0.0;
+    small_gram_generic(A.data(), m, n, G.data(), &fro2, buf);
+    std::printf("%a\n", fro2);
+    for (long i = 0; i < k; ++i)
+      for (long j = 0; j <= i; ++j) std::printf("%a\n", G[i * k + j]);
+    for (double mu : mus) {
+      std::vector<double> H(G);
+      std::printf("%d\n", cholesky_shifted_generic(H.data(), k, mu) ? 1 : 0);
+    }
+    std::vector<double> v(n), w(n), v12(2 * n);
+    for (long j = 0; j < n; ++j) v[j] = 1.0 / (j + 1.0);
+    gram_apply_complex_generic(A.data(), m, n / 2, v.data(), w.data(), v12.data());
+    for (long j = 0; j < n; ++j) std::printf("%a\n", w[j]);
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def generic_program(tmp_path_factory):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    if cxx is None or not (root / "csrc" / "core" / "spectral.hpp").exists():
+        pytest.skip("needs the source checkout and a C++ compiler")
+    d = tmp_path_factory.mktemp("generic")
+    (d / "prog.cpp").write_text(_GENERIC_SRC)
+    exe = d / "prog"
+    subprocess.run(
+        [cxx, "-std=c++17", "-O1", f"-I{root / 'csrc'}", str(d / "prog.cpp"), "-o", str(exe)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    def run(cases):
+        text = []
+        for A, mus in cases:
+            m, n = A.shape
+            vals = [float(m), float(n), float(len(mus)), *A.ravel().tolist(), *mus]
+            text.append(" ".join(float(x).hex() for x in vals))
+        out = subprocess.run(
+            [str(exe)], input="\n".join(text), capture_output=True, text=True, check=True
+        ).stdout.split()
+        res, pos = [], 0
+        for A, mus in cases:
+            m, n = A.shape
+            k = min(m, n)
+            fro2 = float.fromhex(out[pos])
+            pos += 1
+            G = np.zeros((k, k))
+            for i in range(k):
+                for j in range(i + 1):
+                    G[i, j] = G[j, i] = float.fromhex(out[pos])
+                    pos += 1
+            ok = [int(out[pos + i]) for i in range(len(mus))]
+            pos += len(mus)
+            w = np.array([float.fromhex(x) for x in out[pos : pos + n]])
+            pos += n
+            res.append((fro2, G, ok, w))
+        return res
+
+    return run
+
+
+def test_portable_gram_cholesky_and_complex_pass_against_numpy(generic_program):
+    # Killed in the portable code: a Gram matrix or trace that misses a row or column, a
+    # Cholesky that accepts a zero pivot or skips an update, a sign of the complex pass.
+    rng = np.random.default_rng(11)
+    shapes = [(9, 6), (4, 8), (8, 8), (7, 10), (1, 6), (12, 2)]  # even n: n / 2 complex columns
+    cases = []
+    for m, n in shapes:
+        A = rng.standard_normal((m, n))
+        G = A.T @ A if n <= m else A @ A.T
+        lam = float(np.linalg.eigvalsh(G)[-1])
+        cases.append((A, [lam * (1 + 1e-6), lam * (1 - 1e-6), 2 * lam, 0.5 * lam]))
+    # exactly representable: G = diag(0.25, 1), so mu I - G is singular at mu = 1 with the zero
+    # pivot last (a zero pivot is not positive: killed, d >= 0 accepted)
+    E = np.array([[0.5, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    cases.append((E, [1.0, float(np.nextafter(1.0, 2.0))]))
+    for (A, mus), (fro2, G, ok, w) in zip(cases, generic_program(cases), strict=True):
+        m, n = A.shape
+        Gref = A.T @ A if n <= m else A @ A.T
+        np.testing.assert_allclose(G, Gref, rtol=1e-13, atol=1e-13 * np.abs(Gref).max())
+        assert fro2 == pytest.approx(float((A * A).sum()), rel=1e-13)
+        lam = float(np.linalg.eigvalsh(Gref)[-1])
+        assert ok == [int(mu > lam) for mu in mus]
+        # the complex pass: rows of A as m complex numbers (re, im interleaved), B = C^H C
+        C = A[:, 0::2] + 1j * A[:, 1::2]
+        v = 1.0 / np.arange(1.0, n + 1)
+        y = C.conj().T @ (C @ (v[0::2] + 1j * v[1::2]))
+        want = np.empty(n)
+        want[0::2], want[1::2] = y.real, y.imag
+        np.testing.assert_allclose(w, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())

@@ -369,3 +369,137 @@ def test_lower_bound_search_only_increases_and_stays_below_upper():
         lipschitz_lower_bound(net, x, search=1, radius=0.0)
     with pytest.raises(ValueError, match="search"):
         lipschitz_lower_bound(net, x, search=-1)
+
+
+# ---- mutation audit: constants against difference quotients, pooling coverage, the search step --
+
+_ELEMENTWISE = [
+    "ReLU", "ReLU6", "Tanh", "Softsign", "Hardtanh", "Softplus", "CELU", "Sigmoid",
+    "Hardsigmoid", "GELU", "SiLU", "Mish", "Hardswish", "SELU", "Identity", "Dropout",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _ELEMENTWISE)
+def test_activation_constants_bound_every_difference_quotient_tightly(name):
+    # The definition itself: every |f(a) - f(b)| / |a - b| is at most the constant (on a 1e-4
+    # grid over [-40, 40], where each of these attains its sup |f'| or comes within 1e-12 of it),
+    # and the constant (measured on a 1e-5 grid, rounded up) is within 1e-4 of the largest
+    # quotient. Killed: GELU taken as 1-Lipschitz (it is 1.1289), Sigmoid as 0.5 (it is 0.25).
+    act = getattr(nn, name)().eval()
+    x = torch.arange(-400000, 400001, dtype=torch.float64) * 1e-4
+    with torch.no_grad():
+        y = act(x)
+    sup = float(((y[1:] - y[:-1]).abs() / (x[1:] - x[:-1])).max())
+    value = lipschitz_upper_bound(nn.Sequential(act)).per_layer[0].value
+    assert sup <= value * (1 + 1e-9)
+    assert value <= sup * (1 + 1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation", "tight"),
+    [
+        (3, 2, 2, True),
+        ((3, 2), (1, 2), (2, 1), True),
+        (4, 3, 1, True),
+        (2, None, 3, False),  # stride 2, dilation 3: each input lies in one window only
+        (5, 2, 2, False),  # 15 x 14 inputs hold too few windows for the interior count
+    ],
+)
+def test_maxpool_bound_covers_the_largest_window_count(kernel, stride, dilation, tight):
+    # max pooling's l2 constant is sqrt(the most windows any input lies in): a spike at that input
+    # moves every one of those outputs by its own size. Counted here by pooling each one-hot input.
+    # Killed: the dilation left out of the coverage (ceil(k / s) windows: 2 for k = 3, s = 2,
+    # d = 2, where an input lies in 3), a bound below the true constant.
+    pool = nn.MaxPool2d(kernel, stride=stride, dilation=dilation)
+    shape = (1, 15, 14)
+    n = math.prod(shape)
+    with torch.no_grad():
+        counts = pool(torch.eye(n, dtype=torch.float64).reshape(n, *shape)).reshape(n, -1).sum(1)
+    want = math.sqrt(float(counts.max()))
+    value = lipschitz_upper_bound(nn.Sequential(pool), shape).per_layer[0].value
+    assert value >= want
+    if tight:
+        assert value == want
+
+
+def test_linear_layer_bound_is_the_certified_upper_end_even_at_loose_tol():
+    # at tol=0.5 Lanczos stops early, 7-13% below the norm for some weights: the layer's bound
+    # must be the certified upper end, not the estimate (killed: r.value for r.upper)
+    for seed in range(8):
+        torch.manual_seed(seed)
+        lin = nn.Linear(40, 50).double()
+        lb = lipschitz_upper_bound(nn.Sequential(lin), tol=0.5).per_layer[0]
+        assert lb.kind == "upper_bound" and lb.value >= _svd_norm(lin.weight) * (1 - 1e-15)
+
+
+def test_lower_bound_search_proposes_points_at_the_given_radius():
+    # f(x) = x^2 / 2 elementwise: ||J(x)|| = max |x_i|. From x = 0 one round of the search
+    # proposes x + radius z / ||z||, whose local norm is at most radius (killed: z not
+    # normalised, which stepped about sqrt(50) times too far)
+    class Half(nn.Module):
+        def forward(self, x):
+            return 0.5 * x * x
+
+    x = torch.zeros(16, 50, dtype=torch.float64)
+    lb = lipschitz_lower_bound(Half(), x, steps=3, search=1, radius=0.05, seed=1)
+    assert 0.0 < lb.value <= 0.05 * (1 + 1e-12)
+    assert bool((lb.per_sample <= 0.05 * (1 + 1e-12)).all())
+
+
+def test_certified_accuracy_counts_a_radius_equal_to_eps():
+    # "certified radius >= eps": the boundary counts (killed: r > eps)
+    z = np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 1.5]])
+    y = np.array([0, 1])
+    r = certified_radius(z, 2.0, y)
+    assert r[0] > r[1] > 0
+    assert certified_accuracy(z, y, 2.0, float(r[1])) == 1.0
+    assert certified_accuracy(z, y, 2.0, float(r[0])) == 0.5
+    assert certified_accuracy(z, y, 2.0, float(np.nextafter(r[0], np.inf))) == 0.0
+
+
+@pytest.mark.parametrize(
+    "act",
+    [nn.ELU(0.5), nn.ELU(2.0), nn.LeakyReLU(0.1), nn.LeakyReLU(-3.0), nn.LeakyReLU(1.5)],
+    ids=["ELU0.5", "ELU2", "LReLU0.1", "LReLU-3", "LReLU1.5"],
+)
+def test_parametrised_activation_constants_bound_every_difference_quotient(act):
+    # max(1, alpha) and max(1, |slope|): killed, alpha alone (ELU(0.5) is 1-Lipschitz: slope 1
+    # for x > 0) and the slope alone
+    x = torch.arange(-40000, 40001, dtype=torch.float64) * 1e-3
+    with torch.no_grad():
+        y = act(x)
+    sup = float(((y[1:] - y[:-1]).abs() / (x[1:] - x[:-1])).max())
+    value = lipschitz_upper_bound(nn.Sequential(act)).per_layer[0].value
+    assert sup <= value * (1 + 1e-9) and value <= sup * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("conv_method", ["fft", "gram"])
+@pytest.mark.parametrize("padding", [1, 2])
+def test_circular_conv_layer_under_fft_methods(conv_method, padding):
+    # the FFT methods apply to a circular layer only when its output has the input's size
+    # (2 p = d (k - 1)); padding 2 on a 3x3 kernel grows the output, and Lanczos must take over
+    # (killed: p = d (k - 1) as the test, which sent padding 2 to the FFT and raised)
+    torch.manual_seed(3)
+    conv = nn.Conv2d(2, 3, 3, padding=padding, padding_mode="circular", bias=False).double()
+    shape = (2, 6, 6)
+    n = math.prod(shape)
+    with torch.no_grad():
+        M = conv(torch.eye(n, dtype=torch.float64).reshape(n, *shape)).reshape(n, -1).T
+    want = _svd_norm(M)
+    value = lipschitz_upper_bound(nn.Sequential(conv), shape, conv_method=conv_method).value
+    assert want * (1 - 1e-9) <= value <= want * (1.02 if conv_method == "gram" else 1 + 1e-6)
+
+
+def test_lower_bound_is_the_largest_local_norm():
+    # value and index are the largest per-sample norm (killed: argmin), each per-sample norm the
+    # local Jacobian's spectral norm from below (torch.autograd.functional.jacobian + SVD)
+    net = _mlp(5, act=nn.Tanh).double()
+    x = 2.0 * torch.randn(6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    lb = lipschitz_lower_bound(net, x, steps=60)
+    local = np.array(
+        [_svd_norm(torch.autograd.functional.jacobian(lambda z: net(z[None])[0], xi)) for xi in x]
+    )
+    assert np.all(lb.per_sample.numpy() <= local * (1 + 1e-12))
+    np.testing.assert_allclose(lb.per_sample.numpy(), local, rtol=1e-6)
+    assert local.max() / local.min() > 1.05  # the samples differ: argmin and argmax differ
+    assert lb.index == int(np.argmax(local)) and lb.value == float(lb.per_sample.max())

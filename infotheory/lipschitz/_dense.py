@@ -415,7 +415,7 @@ def _cpu_top(
         if redo.size:
             # the iteration missed the top singular value (or rounding hid it): a full SVD decides
             _svd_into(A3, redo, sigma, lower, upper, v, u)
-        status[(status != 1) & ((upper - lower <= tol * lower) | (upper == 0))] = 0
+        _certified_status(status, status != 1, lower, upper, tol)
     return out
 
 
@@ -601,6 +601,18 @@ def _margin_upper(mu: np.ndarray, fro2: np.ndarray, m: int, n: int) -> np.ndarra
     return np.sqrt(mu + margin)
 
 
+def _certified_status(
+    status: np.ndarray, live: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float
+) -> None:
+    """Convergence of the certified matrices ``live`` is the certified bracket's: 0 where it
+    meets ``tol``, 4 (no convergence) where it does not, whatever the iteration's own status was
+    (a ``tol`` below the certificate's rounding margin, about ``(m + n) 2^-53 min(m, n)``
+    relative, cannot be met)."""
+    within = (upper - lower <= tol * lower) | (upper == 0)
+    status[live & within] = 0
+    status[live & ~within] = 4
+
+
 def _gram_path(
     A3: np.ndarray,
     v: np.ndarray,
@@ -631,7 +643,7 @@ def _gram_path(
     if redo.size:
         # the iteration missed the top singular value (or rounding hid it): a full SVD decides
         _svd_into(A3, redo, sigma, lower, upper, v, u)
-    status[~bad & ((upper - lower <= tol * lower) | (upper == 0))] = 0
+    _certified_status(status, ~bad, lower, upper, tol)
     out.certified[:] = ~bad
 
 
