@@ -431,3 +431,22 @@ def test_eot_defeats_randomised_gradients():
     one = FGSM(0.15, eot=1)(model, x, y)
     many = FGSM(0.15, eot=500)(model, x, y)
     assert one.success_rate < 0.25 and many.success_rate > 0.5
+
+
+def test_restarts_keep_a_success_found_by_the_last_step():
+    """A sample fooled only by the last step's iterate of a restart is fooled by that restart: a
+    later restart must not replace it. Before the fix this batch lost one such sample, so PGD
+    with restarts=3 fooled 2 samples where restarts=1 (the same first restart) fooled 3."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(10, 16, dtype=torch.float64), nn.Tanh(), nn.Linear(16, 3, dtype=torch.float64)
+    ).requires_grad_(False)
+    x = torch.rand(48, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = model(x).argmax(1)
+    one = PGD(0.2, steps=6, norm="2", seed=5)(model, x, y)
+    three = PGD(0.2, steps=6, norm="2", seed=5, restarts=3)(model, x, y)
+    assert int(one.success.sum()) == 3
+    assert bool(three.success[one.success].all())
+    torch.testing.assert_close(three.x_adv[one.success], one.x_adv[one.success], rtol=0, atol=0)
+    last_step = one.success & (one.iterations == 6)  # fooled by the final iterate only
+    assert bool(last_step.any())
