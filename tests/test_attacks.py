@@ -450,3 +450,25 @@ def test_restarts_keep_a_success_found_by_the_last_step():
     torch.testing.assert_close(three.x_adv[one.success], one.x_adv[one.success], rtol=0, atol=0)
     last_step = one.success & (one.iterations == 6)  # fooled by the final iterate only
     assert bool(last_step.any())
+
+
+def test_eot_with_a_broadcast_input_gradient():
+    """A model that reads x only through x.sum(): autograd returns its input gradient as a
+    broadcast view. eot=2 summed the passes in place into that view and raised RuntimeError
+    ("more than one element of the written-to tensor refers to a single memory location");
+    now it equals eot=1 on this deterministic model."""
+    lin = linear(
+        torch.tensor([[1.0], [-1.0]], dtype=torch.float64),
+        torch.tensor([0.0, 4.5], dtype=torch.float64),
+    )
+
+    class SumModel(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return lin(x.sum(1, keepdim=True))
+
+    x = torch.full((4, 5), 0.5, dtype=torch.float64)
+    y = torch.zeros(4, dtype=torch.int64)
+    a = PGD(0.1, steps=3, seed=0)(SumModel(), x, y)
+    b = PGD(0.1, steps=3, seed=0, eot=2)(SumModel(), x, y)
+    torch.testing.assert_close(b.x_adv, a.x_adv, rtol=0, atol=1e-15)
+    assert bool(b.success.all())
