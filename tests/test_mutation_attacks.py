@@ -393,3 +393,25 @@ def test_labels_equal_to_the_class_count_are_refused():
         PGD(0.1, steps=1)(model, x, y, target=torch.tensor([0, 1, 3, 0, 1]))
     with pytest.raises(ValueError, match="clip"):
         FGSM(0.1, clip=(0.5, 0.5))
+
+
+class _Cycling(nn.Module):
+    """A stochastic-looking model with a fixed cycle of three outputs per call: logits (100, 0),
+    then (0, 5) twice. The mean softmax of any three consecutive calls favours class 1 (about 1/3
+    vs 2/3); the mean logits would favour class 0 (33.3 vs 3.3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = [[100.0, 0.0], [0.0, 5.0], [0.0, 5.0]][self.calls % 3]
+        self.calls += 1
+        return torch.tensor(z, dtype=x.dtype).repeat(x.shape[0], 1) + 0 * x.sum(1, keepdim=True)
+
+
+def test_eot_labels_follow_the_mean_softmax():
+    x = torch.full((3, 4), 0.5, dtype=F64)
+    y = torch.zeros(3, dtype=torch.int64)
+    res = FGSM(0.0, eot=3)(_Cycling(), x, y)
+    assert res.adv_labels.tolist() == [1, 1, 1] and bool(res.success.all())
