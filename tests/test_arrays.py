@@ -113,3 +113,80 @@ def test_kernel_checks_shapes_and_writability():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="mi must be writable"):
         _core.reverse_waterfill(s, np.ones(2), level, alloc, ro)
+
+
+# ---- validators and units (mutation audit: boundaries that no test pinned) -----------------------
+
+
+def test_float_array_boundaries():
+    with pytest.raises(ValueError, match=r"x must not be empty, got shape \(0, 3\)"):
+        _arrays.float_array(np.empty((0, 3)), "x", allow_copy=True)
+    assert _arrays.float_array(np.empty((0, 3)), "x", allow_copy=True, allow_empty=True)
+    with pytest.raises(ValueError, match="x must have at least 2 dimension"):
+        _arrays.float_array(np.ones(3), "x", allow_copy=True, min_ndim=2)
+    assert _arrays.float_array(np.ones((1, 3)), "x", allow_copy=True, min_ndim=2).shape == (1, 3)
+    u = np.array([0, 7, 255], dtype=np.uint8)  # unsigned integers widen like signed ones
+    got = _arrays.float_array(u, "x", allow_copy=True).array
+    assert got.dtype == np.float64 and got.tolist() == [0.0, 7.0, 255.0]
+
+
+def test_like_gives_a_fresh_contiguous_writable_array():
+    arg = _arrays.float_array(np.zeros((4, 2), np.float32), "x", allow_copy=False)
+    e = arg.like(0.5, "eps", (4,))
+    assert e.dtype == np.float32 and e.flags.c_contiguous and e.flags.writeable
+    assert e.strides == (4,) and e.tolist() == [0.5] * 4
+    with pytest.raises(ValueError, match=r"eps with shape \(3,\) does not broadcast to \(4,\)"):
+        arg.like(np.ones(3), "eps", (4,))
+
+
+def test_scalar_validators_at_their_bounds():
+    assert _arrays.int_scalar(5, "k", minimum=5, maximum=5) == 5
+    with pytest.raises(ValueError, match="k must be <= 5, got 6"):
+        _arrays.int_scalar(6, "k", maximum=5)
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        _arrays.int_scalar(0, "k", minimum=1)
+    assert _arrays.real_scalar(0.0, "t", minimum=0.0) == 0.0
+    with pytest.raises(ValueError, match="t must be finite and > 0"):
+        _arrays.real_scalar(0.0, "t", minimum=0.0, strict=True)
+    for bad in (float("nan"), np.float32("nan")):
+        with pytest.raises(ValueError, match="t must be"):
+            _arrays.real_scalar(bad, "t", finite=False)
+    assert _arrays.real_scalar(float("inf"), "t", finite=False) == float("inf")
+    with pytest.raises(ValueError, match="t must be finite"):
+        _arrays.real_scalar(float("-inf"), "t")
+
+
+def test_host_array_widens_bfloat16():
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([0.5, -1.25, 3.0], dtype=torch.bfloat16)
+    a = _arrays.host_array(t, "t")
+    assert a.dtype == np.float32 and a.tolist() == [0.5, -1.25, 3.0]
+
+
+def test_log_base_values_and_units():
+    import math
+
+    from infotheory._units import log_base
+
+    assert log_base("e") == (1.0, "nats") and log_base("nats") == (1.0, "nats")
+    assert log_base("bits") == (math.log(2.0), "bits") and log_base(2) == (math.log(2.0), "bits")
+    assert log_base(10) == (math.log(10.0), "hartleys")
+    assert log_base(math.e) == (1.0, "nats")
+    assert log_base(3) == (math.log(3.0), "log3 units")
+    assert log_base(np.float32(0.5)) == (math.log(0.5), "log0.5 units")
+    for bad in (0, 0.0, -2, 1, 1.0, float("inf"), float("nan"), 10**400):
+        with pytest.raises(ValueError, match="base must be a positive number other than 1"):
+            log_base(bad)
+    for bad in (True, None, [2]):
+        with pytest.raises(TypeError, match="base must be a string or a number"):
+            log_base(bad)
+    with pytest.raises(ValueError, match="base must be"):
+        log_base("bit")
+
+
+def test_entropy_in_base_three_of_a_uniform_ternary_source_is_one():
+    from infotheory.estimators import entropy
+
+    s = np.tile(np.arange(3), 40)
+    h = entropy(s, method="mle", base=3)
+    assert float(h) == pytest.approx(1.0, abs=1e-12) and h.unit == "log3 units"

