@@ -243,3 +243,24 @@ def test_vector_batched_equals_one_by_one_and_edges():
     assert np.isfinite(batch.mi[[0, 2, 3, 4, 5]]).all()
     d = batch.to_dict()
     assert d["unit"] == "nats" and len(d["allocation"]) == 6
+
+
+def test_noiseless_attack_carries_its_independent_noise():
+    # s2 = 0: the optimal E is rate-distortion's backward test channel, E = -(D/a2) U + N with N
+    # independent of variance D (1 - D/a2). Before, noise_var was 0 there: E = -(D/a2) U spent only
+    # D^2/a2 and left Y = (1 - D/a2) U, which carries infinite information, not 1/2 ln(a2/D)
+    a2, D = 2.0, np.array([0.5, 1.0, 1.5])
+    r = gaussian_scalar_attack(a2, 0.0, D)
+    np.testing.assert_allclose(r.alpha, -D / a2, rtol=1e-15)
+    np.testing.assert_array_equal(r.beta, 0.0)
+    np.testing.assert_allclose(r.noise_var, D * (1 - D / a2), rtol=1e-15)
+    np.testing.assert_allclose(r.alpha**2 * a2 + r.noise_var, D, rtol=1e-15)
+    np.testing.assert_allclose(r.power, D, rtol=1e-15)
+    # Y = (1 + alpha) U + N: a Gaussian channel with the reported information, 1/2 ln(a2 / D)
+    snr = (1 + r.alpha) ** 2 * a2 / r.noise_var
+    np.testing.assert_allclose(0.5 * np.log1p(snr), r.mi, rtol=1e-14)
+    np.testing.assert_allclose(r.mi, 0.5 * np.log(a2 / D), rtol=1e-14)
+    # at and beyond a2 the source is erased outright: E = -U, no noise
+    e = gaussian_scalar_attack(a2, 0.0, [2.0, 3.0])
+    np.testing.assert_array_equal(e.alpha, -1.0)
+    np.testing.assert_array_equal(e.noise_var, 0.0)

@@ -300,3 +300,29 @@ def test_cuda_bad_input_raises():
         reverse_waterfill(s, 1.0)
     with pytest.raises(ValueError, match="D must be finite and >= 0"):
         reverse_waterfill(torch.ones(4, 8, device="cuda", dtype=torch.float64), -1.0)
+
+
+def _slow_spectrum(k: int = 24, D: float = 1.0, frac: float = 0.01) -> np.ndarray:
+    """Variances that make the elimination from below take one entry a pass: each next entry sits
+    just above the current level, so the level needs more passes than the kernel allows (12) and
+    the sort-and-scan of Algorithm 1 finishes the solve."""
+    small, tau = [0.0], D / k
+    while len(small) < k - 4:
+        nxt = (D - sum(small)) / (k - len(small))
+        if nxt <= tau:
+            break
+        small.append(tau + frac * (nxt - tau))
+        tau = nxt
+    return np.array(small + [10.0] * (k - len(small)))
+
+
+def test_reverse_fallback_scan_of_algorithm_1():
+    """The spectrum that defeats the elimination passes (14 of them would be needed): the level of
+    the sort-and-scan fallback against plain bisection. Killed: the fallback's bar dividing by
+    i + 1 covered entries instead of i."""
+    s = _slow_spectrum()
+    for order in (s, s[::-1], np.random.default_rng(0).permutation(s)):
+        r = reverse_waterfill(order, 1.0)
+        assert float(r.level) == pytest.approx(bisect_level(order, 1.0), rel=1e-12)
+        assert float(np.sum(r.allocation)) == pytest.approx(1.0, rel=1e-13)
+        assert float(r.mi) == pytest.approx(reverse_mi(order, r.allocation), rel=1e-12)

@@ -31,7 +31,8 @@ class GaussianScalarResult(ResultMixin):
     alpha, beta : array
         Linear coefficients of the optimal perturbation on U and on W.
     noise_var : array
-        Variance of the independent Gaussian part N (0 for the U-aware attacker, which needs none).
+        Variance of the independent Gaussian part N. U-aware attacker: 0 when ``s2 > 0`` (its W
+        part plays that role), ``D (1 - D/a2)`` when ``s2 = 0`` (the backward test channel).
     power : array
         ``E[E*^2]`` actually used (``min(D, a2)`` for the aware attacker: beyond ``a2`` the
         information is already 0 and extra power is not needed).
@@ -125,7 +126,8 @@ def gaussian_scalar_attack(
         For the aware attacker and ``D < a2``: ``I* = ln(S / (sigma sqrt(S-D) + a sqrt(D)))``,
         ``rho*^2 = ((a sqrt(S-D) - sigma sqrt(D)) / S)^2``,
         ``x* = -(a2 D + a sigma sqrt(D(S-D))) / S``, ``y* = (-s2 D + a sigma sqrt(D(S-D))) / S``,
-        ``E* = (x*/a2) U + (y*/s2) W``. For ``D >= a2``: ``I* = 0`` with ``E* = -U``.
+        ``E* = (x*/a2) U + (y*/s2) W`` (with ``s2 = 0``: ``E* = -(D/a2) U + N``, ``N`` independent
+        of variance ``D (1 - D/a2)``). For ``D >= a2``: ``I* = 0`` with ``E* = -U``.
     """
     factor, unit = log_base(base)
     a2 = as_float(a2, "a2")
@@ -151,7 +153,11 @@ def gaussian_scalar_attack(
             mi = _scalar_mi_nats(a2, s2, D)
             x = np.where(D >= a2, -a2, x)
             y = np.where(D >= a2, 0.0, y)
-            noise = np.zeros_like(S)
+            # s2 > 0: the W part plays the independent noise's role (N = 0). s2 = 0: the backward
+            # test channel of rate-distortion, E = -(D/a2) U + N with var N = D (1 - D/a2); without
+            # N, Y = (1 - D/a2) U would carry infinite information
+            safe = np.where(a2 > 0, a2, 1.0)
+            noise = np.where((s2 == 0) & (a2 > 0), Dc * np.maximum(1.0 - Dc / safe, 0.0), 0.0)
             power = Dc
         else:
             f = np.where(S > 0, np.minimum(D, S) / np.where(S > 0, S, 1.0), 1.0)
