@@ -503,3 +503,10 @@ def test_lower_bound_is_the_largest_local_norm():
     np.testing.assert_allclose(lb.per_sample.numpy(), local, rtol=1e-6)
     assert local.max() / local.min() > 1.05  # the samples differ: argmin and argmax differ
     assert lb.index == int(np.argmax(local)) and lb.value == float(lb.per_sample.max())
+
+
+def test_batchnorm_without_running_statistics_is_refused():
+    # killed: the check removed (an AttributeError/TypeError from torch.sqrt(None) instead)
+    net = nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False))
+    with pytest.raises(ValueError, match="no fixed map"):
+        lipschitz_upper_bound(net, (3, 4, 4))
