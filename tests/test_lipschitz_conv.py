@@ -921,3 +921,12 @@ def test_reshape_heuristic_is_the_norm_of_the_c_out_rows():
     want = float(np.linalg.svd(w.reshape(6, -1), compute_uv=False)[0])
     r = conv_operator_norm(w, (4, 7, 7), method="reshape", tol=1e-10)
     assert r.kind == "heuristic" and r.value == pytest.approx(want, rel=1e-9)
+
+
+def test_circular_padding_beyond_the_input_is_refused():
+    # a circular pad wraps at most once: torch refuses more with a RuntimeError deep inside the
+    # iteration; the argument check names it (killed: the check removed)
+    w = np.ones((2, 3, 3, 3))
+    for method in ("lanczos", "fft"):
+        with pytest.raises(ValueError, match="circular padding"):
+            conv_operator_norm(w, (3, 3, 4), padding=4, padding_mode="circular", method=method)
