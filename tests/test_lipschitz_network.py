@@ -510,3 +510,14 @@ def test_batchnorm_without_running_statistics_is_refused():
     net = nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False))
     with pytest.raises(ValueError, match="no fixed map"):
         lipschitz_upper_bound(net, (3, 4, 4))
+
+
+def test_a_zero_layer_makes_the_bound_exactly_zero():
+    # "never 0 unless a layer's bound is 0": a constant network's bound is 0.0 exactly (killed:
+    # the zero test removed, which rounded 0 up to 5e-324 and kept multiplying)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    with torch.no_grad():
+        net[2].weight.zero_()
+    b = lipschitz_upper_bound(net)
+    assert b.per_layer[2].value == 0.0 and b.value == 0.0
