@@ -521,3 +521,19 @@ def test_a_zero_layer_makes_the_bound_exactly_zero():
         net[2].weight.zero_()
     b = lipschitz_upper_bound(net)
     assert b.per_layer[2].value == 0.0 and b.value == 0.0
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.7])
+def test_corrected_bound_is_tight_for_a_moving_mean(sigma):
+    # K = 1, mu(x) = x, fixed sigma: sup_t |dp(t|x)/dx| = e^(-1/2) / (sqrt(2 pi) sigma^2) (at
+    # t - x = sigma), which the corrected bound with L_mu = 1, L_sigma = 0 meets exactly; from
+    # difference quotients on a grid of t (killed: e^(-3/2) L_mu, below the true rate)
+    t = np.linspace(-6 * sigma, 6 * sigma, 240001)
+    h = 1e-6
+    p = np.exp(-0.5 * (t / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+    q = np.exp(-0.5 * ((t - h) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+    rate = float(np.abs(q - p).max() / h)
+    bound = gaussian_encoder_bound(1.0, 0.0, sigma, 1)
+    assert rate <= bound * (1 + 1e-6)
+    assert bound == pytest.approx(math.exp(-0.5) / (math.sqrt(2 * math.pi) * sigma**2), rel=1e-14)
+    assert bound <= rate * (1 + 1e-5)
