@@ -930,3 +930,20 @@ def test_circular_padding_beyond_the_input_is_refused():
     for method in ("lanczos", "fft"):
         with pytest.raises(ValueError, match="circular padding"):
             conv_operator_norm(w, (3, 3, 4), padding=4, padding_mode="circular", method=method)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2])
+def test_gram_bound_closed_form_for_few_steps(steps):
+    # T Gram steps bound each block's sigma by ||G_T||_F^(1/2^T) (G_0 the block, G_(t+1) =
+    # G_t^H G_t): 0 steps give the largest block's Frobenius norm. Killed: the spectral norm at
+    # the last step (the exact value, not the Gram bound the method and its docs describe).
+    from infotheory.lipschitz.conv import fft_blocks
+
+    w = np.random.default_rng(4).standard_normal((3, 5, 3, 3))
+    blocks = fft_blocks(w, (8, 9), (1, 1))
+    G = blocks.reshape(-1, 3, 5)
+    for _ in range(steps):
+        G = np.conj(np.swapaxes(G, -1, -2)) @ G
+    want = float(np.linalg.norm(G, axis=(-2, -1)).max() ** (1.0 / 2**steps))
+    r = conv_operator_norm(w, (5, 6, 7), padding=1, method="gram", gram_steps=steps)
+    assert r.kind == "upper_bound" and r.value == pytest.approx(want, rel=1e-12)
