@@ -537,3 +537,17 @@ def test_corrected_bound_is_tight_for_a_moving_mean(sigma):
     assert rate <= bound * (1 + 1e-6)
     assert bound == pytest.approx(math.exp(-0.5) / (math.sqrt(2 * math.pi) * sigma**2), rel=1e-14)
     assert bound <= rate * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_paper_form_through_logs_where_sigma_min_squared_underflows(K):
+    # sigma_min = 1e-170: sigma_min^2 underflows to 0 and the paper's form is evaluated in logs;
+    # the bound itself (about 1e239) is finite: K / (sqrt(2 pi)^(K-1) sigma^2) (L_mu e^(-1/2))
+    # (killed: (2 pi)^(K/2) there, the corrected form's factor)
+    smin, lm = 1e-170, 1e-100
+    log_want = (
+        math.log(K) - 0.5 * (K - 1) * math.log(2 * math.pi) - 2 * math.log(smin)
+        + math.log(lm) - 0.5
+    )  # fmt: skip
+    got = gaussian_encoder_bound(lm, 0.0, smin, K, form="paper")
+    assert math.log(got) == pytest.approx(log_want, rel=1e-14)
