@@ -503,3 +503,51 @@ def test_lower_bound_is_the_largest_local_norm():
     np.testing.assert_allclose(lb.per_sample.numpy(), local, rtol=1e-6)
     assert local.max() / local.min() > 1.05  # the samples differ: argmin and argmax differ
     assert lb.index == int(np.argmax(local)) and lb.value == float(lb.per_sample.max())
+
+
+def test_batchnorm_without_running_statistics_is_refused():
+    # killed: the check removed (an AttributeError/TypeError from torch.sqrt(None) instead)
+    net = nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False))
+    with pytest.raises(ValueError, match="no fixed map"):
+        lipschitz_upper_bound(net, (3, 4, 4))
+
+
+def test_a_zero_layer_makes_the_bound_exactly_zero():
+    # "never 0 unless a layer's bound is 0": a constant network's bound is 0.0 exactly (killed:
+    # the zero test removed, which rounded 0 up to 5e-324 and kept multiplying)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    with torch.no_grad():
+        net[2].weight.zero_()
+    b = lipschitz_upper_bound(net)
+    assert b.per_layer[2].value == 0.0 and b.value == 0.0
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.7])
+def test_corrected_bound_is_tight_for_a_moving_mean(sigma):
+    # K = 1, mu(x) = x, fixed sigma: sup_t |dp(t|x)/dx| = e^(-1/2) / (sqrt(2 pi) sigma^2) (at
+    # t - x = sigma), which the corrected bound with L_mu = 1, L_sigma = 0 meets exactly; from
+    # difference quotients on a grid of t (killed: e^(-3/2) L_mu, below the true rate)
+    t = np.linspace(-6 * sigma, 6 * sigma, 240001)
+    h = 1e-6
+    p = np.exp(-0.5 * (t / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+    q = np.exp(-0.5 * ((t - h) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+    rate = float(np.abs(q - p).max() / h)
+    bound = gaussian_encoder_bound(1.0, 0.0, sigma, 1)
+    assert rate <= bound * (1 + 1e-6)
+    assert bound == pytest.approx(math.exp(-0.5) / (math.sqrt(2 * math.pi) * sigma**2), rel=1e-14)
+    assert bound <= rate * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_paper_form_through_logs_where_sigma_min_squared_underflows(K):
+    # sigma_min = 1e-170: sigma_min^2 underflows to 0 and the paper's form is evaluated in logs;
+    # the bound itself (about 1e239) is finite: K / (sqrt(2 pi)^(K-1) sigma^2) (L_mu e^(-1/2))
+    # (killed: (2 pi)^(K/2) there, the corrected form's factor)
+    smin, lm = 1e-170, 1e-100
+    log_want = (
+        math.log(K) - 0.5 * (K - 1) * math.log(2 * math.pi) - 2 * math.log(smin)
+        + math.log(lm) - 0.5
+    )  # fmt: skip
+    got = gaussian_encoder_bound(lm, 0.0, smin, K, form="paper")
+    assert math.log(got) == pytest.approx(log_want, rel=1e-14)
