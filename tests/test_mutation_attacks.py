@@ -383,7 +383,7 @@ def test_result_summary_counts_only_successes():
     assert s["mean_iterations"] == pytest.approx(26 / 5, abs=1e-15)
 
 
-def test_labels_equal_to_the_class_count_are_refused():
+def test_labels_outside_the_classes_are_refused():
     model = small_model(4, 3, 11)
     x = torch.rand(5, 4, dtype=F64)
     y = torch.tensor([0, 1, 2, 0, 1])
@@ -391,6 +391,10 @@ def test_labels_equal_to_the_class_count_are_refused():
         FGSM(0.1)(model, x, torch.tensor([0, 1, 3, 0, 1]))
     with pytest.raises(ValueError, match="target must be < 3"):
         PGD(0.1, steps=1)(model, x, y, target=torch.tensor([0, 1, 3, 0, 1]))
+    with pytest.raises(ValueError, match="y must be >= 0, got -1"):
+        FGSM(0.1)(model, x, torch.tensor([0, 1, -1, 0, 1]))
+    with pytest.raises(ValueError, match="target must be >= 0, got -1"):
+        PGD(0.1, steps=1)(model, x, y, target=torch.tensor([0, 1, -1, 0, 1]))
     with pytest.raises(ValueError, match="clip"):
         FGSM(0.1, clip=(0.5, 0.5))
 
