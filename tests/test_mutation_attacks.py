@@ -383,7 +383,7 @@ def test_result_summary_counts_only_successes():
     assert s["mean_iterations"] == pytest.approx(26 / 5, abs=1e-15)
 
 
-def test_labels_equal_to_the_class_count_are_refused():
+def test_labels_outside_the_classes_are_refused():
     model = small_model(4, 3, 11)
     x = torch.rand(5, 4, dtype=F64)
     y = torch.tensor([0, 1, 2, 0, 1])
@@ -391,6 +391,10 @@ def test_labels_equal_to_the_class_count_are_refused():
         FGSM(0.1)(model, x, torch.tensor([0, 1, 3, 0, 1]))
     with pytest.raises(ValueError, match="target must be < 3"):
         PGD(0.1, steps=1)(model, x, y, target=torch.tensor([0, 1, 3, 0, 1]))
+    with pytest.raises(ValueError, match="y must be >= 0, got -1"):
+        FGSM(0.1)(model, x, torch.tensor([0, 1, -1, 0, 1]))
+    with pytest.raises(ValueError, match="target must be >= 0, got -1"):
+        PGD(0.1, steps=1)(model, x, y, target=torch.tensor([0, 1, -1, 0, 1]))
     with pytest.raises(ValueError, match="clip"):
         FGSM(0.1, clip=(0.5, 0.5))
 
@@ -415,3 +419,22 @@ def test_eot_labels_follow_the_mean_softmax():
     y = torch.zeros(3, dtype=torch.int64)
     res = FGSM(0.0, eot=3)(_Cycling(), x, y)
     assert res.adv_labels.tolist() == [1, 1, 1] and bool(res.success.all())
+
+
+def test_cw_aborts_a_run_whose_loss_stopped_falling():
+    """A model whose logits do not depend on x and no box: w = x, every gradient is 0 and the
+    loss is exactly constant. With steps=20 the loss is checked every 2 steps: the first check
+    (after step 2) records it, the second (after step 4) sees no fall and stops the run."""
+
+    class Constant(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tensor([2.0, 0.0], dtype=x.dtype) + 0 * x.sum(1, keepdim=True)
+
+    x = torch.rand(3, 4, generator=torch.Generator().manual_seed(12), dtype=F64)
+    y = torch.zeros(3, dtype=torch.int64)
+    res = CW(c=1.0, steps=20, clip=None, search_steps=2)(Constant(), x, y)
+    assert res.iterations.tolist() == [8, 8, 8]  # 4 per run, two runs
+    torch.testing.assert_close(res.x_adv, x, rtol=0, atol=0)
+    assert not bool(res.success.any())
+    full = CW(c=1.0, steps=20, clip=None, abort_early=False)(Constant(), x, y)
+    assert full.iterations.tolist() == [20, 20, 20]
