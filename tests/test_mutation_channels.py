@@ -484,3 +484,34 @@ def test_discrete_sum_check_is_tight():
     for p in (P_UX * (1 + 1e-6), np.asfortranarray(P_UX * (1 - 1e-6))):
         with pytest.raises(ValueError, match="p_ux must sum to 1"):
             discrete_attack(p, LINE, 0.1)
+
+
+def test_subset_auto_search_and_no_attacked_coordinate():
+    """Killed: "auto" switching to the greedy search long before its documented 20000 subsets,
+    and k = 0 with a budget sent to the search (nothing to attack, nothing to allocate)."""
+    s = np.array([4.0, 3.0, 2.5, 2.0, 1.0, 0.5, 0.3, 0.1])
+    r = subset_attack(s, 4, noise_var=0.2, D=2.0)  # C(8, 4) = 70 subsets
+    assert r.method == "exhaustive"
+    assert r.mi == pytest.approx(subset_attack(s, 4, noise_var=0.2, D=2.0, method="exhaustive").mi)
+    none = subset_attack(s, 0, noise_var=0.2, D=2.0)
+    assert none.attacked == () and none.method == "closed-form"
+    assert none.mi == pytest.approx(0.5 * np.log1p(s / 0.2).sum(), rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("n_b", "n_a", "mi_b", "mi_a"),
+    [(64, 4, 2.0, 0.1), (4, 64, 0.1, 2.0), (16, 20, 1.5, 2.0)],
+)
+def test_robustness_bound_each_branch(n_b, n_a, mi_b, mi_a):
+    """Killed: a constant or an exponent of the non-dominant branch wrong (C2 for C4, I^(1/2)
+    for I^(1/4)): the old closed-form check used C2 = C4 and one configuration whose adversarial
+    branch dominated. Distinct constants, each branch dominating in turn."""
+    c = (1.0, 2.0, 3.0, 5.0)
+    benign = c[0] * n_b**0.5 * mi_b**0.5 + c[1] * n_b**0.75 * mi_b**0.25
+    adv = c[2] * n_a**0.5 * mi_a**0.5 + c[3] * n_a**0.75 * mi_a**0.25
+    L, eps = 0.5, 0.1
+    want = (n_b + n_a) * 0.05 * math.log(20.0) + max(benign, adv)
+    got = robustness_bound(
+        L=L, eps=eps, n_benign=n_b, n_adv=n_a, mi_benign=mi_b, mi_adv=mi_a, constants=c
+    )
+    assert got == pytest.approx(want, rel=1e-14)
