@@ -352,6 +352,9 @@ def test_evaluate_without_early_stop_attacks_every_sample():
     st = rep.stats["fgsm"]
     assert rep["clean"] == pytest.approx(33 / 40, abs=0)
     assert st.attacked == 40 and st.success == int(res.success.sum())
+    assert 0 < st.success < 40  # the medians below are over the fooled samples only
+    assert st.median_l2 == float(res.l2[res.success].double().median())
+    assert st.median_linf == float(res.linf[res.success].double().median())
     assert rep["fgsm"] == pytest.approx(float((~res.success).double().mean()), abs=0)
     es = evaluate(model, (x, y), {"fgsm": atk}, batch_size=16, progress=False, early_stop=True)
     assert es.stats["fgsm"].attacked == 33
