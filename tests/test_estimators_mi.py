@@ -443,6 +443,20 @@ def test_ksg_small_hand_counts():
     assert ksg_mi(y, x, k=1) == pytest.approx(11 / 24, rel=1e-14)
 
 
+def test_ksg_counts_a_point_one_ulp_inside_eps():
+    # "strictly closer than eps" is "within nextafter(eps, 0)": a marginal distance of exactly
+    # 1 - 2^-53 = nextafter(1, 0) counts when eps = 1. Points (0, 0), (0.5, 1), (-(1 - 2^-53), 5),
+    # k = 1: eps = (1, 1, 4); n_x = (2, 1, 2) others, n_y = (0, 0, 0).
+    # I = psi(1) + psi(3) - mean psi(3, 2, 3) - psi(1) = (psi(3) - psi(2)) / 3 = 1/6.
+    below_one = np.nextafter(1.0, 0.0)
+    x = np.array([0.0, 0.5, -below_one])
+    y = np.array([0.0, 1.0, 5.0])
+    assert ksg_mi(x, y, k=1) == pytest.approx(1 / 6, rel=1e-14)
+    assert ksg_mi(-x, y, k=1) == pytest.approx(1 / 6, rel=1e-14)  # the point above, not below
+    assert ksg_mi(y, x, k=1) == pytest.approx(1 / 6, rel=1e-14)
+    assert ksg_mi(x, y, k=1) == pytest.approx(ksg_ckdtree(x, y, 1), rel=1e-14)
+
+
 def test_discretize_sign_is_strictly_positive():
     # ReLU activation patterns: 0 is an inactive unit
     x = np.array([[-1.0, 0.0, -0.0, 1e-300, np.inf, -np.inf]])

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.stats import norm
@@ -49,6 +49,10 @@ def test_binary_units_where_the_information_is_positive():
 # ---- Gaussian scalar and vector attacks ---------------------------------------------------------
 
 
+@example(a2=1.0, s2=0.5, frac=1.5, aware=True)  # beyond a2: spends a2, not D
+@example(a2=1.0, s2=0.5, frac=1.5, aware=False)
+@example(a2=2.0, s2=0.0, frac=0.5, aware=True)  # no noise: the independent N carries power
+@example(a2=1.0, s2=0.01, frac=0.1, aware=False)  # rho^2 > 1/2
 @settings(max_examples=30, deadline=None)
 @given(
     a2=st.floats(0.01, 50.0),
@@ -373,6 +377,16 @@ def test_grid_equals_the_literal_scan(w, eps, points):
     want = _grid_brute_force(w, eps, points)
     assert got == pytest.approx(want if want > 1e-14 else 0.0, abs=1e-13)
     assert got >= float(binary_attack(w, eps).mi) - 1e-13
+
+
+def test_binary_sum_check_is_tight():
+    """The kernel's check that [a, b, c, d] sums to 1 within 1e-9 (a tolerance of 1e-6 in
+    csrc/core/channel.hpp survived every earlier test, which only tried a sum of 1.1)."""
+    for excess in (4e-7, -4e-7, 2e-9):
+        w = np.array([0.25, 0.25, 0.25, 0.25 + excess])
+        with pytest.raises(ValueError, match="p must sum to 1"):
+            binary_attack(w, 0.1)
+    assert float(binary_attack([0.25, 0.25, 0.25, 0.25 + 5e-10], 0.1).mi) == 0.0
 
 
 def test_grid_rejects_a_prior_that_is_not_a_distribution():
