@@ -65,13 +65,21 @@ def _budget(p, d, frac):
     return floor + frac * max(d0 - floor, 0.0)
 
 
-def _fast_and_cvxpy(p, d, D):
+def _fast_and_cvxpy(p, d, D, *, fallback_ok=False):
     """discrete_attack, which must warn nothing and certify its gap with the fast solver, and cvxpy's
-    solution with whether Clarabel called it accurate."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    solution with whether Clarabel called it accurate. With ``fallback_ok`` the fast solver may
+    instead say that it could not certify its gap and hand over to cvxpy (solver "fast->cvxpy")."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fast = discrete_attack(p, d, D)
     ref, accurate = _cvxpy(p, d, D)
+    if fallback_ok and fast.solver == "fast->cvxpy":
+        assert [str(w.message) for w in caught] == [
+            f"the fast solver's certified gap is {fast.gap:.3g} > tol after 200000 updates; "
+            "using cvxpy"
+        ]
+        return fast, ref, accurate
+    assert not caught, [str(w.message) for w in caught]
     assert fast.solver in ("fast", "exact-zero")
     assert fast.gap <= 1e-8
     return fast, ref, accurate
@@ -347,6 +355,11 @@ def test_kernel_checks_agree_with_python_checks():
 
 @settings(max_examples=10, deadline=None)
 @example(2, 2, 2, 0, 0.1, "line", 0.0)  # a mass of 1e-13 whose only output vanished: NaN channel
+# Known limitation: just below D_0 with the squared distortion (I* about 2e-5 nats) the fast solver
+# cannot certify a 1e-8 gap (1.1e-6 and 4.3e-7 after 200000 updates) and hands over to cvxpy with
+# a warning; 1 of 300 random draws of this test did, so the test accepts that documented fallback
+@example(3, 5, 11, 322, 0.5, "square", 0.99)
+@example(5, 3, 14, 519893769, 2.0, "square", 0.99)
 @given(
     st.integers(2, 5),
     st.integers(2, 16),
@@ -375,7 +388,7 @@ def test_fast_equals_cvxpy_random_shapes(U, X, Y, seed, alpha, kind, frac):
         "square": (xs - ys) ** 2 / Y,
     }[kind]
     D = _budget(p, d, frac)
-    fast, ref, accurate = _fast_and_cvxpy(p, d, D)
+    fast, ref, accurate = _fast_and_cvxpy(p, d, D, fallback_ok=True)
     _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
 
 
