@@ -426,25 +426,20 @@ inline double reverse_level_sorted(const T* s, int64_t k, double D, std::vector<
   return D / static_cast<double>(k);  // unreachable when 0 <= D < sum s
 }
 
-template <class T>
-inline Status reverse_one(const T* s, int64_t k, double D, T* alloc, double& level, double& mi,
-                          std::vector<double>& buf);
-
-// reverse_one on the row divided by 2^shift (range_shift); D_i = min(s_i, tau) from the caller's
-// row.
-template <class T>
-inline Status reverse_scaled(const T* s, int64_t k, double D, int shift, T* alloc, double& level,
-                             double& mi, std::vector<double>& buf) {
+// A problem solved on its row divided by 2^shift (range_shift): `solve` (reverse_one or forward_one
+// on double rows) gives the level in those units and the information, which is scale-free; the
+// level is scaled back and the allocation `alloc_of(s_i, level)` is taken from the caller's row.
+template <class T, class Solve, class AllocOf>
+inline Status solve_scaled(const T* s, int64_t k, double budget, int shift, T* alloc,
+                           double& level, double& value, Solve solve, AllocOf alloc_of) {
   std::vector<double> work(static_cast<size_t>(2 * k));
   for (int64_t i = 0; i < k; ++i) work[i] = std::ldexp(static_cast<double>(s[i]), -shift);
-  double tau;
-  const Status st =
-      reverse_one(work.data(), k, scaled_budget(D, shift), work.data() + k, tau, mi, buf);
+  double lev;
+  const Status st = solve(work.data(), scaled_budget(budget, shift), work.data() + k, lev, value);
   if (st != kOk) return st;
-  level = std::ldexp(tau, shift);
+  level = std::ldexp(lev, shift);
   for (int64_t i = 0; i < k; ++i) {
-    const double v = static_cast<double>(s[i]);
-    alloc[i] = static_cast<T>(v < level ? v : level);
+    alloc[i] = static_cast<T>(alloc_of(static_cast<double>(s[i]), level));
   }
   return kOk;
 }
@@ -462,7 +457,12 @@ inline Status reverse_one(const T* s, int64_t k, double D, T* alloc, double& lev
   const Status st = check_and_scan(s, k, tau, total, top, below_sum, below, next_up);
   if (st != kOk) return st;
   if (const int shift = range_shift(top, 0)) {
-    return reverse_scaled(s, k, D, shift, alloc, level, mi, buf);
+    return solve_scaled(
+        s, k, D, shift, alloc, level, mi,
+        [&](const double* r, double b, double* a, double& t, double& v) {
+          return reverse_one(r, k, b, a, t, v, buf);
+        },
+        [](double v, double t) { return v < t ? v : t; });  // D_i = min(s_i, tau)
   }
   // Every coordinate erased: zero information. A budget within the rounding error of the sum (the
   // caller's sum may add in another order) counts as the whole sum, so I* is exactly 0 there.
@@ -515,29 +515,6 @@ inline double forward_level_sorted(const T* n, int64_t k, double P, std::vector<
   return (P + prefix) / static_cast<double>(k);
 }
 
-template <class T>
-inline Status forward_one(const T* n, int64_t k, double P, T* alloc, double& level, double& cap,
-                          std::vector<double>& buf);
-
-// forward_one on the noise and power divided by 2^shift (range_shift); P_i = max(0, nu - N_i) from
-// the caller's row.
-template <class T>
-inline Status forward_scaled(const T* n, int64_t k, double P, int shift, T* alloc, double& level,
-                             double& cap, std::vector<double>& buf) {
-  std::vector<double> work(static_cast<size_t>(2 * k));
-  for (int64_t i = 0; i < k; ++i) work[i] = std::ldexp(static_cast<double>(n[i]), -shift);
-  double nu;
-  const Status st =
-      forward_one(work.data(), k, scaled_budget(P, shift), work.data() + k, nu, cap, buf);
-  if (st != kOk) return st;
-  level = std::ldexp(nu, shift);
-  for (int64_t i = 0; i < k; ++i) {
-    const double v = static_cast<double>(n[i]);
-    alloc[i] = static_cast<T>(v < level ? level - v : 0.0);
-  }
-  return kOk;
-}
-
 // One forward water-filling problem: alloc[i] = max(0, nu - N_i), capacity in nats.
 template <class T>
 inline Status forward_one(const T* n, int64_t k, double P, T* alloc, double& level, double& cap,
@@ -547,7 +524,12 @@ inline Status forward_one(const T* n, int64_t k, double P, T* alloc, double& lev
   const Status st = check_row(n, k, total, top);
   if (st != kOk) return st;
   if (const int shift = range_shift(std::max(top, P), k + 1)) {
-    return forward_scaled(n, k, P, shift, alloc, level, cap, buf);
+    return solve_scaled(
+        n, k, P, shift, alloc, level, cap,
+        [&](const double* r, double b, double* a, double& nu, double& c) {
+          return forward_one(r, k, b, a, nu, c, buf);
+        },
+        [](double v, double nu) { return v < nu ? nu - v : 0.0; });  // P_i = max(0, nu - N_i)
   }
   double nu = (P + total) / static_cast<double>(k);
   int64_t count = -1;
