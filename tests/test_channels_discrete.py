@@ -75,7 +75,7 @@ def _fast_and_cvxpy(p, d, D, *, fallback_ok=False):
     ref, accurate = _cvxpy(p, d, D)
     if fallback_ok and fast.solver == "fast->cvxpy":
         assert [str(w.message) for w in caught] == [
-            f"the fast solver's certified gap is {fast.gap:.3g} > tol after 200000 updates; "
+            f"the fast solver's certified gap is {fast.gap:.2e} > tol after 200000 updates; "
             "using cvxpy"
         ]
         return fast, ref, accurate
