@@ -175,8 +175,8 @@ __global__ void forward_kernel(const T* __restrict__ noise, const T* __restrict_
   for (int64_t i = lane; i < k; i += 32) {
     const double v = scaled_entry(N, i, shift);
     const double q = v < nu ? nu - v : 0.0;
-    const double v0 = static_cast<double>(N[i]);
-    a[i] = static_cast<T>(shift ? (v0 < nu_out ? nu_out - v0 : 0.0) : q);
+    const double v0 = static_cast<double>(N[i]);  // P_i from the caller's row, as on the CPU
+    a[i] = static_cast<T>(v0 < nu_out ? nu_out - v0 : 0.0);
     if (q > 0.0) {
       if (v == 0.0) zero_filled = 1;
       else log_sum += log(nu / v);
