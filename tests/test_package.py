@@ -98,7 +98,7 @@ def test_demo_quick_writes_its_outputs(tmp_path):
     assert "math.md" in out.stdout
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "Reverse water-filling" in report
-    doc = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    doc = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert max(r["abs_error"] for r in doc["worked_example"]) < 5e-7
 
 

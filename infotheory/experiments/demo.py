@@ -187,7 +187,6 @@ def run(args: argparse.Namespace) -> int:
     doc["seconds"] = clock.total
     write_csv(out / "results.csv", records)
     write_json(out / "results.json", doc)
-    write_json(out / "demo.json", doc)
     (out / "report.md").write_text(_report(doc, s, data, table, TABLE2_COLUMNS, plots))
     print(
         f"\nwrote {out.resolve()}: report.md, results.json, results.csv"
