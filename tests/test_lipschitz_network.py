@@ -551,3 +551,31 @@ def test_paper_form_through_logs_where_sigma_min_squared_underflows(K):
     )  # fmt: skip
     got = gaussian_encoder_bound(lm, 0.0, smin, K, form="paper")
     assert math.log(got) == pytest.approx(log_want, rel=1e-14)
+
+
+def test_every_head_is_bounded_at_the_callers_tol(monkeypatch):
+    # the decoder (logits) head was computed at spectral_norm's default tol whatever the caller
+    # asked; every spectral norm the bound takes now uses the caller's tol, and the logits head
+    # is the product of the encoder's and the decoder's certified upper ends
+    import infotheory.lipschitz.network as network
+
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.encoder = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 6))
+    model.decoder = nn.Linear(6, 3)
+    seen = []
+    real = network.spectral_norm
+
+    def recording(W, **kw):
+        seen.append(kw.get("tol"))
+        return real(W, **kw)
+
+    monkeypatch.setattr(network, "spectral_norm", recording)
+    b = lipschitz_upper_bound(model, (5,), tol=1e-3)
+    assert seen and all(t == 1e-3 for t in seen), seen
+    norms = [
+        float(np.linalg.svd(m.weight.detach().double().numpy(), compute_uv=False)[0])
+        for m in (model.encoder[0], model.encoder[2], model.decoder)
+    ]
+    exact = norms[0] * norms[1] * norms[2]
+    assert exact <= b.heads["logits"] <= exact * (1 + 1e-3) ** 3 * (1 + 1e-12)

@@ -313,7 +313,7 @@ def lipschitz_upper_bound(
         dec = getattr(model, "decoder", None)
         if isinstance(dec, nn.Linear) and isinstance(last, nn.Linear):
             if dec.in_features == last.out_features:
-                top = float(spectral_norm(dec.weight.detach().double()).upper)
+                top = float(spectral_norm(dec.weight.detach().double(), tol=tol).upper)
                 heads["logits"] = _product_up([total, top])
     out_shape = per_layer[-1].output_shape if per_layer else shape
     return NetworkBound(total, per_layer, heads, shape, out_shape)
