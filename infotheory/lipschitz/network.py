@@ -18,7 +18,9 @@ from .conv import conv_operator_norm, linear_operator_norm
 from .encoder import _int_arg, _real_arg
 
 # sup |f'| of elementwise activations (l2-Lipschitz constants of the maps they define); measured on
-# a 1e-5 grid and rounded up in the last digit.
+# a 1e-5 grid and rounded up in the last digit. GELU's covers both of torch's forms: the exact
+# (erf) one, sup 1.1289041, and approximate="tanh", sup 1.1289931 (a constant that only rounds
+# up the exact form's, 1.12891, is below the tanh form's sup).
 _ACTIVATION_CONSTANTS = {
     "ReLU": 1.0,
     "ReLU6": 1.0,
