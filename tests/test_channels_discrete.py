@@ -3,6 +3,7 @@ binary closed form."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -74,10 +75,13 @@ def _fast_and_cvxpy(p, d, D, *, fallback_ok=False):
         fast = discrete_attack(p, d, D)
     ref, accurate = _cvxpy(p, d, D)
     if fallback_ok and fast.solver == "fast->cvxpy":
-        assert [str(w.message) for w in caught] == [
-            f"the fast solver's certified gap is {fast.gap:.2e} > tol after 200000 updates; "
-            "using cvxpy"
-        ]
+        assert len(caught) == 1
+        assert re.fullmatch(
+            r"the fast solver's certified gap is \d\.\d\de-\d\d > tol after 200000 updates; "
+            r"using cvxpy",
+            str(caught[0].message),
+        )
+        assert 0.0 <= fast.gap < 1e-3
         return fast, ref, accurate
     assert not caught, [str(w.message) for w in caught]
     assert fast.solver in ("fast", "exact-zero")
@@ -377,7 +381,8 @@ def _random_problem(U, X, Y, seed, alpha, kind):
 # Just below D_0 with the squared distortion the fast solver may still fail to certify a 1e-8 gap
 # and hand over to cvxpy with a warning: 4 of 6000 random problems at 0.9-0.999 of D_0 (52 before
 # the centred attempts, test_centred_attempts_certify_near_d0), so the test accepts that
-# documented fallback
+# documented fallback (the example below does)
+@example(3, 2, 17, 1999112016, 0.5, "square", 0.99)
 @given(
     st.integers(2, 5),
     st.integers(2, 16),
@@ -418,6 +423,45 @@ def test_centred_attempts_certify_near_d0(U, X, Y, seed, alpha, frac):
     fast, ref, accurate = _fast_and_cvxpy(p, d, D)
     assert fast.solver == "fast"
     _assert_matches_cvxpy(fast, ref, D, p, d, accurate)
+
+
+def test_handover_gap_bounds_cvxpys_channel(monkeypatch):
+    # When the fast solver hands over to cvxpy, the result's mi is cvxpy's; its gap must bound
+    # that mi's excess, not repeat the fast solver's own: mi - (fast mi - fast gap), the fast
+    # solver's dual value being a lower bound on the optimum whatever its channel. Simulated: the
+    # kernel's answer with its certificate declared failed and a gap of 1e-4.
+    import infotheory.channels.discrete as discrete
+
+    p = np.random.default_rng(3).dirichlet(np.full(24, 0.5)).reshape(3, 8)
+    d = np.abs(np.arange(8)[:, None] - np.arange(8)[None, :]).astype(float)
+    real = discrete_attack(p, d, 0.3)
+    assert real.solver == "fast" and real.gap <= 1e-8
+    core = discrete._core
+
+    class FailingCore:
+        def __getattr__(self, name):
+            return getattr(core, name)
+
+        @staticmethod
+        def discrete_attack_checked(*args):
+            return None  # "a check was too close to call": the Python checks, then the kernel
+
+        @staticmethod
+        def discrete_attack(*args):
+            mi, cost, mult, _, its, _ = core.discrete_attack(*args)
+            return mi, cost, mult, 1e-4, its, False
+
+    monkeypatch.setattr(discrete, "_core", FailingCore())
+    with pytest.warns(RuntimeWarning, match=r"certified gap is 1\.00e-04 > tol"):
+        r = discrete_attack(p, d, 0.3)
+    assert r.solver == "fast->cvxpy"
+    q = np.asarray(r.channel)
+    assert r.mi == pytest.approx(_mi(p, q), abs=1e-12)
+    assert r.gap == pytest.approx(max(0.0, r.mi - (real.mi - 1e-4)), rel=1e-12, abs=1e-15)
+    # a certified bound for cvxpy's channel: the optimum (real.mi within 1e-8) is at least
+    # r.mi - r.gap; cvxpy's channel is within 1e-6 of it, so the gap is near 1e-4, not NaN
+    assert r.mi - r.gap <= real.mi - real.gap
+    assert 0.9e-4 < r.gap < 1.1e-4
 
 
 def _failing_solve(fail):
