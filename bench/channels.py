@@ -90,7 +90,6 @@ def main() -> None:
     bench = Bench("channels", threads=args.threads, out=args.out)
     import cvxpy  # noqa: F401  (named in the machine record)
 
-    from infotheory import _core
     from infotheory.channels import (
         binary_attack,
         binary_attack_grid,
@@ -171,56 +170,26 @@ def main() -> None:
     # both see the same load; 5 rounds, not 3: with 3 one instance's ratio moved by +-20% between
     # quiet runs
     line16 = np.abs(np.arange(16)[:, None] - np.arange(16)[None, :]).astype(float)
-    ratios, diffs, t_f, t_c, gaps, its = [], [], [], [], [], []
-    q = np.empty((4, 16, 16))
-    for trial in range(5 if args.quick else 20):
-        p = np.random.default_rng(trial).dirichlet(np.full(64, 0.5)).reshape(4, 16)
-        f = discrete_attack(p, line16, 0.3)
-        c = discrete_attack(p, line16, 0.3, solver="cvxpy")
-        tf, tc = [], []
-        for _ in range(5):
-            tf.append(timeit(lambda p=p: discrete_attack(p, line16, 0.3), repeat=3)["median_s"])
-            t0 = time.perf_counter()
-            discrete_attack(p, line16, 0.3, solver="cvxpy")
-            tc.append(time.perf_counter() - t0)
-        t_f.append(float(np.median(tf)))
-        t_c.append(float(np.median(tc)))
-        ratios.append(t_c[-1] / t_f[-1])
-        diffs.append(f.mi - c.mi)
-        gaps.append(f.gap)
-        its.append(int(_core.discrete_attack(p, line16, 0.3, 1e-8, 200_000, q)[4]))
-        assert f.solver == "fast", f.solver
-    bench.record(
-        "discrete 4x16x16 |x-y|, D=0.3 (random Dirichlet(0.5) priors)",
-        baseline="cvxpy (Clarabel)",
-        instances=len(ratios),
-        ours_s=t_f,
-        baseline_s=t_c,
-        ratios=ratios,
-        median_ratio=float(np.median(ratios)),
-        worst_ratio=float(np.min(ratios)),
-        best_ratio=float(np.max(ratios)),
-        median_ours_s=float(np.median(t_f)),
-        median_baseline_s=float(np.median(t_c)),
-        mi_fast_minus_cvxpy=diffs,
-        max_abs_mi_diff=float(np.max(np.abs(diffs))),
-        max_certified_gap=float(np.max(gaps)),
-        ipm_iterations=its,
+    problems = [
+        (np.random.default_rng(trial).dirichlet(np.full(64, 0.5)).reshape(4, 16), line16, 0.3)
+        for trial in range(5 if args.quick else 20)
+    ]
+    _discrete_row(
+        bench, "discrete 4x16x16 |x-y|, D=0.3 (random Dirichlet(0.5) priors)", problems, 5
     )
 
     # near the zero-information budget with d = (x - y)^2 / |Y| (the cases of
     # tests/test_channels_discrete.py::test_centred_attempts_certify_near_d0): the long-step
     # interior-point attempts lose the central path there and the centred ones certify; before
     # them each of these went through 200000 alternation updates and then cvxpy, with a warning
-    near = [
+    problems = []
+    for U, X, Y, seed, alpha, frac in [
         (3, 5, 11, 322, 0.5, 0.99),
         (5, 3, 14, 519893769, 2.0, 0.99),
         (3, 3, 16, 553627982, 2.0, 0.995),
         (5, 5, 17, 1391484133, 0.5, 0.97),
         (2, 13, 14, 668889768, 0.1, 0.97),
-    ]
-    t_f, t_c, diffs, gaps, its, used = [], [], [], [], [], []
-    for U, X, Y, seed, alpha, frac in near:
+    ]:
         g = np.random.default_rng(seed)
         p = g.dirichlet(np.full(U * X, alpha)).reshape(U, X)
         p[g.random((U, X)) < 0.2] = 0.0
@@ -228,36 +197,8 @@ def main() -> None:
         d = (np.arange(X)[:, None] * (Y - 1) / (X - 1) - np.arange(Y)[None, :]) ** 2 / Y
         d0 = zero_information_budget(p, d)[0]
         floor = float(np.sum(p.sum(0) * d.min(1)))
-        D = floor + frac * (d0 - floor)
-        f = discrete_attack(p, d, D)
-        c = discrete_attack(p, d, D, solver="cvxpy")
-        tf, tc = [], []
-        for _ in range(3):
-            tf.append(timeit(lambda p=p, d=d, D=D: discrete_attack(p, d, D), repeat=3)["median_s"])
-            t0 = time.perf_counter()
-            discrete_attack(p, d, D, solver="cvxpy")
-            tc.append(time.perf_counter() - t0)
-        t_f.append(float(np.median(tf)))
-        t_c.append(float(np.median(tc)))
-        diffs.append(f.mi - c.mi)
-        gaps.append(f.gap)
-        used.append(f.solver)
-        q = np.empty((U, X, Y))
-        its.append(int(_core.discrete_attack(p, d, D, 1e-8, 200_000, q)[4]))
-    near_ratios = [c / f for f, c in zip(t_f, t_c, strict=True)]
-    bench.record(
-        "discrete near D_0, d=(x-y)^2/|Y| (0.97-0.995 of D_0)",
-        baseline="cvxpy (Clarabel)",
-        instances=len(near),
-        ours_s=t_f,
-        baseline_s=t_c,
-        ratios=near_ratios,
-        median_ratio=float(np.median(near_ratios)),
-        solver=used,
-        mi_fast_minus_cvxpy=diffs,
-        max_certified_gap=float(np.max(gaps)),
-        ipm_iterations=its,
-    )
+        problems.append((p, d, floor + frac * (d0 - floor)))
+    _discrete_row(bench, "discrete near D_0, d=(x-y)^2/|Y| (0.97-0.995 of D_0)", problems, 3)
 
     # --- vector Gaussian allocation vs SLSQP -----------------------------------------------------
     a2 = rng.uniform(0.1, 3.0, size=16)
@@ -274,6 +215,51 @@ def main() -> None:
         extra={"mi_ours_minus_slsqp": v - s},
     )
     bench.finish()
+
+
+def _discrete_row(bench: Bench, name: str, problems: list, rounds: int) -> None:
+    """discrete_attack against cvxpy on each (p, d, D): per problem the two alternate `rounds`
+    times (ours a median of 3 calls each time), and the row records both times, the ratios, the MI
+    differences, the certified gaps and the interior-point iterations; every problem must certify
+    with the fast solver."""
+    from infotheory import _core
+    from infotheory.channels import discrete_attack
+
+    t_f, t_c, diffs, gaps, its = [], [], [], [], []
+    for p, d, D in problems:
+        f = discrete_attack(p, d, D)
+        c = discrete_attack(p, d, D, solver="cvxpy")
+        assert f.solver == "fast", f.solver
+        tf, tc = [], []
+        for _ in range(rounds):
+            tf.append(timeit(lambda p=p, d=d, D=D: discrete_attack(p, d, D), repeat=3)["median_s"])
+            t0 = time.perf_counter()
+            discrete_attack(p, d, D, solver="cvxpy")
+            tc.append(time.perf_counter() - t0)
+        t_f.append(float(np.median(tf)))
+        t_c.append(float(np.median(tc)))
+        diffs.append(f.mi - c.mi)
+        gaps.append(f.gap)
+        q = np.empty((p.shape[0], p.shape[1], d.shape[1]))
+        its.append(int(_core.discrete_attack(p, d, D, 1e-8, 200_000, q)[4]))
+    ratios = [c / f for f, c in zip(t_f, t_c, strict=True)]
+    bench.record(
+        name,
+        baseline="cvxpy (Clarabel)",
+        instances=len(ratios),
+        ours_s=t_f,
+        baseline_s=t_c,
+        ratios=ratios,
+        median_ratio=float(np.median(ratios)),
+        worst_ratio=float(np.min(ratios)),
+        best_ratio=float(np.max(ratios)),
+        median_ours_s=float(np.median(t_f)),
+        median_baseline_s=float(np.median(t_c)),
+        mi_fast_minus_cvxpy=diffs,
+        max_abs_mi_diff=float(np.max(np.abs(diffs))),
+        max_certified_gap=float(np.max(gaps)),
+        ipm_iterations=its,
+    )
 
 
 if __name__ == "__main__":
