@@ -739,3 +739,242 @@ def test_theorem3_trial_against_the_analytic_gradient():
     assert got["corrected"] == gaussian_encoder_bound(L_mu, L_sigma, s0, K)
     assert got["paper"] == gaussian_encoder_bound(L_mu, L_sigma, s0, K, form="paper")
     assert got["observed"] <= got["corrected"]
+
+
+def test_fig3_attack_grid_of_budgets_and_readable_points(tmp_path, monkeypatch):
+    """Mutant p2c (fig3_attack: panel (d), a^2 = 0.25, on the 0.1 grid of D like the others; the
+    figure uses 0.05 there, math.md §A2.6). Also the figure's readable point rho*^2 = 0.669 at
+    a^2 = 1, sigma^2 = 0.1, D = 0.1."""
+    import json
+
+    from infotheory.experiments import paper2_figures, reproduce
+
+    monkeypatch.setattr(paper2_figures, "pyplot", lambda: None)  # no plot: cheaper
+    reproduce.resolve("fig3-attack")(reproduce.Options(out=tmp_path, quick=True))
+    rows = json.loads((tmp_path / "fig3-attack.json").read_text())["rows"]
+    for a2, step in ((1.0, 0.1), (0.75, 0.1), (0.5, 0.1), (0.25, 0.05)):
+        for s2 in (0.1, 0.5, 1.0):
+            Ds = [r["D"] for r in rows if r["a2"] == a2 and r["s2"] == s2]
+            want = np.round(np.arange(0.1, 1.0 + 1e-9, step), 2).tolist()
+            assert Ds == want and len(want) == (19 if a2 == 0.25 else 10)
+    pick = next(r for r in rows if (r["a2"], r["s2"], r["D"]) == (1.0, 0.1, 0.1))
+    assert pick["rho2"] == pytest.approx(0.669, abs=5e-4)
+
+
+def test_fig6_priors_budgets_and_unit(tmp_path, monkeypatch):
+    """Mutant p2h (FIG6_PRIORS: the last prior of panel 6(b), [.22, .26, .26, .26], typed as the
+    uniform one). Priors from the figure's legends and D = 0.01 + 0.04 j (math.md §A4.5); the
+    first curve of 6(a) starts at 0.3466 nats. The paper's grid search is replaced by a recorder
+    (it is tested elsewhere)."""
+    import json
+
+    from infotheory.experiments import paper2_figures, reproduce
+
+    grid = []
+    monkeypatch.setattr(paper2_figures, "pyplot", lambda: None)
+    monkeypatch.setattr(paper2_figures, "binary_attack_grid",
+                        lambda w, D, points: grid.append((w, D, points)) or 1.0)  # fmt: skip
+    reproduce.resolve("fig6")(reproduce.Options(out=tmp_path, quick=True))
+    priors = {
+        "6(a)": [[.45, .05, .05, .45], [.40, .10, .10, .40], [.30, .20, .20, .30], [.25] * 4],
+        "6(b)": [[.94, .02, .02, .02], [.70, .10, .10, .10], [.40, .20, .20, .20],
+                 [.22, .26, .26, .26]],
+        "6(c)": [[.47, .47, .03, .03], [.40, .40, .10, .10], [.30, .30, .20, .20],
+                 [.28, .28, .22, .22]],
+    }  # fmt: skip
+    assert paper2_figures.FIG6_PRIORS == priors
+    rows = json.loads((tmp_path / "fig6.json").read_text())["rows"]
+    Ds = [round(0.01 + 0.04 * j, 2) for j in range(10)]
+    assert [(r["panel"], r["prior"], r["D"]) for r in rows] == [
+        (p, str(w), D) for p, ws in priors.items() for w in ws for D in Ds
+    ]
+    assert rows[0]["mi_nats"] == pytest.approx(0.3466, abs=5e-5)
+    assert grid == [(w[0], D, 100) for w in priors.values() for D in (0.01, 0.13)]
+
+
+def test_theorem3_summary_is_the_worst_ratio_of_its_trials(tmp_path, monkeypatch):
+    """Mutant li2 (theorem3: max_observed_over_corrected computed against the paper's bound):
+    the summary recomputed from the trials the target writes."""
+    import csv
+    import json
+
+    from infotheory.experiments import _io, reproduce
+
+    monkeypatch.setattr(_io, "pyplot", lambda: None)  # no plot: cheaper
+    reproduce.resolve("theorem3")(reproduce.Options(out=tmp_path, quick=True, seed=2))
+    with (tmp_path / "theorem3_trials.csv").open() as f:
+        trials = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    summary = json.loads((tmp_path / "theorem3.json").read_text())
+    assert len(trials) == 30
+    for K in sorted({int(t["K"]) for t in trials}):
+        sub = [t for t in trials if t["K"] == K]
+        s = summary[f"K={K}"]
+        assert s["trials"] == len(sub)
+        for form in ("paper", "corrected"):
+            want = max(t["observed"] / t[form] for t in sub)
+            assert s[f"max_observed_over_{form}"] == pytest.approx(want, rel=1e-12)
+
+
+# ------------------------------------------------------------------ ib: checkpoints and resume
+
+
+def _tiny_trainer(out, ema=0.9, seed=0):
+    import torch
+
+    from infotheory.ib import VIB, Trainer
+
+    torch.manual_seed(seed)
+    model = VIB.mlp(6, 3, K=2, widths=(8,), samples=2)
+    return Trainer(model, lr=1e-2, batch_size=16, ema=ema, out=out, quiet=True)
+
+
+def _tiny_data():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(48, 6, generator=g)
+    return x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+
+
+def test_every_epoch_is_checkpointed_and_an_interrupted_run_resumes(tmp_path, monkeypatch):
+    """Mutant tr5 (Trainer.fit: checkpoint only after the last epoch): a run interrupted in its
+    third epoch must leave the second epoch's checkpoint, and resuming it must end where the
+    uninterrupted run ends."""
+    import torch
+
+    from infotheory.ib import Trainer, load_checkpoint
+
+    data = _tiny_data()
+    full = _tiny_trainer(tmp_path / "full")
+    full.fit(data, None, 3)
+    run = _tiny_trainer(tmp_path / "cut")
+    real_epoch, calls = Trainer._epoch, []
+
+    def epoch(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_epoch(self, *a, **k)
+
+    monkeypatch.setattr(Trainer, "_epoch", epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run.fit(data, None, 3)
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "cut")["epoch"] == 2
+    resumed = _tiny_trainer(tmp_path / "cut", seed=5)
+    resumed.fit(data, None, 3, resume=True)
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_resume_refuses_a_missing_path_and_a_checkpoint_without_ema(tmp_path):
+    """Mutants tr1 (fit(resume=PATH) with a missing file silently trained from scratch) and tr3
+    (a checkpoint without EMA state loaded into a trainer that keeps an EMA)."""
+    data = _tiny_data()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _tiny_trainer(tmp_path / "a").fit(data, None, 1, resume=tmp_path / "missing.pt")
+    _tiny_trainer(tmp_path / "plain", ema=None).fit(data, None, 1)
+    with pytest.raises(ValueError, match="no EMA state"):
+        _tiny_trainer(tmp_path / "b").fit(
+            data, None, 2, resume=tmp_path / "plain" / "checkpoint.pt"
+        )
+
+
+def test_history_files_are_strict_json_and_checkpoint_versions_must_match(tmp_path):
+    """Mutants st1 (History: +-inf kept, written as the non-JSON token Infinity) and st2
+    (load_checkpoint accepting an older format version)."""
+    import json
+
+    import torch
+
+    from infotheory.ib import History, load_checkpoint
+    from infotheory.ib._state import CHECKPOINT_FORMAT
+
+    def refuse(token):
+        raise AssertionError(f"non-JSON token {token}")
+
+    h = History([{"epoch": 1, "kl": float("inf"), "ce": float("nan"), "acc": 0.5},
+                 {"epoch": 2, "kl": -float("inf"), "ce": 1.0, "acc": 0.75}])  # fmt: skip
+    js, cs = h.save(tmp_path)
+    assert json.loads(js.read_text(), parse_constant=refuse) == [
+        {"epoch": 1, "kl": None, "ce": None, "acc": 0.5},
+        {"epoch": 2, "kl": None, "ce": 1.0, "acc": 0.75},
+    ]
+    assert cs.read_text().splitlines() == ["epoch,kl,ce,acc", "1,,,0.5", "2,,1.0,0.75"]
+    # mutant st5 (the CSV header from the first record only): records with different keys
+    History([{"epoch": 1}, {"epoch": 2, "lr": 0.5}]).save(tmp_path / "h2")
+    assert (tmp_path / "h2" / "history.csv").read_text().splitlines() == ["epoch,lr", "1,", "2,0.5"]
+    ck = tmp_path / "old.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "version": 0}, ck)
+    with pytest.raises(ValueError, match="has version 0"):
+        load_checkpoint(ck)
+
+
+def test_each_epoch_evaluates_with_fresh_encoder_noise():
+    """Mutant tr2 (Trainer.fit: every epoch's test metrics drawn with the same noise seed):
+    epoch e (1-based) evaluates with seed + 7919 e, as the first epoch's test already pinned."""
+    x, y = _tiny_data()
+    t = _tiny_trainer(None, seed=1)
+    h = t.fit((x, y), (x[:20], y[:20]), 2)
+    from infotheory.ib import label_entropy
+
+    h_y = label_entropy(y)
+    ev = t.evaluate(x[:20], y[:20], seed=2 * 7919)
+    assert (h.records[1]["test_acc"], h.records[1]["test_iyt"]) == (ev["acc"], h_y - ev["ce"])
+    assert h.records[1]["test_iyt"] != h_y - t.evaluate(x[:20], y[:20], seed=7919)["ce"]
+
+
+# ------------------------------------------------------------------ data
+
+
+def test_cifar_folder_is_used_as_given_when_it_holds_the_batches(tmp_path):
+    """Mutant da13 (read_cifar10: descend into a cifar-10-batches-py subfolder even when the
+    folder given holds the batches itself). Synthetic batches of 2 images each."""
+    import pickle
+
+    from infotheory.data import load
+
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, size=(2, 3072), dtype=np.uint8)
+        with (tmp_path / name).open("wb") as f:
+            pickle.dump({b"data": data, b"labels": [1, 7]}, f)
+    (tmp_path / "cifar-10-batches-py").mkdir()  # an unrelated (empty) folder of that name
+    d = load(f"cifar10:{tmp_path}")
+    assert d.shape == (3, 32, 32) and (len(d.y_train), len(d.y_test)) == (10, 2)
+    assert d.y_test.tolist() == [1, 7]
+
+
+# ------------------------------------------------------------------ demo and feature helpers
+
+
+def test_demo_self_check_uses_the_worked_example_of_math_md():
+    """Mutant pp17 (demo.WORKED: a wrong reference number, here I* = 0.5 bits at D = sum
+    sigma^2 = 7.25, where nothing is left to learn): the table of math.md §A3.3 in bits, and the
+    compiled core within 5e-7 bits of every entry."""
+    from infotheory.experiments import demo
+
+    assert demo.WORKED == {0.5: 6.5, 1.0: 4.5, 2.0: 2.666411, 3.0: 1.688296, 5.0: 0.593109,
+                           7.25: 0.0}  # fmt: skip
+    rows = demo.waterfill_check()
+    assert [r["D"] for r in rows] == list(demo.WORKED)
+    assert max(r["abs_error"] for r in rows) <= 5e-7
+
+
+def test_last_hidden_keeps_one_draw_of_a_stochastic_encoder():
+    """Mutant pp7 (_pipeline.last_hidden: the mean over the eval-mode draws instead of one draw
+    of T): (T - mu) / sigma is then N(0, 1/samples), not N(0, 1). 500 x 4 values: the sample
+    variance of a single draw is 1 within 0.15 (about 5 standard errors)."""
+    import torch
+
+    from infotheory.experiments import _pipeline as P
+    from infotheory.ib import VIB
+
+    torch.manual_seed(0)
+    model = VIB.mlp(5, 3, K=4, widths=(8,), samples=16).eval()
+    x = torch.randn(500, 5)
+    t = P.last_hidden(model, x)
+    with torch.no_grad():
+        mu, sigma = model.encode(x)
+    z = (t - mu) / sigma
+    assert t.shape == (500, 4) and abs(float(z.var()) - 1.0) < 0.15
