@@ -1004,3 +1004,50 @@ def test_reproduce_refuses_a_negative_seed_or_epochs_by_name(
         with pytest.raises(SystemExit):
             main(["reproduce", name, "--quick", "--out", str(tmp_path), flag, value])
         assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ units of the recorded numbers
+
+
+def test_feature_entropy_is_the_mean_per_unit_entropy_in_bits():
+    """Mutant x1 (_pipeline.feature_entropy: entropies in nats, the estimators' default). The
+    last hidden layer here is the input itself: unit 0 takes 0/1 half the time (1 bit), unit 1 is
+    1 a quarter of the time (h(1/4) = 0.811278 bits); MLE mean 0.905639 bits."""
+    import math
+
+    import torch
+    from torch import nn
+
+    from infotheory.experiments import _pipeline as P
+
+    model = nn.Sequential(nn.Identity(), nn.Linear(2, 3))
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]] * 2)
+    got = P.feature_entropy(model, x, bins=2)
+    h4 = -(0.25 * math.log2(0.25) + 0.75 * math.log2(0.75))
+    assert got["units"] == 2 and got["mle"] == pytest.approx((1.0 + h4) / 2, rel=1e-14)
+
+
+def test_trainer_records_convert_nats_to_bits():
+    """Mutant x3 (the Trainer's iyt_bits = iyt * ln 2): every *_bits key is its nats key / ln 2,
+    and I(Y;T) = H(Y) - CE (math.md §B3.3) with H(Y) of the training labels."""
+    import math
+
+    from infotheory.ib import label_entropy
+
+    x, y = _tiny_data()
+    t = _tiny_trainer(None, seed=2)
+    for r in t.fit((x, y), None, 2).records:
+        assert r["iyt"] == pytest.approx(label_entropy(y) - r["ce"], rel=1e-12)
+        for k in ("ixt", "iyt"):
+            assert r[f"{k}_bits"] == pytest.approx(r[k] / math.log(2), rel=1e-14)
+
+
+def test_disagreements_need_more_than_the_threshold():
+    """Mutant x4 (paper1_report.disagreements: a difference equal to the threshold listed)."""
+    from infotheory.experiments import paper1_report as R
+
+    paper = {"IB": {"clean": 50.0, "cw": 50.0}}
+    recs = R.comparison_records({"IB": {"clean": 60.0, "cw": 60.5}}, paper)
+    assert R.disagreements(recs, threshold=10.0) == [
+        "IB, CW c=.1: ours 60.5% vs paper 50.00% (+10.5 points)"
+    ]
