@@ -1051,3 +1051,48 @@ def test_disagreements_need_more_than_the_threshold():
     assert R.disagreements(recs, threshold=10.0) == [
         "IB, CW c=.1: ours 60.5% vs paper 50.00% (+10.5 points)"
     ]
+
+
+# ------------------------------------------------------------------ the gradient-masking probe
+
+
+@pytest.mark.parametrize(
+    ("n", "script", "threshold", "found"),
+    [
+        # plain 50% of 100: tol = max(5, 200 sqrt(.25 / 100)) = 10; margin 42 and transfer 47 are
+        # within it, PGD at eps 1 leaving 30% is not ~0%
+        (100, [50.0, 42.0, 40.0, 30.0, 55.0, 47.0], 10.0, ["PGD at eps = 1 leaves 30.0%"]),
+        # plain 100% of 25: p clamped to 0.95, tol = 200 sqrt(.0475 / 25) = 8.72; margin 93 within
+        (25, [100.0, 93.0, 90.0, 0.0, 100.0, 100.0], 200 * (0.0475 / 25) ** 0.5, []),
+        # the same with margin 90: a finding
+        (25, [100.0, 90.0, 90.0, 0.0, 100.0, 100.0], 200 * (0.0475 / 25) ** 0.5, ["margin loss"]),
+    ],
+)
+def test_masking_probe_thresholds_and_sign_noise(n, script, threshold, found, monkeypatch):
+    """Mutants m1 (one standard error instead of two), m2 (PGD at eps = 1 flagged only above 50%),
+    m4 (the binomial p not clamped to [0.05, 0.95]), m5 (a transferred attack counted when better
+    by any amount) and m3 (sign noise in {0, 1} instead of +-1). The attacks are replaced by the
+    identity and the accuracies scripted (call order: FGSM CE, FGSM margin, PGD, PGD at eps 1,
+    sign noise, transfer), so only the probe's decision rules run."""
+    import torch
+    from torch import nn
+
+    from infotheory.experiments import paper1_masking as M
+    from infotheory.experiments._pipeline import Settings
+
+    seen = []
+
+    def scripted(model, xa, y):
+        seen.append(xa)
+        return script[len(seen) - 1]
+
+    monkeypatch.setattr(M, "run_attack", lambda atk, model, x, y: x)
+    monkeypatch.setattr(M, "accuracy", scripted)
+    x, y = torch.full((n, 4), 0.5), torch.zeros(n, dtype=torch.int64)
+    model = nn.Linear(4, 2)
+    probe = M.masking_probe(model, x, y, Settings(steps=5), source=model, seed=1)
+    assert len(seen) == 6 and [r["acc"] for r in probe["rows"]] == script
+    assert probe["threshold"] == pytest.approx(threshold, rel=1e-12)
+    assert len(probe["findings"]) == len(found)
+    assert all(f in text for f, text in zip(found, probe["findings"], strict=True))
+    assert torch.equal((seen[4] - x).abs(), torch.full_like(x, 0.3))  # +-eps on every pixel
