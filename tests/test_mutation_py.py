@@ -1096,3 +1096,17 @@ def test_masking_probe_thresholds_and_sign_noise(n, script, threshold, found, mo
     assert len(probe["findings"]) == len(found)
     assert all(f in text for f, text in zip(found, probe["findings"], strict=True))
     assert torch.equal((seen[4] - x).abs(), torch.full_like(x, 0.3))  # +-eps on every pixel
+
+
+def test_demo_refuses_a_negative_seed_or_epochs_by_name(capsys, tmp_path):
+    """`infotheory demo --epochs -1` trained nothing, loaded the data and then failed with the
+    Trainer's "epochs must be >= 0" (no flag named); argparse now refuses it first."""
+    from infotheory.cli import main
+
+    for flag, value, message in (
+        ("--epochs", "-1", "argument --epochs: must be >= 0, got -1"),
+        ("--seed", "-3", "argument --seed: must be in [0, 2**63), got -3"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["demo", "--quick", "--out", str(tmp_path), flag, value])
+        assert message in capsys.readouterr().err
