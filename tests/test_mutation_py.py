@@ -978,3 +978,135 @@ def test_last_hidden_keeps_one_draw_of_a_stochastic_encoder():
         mu, sigma = model.encode(x)
     z = (t - mu) / sigma
     assert t.shape == (500, 4) and abs(float(z.var()) - 1.0) < 0.15
+
+
+# ------------------------------------------------------------------ product fix: reproduce's flags
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--seed", "-1", "argument --seed: must be in [0, 2**63), got -1"),
+        ("--seed", str(2**63), f"argument --seed: must be in [0, 2**63), got {2**63}"),
+        ("--seed", "x", "argument --seed: must be an integer, got 'x'"),
+        ("--epochs", "-1", "argument --epochs: must be >= 0, got -1"),
+    ],
+)
+def test_reproduce_refuses_a_negative_seed_or_epochs_by_name(
+    flag, value, message, capsys, tmp_path
+):
+    """A bug found by the audit: `infotheory reproduce fig45 --seed -1` (and every numpy-seeded
+    target) failed with numpy's "expected non-negative integer", naming no argument; paper 1's
+    targets got as far as loading the data. argparse now refuses it, naming the flag."""
+    from infotheory.cli import main
+
+    for name in ("fig45", "table2"):
+        with pytest.raises(SystemExit):
+            main(["reproduce", name, "--quick", "--out", str(tmp_path), flag, value])
+        assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ units of the recorded numbers
+
+
+def test_feature_entropy_is_the_mean_per_unit_entropy_in_bits():
+    """Mutant x1 (_pipeline.feature_entropy: entropies in nats, the estimators' default). The
+    last hidden layer here is the input itself: unit 0 takes 0/1 half the time (1 bit), unit 1 is
+    1 a quarter of the time (h(1/4) = 0.811278 bits); MLE mean 0.905639 bits."""
+    import math
+
+    import torch
+    from torch import nn
+
+    from infotheory.experiments import _pipeline as P
+
+    model = nn.Sequential(nn.Identity(), nn.Linear(2, 3))
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]] * 2)
+    got = P.feature_entropy(model, x, bins=2)
+    h4 = -(0.25 * math.log2(0.25) + 0.75 * math.log2(0.75))
+    assert got["units"] == 2 and got["mle"] == pytest.approx((1.0 + h4) / 2, rel=1e-14)
+
+
+def test_trainer_records_convert_nats_to_bits():
+    """Mutant x3 (the Trainer's iyt_bits = iyt * ln 2): every *_bits key is its nats key / ln 2,
+    and I(Y;T) = H(Y) - CE (math.md §B3.3) with H(Y) of the training labels."""
+    import math
+
+    from infotheory.ib import label_entropy
+
+    x, y = _tiny_data()
+    t = _tiny_trainer(None, seed=2)
+    for r in t.fit((x, y), None, 2).records:
+        assert r["iyt"] == pytest.approx(label_entropy(y) - r["ce"], rel=1e-12)
+        for k in ("ixt", "iyt"):
+            assert r[f"{k}_bits"] == pytest.approx(r[k] / math.log(2), rel=1e-14)
+
+
+def test_disagreements_need_more_than_the_threshold():
+    """Mutant x4 (paper1_report.disagreements: a difference equal to the threshold listed)."""
+    from infotheory.experiments import paper1_report as R
+
+    paper = {"IB": {"clean": 50.0, "cw": 50.0}}
+    recs = R.comparison_records({"IB": {"clean": 60.0, "cw": 60.5}}, paper)
+    assert R.disagreements(recs, threshold=10.0) == [
+        "IB, CW c=.1: ours 60.5% vs paper 50.00% (+10.5 points)"
+    ]
+
+
+# ------------------------------------------------------------------ the gradient-masking probe
+
+
+@pytest.mark.parametrize(
+    ("n", "script", "threshold", "found"),
+    [
+        # plain 50% of 100: tol = max(5, 200 sqrt(.25 / 100)) = 10; margin 42 and transfer 47 are
+        # within it, PGD at eps 1 leaving 30% is not ~0%
+        (100, [50.0, 42.0, 40.0, 30.0, 55.0, 47.0], 10.0, ["PGD at eps = 1 leaves 30.0%"]),
+        # plain 100% of 25: p clamped to 0.95, tol = 200 sqrt(.0475 / 25) = 8.72; margin 93 within
+        (25, [100.0, 93.0, 90.0, 0.0, 100.0, 100.0], 200 * (0.0475 / 25) ** 0.5, []),
+        # the same with margin 90: a finding
+        (25, [100.0, 90.0, 90.0, 0.0, 100.0, 100.0], 200 * (0.0475 / 25) ** 0.5, ["margin loss"]),
+    ],
+)
+def test_masking_probe_thresholds_and_sign_noise(n, script, threshold, found, monkeypatch):
+    """Mutants m1 (one standard error instead of two), m2 (PGD at eps = 1 flagged only above 50%),
+    m4 (the binomial p not clamped to [0.05, 0.95]), m5 (a transferred attack counted when better
+    by any amount) and m3 (sign noise in {0, 1} instead of +-1). The attacks are replaced by the
+    identity and the accuracies scripted (call order: FGSM CE, FGSM margin, PGD, PGD at eps 1,
+    sign noise, transfer), so only the probe's decision rules run."""
+    import torch
+    from torch import nn
+
+    from infotheory.experiments import paper1_masking as M
+    from infotheory.experiments._pipeline import Settings
+
+    seen = []
+
+    def scripted(model, xa, y):
+        seen.append(xa)
+        return script[len(seen) - 1]
+
+    monkeypatch.setattr(M, "run_attack", lambda atk, model, x, y: x)
+    monkeypatch.setattr(M, "accuracy", scripted)
+    x, y = torch.full((n, 4), 0.5), torch.zeros(n, dtype=torch.int64)
+    model = nn.Linear(4, 2)
+    probe = M.masking_probe(model, x, y, Settings(steps=5), source=model, seed=1)
+    assert len(seen) == 6 and [r["acc"] for r in probe["rows"]] == script
+    assert probe["threshold"] == pytest.approx(threshold, rel=1e-12)
+    assert len(probe["findings"]) == len(found)
+    assert all(f in text for f, text in zip(found, probe["findings"], strict=True))
+    assert torch.equal((seen[4] - x).abs(), torch.full_like(x, 0.3))  # +-eps on every pixel
+
+
+def test_demo_refuses_a_negative_seed_or_epochs_by_name(capsys, tmp_path):
+    """`infotheory demo --epochs -1` trained nothing, loaded the data and then failed with the
+    Trainer's "epochs must be >= 0" (no flag named); argparse now refuses it first."""
+    from infotheory.cli import main
+
+    for flag, value, message in (
+        ("--epochs", "-1", "argument --epochs: must be >= 0, got -1"),
+        ("--seed", "-3", "argument --seed: must be in [0, 2**63), got -3"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["demo", "--quick", "--out", str(tmp_path), flag, value])
+        assert message in capsys.readouterr().err

@@ -28,15 +28,18 @@ TRANSFER_SOURCE = {"IB": "CE", "CE": "IB", "IB+adv": "CE+adv", "CE+adv": "IB+adv
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .reproduce import _count  # the same checked ints as `infotheory reproduce`
+
     p.add_argument("--out", type=Path, default=Path("infotheory-demo"), help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="seed of data split, weights and attacks")
+    p.add_argument("--seed", type=_count(2**63, "2**63"), default=0,
+                   help="seed of data split, weights and attacks")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="reduced sizes: a sub-minute smoke run")
     p.add_argument(
         "--data",
         default="default",
         help="data set: default (MNIST sample, else digits), mnist-sample, digits, mnist:PATH",
     )
-    p.add_argument("--epochs", type=int, default=None, help="training epochs per model")
+    p.add_argument("--epochs", type=_count(), default=None, help="training epochs per model")
     p.add_argument(
         "--device",
         default="auto",

@@ -44,19 +44,36 @@ class Options:
     device: str = "auto"
 
 
+def _count(hi: int | None = None, text: str = ""):  # type: ignore[no-untyped-def]
+    """argparse type: an int >= 0 (below ``hi``, written ``text``, when given). The seed feeds
+    numpy and torch, which refuse a negative one with a message that does not name the flag."""
+
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {s!r}") from None
+        if v < 0 or (hi is not None and v >= hi):
+            rng = f"in [0, {text})" if hi is not None else ">= 0"
+            raise argparse.ArgumentTypeError(f"must be {rng}, got {v}")
+        return v
+
+    return parse
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=sorted(TARGETS), help="which table or figure")
     p.add_argument(
         "--out", type=Path, default=None, help="output folder (default ./reproduce-NAME)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_count(2**63, "2**63"), default=0)  # torch: 64-bit seeds
     size = p.add_mutually_exclusive_group()  # both were accepted, and ran the slow settings
     size.add_argument("--quick", action="store_true", help="smallest settings (smoke run)")
     size.add_argument("--full", action="store_true", help="the paper's full settings (slow)")
     p.add_argument(
         "--data", default=None, help="data set: mnist-sample, digits, mnist:PATH, cifar10:PATH"
     )
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=_count(), default=None)
     p.add_argument(
         "--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N"
     )
