@@ -111,6 +111,38 @@ def test_reverse_budget_at_the_rounded_sum_erases_everything(k):
     assert below >= 600  # most budgets lie below the kernel's sum
 
 
+@pytest.mark.parametrize("x", [1e300, 1e-300, 7e250, 3e-250])
+def test_information_is_never_negative_at_extreme_magnitudes(x):
+    """Equal variances (noise levels) x far from 1 with a budget (power) of a few ulps: the exact
+    I* = -k/2 ln(1 - j 2^-52) and C = k/2 ln(1 + P / (k x)) are ~1e-16, but ln of numbers near
+    1e+-300 rounds by ~1e-13, so the computed value can come out below 0; the kernels clamp it.
+    Killed: reverse water-filling's `mi < 0` clamp removed (-5.7e-14 at x = 1e300, k = 1) and the
+    forward one's `cap < 0` clamp removed (-9.1e-13 at x = 1e-300, k = 15)."""
+    for k in range(1, 41):
+        s = np.full(k, x)
+        tol = 4e-16 * k * abs(math.log(x))  # the rounding of k logs of size |ln x|
+        for j in (k + 3, k + 9, 2 * k + 20):
+            r = reverse_waterfill(s, k * x * (1 - j * 2.0**-52))
+            assert float(r.mi) >= 0.0
+            assert float(r.mi) == pytest.approx(-0.5 * k * math.log1p(-j * 2.0**-52), abs=tol)
+        for j in (1, 4, 17):
+            P = x * j * 2.0**-52
+            c = waterfill(s, P)
+            assert float(c.capacity) >= 0.0
+            assert float(c.capacity) == pytest.approx(0.5 * k * math.log1p(P / (k * x)), abs=tol)
+
+
+def test_noiseless_channel_with_a_subnormal_scaled_power_is_infinite():
+    """Forward water-filling on a row whose largest noise (1e308) forces a scaling by 2^-26: a
+    positive power of 1e-320 scales below the smallest subnormal, and must stay positive so that
+    the noiseless channel it fills carries infinite information (as it does unscaled). Killed:
+    scaled_budget's denorm_min floor removed (then the budget read as 0: capacity 0)."""
+    for noise, P in [([0.0, 1e308], 1e-320), ([1e308, 0.0, 5.0], 5e-324), ([0.0, 2.0], 1e-320)]:
+        r = waterfill(noise, P)
+        assert float(r.capacity) == np.inf
+        assert float(np.asarray(r.allocation)[np.asarray(noise) == 0.0][0]) > 0.0
+
+
 # ---- tridiag.hpp: the top pair's Sturm check and the second Ritz pair's bound -------------------
 # Both run inside every CPU and CUDA Lanczos but return nothing a caller sees directly: a small
 # program runs them on Lanczos tridiagonals computed here in numpy.
