@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from infotheory import _core
-from infotheory.channels import binary_attack, reverse_waterfill, waterfill
+from infotheory.channels import binary_attack, gaussian_vector_attack, reverse_waterfill, waterfill
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +43,24 @@ def test_binary_flips_stay_probabilities_just_below_the_zero_information_budget(
         assert np.all((f >= 0.0) & (f <= 1.0))
         assert np.all(np.einsum("ij,ij->i", f, P) <= e * (1 + 1e-15))
         assert np.count_nonzero(f == 1.0) > 5  # the edge is really reached
+
+
+def test_gaussian_vector_zero_budget_multiplier_is_infinite():
+    """D = 0 (alone and inside a batch): nothing spent, I* = sum_i 1/2 ln(1 + a2_i / s2_i) and the
+    multiplier is +inf as documented (-dI*/dD -> inf as D -> 0 on every coordinate with noise).
+    Killed: gaussian_vector_one reporting lambda = 0 at D = 0 (the value of the erase-all case)."""
+    a2 = np.array([1.0, 0.5, 2.0, 0.25])
+    s2 = np.array([0.5, 1.0, 0.1, 0.25])
+    want = 0.5 * float(np.sum(np.log1p(a2 / s2)))
+    r = gaussian_vector_attack(a2, s2, 0.0)
+    assert float(r.multiplier) == np.inf
+    assert float(r.mi) == pytest.approx(want, rel=1e-14)
+    np.testing.assert_array_equal(r.allocation, 0.0)
+    rb = gaussian_vector_attack(a2, s2, np.array([0.0, 0.3, 10.0, 0.0]))
+    lam = np.asarray(rb.multiplier)
+    assert lam[0] == np.inf and lam[3] == np.inf
+    assert 0.0 < lam[1] < np.inf and lam[2] == 0.0  # interior; everything erased
+    assert float(np.asarray(rb.mi)[0]) == pytest.approx(want, rel=1e-14)
 
 
 # ---- waterfill.hpp: the forward sort-and-scan fallback ------------------------------------------
