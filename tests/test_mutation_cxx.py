@@ -161,6 +161,23 @@ def test_noiseless_channel_with_a_subnormal_scaled_power_is_infinite():
         assert float(np.asarray(r.allocation)[np.asarray(noise) == 0.0][0]) > 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reverse_elimination_with_an_entry_exactly_at_the_level(dtype):
+    """sigma2 = (0, 0.5, 10, 10), D = 2: the first level D / k = 0.5 equals an entry exactly. The
+    elimination's early exit compares the next level (2/3) with the smallest entry >= the current
+    level, which is that 0.5 (not 10): the solve must go on to tau = 0.75 (closed form: 0 + 0.5 +
+    2 tau = 2). Killed: the smallest entry taken strictly above the level, in the template pass
+    (float32 rows) and in the SSE2 first pass (float64 rows); both stopped at tau = 2/3, spending
+    1.83 of the budget 2."""
+    rng = np.random.default_rng(0)
+    s = np.array([0.0, 0.5, 10.0, 10.0], dtype=dtype)
+    for order in (s, s[::-1].copy(), rng.permutation(s), np.r_[s, s]):
+        D = 2.0 * order.size / 4
+        r = reverse_waterfill(order, D)
+        assert float(r.level) == 0.75
+        np.testing.assert_array_equal(r.allocation, np.minimum(order, 0.75))
+
+
 # ---- tridiag.hpp: the top pair's Sturm check and the second Ritz pair's bound -------------------
 # Both run inside every CPU and CUDA Lanczos but return nothing a caller sees directly: a small
 # program runs them on Lanczos tridiagonals computed here in numpy.
