@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from infotheory import _core
-from infotheory.channels import binary_attack, reverse_waterfill, waterfill
+from infotheory.channels import binary_attack, gaussian_vector_attack, reverse_waterfill, waterfill
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +43,24 @@ def test_binary_flips_stay_probabilities_just_below_the_zero_information_budget(
         assert np.all((f >= 0.0) & (f <= 1.0))
         assert np.all(np.einsum("ij,ij->i", f, P) <= e * (1 + 1e-15))
         assert np.count_nonzero(f == 1.0) > 5  # the edge is really reached
+
+
+def test_gaussian_vector_zero_budget_multiplier_is_infinite():
+    """D = 0 (alone and inside a batch): nothing spent, I* = sum_i 1/2 ln(1 + a2_i / s2_i) and the
+    multiplier is +inf as documented (-dI*/dD -> inf as D -> 0 on every coordinate with noise).
+    Killed: gaussian_vector_one reporting lambda = 0 at D = 0 (the value of the erase-all case)."""
+    a2 = np.array([1.0, 0.5, 2.0, 0.25])
+    s2 = np.array([0.5, 1.0, 0.1, 0.25])
+    want = 0.5 * float(np.sum(np.log1p(a2 / s2)))
+    r = gaussian_vector_attack(a2, s2, 0.0)
+    assert float(r.multiplier) == np.inf
+    assert float(r.mi) == pytest.approx(want, rel=1e-14)
+    np.testing.assert_array_equal(r.allocation, 0.0)
+    rb = gaussian_vector_attack(a2, s2, np.array([0.0, 0.3, 10.0, 0.0]))
+    lam = np.asarray(rb.multiplier)
+    assert lam[0] == np.inf and lam[3] == np.inf
+    assert 0.0 < lam[1] < np.inf and lam[2] == 0.0  # interior; everything erased
+    assert float(np.asarray(rb.mi)[0]) == pytest.approx(want, rel=1e-14)
 
 
 # ---- waterfill.hpp: the forward sort-and-scan fallback ------------------------------------------
@@ -109,6 +127,55 @@ def test_reverse_budget_at_the_rounded_sum_erases_everything(k):
         assert np.all(np.asarray(r.mi) == 0.0)
         np.testing.assert_array_equal(r.allocation, s)
     assert below >= 600  # most budgets lie below the kernel's sum
+
+
+@pytest.mark.parametrize("x", [1e300, 1e-300, 7e250, 3e-250])
+def test_information_is_never_negative_at_extreme_magnitudes(x):
+    """Equal variances (noise levels) x far from 1 with a budget (power) of a few ulps: the exact
+    I* = -k/2 ln(1 - j 2^-52) and C = k/2 ln(1 + P / (k x)) are ~1e-16, but ln of numbers near
+    1e+-300 rounds by ~1e-13, so the computed value can come out below 0; the kernels clamp it.
+    Killed: reverse water-filling's `mi < 0` clamp removed (-5.7e-14 at x = 1e300, k = 1) and the
+    forward one's `cap < 0` clamp removed (-9.1e-13 at x = 1e-300, k = 15)."""
+    for k in range(1, 41):
+        s = np.full(k, x)
+        tol = 4e-16 * k * abs(math.log(x))  # the rounding of k logs of size |ln x|
+        for j in (k + 3, k + 9, 2 * k + 20):
+            r = reverse_waterfill(s, k * x * (1 - j * 2.0**-52))
+            assert float(r.mi) >= 0.0
+            assert float(r.mi) == pytest.approx(-0.5 * k * math.log1p(-j * 2.0**-52), abs=tol)
+        for j in (1, 4, 17):
+            P = x * j * 2.0**-52
+            c = waterfill(s, P)
+            assert float(c.capacity) >= 0.0
+            assert float(c.capacity) == pytest.approx(0.5 * k * math.log1p(P / (k * x)), abs=tol)
+
+
+def test_noiseless_channel_with_a_subnormal_scaled_power_is_infinite():
+    """Forward water-filling on a row whose largest noise (1e308) forces a scaling by 2^-26: a
+    positive power of 1e-320 scales below the smallest subnormal, and must stay positive so that
+    the noiseless channel it fills carries infinite information (as it does unscaled). Killed:
+    scaled_budget's denorm_min floor removed (then the budget read as 0: capacity 0)."""
+    for noise, P in [([0.0, 1e308], 1e-320), ([1e308, 0.0, 5.0], 5e-324), ([0.0, 2.0], 1e-320)]:
+        r = waterfill(noise, P)
+        assert float(r.capacity) == np.inf
+        assert float(np.asarray(r.allocation)[np.asarray(noise) == 0.0][0]) > 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reverse_elimination_with_an_entry_exactly_at_the_level(dtype):
+    """sigma2 = (0, 0.5, 10, 10), D = 2: the first level D / k = 0.5 equals an entry exactly. The
+    elimination's early exit compares the next level (2/3) with the smallest entry >= the current
+    level, which is that 0.5 (not 10): the solve must go on to tau = 0.75 (closed form: 0 + 0.5 +
+    2 tau = 2). Killed: the smallest entry taken strictly above the level, in the template pass
+    (float32 rows) and in the SSE2 first pass (float64 rows); both stopped at tau = 2/3, spending
+    1.83 of the budget 2."""
+    rng = np.random.default_rng(0)
+    s = np.array([0.0, 0.5, 10.0, 10.0], dtype=dtype)
+    for order in (s, s[::-1].copy(), rng.permutation(s), np.r_[s, s]):
+        D = 2.0 * order.size / 4
+        r = reverse_waterfill(order, D)
+        assert float(r.level) == 0.75
+        np.testing.assert_array_equal(r.allocation, np.minimum(order, 0.75))
 
 
 # ---- tridiag.hpp: the top pair's Sturm check and the second Ritz pair's bound -------------------
