@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _reference import spectrum_matrix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,24 +20,6 @@ GAP_CAP = 0.01  # kGapCap in csrc/core/spectral.hpp
 
 def _ref(A: np.ndarray) -> float:
     return float(np.linalg.svd(np.asarray(A, dtype=np.float64), compute_uv=False)[0])
-
-
-def _spectrum(kind: str, m: int, n: int, rng: np.random.Generator, gap: float, size: int):
-    """Gaussian; a top pair 1e-3 apart above a dense spectrum; or a top cluster of `size`
-    singular values `gap` apart with the rest far below ("geom") or dense ("flat")."""
-    if kind == "gaussian":
-        return rng.standard_normal((m, n))
-    k = min(m, n)
-    U, _ = np.linalg.qr(rng.standard_normal((m, m)))
-    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    if kind == "hard":
-        s = np.linspace(1.0, 0.0, k) ** 2
-        s[0], s[1] = 1.0, 0.999
-    else:
-        s = np.geomspace(0.5, 0.5e-6, k) if kind == "geom" else np.sqrt(np.linspace(0.9, 0.0, k))
-        top = min(size, k)
-        s[:top] = 1.0 - gap * np.arange(top)
-    return (U[:, :k] * s) @ V[:, :k].T
 
 
 def _theta_r(A: np.ndarray, v: np.ndarray) -> tuple[float, float]:
@@ -74,7 +57,7 @@ def _residual_rule_error(A: np.ndarray, seed: int) -> float:
 )
 def test_uncertified_lanczos_true_error_within_tol(m, n, kind, gap, size, seed, dtype):
     rng = np.random.default_rng(seed)
-    A = _spectrum(kind, m, n, rng, gap, size).astype(dtype)
+    A = spectrum_matrix(kind, m, n, rng, gap, size).astype(dtype)
     want = _ref(A)
     res = spectral_norm(
         A, method="lanczos", tol=TOL, certify="none", stop="kato-temple", seed=seed % 1000
@@ -97,7 +80,7 @@ def test_capped_gap_catches_a_barely_seen_top_pair():
     # a mixture inside the cluster, and the uncapped Kato-Temple estimate (gap 0.75 theta) stopped
     # there with an error of 8e-4 after 4 steps
     rng = np.random.default_rng(0)
-    A = _spectrum("geom", 60, 50, rng, 1e-3, 3)
+    A = spectrum_matrix("geom", 60, 50, rng, 1e-3, 3)
     res = spectral_norm(A, tol=TOL, certify="none", stop="kato-temple")
     assert res.converged
     assert abs(res.value - 1.0) <= TOL and res.upper >= 1.0 - 1e-12

@@ -152,12 +152,6 @@ def test_blocked_cholesky_certificate_decides_mu(m, n, dtype):
 # mutant in them survived every test, so a small program runs them here against numpy.
 
 _GENERIC_SRC = r"""
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
-#include "core/spectral.hpp"
-using namespace infotheory::spectral;
-static double rd() { double x; if (std::scanf("%la", &x) != 1) std::exit(2); return x; }
 int main() {
   for (;;) {
     double head;
@@ -189,23 +183,9 @@ int main() {
 
 @pytest.fixture(scope="module")
 def generic_program(tmp_path_factory):
-    import shutil
-    import subprocess
-    from pathlib import Path
+    from _cxx import compile_program, run_program
 
-    root = Path(__file__).resolve().parents[1]
-    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-    if cxx is None or not (root / "csrc" / "core" / "spectral.hpp").exists():
-        pytest.skip("needs the source checkout and a C++ compiler")
-    d = tmp_path_factory.mktemp("generic")
-    (d / "prog.cpp").write_text(_GENERIC_SRC)
-    exe = d / "prog"
-    subprocess.run(
-        [cxx, "-std=c++17", "-O1", f"-I{root / 'csrc'}", str(d / "prog.cpp"), "-o", str(exe)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    exe = compile_program(tmp_path_factory, "generic", _GENERIC_SRC, "spectral.hpp")
 
     def run(cases):
         text = []
@@ -213,9 +193,7 @@ def generic_program(tmp_path_factory):
             m, n = A.shape
             vals = [float(m), float(n), float(len(mus)), *A.ravel().tolist(), *mus]
             text.append(" ".join(float(x).hex() for x in vals))
-        out = subprocess.run(
-            [str(exe)], input="\n".join(text), capture_output=True, text=True, check=True
-        ).stdout.split()
+        out = run_program(exe, text)
         res, pos = [], 0
         for A, mus in cases:
             m, n = A.shape

@@ -5,17 +5,14 @@ the mutant it kills."""
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _cxx import compile_program, run_program
+from _reference import spectrum_matrix
 
 from infotheory import _core
 from infotheory.channels import binary_attack, gaussian_vector_attack, reverse_waterfill, waterfill
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # ---- channel.hpp: the binary attack's flips at the edge of the zero-information budget ----------
 
@@ -183,12 +180,6 @@ def test_reverse_elimination_with_an_entry_exactly_at_the_level(dtype):
 # program runs them on Lanczos tridiagonals computed here in numpy.
 
 _TRIDIAG_SRC = r"""
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
-#include "core/tridiag.hpp"
-using namespace infotheory::spectral;
-static double rd() { double x; if (std::scanf("%la", &x) != 1) std::exit(2); return x; }
 int main() {
   for (;;) {
     double head;
@@ -211,27 +202,14 @@ int main() {
 
 @pytest.fixture(scope="module")
 def tridiag_program(tmp_path_factory):
-    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-    if cxx is None or not (ROOT / "csrc" / "core" / "tridiag.hpp").exists():
-        pytest.skip("needs the source checkout and a C++ compiler")
-    d = tmp_path_factory.mktemp("tridiag")
-    (d / "prog.cpp").write_text(_TRIDIAG_SRC)
-    exe = d / "prog"
-    subprocess.run(
-        [cxx, "-std=c++17", "-O1", f"-I{ROOT / 'csrc'}", str(d / "prog.cpp"), "-o", str(exe)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    exe = compile_program(tmp_path_factory, "tridiag", _TRIDIAG_SRC, "tridiag.hpp")
 
     def run(cases):
         text = []
         for a, b, beta, theta, s, s1 in cases:
             vals = [float(a.size), *a, *b, beta, theta, *s, *s1]
             text.append(" ".join(float(v).hex() for v in vals))
-        out = subprocess.run(
-            [str(exe)], input="\n".join(text), capture_output=True, text=True, check=True
-        ).stdout.split()
+        out = run_program(exe, text)
         return [
             (float.fromhex(out[2 * i]), float.fromhex(out[2 * i + 1])) for i in range(len(cases))
         ]
@@ -285,22 +263,6 @@ def test_tridiag_top_pair_and_second_ritz_bound_against_numpy(tridiag_program):
 # ---- spectral_lanczos.hpp: the batched (CUDA) Lanczos's Kato-Temple guard ------------------------
 
 
-def _clustered(kind: str, m: int, n: int, seed: int, gap: float, size: int) -> np.ndarray:
-    """A top cluster of `size` singular values `gap` apart, the rest far below ("geom") or dense
-    ("flat"); "hard": 1, 0.999 above a dense quadratic spectrum."""
-    rng = np.random.default_rng(seed)
-    k = min(m, n)
-    U, _ = np.linalg.qr(rng.standard_normal((m, m)))
-    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    if kind == "hard":
-        s = np.linspace(1.0, 0.0, k) ** 2
-        s[0], s[1] = 1.0, 0.999
-    else:
-        s = np.geomspace(0.5, 0.5e-6, k) if kind == "geom" else np.sqrt(np.linspace(0.9, 0.0, k))
-        s[:size] = 1.0 - gap * np.arange(size)
-    return (U[:, :k] * s) @ V[:, :k].T
-
-
 @pytest.mark.parametrize(
     ("kind", "m", "n", "seed", "gap", "size"),
     [
@@ -319,7 +281,7 @@ def test_emulated_batched_lanczos_waits_before_kato_temple(kind, m, n, seed, gap
     it stopped after 4-14 steps, 1.5e-6 to 1e-3 below: 47 of 300 such matrices; 0 of 300 with the
     guard). The CPU kernel's twin of the guard is test_lipschitz_dense_stop's."""
     tol = 1e-6
-    A = _clustered(kind, m, n, seed, gap, size)[None]
+    A = spectrum_matrix(kind, m, n, np.random.default_rng(seed), gap, size)[None]
     want = float(np.linalg.svd(A[0], compute_uv=False)[0])
     v = np.zeros((1, n))
     out = {k: np.empty(1) for k in ("sigma", "lower", "upper", "mu", "fro2")}
