@@ -368,17 +368,17 @@ constexpr double kIpmLastSigma = 1e-3;
 // mass ~1e-5 vanished while its column's dual residual stayed at 0.3, or the steps fell to 1e-7
 // and the iterates wandered off), and the solver handed over to the alternation and cvxpy (1-5 s
 // each; cvxpy's answer was 1.2e-8 above the certified optimum in the two cases the tests pin).
-// Centring of at least 0.5 (about 300 iterations) certifies 46 of the 52, then at least 0.1 with
-// half steps 2 more, then at least 0.3 with half steps (up to ~700 iterations) the last 4.
+// Centring of at least 0.5 (kIpmCentred, about 300 iterations) certifies 46 of the 52, then at
+// least 0.1 with half steps (kIpmCentredHalf) 2 more, then at least 0.3 with half steps
+// (kIpmCentredSlow, up to ~700 iterations) the last 4; their iteration caps are in
+// discrete_solve's attempts.
 struct IpmPath {
   double min_sigma, step_frac;
 };
 constexpr IpmPath kIpmLongSteps{kIpmMinSigma, 0.9};
-struct IpmCentred {
-  IpmPath path;
-  int cap;
-};
-constexpr IpmCentred kIpmCentred[] = {{{0.5, 0.9}, 400}, {{0.1, 0.5}, 200}, {{0.3, 0.5}, 1000}};
+constexpr IpmPath kIpmCentred{0.5, 0.9};
+constexpr IpmPath kIpmCentredHalf{0.1, 0.5};
+constexpr IpmPath kIpmCentredSlow{0.3, 0.5};
 
 struct DiscreteResult {
   double mi = 0.0;         // I(U;Y) of the returned channel, nats
@@ -1743,9 +1743,9 @@ inline Status discrete_solve(const double* p, int64_t U, int64_t X, int64_t Y, c
         {false, true, kIpmEager, kIpmMaxIter, g2, lp},
         {false, false, kIpmExact, kIpmMaxIter, g2, lp},
         {false, false, kIpmCoarse, kIpmMaxIter, g2, lp},
-        {false, false, kIpmExact, kIpmCentred[0].cap, g2, kIpmCentred[0].path},
-        {false, false, kIpmExact, kIpmCentred[1].cap, g2, kIpmCentred[1].path},
-        {false, false, kIpmExact, kIpmCentred[2].cap, g2, kIpmCentred[2].path}};
+        {false, false, kIpmExact, 400, g2, kIpmCentred},
+        {false, false, kIpmExact, 200, g2, kIpmCentredHalf},
+        {false, false, kIpmExact, 1000, g2, kIpmCentredSlow}};
     for (const Attempt& at : attempts) {
       if (cheapest && at.kernel) continue;
       const bool ok = detail::ipm_solve(P, D, cheapest, tol, at.cap, at.drop, at.kernel, at.split,
